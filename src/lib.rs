@@ -11,7 +11,9 @@
 
 pub mod cli;
 pub mod credentials;
+pub mod emulator;
 pub mod model;
+pub mod plan;
 pub mod sign;
 pub mod xml;
 
