@@ -148,15 +148,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(cli))
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line; each subcommand's module owns its command.
 pub fn run(cli: Cli) -> u8 {
-    let name = match cli.command {
-        Command::Validate(_) => "validate",
-        Command::Plan(_) => "plan",
-        Command::Apply(_) => "apply",
-        Command::Emulate(_) => "emulate",
-    };
-    eprintln!("cosinv {name}: not implemented yet in this version");
+    match cli.command {
+        Command::Validate(args) => crate::plan::run_validate(&args),
+        Command::Plan(args) => crate::plan::run_plan(&args),
+        Command::Apply(args) => run_apply(&args),
+        Command::Emulate(args) => crate::emulator::run_command(&args),
+    }
+}
+
+fn run_apply(_args: &ApplyArgs) -> u8 {
+    eprintln!("cosinv apply: not implemented yet in this version");
     exit::USAGE
 }
 

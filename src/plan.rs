@@ -135,3 +135,15 @@ pub struct ManifestErrors {
 pub fn load(_files: &[PathBuf]) -> Result<Plan, ManifestErrors> {
     unimplemented!("issue #4")
 }
+
+/// `cosinv validate`: exit code 0, or 2 with every problem on stderr.
+pub fn run_validate(_args: &crate::cli::ValidateArgs) -> u8 {
+    eprintln!("cosinv validate: not implemented yet in this version");
+    crate::exit::USAGE
+}
+
+/// `cosinv plan`.
+pub fn run_plan(_args: &crate::cli::PlanArgs) -> u8 {
+    eprintln!("cosinv plan: not implemented yet in this version");
+    crate::exit::USAGE
+}

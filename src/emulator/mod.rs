@@ -96,3 +96,9 @@ impl Emulator {
         unimplemented!("issue #3")
     }
 }
+
+/// `cosinv emulate`: serves until SIGINT/SIGTERM.
+pub fn run_command(_args: &crate::cli::EmulateArgs) -> u8 {
+    eprintln!("cosinv emulate: not implemented yet in this version");
+    crate::exit::USAGE
+}
