@@ -10,10 +10,14 @@
 //! The binary (`src/main.rs`) only parses arguments through [`cli`].
 
 pub mod cli;
+pub mod client;
 pub mod credentials;
 pub mod emulator;
 pub mod model;
 pub mod plan;
+pub mod ratelimit;
+pub mod report;
+pub mod retry;
 pub mod sign;
 pub mod xml;
 

@@ -1,0 +1,589 @@
+//! The COS HTTP client for the inventory APIs.
+//!
+//! Two halves, kept apart so the first can be tested without a network:
+//! - [`InventoryRequest`] is a pure description of one call (method, Host,
+//!   query, headers, body) with the headers COS's SDKs sign; [`InventoryRequest::signed_headers`]
+//!   adds `Authorization` for a given time, so a retry re-signs.
+//! - [`CosClient`] sends it over one pooled reqwest client (keep-alive,
+//!   rustls with the ring provider) and turns the answer into a
+//!   [`Response`] or a [`TransportError`]. It does not retry: deciding what
+//!   to do with an answer is [`crate::retry`]'s job.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::credentials::Credentials;
+use crate::model::{BucketName, InventoryConfiguration, InventoryId, Region};
+use crate::sign::{self, KeyTime, SignableRequest};
+use crate::xml;
+
+/// Seconds a signature starts before "now", to absorb clock skew (as the
+/// official SDKs do).
+pub const SIGNATURE_SKEW_ALLOWANCE: u64 = 60;
+/// Seconds a signature stays valid after "now".
+pub const SIGNATURE_LIFETIME: u64 = 900;
+/// Largest response body read; inventory answers are far smaller.
+const MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
+
+/// The virtual-hosted name of a bucket: `<bucket>.cos.<region>.myqcloud.com`.
+pub fn bucket_host(bucket: &BucketName, region: &Region) -> String {
+    format!("{bucket}.cos.{region}.myqcloud.com")
+}
+
+/// Where requests are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `https://<bucket>.cos.<region>.myqcloud.com`.
+    Cos,
+    /// Every request to this base URL, with the virtual-hosted `Host`
+    /// header kept (as the SDKs do when given an IP and port).
+    Override(reqwest::Url),
+}
+
+/// A bad `--endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("--endpoint {0:?} is not a URL (expected e.g. http://127.0.0.1:9000)")]
+    NotUrl(String),
+    #[error("--endpoint {0:?} must be http:// or https://")]
+    Scheme(String),
+    #[error(
+        "--endpoint {0:?} is plain http to a non-loopback address: credentials-signed \
+         requests would cross the network unencrypted; use https, or pass --allow-http"
+    )]
+    InsecureHttp(String),
+    #[error("--endpoint {0:?} has a path, query or credentials; give only scheme, host and port")]
+    NotBase(String),
+}
+
+impl Endpoint {
+    /// Parses `--endpoint`: http only to loopback unless `allow_http`.
+    pub fn parse(text: &str, allow_http: bool) -> Result<Self, EndpointError> {
+        let url = reqwest::Url::parse(text).map_err(|_| EndpointError::NotUrl(text.into()))?;
+        if url.path() != "/"
+            || url.query().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(EndpointError::NotBase(text.into()));
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_http || is_loopback(&url) => {}
+            "http" => return Err(EndpointError::InsecureHttp(text.into())),
+            _ => return Err(EndpointError::Scheme(text.into())),
+        }
+        Ok(Endpoint::Override(url))
+    }
+
+    fn base_url(&self, host: &str) -> String {
+        match self {
+            Endpoint::Cos => format!("https://{host}/"),
+            Endpoint::Override(url) => url.as_str().to_string(),
+        }
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The inventory calls cosinv makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Put,
+    Get,
+    Delete,
+    List,
+}
+
+/// One COS inventory call, unsigned: everything but the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryRequest {
+    pub operation: Operation,
+    pub host: String,
+    /// Query parameters in wire order; `("inventory", "")` is `?inventory`.
+    pub params: Vec<(String, String)>,
+    /// Headers sent and signed, `Host` and `Authorization` aside.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl InventoryRequest {
+    /// `PUT /?inventory&id=ID` with the configuration as body.
+    pub fn put(bucket: &BucketName, region: &Region, config: &InventoryConfiguration) -> Self {
+        let body = xml::configuration_to_xml(config).into_bytes();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        InventoryRequest {
+            operation: Operation::Put,
+            host: bucket_host(bucket, region),
+            params: id_params(&config.id),
+            headers: vec![
+                ("content-type", "application/xml".to_string()),
+                ("content-md5", md5),
+                ("content-length", body.len().to_string()),
+            ],
+            body,
+        }
+    }
+
+    /// `GET /?inventory&id=ID`.
+    pub fn get(bucket: &BucketName, region: &Region, id: &InventoryId) -> Self {
+        Self::without_body(Operation::Get, bucket, region, id_params(id), Vec::new())
+    }
+
+    /// `DELETE /?inventory&id=ID`. Sent with `Content-Length: 0`, signed,
+    /// exactly as the official SDK sends it.
+    pub fn delete(bucket: &BucketName, region: &Region, id: &InventoryId) -> Self {
+        let headers = vec![("content-length", "0".to_string())];
+        Self::without_body(Operation::Delete, bucket, region, id_params(id), headers)
+    }
+
+    /// `GET /?inventory[&continuation-token=T]`.
+    pub fn list(bucket: &BucketName, region: &Region, continuation_token: Option<&str>) -> Self {
+        let mut params = vec![("inventory".to_string(), String::new())];
+        if let Some(token) = continuation_token {
+            params.push(("continuation-token".to_string(), token.to_string()));
+        }
+        Self::without_body(Operation::List, bucket, region, params, Vec::new())
+    }
+
+    fn without_body(
+        operation: Operation,
+        bucket: &BucketName,
+        region: &Region,
+        params: Vec<(String, String)>,
+        headers: Vec<(&'static str, String)>,
+    ) -> Self {
+        InventoryRequest {
+            operation,
+            host: bucket_host(bucket, region),
+            params,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    pub fn method(&self) -> reqwest::Method {
+        match self.operation {
+            Operation::Put => reqwest::Method::PUT,
+            Operation::Get | Operation::List => reqwest::Method::GET,
+            Operation::Delete => reqwest::Method::DELETE,
+        }
+    }
+
+    /// `?inventory&id=…`, every value percent-encoded as COS signs it.
+    pub fn query(&self) -> String {
+        self.params
+            .iter()
+            .map(|(name, value)| {
+                if value.is_empty() {
+                    sign::cos_encode(name)
+                } else {
+                    format!("{}={}", sign::cos_encode(name), sign::cos_encode(value))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Every header to send, `Host` and `Authorization` included, signed
+    /// for `now` (Unix seconds): host, the body headers, `content-length`
+    /// and `x-cos-security-token` when the credentials carry one.
+    pub fn signed_headers(
+        &self,
+        credentials: &Credentials,
+        now: u64,
+    ) -> Vec<(&'static str, String)> {
+        let mut headers = self.headers.clone();
+        headers.push(("host", self.host.clone()));
+        if let Some(token) = credentials.security_token() {
+            headers.push(("x-cos-security-token", token.to_string()));
+        }
+        let header_pairs: Vec<(&str, &str)> =
+            headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let param_pairs: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let method = self.method();
+        let request = SignableRequest {
+            method: method.as_str(),
+            path: "/",
+            params: &param_pairs,
+            headers: &header_pairs,
+        };
+        let window = KeyTime::around(now, SIGNATURE_SKEW_ALLOWANCE, SIGNATURE_LIFETIME);
+        let authorization = sign::sign(&request, credentials, window);
+        headers.push(("authorization", authorization));
+        headers
+    }
+}
+
+fn id_params(id: &InventoryId) -> Vec<(String, String)> {
+    vec![
+        ("inventory".to_string(), String::new()),
+        ("id".to_string(), id.to_string()),
+    ]
+}
+
+/// An HTTP answer from COS (any status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// `x-cos-request-id`, for support tickets.
+    pub request_id: Option<String>,
+    /// `Retry-After`, in seconds, when present.
+    pub retry_after: Option<u64>,
+    /// The parsed `<Error>` of a non-2xx answer; `None` on success or when
+    /// the body was not a COS error document.
+    pub error: Option<xml::CosErrorBody>,
+    /// For a non-2xx answer without a COS error document: what the body
+    /// looked like (an HTML page from a proxy, say).
+    pub unparsed_error: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The COS error code, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.error.as_ref().map(|error| error.code.as_str())
+    }
+
+    /// A one-line description of a failed answer.
+    pub fn describe(&self) -> String {
+        match (&self.error, &self.unparsed_error) {
+            (Some(error), _) if error.message.is_empty() => {
+                format!("HTTP {} {}", self.status, error.code)
+            }
+            (Some(error), _) => format!("HTTP {} {}: {}", self.status, error.code, error.message),
+            (None, Some(detail)) => format!("HTTP {} ({detail})", self.status),
+            (None, None) => format!("HTTP {}", self.status),
+        }
+    }
+}
+
+/// What kind of network failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportErrorKind {
+    /// No answer within `--request-timeout`.
+    Timeout,
+    /// Could not connect.
+    Connect,
+    /// The connection broke (reset, closed early, truncated body).
+    Connection,
+}
+
+/// A request that got no complete HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    pub kind: TransportErrorKind,
+    pub message: String,
+}
+
+impl TransportError {
+    fn from_reqwest(err: &reqwest::Error) -> Self {
+        let kind = if err.is_timeout() {
+            TransportErrorKind::Timeout
+        } else if err.is_connect() {
+            TransportErrorKind::Connect
+        } else {
+            TransportErrorKind::Connection
+        };
+        // reqwest's message names the URL (no secrets: signing is in
+        // headers); the source chain says what actually broke.
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        TransportError { kind, message }
+    }
+}
+
+/// Settings of the HTTP client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub endpoint: Endpoint,
+    pub credentials: Credentials,
+    /// Whole-request timeout (connect, send, answer).
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Idle keep-alive connections kept per host.
+    pub max_idle_per_host: usize,
+}
+
+/// Could not build the HTTP client.
+#[derive(Debug, thiserror::Error)]
+#[error("could not set up the HTTP client: {0}")]
+pub struct ClientBuildError(#[from] reqwest::Error);
+
+/// A pooled, signing COS client. Cheap to clone.
+#[derive(Clone)]
+pub struct CosClient {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    credentials: Credentials,
+}
+
+impl std::fmt::Debug for CosClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CosClient")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+impl CosClient {
+    pub fn new(config: ClientConfig) -> Result<Self, ClientBuildError> {
+        // reqwest is built without a default crypto provider (aws-lc-rs
+        // needs cmake); ring is installed once per process. A second
+        // install fails harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.max_idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_nodelay(true)
+            .http1_only()
+            .no_proxy()
+            .user_agent(concat!("cosinv/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(CosClient {
+            http,
+            endpoint: config.endpoint,
+            credentials: config.credentials,
+        })
+    }
+
+    /// Signs `request` for `now` (Unix seconds) and sends it once.
+    pub async fn send(
+        &self,
+        request: &InventoryRequest,
+        now: u64,
+    ) -> Result<Response, TransportError> {
+        let url = format!(
+            "{}?{}",
+            self.endpoint.base_url(&request.host),
+            request.query()
+        );
+        let mut headers = HeaderMap::new();
+        for (name, value) in request.signed_headers(&self.credentials, now) {
+            let value = HeaderValue::from_str(&value).map_err(|_| TransportError {
+                kind: TransportErrorKind::Connection,
+                message: format!("header {name} has a value that cannot be sent"),
+            })?;
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        let answer = self
+            .http
+            .request(request.method(), &url)
+            .headers(headers)
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|err| TransportError::from_reqwest(&err))?;
+        read_response(answer).await
+    }
+}
+
+async fn read_response(mut answer: reqwest::Response) -> Result<Response, TransportError> {
+    let status = answer.status().as_u16();
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let request_id = header("x-cos-request-id");
+    let retry_after = header("retry-after").and_then(|value| value.trim().parse().ok());
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|err| TransportError::from_reqwest(&err))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+            return Err(TransportError {
+                kind: TransportErrorKind::Connection,
+                message: format!("response body larger than {MAX_RESPONSE_BODY} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let (error, unparsed_error) = if (200..300).contains(&status) {
+        (None, None)
+    } else {
+        match xml::error_from_xml(&body) {
+            Ok(error) => (Some(error), None),
+            Err(_) => (
+                None,
+                Some(format!(
+                    "not a COS error document; body starts with {}",
+                    xml::snippet(&body)
+                )),
+            ),
+        }
+    };
+    Ok(Response {
+        status,
+        request_id,
+        retry_after,
+        error,
+        unparsed_error,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::sample;
+
+    fn bucket() -> (BucketName, Region) {
+        (
+            BucketName::parse("examplebucket-1250000000").unwrap(),
+            Region::parse("ap-guangzhou").unwrap(),
+        )
+    }
+
+    fn names(headers: &[(&'static str, String)]) -> Vec<&'static str> {
+        headers.iter().map(|(name, _)| *name).collect()
+    }
+
+    #[test]
+    fn put_carries_md5_type_length_and_is_signed_over_them() {
+        let (bucket, region) = bucket();
+        let request = InventoryRequest::put(&bucket, &region, &sample());
+        assert_eq!(request.query(), "inventory&id=list1");
+        let creds = Credentials::new("AKIDtest", "key", Some("tok".into()));
+        let headers = request.signed_headers(&creds, 1_700_000_000);
+        assert_eq!(
+            names(&headers),
+            [
+                "content-type",
+                "content-md5",
+                "content-length",
+                "host",
+                "x-cos-security-token",
+                "authorization"
+            ]
+        );
+        let auth = &headers.last().unwrap().1;
+        assert!(
+            auth.contains("&q-header-list=content-length;content-md5;content-type;host;x-cos-security-token&q-url-param-list=id;inventory&"),
+            "{auth}"
+        );
+        assert!(auth.contains("q-sign-time=1699999940;1700000900"), "{auth}");
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&request.body));
+        assert_eq!(headers[1].1, md5);
+        assert_eq!(headers[2].1, request.body.len().to_string());
+        assert_eq!(
+            headers[3].1,
+            "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
+        );
+    }
+
+    #[test]
+    fn delete_sends_and_signs_content_length_zero_like_the_sdk() {
+        let (bucket, region) = bucket();
+        let id = InventoryId::parse("list1").unwrap();
+        let request = InventoryRequest::delete(&bucket, &region, &id);
+        let headers = request.signed_headers(&Credentials::new("a", "b", None), 10);
+        assert_eq!(names(&headers), ["content-length", "host", "authorization"]);
+        assert_eq!(headers[0].1, "0");
+        assert!(headers[2].1.contains("q-header-list=content-length;host&"));
+    }
+
+    #[test]
+    fn signing_again_later_gives_a_new_window() {
+        let (bucket, region) = bucket();
+        let request = InventoryRequest::get(&bucket, &region, &InventoryId::parse("a").unwrap());
+        let creds = Credentials::new("a", "b", None);
+        let first = request.signed_headers(&creds, 1_000);
+        let later = request.signed_headers(&creds, 2_000);
+        assert_ne!(first.last(), later.last());
+    }
+
+    #[test]
+    fn list_query_encodes_the_continuation_token() {
+        let (bucket, region) = bucket();
+        let request = InventoryRequest::list(&bucket, &region, Some("a/b+c="));
+        assert_eq!(request.query(), "inventory&continuation-token=a%2Fb%2Bc%3D");
+    }
+
+    #[test]
+    fn endpoints_allow_http_only_to_loopback() {
+        assert!(Endpoint::parse("http://127.0.0.1:9000", false).is_ok());
+        assert!(Endpoint::parse("http://localhost:9000/", false).is_ok());
+        assert!(Endpoint::parse("http://[::1]:9000", false).is_ok());
+        assert!(Endpoint::parse("https://cos.example.com", false).is_ok());
+        assert_eq!(
+            Endpoint::parse("http://10.0.0.5:9000", false),
+            Err(EndpointError::InsecureHttp("http://10.0.0.5:9000".into()))
+        );
+        assert!(Endpoint::parse("http://10.0.0.5:9000", true).is_ok());
+        assert!(matches!(
+            Endpoint::parse("ftp://x", false),
+            Err(EndpointError::Scheme(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("nonsense", false),
+            Err(EndpointError::NotUrl(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("http://127.0.0.1/x", false),
+            Err(EndpointError::NotBase(_))
+        ));
+    }
+
+    #[test]
+    fn requests_go_to_the_bucket_host_or_the_override() {
+        let (bucket, region) = bucket();
+        let host = bucket_host(&bucket, &region);
+        assert_eq!(Endpoint::Cos.base_url(&host), format!("https://{host}/"));
+        let local = Endpoint::parse("http://127.0.0.1:9000", false).unwrap();
+        assert_eq!(local.base_url(&host), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn client_debug_hides_the_secret() {
+        let client = CosClient::new(ClientConfig {
+            endpoint: Endpoint::Cos,
+            credentials: Credentials::new(
+                "AKIDshown",
+                "hidden-secret",
+                Some("hidden-token".into()),
+            ),
+            request_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            max_idle_per_host: 1,
+        })
+        .unwrap();
+        let text = format!("{client:?}");
+        assert!(
+            text.contains("AKIDshown") && !text.contains("hidden"),
+            "{text}"
+        );
+    }
+}

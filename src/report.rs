@@ -1,0 +1,279 @@
+//! The report CSV: one row per planned job, written as each job ends.
+//!
+//! Each row is written and flushed whole before the next, so a crash, a
+//! `kill -9` or a full disk keeps every row finished before it. The header
+//! is a contract with whoever reads the file:
+//! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at`.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The report's columns, in order.
+pub const HEADER: [&str; 12] = [
+    "bucket",
+    "region",
+    "id",
+    "action",
+    "outcome",
+    "http_status",
+    "error_code",
+    "message",
+    "request_id",
+    "attempts",
+    "elapsed_ms",
+    "finished_at",
+];
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// COS accepted the configuration.
+    Applied,
+    /// COS refused it, or every attempt failed.
+    Failed,
+    /// Not sent: an earlier answer showed it would fail (no such bucket,
+    /// credentials rejected).
+    Skipped,
+    /// Not finished: the run was interrupted.
+    Cancelled,
+    /// `--dry-run`: nothing sent.
+    DryRun,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Cancelled => "cancelled",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    pub bucket: String,
+    pub region: String,
+    pub id: String,
+    /// What was to be done: `put`.
+    pub action: &'static str,
+    pub outcome: Outcome,
+    /// The last HTTP status received, if any.
+    pub http_status: Option<u16>,
+    pub error_code: String,
+    pub message: String,
+    pub request_id: String,
+    pub attempts: u32,
+    pub elapsed_ms: u64,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+}
+
+/// The report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot create the report {path}: {source}; choose another place with --report")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the report {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes rows to a CSV file, one flushed row at a time.
+pub struct ReportWriter {
+    path: PathBuf,
+    csv: csv::Writer<File>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for ReportWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportWriter")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl ReportWriter {
+    /// Creates (or truncates) `path` and writes the header.
+    pub fn create(path: &Path) -> Result<Self, ReportError> {
+        let file = File::create(path).map_err(|source| ReportError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut writer = ReportWriter {
+            path: path.to_path_buf(),
+            csv: csv::Writer::from_writer(file),
+            rows: 0,
+        };
+        writer.write_record(HEADER)?;
+        Ok(writer)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Rows written so far, the header not counted.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn write_record<'a>(
+        &mut self,
+        record: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ReportError> {
+        let path = &self.path;
+        let io_error = |source: std::io::Error| ReportError::Write {
+            path: path.clone(),
+            source,
+        };
+        self.csv
+            .write_record(record)
+            .map_err(|err| io_error(std::io::Error::other(err)))?;
+        // One flush per row: the row reaches the file in one write, whole.
+        self.csv.flush().map_err(io_error)
+    }
+
+    /// Appends `row` and flushes it to the file.
+    pub fn write(&mut self, row: &ReportRow) -> Result<(), ReportError> {
+        let status = row.http_status.map(|s| s.to_string()).unwrap_or_default();
+        let attempts = row.attempts.to_string();
+        let elapsed = row.elapsed_ms.to_string();
+        self.write_record([
+            row.bucket.as_str(),
+            row.region.as_str(),
+            row.id.as_str(),
+            row.action,
+            row.outcome.as_str(),
+            status.as_str(),
+            row.error_code.as_str(),
+            row.message.as_str(),
+            row.request_id.as_str(),
+            attempts.as_str(),
+            elapsed.as_str(),
+            row.finished_at.as_str(),
+        ])?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes and syncs the file to disk.
+    pub fn finish(mut self) -> Result<PathBuf, ReportError> {
+        let path = self.path.clone();
+        let io_error = |source| ReportError::Write {
+            path: path.clone(),
+            source,
+        };
+        self.csv.flush().map_err(io_error)?;
+        let file = self
+            .csv
+            .into_inner()
+            .map_err(|err| io_error(std::io::Error::other(err.to_string())))?;
+        file.sync_all().map_err(io_error)?;
+        let mut file = file;
+        file.flush().map_err(io_error)?;
+        Ok(path)
+    }
+}
+
+/// `cosinv-report-<UTC timestamp>.csv`, e.g.
+/// `cosinv-report-20261124T033000Z.csv`.
+pub fn default_report_path(now: jiff::Timestamp) -> PathBuf {
+    PathBuf::from(format!(
+        "cosinv-report-{}.csv",
+        now.strftime("%Y%m%dT%H%M%SZ")
+    ))
+}
+
+/// RFC 3339 UTC with millisecond precision, for `finished_at`.
+pub fn timestamp(now: jiff::Timestamp) -> String {
+    now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, outcome: Outcome) -> ReportRow {
+        ReportRow {
+            bucket: "photos-1250000000".into(),
+            region: "ap-guangzhou".into(),
+            id: id.into(),
+            action: "put",
+            outcome,
+            http_status: Some(400),
+            error_code: "InvalidArgument".into(),
+            message: "bad, \"quoted\"\nvalue".into(),
+            request_id: "req-1".into(),
+            attempts: 1,
+            elapsed_ms: 12,
+            finished_at: "2026-11-24T03:30:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn writes_the_exact_header_and_escaped_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::create(&path).unwrap();
+        writer.write(&row("a", Outcome::Failed)).unwrap();
+        // Readable before finish: each row is flushed as written.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(
+            "bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at\n"
+        ));
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 1);
+        assert_eq!(&records[0][4], "failed");
+        assert_eq!(&records[0][7], "bad, \"quoted\"\nvalue");
+        writer.write(&row("b", Outcome::DryRun)).unwrap();
+        assert_eq!(writer.rows(), 2);
+        assert_eq!(writer.finish().unwrap(), path);
+    }
+
+    #[test]
+    fn outcomes_have_stable_names() {
+        let names: Vec<_> = [
+            Outcome::Applied,
+            Outcome::Failed,
+            Outcome::Skipped,
+            Outcome::Cancelled,
+            Outcome::DryRun,
+        ]
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+        assert_eq!(
+            names,
+            ["applied", "failed", "skipped", "cancelled", "dry-run"]
+        );
+    }
+
+    #[test]
+    fn default_name_and_timestamps_are_utc() {
+        let now: jiff::Timestamp = "2026-11-24T03:30:05.123456Z".parse().unwrap();
+        assert_eq!(
+            default_report_path(now),
+            PathBuf::from("cosinv-report-20261124T033005Z.csv")
+        );
+        assert_eq!(timestamp(now), "2026-11-24T03:30:05.123Z");
+    }
+
+    #[test]
+    fn unwritable_report_location_is_a_clear_error() {
+        let err = ReportWriter::create(Path::new("/nonexistent-dir/x/r.csv")).unwrap_err();
+        assert!(err.to_string().contains("--report"), "{err}");
+    }
+}

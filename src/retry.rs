@@ -1,0 +1,329 @@
+//! When to try a request again, and how long to wait first.
+//!
+//! Three separate pieces, as in smithy-rs and object_store:
+//! - [`classify`] sorts an outcome into a [`Class`] from the HTTP status and
+//!   the parsed COS `<Code>` only (never by searching body text);
+//! - [`backoff_delay`] is a pure function of the attempt, the policy, a
+//!   random number the caller supplies and any `Retry-After`;
+//! - [`RetryBudget`] is shared by all workers: retries spend from it and
+//!   successes refill it, so a storm of failures cannot become a storm of
+//!   retries.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::client::{Response, TransportError, TransportErrorKind};
+
+/// What an outcome means for the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Success,
+    /// 429, 503, `SlowDown`: the server asks us to slow down.
+    Throttled,
+    /// No complete answer: timeout, refused or broken connection; or COS's
+    /// 400 `RequestTimeout` (the body arrived too slowly).
+    Transient,
+    /// Any other 5xx.
+    ServerError,
+    /// 409: a concurrent change to the bucket's configuration.
+    Conflict,
+    /// 403 `RequestTimeTooSkewed`: sign again with the server's clock.
+    ClockSkew,
+    /// A 4xx that will fail the same way again.
+    ClientError,
+}
+
+impl Class {
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, Class::Success | Class::ClientError)
+    }
+
+    /// The column-friendly name used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Success => "success",
+            Class::Throttled => "throttled",
+            Class::Transient => "transient",
+            Class::ServerError => "server-error",
+            Class::Conflict => "conflict",
+            Class::ClockSkew => "clock-skew",
+            Class::ClientError => "client-error",
+        }
+    }
+}
+
+/// Sorts one outcome.
+pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
+    match outcome {
+        Err(TransportError { kind, .. }) => match kind {
+            TransportErrorKind::Timeout
+            | TransportErrorKind::Connect
+            | TransportErrorKind::Connection => Class::Transient,
+        },
+        Ok(response) => classify_response(response.status, response.code()),
+    }
+}
+
+/// Sorts an HTTP answer by status and COS error code.
+pub fn classify_response(status: u16, code: Option<&str>) -> Class {
+    match (status, code) {
+        (200..=299, _) => Class::Success,
+        (_, Some("SlowDown" | "TooManyRequests" | "ServiceUnavailable")) => Class::Throttled,
+        (429 | 503, _) => Class::Throttled,
+        (_, Some("RequestTimeTooSkewed")) => Class::ClockSkew,
+        (_, Some("RequestTimeout")) => Class::Transient,
+        (500..=599, _) => Class::ServerError,
+        (409, _) => Class::Conflict,
+        _ => Class::ClientError,
+    }
+}
+
+/// Limits on retrying one job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per job, the first included.
+    pub max_attempts: u32,
+    /// The cap of the first backoff; doubles each attempt.
+    pub base_delay: Duration,
+    /// The largest backoff cap.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` honoured; a server asking for more gets
+    /// this.
+    pub max_retry_after: Duration,
+    /// No retry starts once a job has been running this long.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(60),
+            max_elapsed: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How long to wait after failed attempt number `attempt` (1 for the first
+/// attempt): "full jitter", a uniform draw between zero and a cap that
+/// doubles per attempt up to `max_delay`; never less than the server's
+/// `Retry-After` (clamped to `max_retry_after`). `random` is in `[0, 1)`.
+pub fn backoff_delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    random: f64,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(30);
+    let cap = policy
+        .base_delay
+        .saturating_mul(1u32 << doublings)
+        .min(policy.max_delay);
+    // A NaN from a broken random source means no jitter, not a panic.
+    let random = if random.is_nan() {
+        0.0
+    } else {
+        random.clamp(0.0, 1.0)
+    };
+    let jittered = cap.mul_f64(random);
+    match retry_after {
+        Some(asked) => jittered.max(asked.min(policy.max_retry_after)),
+        None => jittered,
+    }
+}
+
+/// A retry allowance shared by every worker of a run (the token bucket of
+/// smithy-rs's standard retry strategy): a retry costs tokens, a timeout or
+/// broken connection costs more, a success puts one back. When the bucket
+/// is empty, failures are final instead of retried.
+#[derive(Debug)]
+pub struct RetryBudget {
+    tokens: Mutex<u32>,
+    capacity: u32,
+}
+
+/// Tokens a retry after a throttle or server error costs.
+pub const RETRY_COST: u32 = 5;
+/// Tokens a retry after a timeout or connection failure costs.
+pub const TRANSIENT_RETRY_COST: u32 = 10;
+/// Tokens a success refunds.
+pub const SUCCESS_REFUND: u32 = 1;
+
+impl RetryBudget {
+    pub fn new(capacity: u32) -> Self {
+        RetryBudget {
+            tokens: Mutex::new(capacity),
+            capacity,
+        }
+    }
+
+    /// Takes the cost of retrying after `class`; false when the budget
+    /// cannot pay.
+    pub fn try_spend(&self, class: Class) -> bool {
+        let cost = if class == Class::Transient {
+            TRANSIENT_RETRY_COST
+        } else {
+            RETRY_COST
+        };
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *tokens >= cost {
+            *tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn refund_success(&self) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *tokens = (*tokens + SUCCESS_REFUND).min(self.capacity);
+    }
+
+    pub fn available(&self) -> u32 {
+        *self
+            .tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, code: Option<&str>) -> Result<Response, TransportError> {
+        Ok(Response {
+            status,
+            request_id: None,
+            retry_after: None,
+            error: code.map(|code| crate::xml::CosErrorBody {
+                code: code.into(),
+                ..Default::default()
+            }),
+            unparsed_error: None,
+            body: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn classifies_by_status_and_code() {
+        let cases = [
+            (200, None, Class::Success),
+            (204, None, Class::Success),
+            (503, Some("SlowDown"), Class::Throttled),
+            (503, None, Class::Throttled),
+            (429, None, Class::Throttled),
+            (400, Some("SlowDown"), Class::Throttled),
+            (500, Some("InternalError"), Class::ServerError),
+            (502, None, Class::ServerError),
+            (409, Some("ConcurrentUpdate"), Class::Conflict),
+            (403, Some("RequestTimeTooSkewed"), Class::ClockSkew),
+            (400, Some("RequestTimeout"), Class::Transient),
+            (400, Some("InvalidArgument"), Class::ClientError),
+            (400, Some("InventoryFull"), Class::ClientError),
+            (403, Some("SignatureDoesNotMatch"), Class::ClientError),
+            (404, Some("NoSuchBucket"), Class::ClientError),
+            (400, None, Class::ClientError),
+        ];
+        for (status, code, want) in cases {
+            assert_eq!(classify(&response(status, code)), want, "{status} {code:?}");
+        }
+    }
+
+    #[test]
+    fn network_failures_are_transient() {
+        for kind in [
+            TransportErrorKind::Timeout,
+            TransportErrorKind::Connect,
+            TransportErrorKind::Connection,
+        ] {
+            let outcome = Err(TransportError {
+                kind,
+                message: String::new(),
+            });
+            assert_eq!(classify(&outcome), Class::Transient);
+        }
+    }
+
+    #[test]
+    fn only_client_errors_and_success_are_final() {
+        assert!(!Class::ClientError.is_retryable());
+        assert!(!Class::Success.is_retryable());
+        for class in [
+            Class::Throttled,
+            Class::Transient,
+            Class::ServerError,
+            Class::Conflict,
+            Class::ClockSkew,
+        ] {
+            assert!(class.is_retryable(), "{class:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_cap_doubles_up_to_the_maximum() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1_000),
+            ..RetryPolicy::default()
+        };
+        let top = |attempt| backoff_delay(&policy, attempt, 1.0, None);
+        assert_eq!(top(1), Duration::from_millis(100));
+        assert_eq!(top(2), Duration::from_millis(200));
+        assert_eq!(top(4), Duration::from_millis(800));
+        assert_eq!(top(5), Duration::from_millis(1_000));
+        assert_eq!(top(u32::MAX), Duration::from_millis(1_000));
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_over_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(backoff_delay(&policy, 3, 0.0, None), Duration::ZERO);
+        assert_eq!(
+            backoff_delay(&policy, 3, 0.5, None),
+            Duration::from_millis(400)
+        );
+        // Out-of-range randomness is clamped, never panics.
+        assert_eq!(backoff_delay(&policy, 1, 7.0, None), policy.base_delay);
+        assert_eq!(backoff_delay(&policy, 1, f64::NAN, None), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_clamped_to_a_sane_bound() {
+        let policy = RetryPolicy::default();
+        let asked = Some(Duration::from_secs(3));
+        assert_eq!(
+            backoff_delay(&policy, 1, 0.0, asked),
+            Duration::from_secs(3)
+        );
+        let huge = Some(Duration::from_secs(86_400));
+        assert_eq!(backoff_delay(&policy, 1, 0.0, huge), policy.max_retry_after);
+        // A larger jittered delay wins over a small Retry-After.
+        assert_eq!(
+            backoff_delay(&policy, 8, 1.0, Some(Duration::from_secs(1))),
+            policy.max_delay
+        );
+    }
+
+    #[test]
+    fn budget_is_spent_by_retries_and_refilled_by_successes() {
+        let budget = RetryBudget::new(12);
+        assert!(budget.try_spend(Class::Throttled));
+        assert_eq!(budget.available(), 7);
+        assert!(!budget.try_spend(Class::Transient));
+        assert!(budget.try_spend(Class::ServerError));
+        assert!(!budget.try_spend(Class::ServerError));
+        for _ in 0..100 {
+            budget.refund_success();
+        }
+        assert_eq!(budget.available(), 12);
+    }
+}
