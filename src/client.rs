@@ -245,6 +245,9 @@ pub struct Response {
     pub request_id: Option<String>,
     /// `Retry-After`, in seconds, when present.
     pub retry_after: Option<u64>,
+    /// The server's clock (`Date`), Unix seconds, to correct our own after
+    /// `RequestTimeTooSkewed`.
+    pub server_time: Option<u64>,
     /// The parsed `<Error>` of a non-2xx answer; `None` on success or when
     /// the body was not a COS error document.
     pub error: Option<xml::CosErrorBody>,
@@ -417,6 +420,7 @@ async fn read_response(mut answer: reqwest::Response) -> Result<Response, Transp
     };
     let request_id = header("x-cos-request-id");
     let retry_after = header("retry-after").and_then(|value| value.trim().parse().ok());
+    let server_time = header("date").and_then(|value| parse_http_date(&value));
     let mut body = Vec::new();
     while let Some(chunk) = answer
         .chunk()
@@ -449,10 +453,17 @@ async fn read_response(mut answer: reqwest::Response) -> Result<Response, Transp
         status,
         request_id,
         retry_after,
+        server_time,
         error,
         unparsed_error,
         body,
     })
+}
+
+/// Parses an HTTP `Date` (`Tue, 24 Nov 2026 03:30:00 GMT`).
+pub fn parse_http_date(value: &str) -> Option<u64> {
+    let time = httpdate::parse_http_date(value.trim()).ok()?;
+    Some(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
 }
 
 #[cfg(test)]
@@ -564,6 +575,15 @@ mod tests {
         assert_eq!(Endpoint::Cos.base_url(&host), format!("https://{host}/"));
         let local = Endpoint::parse("http://127.0.0.1:9000", false).unwrap();
         assert_eq!(local.base_url(&host), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn http_dates_parse_to_unix_seconds() {
+        assert_eq!(
+            parse_http_date("Tue, 28 Aug 2018 02:53:38 GMT"),
+            Some(1_535_424_818)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 
     #[test]

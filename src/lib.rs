@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod credentials;
 pub mod emulator;
+pub mod executor;
 pub mod model;
 pub mod plan;
 pub mod ratelimit;

@@ -204,6 +204,7 @@ mod tests {
             status,
             request_id: None,
             retry_after: None,
+            server_time: None,
             error: code.map(|code| crate::xml::CosErrorBody {
                 code: code.into(),
                 ..Default::default()
