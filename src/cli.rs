@@ -153,14 +153,9 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Validate(args) => crate::plan::run_validate(&args),
         Command::Plan(args) => crate::plan::run_plan(&args),
-        Command::Apply(args) => run_apply(&args),
+        Command::Apply(args) => crate::apply::run_command(&args),
         Command::Emulate(args) => crate::emulator::run_command(&args),
     }
-}
-
-fn run_apply(_args: &ApplyArgs) -> u8 {
-    eprintln!("cosinv apply: not implemented yet in this version");
-    exit::USAGE
 }
 
 #[cfg(test)]

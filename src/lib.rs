@@ -9,13 +9,16 @@
 //!
 //! The binary (`src/main.rs`) only parses arguments through [`cli`].
 
+pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod credentials;
 pub mod emulator;
 pub mod executor;
+pub mod lock;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod ratelimit;
 pub mod report;
 pub mod retry;

@@ -13,6 +13,11 @@ use crate::credentials::Credentials;
 use crate::model::InventoryConfiguration;
 use crate::xml::BucketEntry;
 
+/// The SecretId `apply --sandbox` signs with and its emulator accepts.
+pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
+/// The matching SecretKey; a fixed, public value for local use only.
+pub const SANDBOX_SECRET_KEY: &str = "cosinv-sandbox-secret";
+
 /// Faults to inject; all off by default. Rates are fractions of requests
 /// (0.0 to 1.0), drawn from a generator seeded with `seed`.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,0 +1,418 @@
+//! `cosinv apply`: load and check the manifests, take the run lock, open
+//! the report, then hand the plan to the [`executor`](crate::executor) with
+//! a progress display and signal handling, and turn the result into an exit
+//! code a cron job can act on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ApplyArgs;
+use crate::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
+use crate::credentials::{Credentials, CredentialsError};
+use crate::emulator::{self, Emulator, EmulatorConfig};
+use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult, Stats};
+use crate::exit;
+use crate::lock::{LockError, RunLock};
+use crate::plan::{self, ManifestErrors, Plan, Shard};
+use crate::progress::{Progress, ProgressOptions, human_duration};
+use crate::report::{self, ReportError, ReportWriter};
+use crate::retry::RetryPolicy;
+
+/// The longest a connection attempt may take, whatever `--request-timeout`.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why `apply` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestErrors),
+    #[error("--shard {0}")]
+    Shard(String),
+    #[error("{0}")]
+    Settings(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Client(#[from] ClientBuildError),
+    #[error("cannot start the sandbox emulator on 127.0.0.1: {0}")]
+    Sandbox(std::io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+}
+
+impl ApplyError {
+    /// 2 for anything that stopped the run before it started; 1 when the
+    /// run itself broke (the report says how far it got).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ApplyError::Execute(_) => exit::JOBS_FAILED,
+            _ => exit::USAGE,
+        }
+    }
+}
+
+/// `cosinv apply`: the exit code.
+pub fn run_command(args: &ApplyArgs) -> u8 {
+    match apply(args) {
+        Ok(code) => code,
+        Err(ApplyError::Manifest(errors)) => {
+            for problem in &errors.problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("cosinv apply: {errors}; nothing was sent");
+            exit::USAGE
+        }
+        Err(err) => {
+            eprintln!("cosinv apply: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+/// Everything checked and opened before the first request.
+struct Prepared {
+    plan: Arc<Plan>,
+    report: ReportWriter,
+    executor: ExecutorConfig,
+    client: ClientSetup,
+    _lock: RunLock,
+}
+
+/// Where requests go and with which credentials.
+enum ClientSetup {
+    /// `--dry-run`: nothing is sent.
+    None,
+    /// A real or rehearsal endpoint.
+    Remote(ClientConfig),
+    /// `--sandbox`: an emulator in this process; the endpoint is known
+    /// once it listens.
+    Sandbox(ClientConfig),
+}
+
+fn apply(args: &ApplyArgs) -> Result<u8, ApplyError> {
+    let prepared = prepare(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ApplyError::Runtime)?;
+    runtime.block_on(run(args, prepared))
+}
+
+fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
+    let executor = executor_config(args)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(str::parse::<Shard>)
+        .transpose()
+        .map_err(ApplyError::Shard)?;
+    let mut plan = plan::load(&args.files)?;
+    if let Some(shard) = shard {
+        plan = plan.shard(shard);
+    }
+    let client = client_setup(args)?;
+    let lock = RunLock::acquire(&args.files, args.shard.as_deref())?;
+    let report_path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| report::default_report_path(jiff::Timestamp::now()));
+    let report = ReportWriter::create(&report_path)?;
+    Ok(Prepared {
+        plan: Arc::new(plan),
+        report,
+        executor,
+        client,
+        _lock: lock,
+    })
+}
+
+fn executor_config(args: &ApplyArgs) -> Result<ExecutorConfig, ApplyError> {
+    if !(args.request_timeout.is_finite() && args.request_timeout > 0.0) {
+        return Err(ApplyError::Settings(format!(
+            "--request-timeout {} must be a positive number of seconds",
+            args.request_timeout
+        )));
+    }
+    for (flag, rate) in [("--rate", args.rate), ("--bucket-rate", args.bucket_rate)] {
+        if let Some(rate) = rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(ApplyError::Settings(format!(
+                "{flag} {rate} must be a positive number of requests per second"
+            )));
+        }
+    }
+    Ok(ExecutorConfig {
+        concurrency: args.concurrency,
+        bucket_concurrency: args.bucket_concurrency,
+        rate: args.rate,
+        bucket_rate: args.bucket_rate,
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            ..RetryPolicy::default()
+        },
+        dry_run: args.dry_run,
+        seed: fastrand::u64(..),
+        ..ExecutorConfig::default()
+    })
+}
+
+fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
+    if args.dry_run {
+        return Ok(ClientSetup::None);
+    }
+    let request_timeout = Duration::from_secs_f64(args.request_timeout);
+    let config = |endpoint, credentials| ClientConfig {
+        endpoint,
+        credentials,
+        request_timeout,
+        connect_timeout: request_timeout.min(MAX_CONNECT_TIMEOUT),
+        max_idle_per_host: args.concurrency,
+    };
+    if args.sandbox {
+        let credentials = Credentials::new(
+            emulator::SANDBOX_SECRET_ID,
+            emulator::SANDBOX_SECRET_KEY,
+            None,
+        );
+        return Ok(ClientSetup::Sandbox(config(Endpoint::Cos, credentials)));
+    }
+    let endpoint = match &args.endpoint {
+        Some(text) => Endpoint::parse(text, args.allow_http)?,
+        None => Endpoint::Cos,
+    };
+    Ok(ClientSetup::Remote(config(
+        endpoint,
+        Credentials::from_env()?,
+    )))
+}
+
+async fn run(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
+    let Prepared {
+        plan,
+        report,
+        executor,
+        client,
+        _lock,
+    } = prepared;
+    let report_path = report.path().to_path_buf();
+    let (client, sandbox) = start_client(client).await?;
+
+    let stats = Arc::new(Stats::default());
+    let progress = Progress::new(
+        ProgressOptions::detect(args.quiet, args.verbose),
+        stats.clone(),
+        plan.jobs().len() as u64,
+    );
+    let control = RunControl {
+        stats,
+        observer: progress.observer(),
+        ..RunControl::default()
+    };
+    let signal = watch_signals(control.cancel.clone(), control.force.clone(), &progress);
+    if let Some(emulator) = &sandbox
+        && !args.quiet
+    {
+        progress.println(&format!(
+            "sandbox: an in-process COS emulator on {} (nothing leaves this machine)",
+            emulator.endpoint()
+        ));
+    }
+    progress.start();
+    let result = executor::execute(plan.clone(), client, executor, report, control).await;
+    progress.finish();
+    let result = result?;
+
+    let signal = signal.load(Ordering::Relaxed);
+    eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
+    if let Some(emulator) = sandbox {
+        eprintln!("{}", sandbox_summary(&emulator, &plan));
+        emulator.shutdown().await;
+    }
+    Ok(exit_code(&result, signal))
+}
+
+async fn start_client(
+    setup: ClientSetup,
+) -> Result<(Option<CosClient>, Option<Emulator>), ApplyError> {
+    match setup {
+        ClientSetup::None => Ok((None, None)),
+        ClientSetup::Remote(config) => Ok((Some(CosClient::new(config)?), None)),
+        ClientSetup::Sandbox(mut config) => {
+            let emulator = Emulator::start(
+                EmulatorConfig {
+                    credentials: config.credentials.clone(),
+                    buckets: None,
+                    faults: Default::default(),
+                    state_file: None,
+                },
+                ([127, 0, 0, 1], 0).into(),
+            )
+            .await
+            .map_err(ApplyError::Sandbox)?;
+            config.endpoint = Endpoint::parse(&emulator.endpoint(), false)?;
+            Ok((Some(CosClient::new(config)?), Some(emulator)))
+        }
+    }
+}
+
+/// SIGINT and SIGTERM: the first stops dispatching, the second stops
+/// waiting for requests on the wire. Returns the number of the first
+/// signal, 0 while none has come.
+fn watch_signals(
+    cancel: CancellationToken,
+    force: CancellationToken,
+    progress: &Progress,
+) -> Arc<AtomicU8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let received = Arc::new(AtomicU8::new(0));
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        progress.println("cosinv: cannot watch signals; Ctrl-C will stop at once");
+        return received;
+    };
+    let first = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let number = tokio::select! {
+                _ = interrupt.recv() => 2,
+                _ = terminate.recv() => 15,
+            };
+            if first
+                .compare_exchange(0, number, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                eprintln!(
+                    "cosinv: stopping: no new requests; waiting for those in flight \
+                     (signal again to stop at once)"
+                );
+                cancel.cancel();
+            } else {
+                force.cancel();
+            }
+        }
+    });
+    received
+}
+
+/// 130/143 when a signal stopped the run; 1 when any job did not apply;
+/// 0 otherwise.
+pub fn exit_code(result: &RunResult, signal: u8) -> u8 {
+    match signal {
+        2 => return exit::INTERRUPTED,
+        15 => return exit::TERMINATED,
+        _ => {}
+    }
+    let stats = &result.stats;
+    if stats.failed + stats.skipped + stats.cancelled > 0 || result.aborted.is_some() {
+        exit::JOBS_FAILED
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// The last line of a run, printed even with `--quiet`.
+pub fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
+    let stats = &result.stats;
+    let scope = format!("{} jobs on {} buckets", stats.total, plan.bucket_count());
+    let elapsed = human_duration(result.elapsed);
+    let report = report.display();
+    if dry_run {
+        return format!(
+            "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
+        );
+    }
+    let seconds = result.elapsed.as_secs_f64().max(0.001);
+    let mut line = format!(
+        "cosinv: applied {}, failed {}, skipped {}, cancelled {} of {scope} in {elapsed} \
+         ({:.0} jobs/s, {} requests); report: {report}",
+        stats.applied,
+        stats.failed,
+        stats.skipped,
+        stats.cancelled,
+        stats.done() as f64 / seconds,
+        stats.attempts,
+    );
+    if let Some(reason) = &result.aborted {
+        line.push_str(&format!("\ncosinv: stopped early: {reason}"));
+    }
+    line
+}
+
+fn sandbox_summary(emulator: &Emulator, plan: &Plan) -> String {
+    let mut buckets: Vec<&str> = plan
+        .jobs()
+        .iter()
+        .map(|job| job.bucket().as_str())
+        .collect();
+    buckets.dedup();
+    let stored: usize = buckets
+        .iter()
+        .map(|bucket| emulator.inventory(bucket).len())
+        .sum();
+    format!(
+        "sandbox: the emulator holds {stored} inventory configurations on {} buckets; \
+         its state ends with this run",
+        buckets.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::StatsSnapshot;
+
+    fn result(applied: u64, failed: u64, cancelled: u64) -> RunResult {
+        RunResult {
+            stats: StatsSnapshot {
+                total: applied + failed + cancelled,
+                applied,
+                failed,
+                cancelled,
+                attempts: applied + failed,
+                ..StatsSnapshot::default()
+            },
+            elapsed: Duration::from_secs(2),
+            aborted: None,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(exit_code(&result(10, 0, 0), 0), exit::SUCCESS);
+        assert_eq!(exit_code(&result(9, 1, 0), 0), exit::JOBS_FAILED);
+        assert_eq!(exit_code(&result(5, 0, 5), 2), exit::INTERRUPTED);
+        assert_eq!(exit_code(&result(5, 0, 5), 15), exit::TERMINATED);
+        let mut aborted = result(0, 0, 0);
+        aborted.aborted = Some("credentials rejected".into());
+        assert_eq!(exit_code(&aborted, 0), exit::JOBS_FAILED);
+    }
+
+    #[test]
+    fn summary_names_counts_and_the_report() {
+        let line = summary(
+            &result(9, 1, 0),
+            &Plan::default(),
+            std::path::Path::new("r.csv"),
+            false,
+        );
+        assert_eq!(
+            line,
+            "cosinv: applied 9, failed 1, skipped 0, cancelled 0 of 10 jobs on 0 buckets \
+             in 2.0s (5 jobs/s, 10 requests); report: r.csv"
+        );
+    }
+}
