@@ -95,6 +95,12 @@ pub struct AdaptiveConfig {
     pub increase_per_sec: f64,
     /// The rate never drops below this (requests per second).
     pub floor: f64,
+    /// Nor below this fraction of the rate being sent when the first
+    /// throttle of an episode came. Throttling that does not ease as we
+    /// slow (a fraction of answers throttled whatever the rate) would
+    /// otherwise push a big run down to `floor` for hours; `--rate` is the
+    /// way to go lower.
+    pub floor_fraction: f64,
     /// Throttles within this window of a decrease are the same event.
     pub reaction_window: Duration,
 }
@@ -105,6 +111,7 @@ impl Default for AdaptiveConfig {
             decrease: 0.7,
             increase_per_sec: 0.08,
             floor: 1.0,
+            floor_fraction: 0.1,
             reaction_window: Duration::from_millis(250),
         }
     }
@@ -121,6 +128,8 @@ struct AdaptiveState {
     window_start: Instant,
     window_sends: u64,
     measured: f64,
+    /// The lowest rate of this throttling episode.
+    floor: f64,
 }
 
 /// The self-tuning pacer.
@@ -147,6 +156,7 @@ impl AdaptiveRate {
                 window_start: now,
                 window_sends: 0,
                 measured: 0.0,
+                floor: config.floor,
             }),
         }
     }
@@ -209,10 +219,11 @@ impl AdaptiveRate {
                 let observed = state.measured.max(recent).max(self.config.floor);
                 let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
                 *ceiling = ceiling.min(observed * 2.0);
+                state.floor = (observed * self.config.floor_fraction).max(self.config.floor);
                 observed
             }
         };
-        state.rate = Some((current * self.config.decrease).max(self.config.floor));
+        state.rate = Some((current * self.config.decrease).max(state.floor));
         state.last_change = now;
         state.next_slot = state.next_slot.max(now);
     }
@@ -309,6 +320,22 @@ mod tests {
             pacer.on_throttle(t0 + ms(i * 300));
         }
         assert_eq!(pacer.current(), Some(1.0));
+    }
+
+    #[test]
+    fn the_floor_is_a_tenth_of_the_rate_first_throttled_at() {
+        let t0 = Instant::now();
+        let pacer = AdaptiveRate::new(AdaptiveConfig::default(), t0);
+        // 200 requests in the first second: observed 200/s.
+        for i in 0..200 {
+            pacer.reserve(t0 + ms(i * 5));
+        }
+        pacer.reserve(t0 + ms(1000));
+        for i in 0..100 {
+            pacer.on_throttle(t0 + ms(1001 + i * 300));
+        }
+        let rate = pacer.current().unwrap();
+        assert!((rate - 20.0).abs() < 0.5, "{rate}");
     }
 
     #[test]

@@ -135,9 +135,15 @@ pub fn backoff_delay(
 }
 
 /// A retry allowance shared by every worker of a run (the token bucket of
-/// smithy-rs's standard retry strategy): a retry costs tokens, a timeout or
-/// broken connection costs more, a success puts one back. When the bucket
-/// is empty, failures are final instead of retried.
+/// smithy-rs's standard retry strategy): a retry after a server error costs
+/// tokens, a timeout or broken connection costs more, a success puts one
+/// back. When the bucket is empty, failures are final instead of retried,
+/// so a server that is down is not hammered by every job's retries.
+///
+/// Throttling is free here: it means "slower", not "broken", and the
+/// adaptive rate (see [`crate::ratelimit::AdaptiveRate`]) already answers
+/// it by slowing the whole run. Charging it too would fail a run against a
+/// busy but healthy service.
 #[derive(Debug)]
 pub struct RetryBudget {
     tokens: Mutex<u32>,
@@ -162,10 +168,10 @@ impl RetryBudget {
     /// Takes the cost of retrying after `class`; false when the budget
     /// cannot pay.
     pub fn try_spend(&self, class: Class) -> bool {
-        let cost = if class == Class::Transient {
-            TRANSIENT_RETRY_COST
-        } else {
-            RETRY_COST
+        let cost = match class {
+            Class::Throttled => return true,
+            Class::Transient => TRANSIENT_RETRY_COST,
+            _ => RETRY_COST,
         };
         let mut tokens = self
             .tokens
@@ -315,9 +321,16 @@ mod tests {
     }
 
     #[test]
+    fn throttling_never_spends_the_budget() {
+        let budget = RetryBudget::new(0);
+        assert!(budget.try_spend(Class::Throttled));
+        assert!(!budget.try_spend(Class::ServerError));
+    }
+
+    #[test]
     fn budget_is_spent_by_retries_and_refilled_by_successes() {
         let budget = RetryBudget::new(12);
-        assert!(budget.try_spend(Class::Throttled));
+        assert!(budget.try_spend(Class::Conflict));
         assert_eq!(budget.available(), 7);
         assert!(!budget.try_spend(Class::Transient));
         assert!(budget.try_spend(Class::ServerError));
