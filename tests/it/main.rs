@@ -1,4 +1,5 @@
 //! cosinv's integration tests, compiled into one binary so the suite builds
 //! once. Every test that needs a server starts the emulator on 127.0.0.1:0.
 
+mod apply;
 mod sign_vectors;

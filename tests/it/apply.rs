@@ -1,0 +1,540 @@
+//! `cosinv apply` end to end: the real binary against the emulator, started
+//! in this process on 127.0.0.1.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cosinv::credentials::Credentials;
+use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
+use cosinv::model::InventoryConfiguration;
+use cosinv::report::HEADER;
+
+const SECRET_ID: &str = "AKIDapplytests";
+const SECRET_KEY: &str = "apply-tests-secret";
+
+/// A manifest of `ids` jobs on each of `buckets` buckets, in `dir`.
+fn write_manifest(dir: &Path, buckets: usize, ids: usize) -> PathBuf {
+    let names: String = (0..buckets)
+        .map(|i| format!("b{i:05}-1250000000\n"))
+        .collect();
+    std::fs::write(dir.join("buckets.txt"), names).unwrap();
+    let mut yaml = String::from(
+        "version: 1\n\
+         defaults:\n  region: ap-guangzhou\n\
+         policies:\n  base:\n    enabled: true\n    included_object_versions: All\n    \
+         schedule: Daily\n    optional_fields: [Size, ETag]\n    destination:\n      \
+         bucket: inventory-1250000000\n      prefix: \"inventory/{bucket}\"\n      format: CSV\n\
+         jobs:\n",
+    );
+    for id in 0..ids {
+        yaml.push_str(&format!(
+            "  - id: job-{id}\n    policy: base\n    buckets_file: buckets.txt\n"
+        ));
+    }
+    let path = dir.join("org.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+async fn emulator(faults: Faults) -> Emulator {
+    Emulator::start(
+        EmulatorConfig {
+            credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
+            buckets: None,
+            faults,
+            state_file: None,
+        },
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `cosinv apply` with test credentials, locks in `dir`, and `args`.
+fn cosinv(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
+    for var in [
+        "COS_SECRET_ID",
+        "COS_SECRET_KEY",
+        "COS_SECURITY_TOKEN",
+        "COS_ENDPOINT",
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+        "TENCENTCLOUD_SESSION_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("COS_SECRET_ID", SECRET_ID)
+        .env("COS_SECRET_KEY", SECRET_KEY)
+        .env("COSINV_LOCK_DIR", dir)
+        .arg("apply")
+        .args(args)
+        .stdin(Stdio::null());
+    command
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The report's rows as maps column → value, after checking the header.
+fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(header, HEADER);
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every (bucket, id) of the report, checking each appears once.
+fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
+    let mut seen = BTreeSet::new();
+    for row in rows {
+        let key = (row["bucket"].clone(), row["id"].clone());
+        assert!(seen.insert(key.clone()), "{key:?} has two rows");
+    }
+    seen
+}
+
+fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row["outcome"].clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// The emulator holds exactly the manifest's configurations.
+fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
+    let plan = cosinv::plan::load(&[manifest.to_path_buf()]).unwrap();
+    let mut expected: BTreeMap<String, Vec<InventoryConfiguration>> = BTreeMap::new();
+    for job in plan.jobs() {
+        expected
+            .entry(job.bucket().as_str().to_string())
+            .or_default()
+            .push(job.config());
+    }
+    for (bucket, mut configs) in expected {
+        configs.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(emulator.inventory(&bucket), configs, "bucket {bucket}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_jobs_on_500_buckets_are_applied_and_match_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 500, 10);
+    let emulator = emulator(Faults::default()).await;
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(rows.len(), 5_000);
+    assert_eq!(jobs_once(&rows).len(), 5_000);
+    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 5_000)]));
+    assert!(rows.iter().all(|row| row["http_status"] == "200"));
+    assert!(rows.iter().all(|row| !row["request_id"].is_empty()));
+    assert_state_matches(&emulator, &manifest);
+    let counters = emulator.counters();
+    assert_eq!(counters.buckets.len(), 500);
+    for (bucket, seen) in &counters.buckets {
+        assert!(seen.max_in_flight <= 1, "{bucket}: {}", seen.max_in_flight);
+    }
+    assert!(
+        stderr(&output).contains("applied 5000, failed 0"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_server_errors_and_resets_are_retried_until_every_job_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 80, 10);
+    let emulator = emulator(Faults {
+        slow_down: 0.20,
+        internal_error: 0.05,
+        reset: 0.03,
+        latency: Duration::from_millis(2),
+        latency_jitter: Duration::from_millis(3),
+        seed: 7,
+        ..Faults::default()
+    })
+    .await;
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+            "--bucket-concurrency",
+            "2",
+            "--max-attempts",
+            "20",
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(rows.len(), 800);
+    assert_eq!(jobs_once(&rows).len(), 800);
+    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 800)]));
+    assert!(
+        rows.iter().any(|row| row["attempts"] != "1"),
+        "no job was retried: were the faults injected?"
+    );
+    assert_state_matches(&emulator, &manifest);
+    let counters = emulator.counters();
+    let most = counters
+        .buckets
+        .values()
+        .map(|seen| seen.max_in_flight)
+        .max()
+        .unwrap();
+    assert!(most <= 2, "a bucket had {most} requests in flight");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_error_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 3, 1);
+    let emulator = emulator(Faults::default()).await;
+    // The first bucket is full: a new id gets 400 InventoryFull, which
+    // would fail the same way again.
+    let full = "b00000-1250000000";
+    let template = cosinv::plan::load(&[manifest.clone()]).unwrap().jobs()[0].config();
+    for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
+        let mut config = template.clone();
+        config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();
+        emulator.insert_inventory(full, config);
+    }
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let rows = read_report(&report);
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|row| row["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["bucket"], full);
+    assert_eq!(failed[0]["http_status"], "400");
+    assert_eq!(failed[0]["error_code"], "InventoryFull");
+    assert_eq!(failed[0]["attempts"], "1");
+    assert_eq!(emulator.counters().buckets[full].requests, 1);
+    assert_eq!(outcomes(&rows)["applied"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 50, 2);
+    let emulator = emulator(Faults::default()).await;
+    let report = dir.path().join("report.csv");
+    let mut command = cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+            "--concurrency",
+            "2",
+        ],
+    );
+    command.env("COS_SECRET_KEY", "not-the-key");
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(jobs_once(&rows).len(), 100);
+    let counts = outcomes(&rows);
+    assert_eq!(counts.get("applied"), None);
+    assert!(counts["skipped"] > 50, "{counts:?}");
+    assert!(
+        rows.iter()
+            .any(|row| row["error_code"] == "SignatureDoesNotMatch")
+    );
+    assert!(
+        !stderr(&output).contains("not-the-key"),
+        "the secret leaked"
+    );
+}
+
+/// Starts a slow run, waits for a few finished rows, signals it.
+async fn interrupt_mid_run(signal: &str) -> (Output, Vec<BTreeMap<String, String>>, Emulator) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 100, 10);
+    let emulator = emulator(Faults {
+        latency: Duration::from_millis(40),
+        ..Faults::default()
+    })
+    .await;
+    let report = dir.path().join("report.csv");
+    let mut command = cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+            "--concurrency",
+            "4",
+        ],
+    );
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let rows = std::fs::read_to_string(&report)
+            .map(|text| text.lines().count())
+            .unwrap_or(0);
+        if rows > 10 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let rows = read_report(&report);
+    (output, rows, emulator)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_run_writes_a_row_for_every_job_and_exits_143() {
+    let (output, rows, emulator) = interrupt_mid_run("-TERM").await;
+    assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));
+    assert_eq!(rows.len(), 1_000);
+    assert_eq!(jobs_once(&rows).len(), 1_000);
+    let counts = outcomes(&rows);
+    assert!(counts["cancelled"] > 0, "{counts:?}");
+    let applied = counts.get("applied").copied().unwrap_or(0);
+    assert_eq!(applied + counts["cancelled"], 1_000, "{counts:?}");
+    // Every job reported applied is on the emulator.
+    for row in rows.iter().filter(|row| row["outcome"] == "applied") {
+        let stored = emulator.inventory(&row["bucket"]);
+        assert!(stored.iter().any(|config| config.id.as_str() == row["id"]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_run_exits_130() {
+    let (output, rows, _emulator) = interrupt_mid_run("-INT").await;
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_eq!(jobs_once(&rows).len(), 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_sends_nothing_and_reports_every_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 20, 3);
+    let emulator = emulator(Faults::default()).await;
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &emulator.endpoint(),
+            "--report",
+            report.to_str().unwrap(),
+            "--dry-run",
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(outcomes(&rows), BTreeMap::from([("dry-run".into(), 60)]));
+    assert!(emulator.counters().requests.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_manifest_exits_2_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("bad.yaml");
+    std::fs::write(
+        &manifest,
+        "version: 1\njobs:\n  - id: x\n    bucket: photos-1250000000\n    scedule: Daily\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bad.yaml:5"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!report.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_credentials_name_the_variables_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 1, 1);
+    let mut command = cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ],
+    );
+    command
+        .env_remove("COS_SECRET_ID")
+        .env_remove("COS_SECRET_KEY");
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("COS_SECRET_ID"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_of_the_same_manifest_is_refused_while_the_first_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 20, 5);
+    let emulator = emulator(Faults {
+        latency: Duration::from_millis(100),
+        ..Faults::default()
+    })
+    .await;
+    let endpoint = emulator.endpoint();
+    let first_report = dir.path().join("first.csv");
+    let mut first = cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+            "--report",
+            first_report.to_str().unwrap(),
+            "--concurrency",
+            "1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // The report exists once the lock is held.
+    let started = Instant::now();
+    while !first_report.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = run(cosinv(
+        dir.path(),
+        &[
+            manifest.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+            "--report",
+            dir.path().join("second.csv").to_str().unwrap(),
+        ],
+    ))
+    .await;
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("still running"),
+        "{}",
+        stderr(&second)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_sandbox_run_applies_the_example_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    let report = dir.path().join("report.csv");
+    let output = run(cosinv(
+        dir.path(),
+        &[
+            examples.join("org.yaml").to_str().unwrap(),
+            examples.join("fleet.csv").to_str().unwrap(),
+            "--sandbox",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|row| row["outcome"] == "applied"));
+    assert!(stderr(&output).contains("sandbox"), "{}", stderr(&output));
+}
