@@ -238,7 +238,10 @@ async fn a_client_error_is_not_retried() {
     // The first bucket is full: a new id gets 400 InventoryFull, which
     // would fail the same way again.
     let full = "b00000-1250000000";
-    let template = cosinv::plan::load(std::slice::from_ref(&manifest)).unwrap().jobs()[0].config();
+    let template = cosinv::plan::load(std::slice::from_ref(&manifest))
+        .unwrap()
+        .jobs()[0]
+        .config();
     for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
         let mut config = template.clone();
         config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();

@@ -1,0 +1,178 @@
+//! Executor throughput and rate accuracy against the in-process emulator
+//! on 127.0.0.1.
+//!
+//! Read the numbers as ratios within one run (the machines are shared and
+//! noisy): `apply/concurrency/64` against `apply/concurrency/1` shows what
+//! pooling and concurrency buy; `rate/limited` against its target shows how
+//! closely `--rate` is held. Run with `cargo bench --bench apply`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+use cosinv::client::{ClientConfig, CosClient, Endpoint};
+use cosinv::credentials::Credentials;
+use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
+use cosinv::executor::{self, ExecutorConfig, RunControl};
+use cosinv::plan::Plan;
+use cosinv::report::ReportWriter;
+
+const SECRET_ID: &str = "AKIDbench";
+const SECRET_KEY: &str = "bench-secret";
+
+fn write_manifest(dir: &Path, buckets: usize, ids: usize) -> PathBuf {
+    let names: String = (0..buckets)
+        .map(|i| format!("b{i:05}-1250000000\n"))
+        .collect();
+    std::fs::write(dir.join("buckets.txt"), names).unwrap();
+    let mut yaml = String::from(
+        "version: 1\n\
+         defaults:\n  region: ap-guangzhou\n\
+         policies:\n  base:\n    enabled: true\n    included_object_versions: All\n    \
+         schedule: Daily\n    optional_fields: [Size, ETag]\n    destination:\n      \
+         bucket: inventory-1250000000\n      prefix: \"inventory/{bucket}\"\n      format: CSV\n\
+         jobs:\n",
+    );
+    for id in 0..ids {
+        yaml.push_str(&format!(
+            "  - id: job-{id}\n    policy: base\n    buckets_file: buckets.txt\n"
+        ));
+    }
+    let path = dir.join("bench.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    emulator: Emulator,
+    client: CosClient,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let credentials = Credentials::new(SECRET_ID, SECRET_KEY, None);
+        let emulator = runtime
+            .block_on(Emulator::start(
+                EmulatorConfig {
+                    credentials: credentials.clone(),
+                    buckets: None,
+                    faults: Faults::default(),
+                    state_file: None,
+                },
+                ([127, 0, 0, 1], 0).into(),
+            ))
+            .unwrap();
+        let client = CosClient::new(ClientConfig {
+            endpoint: Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+            credentials,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            max_idle_per_host: 128,
+        })
+        .unwrap();
+        Bench {
+            runtime,
+            emulator,
+            client,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn plan(&self, buckets: usize, ids: usize) -> Arc<Plan> {
+        let manifest = write_manifest(self.dir.path(), buckets, ids);
+        Arc::new(cosinv::plan::load(&[manifest]).unwrap())
+    }
+
+    /// One whole run; the time it took.
+    fn apply(&self, plan: &Arc<Plan>, config: ExecutorConfig) -> Duration {
+        let report = ReportWriter::create(&self.dir.path().join("report.csv")).unwrap();
+        let started = Instant::now();
+        let result = self
+            .runtime
+            .block_on(executor::execute(
+                plan.clone(),
+                Some(self.client.clone()),
+                config,
+                report,
+                RunControl::default(),
+            ))
+            .unwrap();
+        assert_eq!(result.stats.applied, plan.jobs().len() as u64);
+        started.elapsed()
+    }
+}
+
+fn concurrency(c: &mut Criterion) {
+    let bench = Bench::new();
+    let plan = bench.plan(200, 10);
+    let mut group = c.benchmark_group("apply/concurrency");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(plan.jobs().len() as u64));
+    for concurrency in [1, 8, 64] {
+        group.bench_with_input(
+            BenchmarkId::from_parameter(concurrency),
+            &concurrency,
+            |b, &concurrency| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            bench.apply(
+                                &plan,
+                                ExecutorConfig {
+                                    concurrency,
+                                    ..ExecutorConfig::default()
+                                },
+                            )
+                        })
+                        .sum()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn rate(c: &mut Criterion) {
+    let bench = Bench::new();
+    let plan = bench.plan(100, 4);
+    let target = 400.0;
+    let mut group = c.benchmark_group("rate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(plan.jobs().len() as u64));
+    let mut achieved = Vec::new();
+    group.bench_function("limited", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let took = bench.apply(
+                        &plan,
+                        ExecutorConfig {
+                            rate: Some(target),
+                            ..ExecutorConfig::default()
+                        },
+                    );
+                    achieved.push(plan.jobs().len() as f64 / took.as_secs_f64());
+                    took
+                })
+                .sum()
+        })
+    });
+    group.finish();
+    achieved.sort_by(f64::total_cmp);
+    let median = achieved[achieved.len() / 2];
+    eprintln!(
+        "rate/limited: target {target:.0}/s, median achieved {median:.1}/s (ratio {:.3})",
+        median / target
+    );
+}
+
+criterion_group!(benches, concurrency, rate);
+criterion_main!(benches);
