@@ -47,7 +47,8 @@ fn write_manifest(dir: &Path, buckets: usize, ids: usize) -> PathBuf {
 
 struct Bench {
     runtime: tokio::runtime::Runtime,
-    emulator: Emulator,
+    /// Kept alive for the client to reach.
+    _emulator: Emulator,
     client: CosClient,
     dir: tempfile::TempDir,
 }
@@ -80,7 +81,7 @@ impl Bench {
         .unwrap();
         Bench {
             runtime,
-            emulator,
+            _emulator: emulator,
             client,
             dir: tempfile::tempdir().unwrap(),
         }
