@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod emulator;
 pub mod executor;
 pub mod lock;
+pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod progress;

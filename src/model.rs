@@ -507,7 +507,8 @@ pub fn check_prefix(field: &'static str, prefix: &str) -> Result<(), InvalidFiel
     Ok(())
 }
 
-fn check_destination_prefix(prefix: &str) -> Result<(), InvalidField> {
+/// Checks a destination prefix: length, and no leading or trailing `/`.
+pub fn check_destination_prefix(prefix: &str) -> Result<(), InvalidField> {
     let field = "destination.prefix";
     check_prefix(field, prefix)?;
     if prefix.starts_with('/') {

@@ -1,0 +1,814 @@
+//! YAML manifests, version 1.
+//!
+//! The file is parsed by serde-saphyr into a tree of nodes that remember
+//! their line, then walked by hand: that is what lets every unknown key be
+//! reported (with the closest known one) and every problem carry its line,
+//! all in one pass, where `deny_unknown_fields` would stop at the first.
+//! serde-saphyr's budgets stop alias bombs and deep nesting.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::suggest::unknown;
+use super::{
+    Buckets, Defaults, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, Setting, Settings,
+    YamlManifest, read_capped, resolve_relative,
+};
+
+/// A YAML node and the line it starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub line: u32,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Value>::deserialize(deserializer)?;
+        Ok(Node {
+            line: spanned.referenced.line().min(u32::MAX as u64) as u32,
+            value: spanned.value,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Int(value.into()))
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Int(value.into()))
+    }
+    fn visit_i128<E>(self, value: i128) -> Result<Value, E> {
+        Ok(Value::Int(value))
+    }
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<Value, E> {
+        i128::try_from(value)
+            .map(Value::Int)
+            .map_err(|_| E::custom("integer too large"))
+    }
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::Float(value))
+    }
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::Str(value.to_string()))
+    }
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::Str(value))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Node>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((key, value));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+/// Parses YAML text into a node tree, or the parser's complaint and line.
+pub fn parse(text: &str) -> Result<Node, (u32, String)> {
+    serde_saphyr::from_str::<Node>(text).map_err(|err| {
+        let line = err
+            .location()
+            .map(|at| at.line() as u32)
+            .unwrap_or(1)
+            .max(1);
+        (line, first_line_of(&err.to_string()))
+    })
+}
+
+/// serde-saphyr's messages draw the source below the first line; the
+/// problem list wants one line, without the repeated position.
+fn first_line_of(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.split_once(": ") {
+        Some((position, rest)) if position.starts_with("line ") => rest.to_string(),
+        _ => first.to_string(),
+    }
+}
+
+const TOP_KEYS: &[&str] = &["version", "defaults", "policies", "jobs"];
+const POLICY_KEYS: &[&str] = &[
+    "enabled",
+    "included_object_versions",
+    "schedule",
+    "filter",
+    "optional_fields",
+    "destination",
+];
+const DEFAULTS_EXTRA_KEYS: &[&str] = &["region", "account_id"];
+const JOB_KEYS: &[&str] = &[
+    "id",
+    "policy",
+    "bucket",
+    "buckets",
+    "buckets_file",
+    "region",
+    "set",
+];
+const FILTER_KEYS: &[&str] = &["prefix", "tags", "period"];
+const PERIOD_KEYS: &[&str] = &["start", "end"];
+const DESTINATION_KEYS: &[&str] = &[
+    "bucket",
+    "region",
+    "account_id",
+    "prefix",
+    "format",
+    "encryption",
+];
+
+/// Reads a YAML manifest; problems go to `problems`.
+pub fn read(path: &Path, problems: &mut Problems) -> YamlManifest {
+    let file: Arc<Path> = Arc::from(path);
+    let reader = Reader {
+        file: file.clone(),
+        path,
+    };
+    let top = Loc::new(&file, 1);
+    let bytes = match read_capped(path, MAX_YAML_BYTES) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            problems.add(&top, "file", message);
+            return YamlManifest::default();
+        }
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            let line = bytes[..err.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u32
+                + 1;
+            problems.add(
+                &Loc::new(&file, line),
+                "file",
+                "is not UTF-8 text; save the manifest as UTF-8",
+            );
+            return YamlManifest::default();
+        }
+    };
+    match parse(text) {
+        Ok(node) => reader.manifest(&node, problems),
+        Err((line, message)) => {
+            problems.add(&Loc::new(&file, line), "yaml", message);
+            YamlManifest::default()
+        }
+    }
+}
+
+struct Reader<'a> {
+    file: Arc<Path>,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn at(&self, node: &Node) -> Loc {
+        Loc::new(&self.file, node.line.max(1))
+    }
+
+    fn manifest(&self, node: &Node, problems: &mut Problems) -> YamlManifest {
+        let mut manifest = YamlManifest::default();
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => {
+                problems.add(
+                    &self.at(node),
+                    "file",
+                    "is empty; a manifest starts with `version: 1`",
+                );
+                return manifest;
+            }
+            _ => {
+                problems.add(
+                    &self.at(node),
+                    "file",
+                    "must be a mapping with version, defaults, policies and jobs",
+                );
+                return manifest;
+            }
+        };
+        let mut version_seen = false;
+        for (key, value) in entries {
+            let Some(name) = self.key(key, "", problems) else {
+                continue;
+            };
+            match name.as_str() {
+                "version" => {
+                    version_seen = true;
+                    if !matches!(value.value, Value::Int(1)) {
+                        problems.add(
+                            &self.at(value),
+                            "version",
+                            format!(
+                                "{} is not a version this cosinv reads; use `version: 1`",
+                                describe(value)
+                            ),
+                        );
+                    }
+                }
+                "defaults" => manifest.defaults = Some(self.defaults(value, problems)),
+                "policies" => manifest.policies = self.policies(value, problems),
+                "jobs" => manifest.jobs = self.jobs(value, problems),
+                other => problems.add(&self.at(key), other, unknown("key", other, TOP_KEYS)),
+            }
+        }
+        if !version_seen {
+            problems.add(
+                &self.at(node),
+                "version",
+                "missing; start the manifest with `version: 1`",
+            );
+        }
+        manifest
+    }
+
+    /// A mapping key as text, `prefix` naming its parent for messages.
+    fn key(&self, key: &Node, prefix: &str, problems: &mut Problems) -> Option<String> {
+        match scalar_text(key) {
+            Some(text) => Some(text),
+            None => {
+                problems.add(
+                    &self.at(key),
+                    prefix.trim_end_matches('.'),
+                    format!("{} cannot be a key", describe(key)),
+                );
+                None
+            }
+        }
+    }
+
+    fn map<'n>(&self, node: &'n Node, field: &str, problems: &mut Problems) -> &'n [(Node, Node)] {
+        match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => {
+                problems.add(
+                    &self.at(node),
+                    field,
+                    format!("expected a mapping, found {}", describe(node)),
+                );
+                &[]
+            }
+        }
+    }
+
+    fn string(&self, node: &Node, field: &str, problems: &mut Problems) -> Option<Setting<String>> {
+        match scalar_text(node) {
+            Some(value) => Some(Setting {
+                value,
+                at: self.at(node),
+            }),
+            None if node.value == Value::Null => None,
+            None => {
+                problems.add(
+                    &self.at(node),
+                    field,
+                    format!("expected a single value, found {}", describe(node)),
+                );
+                None
+            }
+        }
+    }
+
+    fn defaults(&self, node: &Node, problems: &mut Problems) -> Defaults {
+        let mut defaults = Defaults::default();
+        for (key, value) in self.map(node, "defaults", problems) {
+            let Some(name) = self.key(key, "defaults", problems) else {
+                continue;
+            };
+            match name.as_str() {
+                "region" => defaults.region = self.string(value, "defaults.region", problems),
+                "account_id" => {
+                    defaults.settings.destination_account_id =
+                        self.string(value, "defaults.account_id", problems)
+                }
+                _ => {
+                    if !self.policy_key(&name, value, &mut defaults.settings, problems) {
+                        let known: Vec<&str> = [DEFAULTS_EXTRA_KEYS, POLICY_KEYS].concat();
+                        problems.add(
+                            &self.at(key),
+                            &format!("defaults.{name}"),
+                            unknown("key", &name, &known),
+                        );
+                    }
+                }
+            }
+        }
+        defaults
+    }
+
+    fn policies(&self, node: &Node, problems: &mut Problems) -> Vec<Policy> {
+        let mut policies = Vec::new();
+        for (key, value) in self.map(node, "policies", problems) {
+            let Some(name) = self.key(key, "policies", problems) else {
+                continue;
+            };
+            let settings = self.settings(value, &format!("policies.{name}"), problems);
+            policies.push(Policy {
+                name,
+                at: self.at(key),
+                settings,
+            });
+        }
+        policies
+    }
+
+    /// A mapping of policy keys (a policy or a job's `set`).
+    fn settings(&self, node: &Node, context: &str, problems: &mut Problems) -> Settings {
+        let mut settings = Settings::default();
+        for (key, value) in self.map(node, context, problems) {
+            let Some(name) = self.key(key, context, problems) else {
+                continue;
+            };
+            if !self.policy_key(&name, value, &mut settings, problems) {
+                problems.add(&self.at(key), &name, unknown("key", &name, POLICY_KEYS));
+            }
+        }
+        settings
+    }
+
+    /// Reads one policy key into `settings`; false when `name` is not one.
+    fn policy_key(
+        &self,
+        name: &str,
+        value: &Node,
+        settings: &mut Settings,
+        problems: &mut Problems,
+    ) -> bool {
+        match name {
+            "enabled" => settings.enabled = self.boolean(value, "enabled", problems),
+            "included_object_versions" => {
+                settings.included_object_versions =
+                    self.string(value, "included_object_versions", problems)
+            }
+            "schedule" => settings.schedule = self.string(value, "schedule", problems),
+            "optional_fields" => {
+                settings.optional_fields = self.string_list(value, "optional_fields", problems)
+            }
+            "filter" => self.filter(value, settings, problems),
+            "destination" => self.destination(value, settings, problems),
+            _ => return false,
+        }
+        true
+    }
+
+    fn boolean(&self, node: &Node, field: &str, problems: &mut Problems) -> Option<Setting<bool>> {
+        match node.value {
+            Value::Bool(value) => Some(Setting {
+                value,
+                at: self.at(node),
+            }),
+            Value::Null => None,
+            _ => {
+                problems.add(
+                    &self.at(node),
+                    field,
+                    format!("expected true or false, found {}", describe(node)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A list of strings; a single string is a list of one.
+    fn string_list(
+        &self,
+        node: &Node,
+        field: &str,
+        problems: &mut Problems,
+    ) -> Option<Setting<Vec<String>>> {
+        let items = match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, field, problems).map(|s| s.value))
+                .collect(),
+            Value::Null => Vec::new(),
+            _ => vec![self.string(node, field, problems)?.value],
+        };
+        Some(Setting {
+            value: items,
+            at: self.at(node),
+        })
+    }
+
+    fn filter(&self, node: &Node, settings: &mut Settings, problems: &mut Problems) {
+        for (key, value) in self.map(node, "filter", problems) {
+            let Some(name) = self.key(key, "filter", problems) else {
+                continue;
+            };
+            match name.as_str() {
+                "prefix" => settings.filter_prefix = self.string(value, "filter.prefix", problems),
+                "tags" => settings.filter_tags = self.tags(value, problems),
+                "period" => settings.filter_period = self.period(value, problems),
+                other => problems.add(
+                    &self.at(key),
+                    &format!("filter.{other}"),
+                    unknown("key", other, FILTER_KEYS),
+                ),
+            }
+        }
+    }
+
+    fn tags(&self, node: &Node, problems: &mut Problems) -> Option<Setting<Vec<(String, String)>>> {
+        let mut tags = Vec::new();
+        for (key, value) in self.map(node, "filter.tags", problems) {
+            let Some(name) = self.key(key, "filter.tags", problems) else {
+                continue;
+            };
+            let value = self
+                .string(value, "filter.tags", problems)
+                .map(|s| s.value)
+                .unwrap_or_default();
+            tags.push((name, value));
+        }
+        Some(Setting {
+            value: tags,
+            at: self.at(node),
+        })
+    }
+
+    fn period(
+        &self,
+        node: &Node,
+        problems: &mut Problems,
+    ) -> Option<Setting<(Option<u64>, Option<u64>)>> {
+        let mut period = (None, None);
+        for (key, value) in self.map(node, "filter.period", problems) {
+            let Some(name) = self.key(key, "filter.period", problems) else {
+                continue;
+            };
+            let slot = match name.as_str() {
+                "start" => &mut period.0,
+                "end" => &mut period.1,
+                other => {
+                    problems.add(
+                        &self.at(key),
+                        &format!("filter.period.{other}"),
+                        unknown("key", other, PERIOD_KEYS),
+                    );
+                    continue;
+                }
+            };
+            match value.value {
+                Value::Int(seconds) if (0..=u64::MAX as i128).contains(&seconds) => {
+                    *slot = Some(seconds as u64)
+                }
+                _ => problems.add(
+                    &self.at(value),
+                    &format!("filter.period.{name}"),
+                    format!(
+                        "expected Unix seconds (a whole number), found {}",
+                        describe(value)
+                    ),
+                ),
+            }
+        }
+        Some(Setting {
+            value: period,
+            at: self.at(node),
+        })
+    }
+
+    fn destination(&self, node: &Node, settings: &mut Settings, problems: &mut Problems) {
+        for (key, value) in self.map(node, "destination", problems) {
+            let Some(name) = self.key(key, "destination", problems) else {
+                continue;
+            };
+            let field = format!("destination.{name}");
+            let target = match name.as_str() {
+                "bucket" => &mut settings.destination_bucket,
+                "region" => &mut settings.destination_region,
+                "account_id" => &mut settings.destination_account_id,
+                "prefix" => &mut settings.destination_prefix,
+                "format" => &mut settings.destination_format,
+                "encryption" => &mut settings.encryption,
+                other => {
+                    problems.add(
+                        &self.at(key),
+                        &field,
+                        unknown("key", other, DESTINATION_KEYS),
+                    );
+                    continue;
+                }
+            };
+            *target = self.string(value, &field, problems);
+        }
+    }
+
+    fn jobs(&self, node: &Node, problems: &mut Problems) -> Vec<JobSpec> {
+        let items = match &node.value {
+            Value::Seq(items) => items.as_slice(),
+            Value::Null => &[],
+            _ => {
+                problems.add(
+                    &self.at(node),
+                    "jobs",
+                    format!("expected a list of jobs, found {}", describe(node)),
+                );
+                &[]
+            }
+        };
+        items
+            .iter()
+            .filter_map(|item| self.job(item, problems))
+            .collect()
+    }
+
+    fn job(&self, node: &Node, problems: &mut Problems) -> Option<JobSpec> {
+        let at = self.at(node);
+        let mut id = None;
+        let mut policy = None;
+        let mut region = None;
+        let mut set = Settings::default();
+        let mut buckets: Vec<(String, Buckets, Loc)> = Vec::new();
+        for (key, value) in self.map(node, "jobs", problems) {
+            let Some(name) = self.key(key, "jobs", problems) else {
+                continue;
+            };
+            match name.as_str() {
+                "id" => id = self.string(value, "id", problems),
+                "policy" => policy = self.string(value, "policy", problems),
+                "region" => region = self.string(value, "region", problems),
+                "set" => set = self.settings(value, "set", problems),
+                "bucket" => {
+                    if let Some(bucket) = self.string(value, "bucket", problems) {
+                        buckets.push((name, Buckets::Listed(vec![bucket]), self.at(key)));
+                    }
+                }
+                "buckets" => {
+                    let listed = self.bucket_list(value, problems);
+                    buckets.push((name, Buckets::Listed(listed), self.at(key)));
+                }
+                "buckets_file" => {
+                    if let Some(path) = self.string(value, "buckets_file", problems) {
+                        let resolved = resolve_relative(self.path, &path.value);
+                        buckets.push((
+                            name,
+                            Buckets::File(Setting {
+                                value: resolved,
+                                at: path.at,
+                            }),
+                            self.at(key),
+                        ));
+                    }
+                }
+                other => problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS)),
+            }
+        }
+        let Some(id) = id else {
+            problems.add(
+                &at,
+                "id",
+                "missing; every job needs the inventory id to write",
+            );
+            return None;
+        };
+        if buckets.len() > 1 {
+            let names: Vec<&str> = buckets.iter().map(|(name, _, _)| name.as_str()).collect();
+            problems.add(
+                &buckets[1].2,
+                &buckets[1].0,
+                format!(
+                    "give only one of bucket, buckets and buckets_file (this job has {})",
+                    names.join(" and ")
+                ),
+            );
+            return None;
+        }
+        let Some((_, buckets, _)) = buckets.pop() else {
+            problems.add(
+                &at,
+                "buckets",
+                "missing; name the buckets with bucket, buckets or buckets_file",
+            );
+            return None;
+        };
+        Some(JobSpec {
+            at,
+            id,
+            policy,
+            buckets,
+            region,
+            set,
+        })
+    }
+
+    fn bucket_list(&self, node: &Node, problems: &mut Problems) -> Vec<Setting<String>> {
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, "buckets", problems))
+                .collect(),
+            _ => {
+                problems.add(
+                    &self.at(node),
+                    "buckets",
+                    format!("expected a list of bucket names, found {}", describe(node)),
+                );
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A scalar as the text it stands for (`1` → "1", `true` → "true").
+fn scalar_text(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::Str(text) => Some(text.clone()),
+        Value::Int(number) => Some(number.to_string()),
+        Value::Float(number) => Some(number.to_string()),
+        Value::Bool(value) => Some(value.to_string()),
+        Value::Null | Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
+/// What a node is, for messages.
+fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::Null => "nothing".to_string(),
+        Value::Bool(value) => format!("{value}"),
+        Value::Int(number) => format!("{number}"),
+        Value::Float(number) => format!("{number}"),
+        Value::Str(text) => crate::model::quoted(text),
+        Value::Seq(_) => "a list".to_string(),
+        Value::Map(_) => "a mapping".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &str) -> (YamlManifest, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, text).unwrap();
+        let mut problems = Problems::default();
+        let manifest = read(&path, &mut problems);
+        let lines = problems
+            .into_lines()
+            .into_iter()
+            .map(|line| line.rsplit_once("m.yaml:").unwrap().1.to_string())
+            .collect();
+        (manifest, lines)
+    }
+
+    #[test]
+    fn reads_the_issue_example_with_lines() {
+        let (manifest, problems) = read_text(
+            "version: 1\n\
+             defaults:\n  region: ap-guangzhou\n  account_id: \"100000000001\"\n\
+             policies:\n  daily-full:\n    enabled: true\n    schedule: Daily\n    \
+             filter: { prefix: \"logs/\", tags: {team: data}, period: {start: 1, end: 2} }\n    \
+             optional_fields: [Size, ETag]\n    destination:\n      bucket: inventory-1250000000\n      \
+             prefix: \"inventory/{bucket}\"\n      encryption: SSE-COS\n\
+             jobs:\n  - id: daily-full\n    policy: daily-full\n    \
+             buckets: [photos-1250000000, logs-1250000000]\n    set: { schedule: Weekly }\n",
+        );
+        assert_eq!(problems, Vec::<String>::new());
+        let defaults = manifest.defaults.unwrap();
+        assert_eq!(defaults.region.unwrap().value, "ap-guangzhou");
+        assert_eq!(
+            defaults.settings.destination_account_id.unwrap().value,
+            "100000000001"
+        );
+        let policy = &manifest.policies[0];
+        assert_eq!(policy.name, "daily-full");
+        assert_eq!(policy.at.line, 6);
+        assert_eq!(policy.settings.schedule.as_ref().unwrap().at.line, 8);
+        assert_eq!(
+            policy.settings.filter_tags.as_ref().unwrap().value,
+            [("team".to_string(), "data".to_string())]
+        );
+        assert_eq!(
+            policy.settings.filter_period.as_ref().unwrap().value,
+            (Some(1), Some(2))
+        );
+        let job = &manifest.jobs[0];
+        assert_eq!(job.at.line, 16);
+        assert_eq!(job.set.schedule.as_ref().unwrap().value, "Weekly");
+        match &job.buckets {
+            Buckets::Listed(buckets) => {
+                assert_eq!(buckets.len(), 2);
+                assert_eq!(buckets[1].at.line, 18);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_all_reported_with_suggestions() {
+        let (_, problems) = read_text(
+            "version: 1\npolicies:\n  p:\n    scedule: Daily\n    destination: {bucket: a-1250000000, prefx: x}\n\
+             jobs:\n  - id: x\n    bucket: a-1250000000\n    polcy: p\nextra: 1\n",
+        );
+        assert_eq!(
+            problems,
+            [
+                "4: scedule: unknown key \"scedule\"; did you mean \"schedule\"?",
+                "5: destination.prefx: unknown key \"prefx\"; did you mean \"prefix\"?",
+                "9: polcy: unknown key \"polcy\"; did you mean \"policy\"?",
+                "10: extra: unknown key \"extra\"; expected one of version, defaults, policies, jobs",
+            ]
+        );
+    }
+
+    #[test]
+    fn structural_mistakes_are_located() {
+        let (_, problems) = read_text(
+            "version: 2\njobs:\n  - policy: p\n    bucket: a-1250000000\n  - id: y\n  - id: z\n    \
+             bucket: a-1250000000\n    buckets: [b-1250000000]\n",
+        );
+        assert_eq!(
+            problems,
+            [
+                "1: version: 2 is not a version this cosinv reads; use `version: 1`",
+                "3: id: missing; every job needs the inventory id to write",
+                "5: buckets: missing; name the buckets with bucket, buckets or buckets_file",
+                "8: buckets: give only one of bucket, buckets and buckets_file (this job has bucket and buckets)",
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_yaml_is_an_error_not_a_hang() {
+        let bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+                    c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n\
+                    e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
+                    g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+        let (_, problems) = read_text(bomb);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("yaml: "), "{problems:?}");
+        let (_, problems) = read_text(&"[".repeat(100_000));
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("recursion limit"), "{problems:?}");
+        let (_, problems) = read_text("");
+        assert_eq!(
+            problems,
+            ["1: file: is empty; a manifest starts with `version: 1`"]
+        );
+        let (_, problems) = read_text("- a\n- b\n");
+        assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn non_utf8_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, b"version: 1\njobs:\n  - id: \xff\n").unwrap();
+        let mut problems = Problems::default();
+        read(&path, &mut problems);
+        let lines = problems.into_lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].contains("m.yaml:3: file: is not UTF-8"),
+            "{lines:?}"
+        );
+    }
+}
