@@ -130,6 +130,70 @@ pub struct EmulateArgs {
     /// Security token the emulator requires, for temporary credentials
     #[arg(long, env = "COS_SECURITY_TOKEN", hide_env_values = true)]
     pub security_token: Option<String>,
+    /// Only these buckets exist (one per line, optional ,region); others get 404 NoSuchBucket
+    #[arg(long, value_name = "FILE")]
+    pub buckets_file: Option<PathBuf>,
+    /// Keep the configurations in this JSON file across restarts
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Fault: milliseconds added to every answer
+    #[arg(long, default_value_t = 0, value_name = "MS", help_heading = "Faults")]
+    pub latency_ms: u64,
+    /// Fault: up to this many more milliseconds, drawn at random
+    #[arg(long, default_value_t = 0, value_name = "MS", help_heading = "Faults")]
+    pub latency_jitter_ms: u64,
+    /// Fault: fraction of requests answered 503 SlowDown
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "FRACTION",
+        help_heading = "Faults"
+    )]
+    pub slow_down: f64,
+    /// Fault: fraction of requests answered 500 InternalError
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "FRACTION",
+        help_heading = "Faults"
+    )]
+    pub internal_error: f64,
+    /// Fault: fraction of requests answered 429
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "FRACTION",
+        help_heading = "Faults"
+    )]
+    pub too_many_requests: f64,
+    /// Fault: fraction of connections dropped without an answer
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "FRACTION",
+        help_heading = "Faults"
+    )]
+    pub reset: f64,
+    /// Fault: fraction of requests never answered
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "FRACTION",
+        help_heading = "Faults"
+    )]
+    pub hang: f64,
+    /// Fault: requests per second above which every answer is 503 SlowDown
+    #[arg(long, value_name = "R", help_heading = "Faults")]
+    pub rate_limit: Option<f64>,
+    /// Fault: the same ceiling, per bucket
+    #[arg(long, value_name = "R", help_heading = "Faults")]
+    pub bucket_rate_limit: Option<f64>,
+    /// Fault: send Retry-After: SECS with 503 and 429 answers
+    #[arg(long, value_name = "SECS", help_heading = "Faults")]
+    pub retry_after: Option<u64>,
+    /// Seed of the fault generator: the same seed, the same faults
+    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    pub seed: u64,
 }
 
 /// Runs the command line of this process and returns its exit code.

@@ -215,7 +215,9 @@ impl AdaptiveRate {
                 let elapsed = now
                     .saturating_duration_since(state.window_start)
                     .as_secs_f64();
-                let recent = if elapsed > 0.05 { sent / elapsed } else { 0.0 };
+                // Early in a run the window is short: count it as at
+                // least 50 ms rather than guess a rate from nothing.
+                let recent = sent / elapsed.max(0.05);
                 let observed = state.measured.max(recent).max(self.config.floor);
                 let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
                 *ceiling = ceiling.min(observed * 2.0);

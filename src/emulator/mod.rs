@@ -1,22 +1,49 @@
 //! A local COS-compatible server for the inventory APIs.
 //!
-//! SKELETON: the public API below is the contract tests, benches and the
-//! executor build on. Issue #3 fills it in (and may add to it, but not
-//! change these names).
+//! Tests and benchmarks start it in-process on `127.0.0.1:0`; `cosinv
+//! emulate` serves it for rehearsals; `cosinv apply --sandbox` runs one
+//! inside the apply. It checks signatures as COS does, keeps inventory
+//! configurations per bucket (optionally in a state file), enforces the
+//! 1,000-per-bucket limit, answers with COS's XML errors, and injects
+//! latency and faults deterministically from a seed.
+//!
+//! - [`auth`]: signature verification of a received request.
+//! - [`service`]: addressing and the APIs.
+//! - [`store`]: the configurations, and the state file.
+//! - [`faults`]: injected latency, errors and rate ceilings.
+//! - [`command`]: the `cosinv emulate` subcommand.
+
+pub mod auth;
+mod command;
+mod faults;
+mod service;
+mod store;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::credentials::Credentials;
 use crate::model::InventoryConfiguration;
 use crate::xml::BucketEntry;
 
+pub use command::run_command;
+
 /// The SecretId `apply --sandbox` signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
 /// The matching SecretKey; a fixed, public value for local use only.
 pub const SANDBOX_SECRET_KEY: &str = "cosinv-sandbox-secret";
+/// The reserved path of the counters (JSON, no signature needed).
+pub const COUNTERS_PATH: &str = "/-/cosinv/counters";
 
 /// Faults to inject; all off by default. Rates are fractions of requests
 /// (0.0 to 1.0), drawn from a generator seeded with `seed`.
@@ -50,31 +77,141 @@ pub struct EmulatorConfig {
 }
 
 /// Requests seen, for tests and rehearsals.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     /// (method, outcome) → count; outcome is the status code or a fault
     /// name such as `reset` or `hang`.
+    #[serde(serialize_with = "serialize_requests")]
     pub requests: BTreeMap<(String, String), u64>,
     pub buckets: BTreeMap<String, BucketCounters>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BucketCounters {
     pub requests: u64,
     /// The most requests to this bucket in flight at one moment.
     pub max_in_flight: u64,
+    #[serde(skip)]
+    in_flight: u64,
+}
+
+/// JSON keys must be strings: `"PUT 200"`.
+fn serialize_requests<S: serde::Serializer>(
+    requests: &BTreeMap<(String, String), u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(
+        requests
+            .iter()
+            .map(|((method, outcome), count)| (format!("{method} {outcome}"), count)),
+    )
+}
+
+/// What the connections share.
+pub(crate) struct Inner {
+    credentials: Credentials,
+    store: store::Store,
+    faults: faults::FaultState,
+    counters: Mutex<Counters>,
+    /// A fixed clock for tests; `None` is the system clock.
+    clock: Mutex<Option<u64>>,
+    request_ids: AtomicU64,
+    shutdown: CancellationToken,
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        let fixed = *self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        fixed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs())
+        })
+    }
+
+    /// Counts a request to `bucket` as started; the guard counts it done.
+    fn begin(self: &Arc<Self>, bucket: Option<&str>) -> InFlight {
+        if let Some(bucket) = bucket {
+            let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = counters.buckets.entry(bucket.to_string()).or_default();
+            entry.requests += 1;
+            entry.in_flight += 1;
+            entry.max_in_flight = entry.max_in_flight.max(entry.in_flight);
+        }
+        InFlight {
+            inner: self.clone(),
+            bucket: bucket.map(str::to_string),
+        }
+    }
+
+    fn record(&self, method: &str, outcome: &str) {
+        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        *counters
+            .requests
+            .entry((method.to_string(), outcome.to_string()))
+            .or_default() += 1;
+    }
+}
+
+/// Ends a request's in-flight count however the request ends (answered,
+/// reset, hung up on by the client).
+struct InFlight {
+    inner: Arc<Inner>,
+    bucket: Option<String>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(bucket) = &self.bucket {
+            let mut counters = self
+                .inner
+                .counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = counters.buckets.get_mut(bucket) {
+                entry.in_flight = entry.in_flight.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// A running emulator.
 pub struct Emulator {
     addr: SocketAddr,
+    inner: Arc<Inner>,
+    accept: Option<tokio::task::JoinHandle<()>>,
+    saver: Option<tokio::task::JoinHandle<()>>,
+    stopped: AtomicBool,
 }
 
 impl Emulator {
     /// Binds `listen` (use `127.0.0.1:0` in tests) and serves on the
     /// current tokio runtime until [`Emulator::shutdown`] or drop.
-    pub async fn start(_config: EmulatorConfig, _listen: SocketAddr) -> std::io::Result<Emulator> {
-        unimplemented!("issue #3")
+    pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emulator> {
+        let store = store::Store::open(config.buckets, config.state_file)?;
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            credentials: config.credentials,
+            store,
+            faults: faults::FaultState::new(config.faults),
+            counters: Mutex::new(Counters::default()),
+            clock: Mutex::new(None),
+            request_ids: AtomicU64::new(1),
+            shutdown: CancellationToken::new(),
+        });
+        let accept = tokio::spawn(accept_loop(listener, inner.clone()));
+        let saver = inner
+            .store
+            .has_state_file()
+            .then(|| tokio::spawn(store::save_periodically(inner.clone())));
+        Ok(Emulator {
+            addr,
+            inner,
+            accept: Some(accept),
+            saver,
+            stopped: AtomicBool::new(false),
+        })
     }
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -83,27 +220,80 @@ impl Emulator {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
-    pub fn set_faults(&self, _faults: Faults) {
-        unimplemented!("issue #3")
+    /// Replaces the faults (and reseeds their generator).
+    pub fn set_faults(&self, faults: Faults) {
+        self.inner.faults.set(faults);
+    }
+    /// Fixes the emulator's clock at `now` (Unix seconds); `None` returns
+    /// to the system clock. For testing signature windows without waiting.
+    pub fn set_clock(&self, now: Option<u64>) {
+        *self.inner.clock.lock().unwrap_or_else(|p| p.into_inner()) = now;
     }
     pub fn counters(&self) -> Counters {
-        unimplemented!("issue #3")
+        self.inner
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
     /// The configurations stored on `bucket`, sorted by id.
-    pub fn inventory(&self, _bucket: &str) -> Vec<InventoryConfiguration> {
-        unimplemented!("issue #3")
+    pub fn inventory(&self, bucket: &str) -> Vec<InventoryConfiguration> {
+        self.inner.store.configurations(bucket)
     }
     /// Stores a configuration directly, bypassing HTTP (test set-up).
-    pub fn insert_inventory(&self, _bucket: &str, _config: InventoryConfiguration) {
-        unimplemented!("issue #3")
+    pub fn insert_inventory(&self, bucket: &str, config: InventoryConfiguration) {
+        self.inner.store.insert_unchecked(bucket, config);
     }
-    pub async fn shutdown(self) {
-        unimplemented!("issue #3")
+    /// Stops serving, closes connections and writes the state file.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
+        if let Some(saver) = self.saver.take() {
+            let _ = saver.await;
+        }
+    }
+
+    fn stop(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            self.inner.shutdown.cancel();
+        }
     }
 }
 
-/// `cosinv emulate`: serves until SIGINT/SIGTERM.
-pub fn run_command(_args: &crate::cli::EmulateArgs) -> u8 {
-    eprintln!("cosinv emulate: not implemented yet in this version");
-    crate::exit::USAGE
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = inner.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: wait, then go on.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let shutdown = inner.shutdown.clone();
+            let service = service_fn(move |request| {
+                let inner = inner.clone();
+                async move { service::handle(inner, request).await }
+            });
+            let connection = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
 }

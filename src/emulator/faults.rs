@@ -1,0 +1,221 @@
+//! Injected latency, errors and rate ceilings, drawn from one seeded
+//! generator so that a run of sequential requests sees the same faults
+//! every time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::Faults;
+
+/// What to do to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Injected {
+    /// Serve it normally.
+    Nothing,
+    /// Never answer.
+    Hang,
+    /// Drop the connection without answering.
+    Reset,
+    /// Answer with this COS error.
+    Error {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
+}
+
+pub(crate) const SLOW_DOWN: Injected = Injected::Error {
+    status: 503,
+    code: "SlowDown",
+    message: "Please reduce your request rate.",
+};
+
+pub(crate) struct FaultState {
+    state: Mutex<State>,
+}
+
+struct State {
+    faults: Faults,
+    rng: fastrand::Rng,
+    global: Option<TokenBucket>,
+    per_bucket: HashMap<String, TokenBucket>,
+}
+
+/// A rate ceiling with a burst of one second's worth.
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn full(rate: f64, now: Instant) -> Self {
+        TokenBucket {
+            tokens: rate.max(1.0),
+            last: now,
+        }
+    }
+
+    fn try_take(&mut self, rate: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl FaultState {
+    pub(crate) fn new(faults: Faults) -> Self {
+        FaultState {
+            state: Mutex::new(State::new(faults)),
+        }
+    }
+
+    pub(crate) fn set(&self, faults: Faults) {
+        *self.lock() = State::new(faults);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The latency to add to the next request.
+    pub(crate) fn latency(&self) -> Duration {
+        let mut state = self.lock();
+        let jitter = state.faults.latency_jitter;
+        let extra = if jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            jitter.mul_f64(state.rng.f64())
+        };
+        state.faults.latency + extra
+    }
+
+    /// Decides the fate of a request to `bucket`.
+    pub(crate) fn draw(&self, bucket: Option<&str>) -> Injected {
+        let mut state = self.lock();
+        let faults = state.faults.clone();
+        let draw = state.rng.f64();
+        let mut threshold = 0.0;
+        let outcomes = [
+            (faults.hang, Injected::Hang),
+            (faults.reset, Injected::Reset),
+            (faults.slow_down, SLOW_DOWN),
+            (
+                faults.internal_error,
+                Injected::Error {
+                    status: 500,
+                    code: "InternalError",
+                    message: "We encountered an internal error. Please try again.",
+                },
+            ),
+            (
+                faults.too_many_requests,
+                Injected::Error {
+                    status: 429,
+                    code: "TooManyRequests",
+                    message: "Too many requests; slow down.",
+                },
+            ),
+        ];
+        for (fraction, injected) in outcomes {
+            threshold += fraction.clamp(0.0, 1.0);
+            if draw < threshold {
+                return injected;
+            }
+        }
+        let now = Instant::now();
+        if let Some(rate) = faults.rate_limit {
+            let global = state
+                .global
+                .get_or_insert_with(|| TokenBucket::full(rate, now));
+            if !global.try_take(rate, now) {
+                return SLOW_DOWN;
+            }
+        }
+        if let (Some(rate), Some(bucket)) = (faults.bucket_rate_limit, bucket) {
+            let limiter = state
+                .per_bucket
+                .entry(bucket.to_string())
+                .or_insert_with(|| TokenBucket::full(rate, now));
+            if !limiter.try_take(rate, now) {
+                return SLOW_DOWN;
+            }
+        }
+        Injected::Nothing
+    }
+
+    /// `Retry-After` seconds for throttling answers, if configured.
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        self.lock().faults.retry_after
+    }
+}
+
+impl State {
+    fn new(faults: Faults) -> Self {
+        State {
+            rng: fastrand::Rng::with_seed(faults.seed),
+            faults,
+            global: None,
+            per_bucket: HashMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequence(faults: &Faults, n: usize) -> Vec<Injected> {
+        let state = FaultState::new(faults.clone());
+        (0..n).map(|_| state.draw(Some("b"))).collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_faults() {
+        let faults = Faults {
+            slow_down: 0.2,
+            internal_error: 0.1,
+            reset: 0.1,
+            seed: 42,
+            ..Faults::default()
+        };
+        let first = sequence(&faults, 500);
+        assert_eq!(first, sequence(&faults, 500));
+        let other = Faults { seed: 43, ..faults };
+        assert_ne!(first, sequence(&other, 500));
+        let slow = first.iter().filter(|f| **f == SLOW_DOWN).count();
+        assert!((60..140).contains(&slow), "{slow} of 500 at 20%");
+    }
+
+    #[test]
+    fn no_faults_means_nothing_injected() {
+        assert!(
+            sequence(&Faults::default(), 100)
+                .iter()
+                .all(|f| *f == Injected::Nothing)
+        );
+    }
+
+    #[test]
+    fn a_rate_ceiling_answers_slow_down_beyond_its_burst() {
+        let faults = Faults {
+            bucket_rate_limit: Some(10.0),
+            ..Faults::default()
+        };
+        let state = FaultState::new(faults);
+        let outcomes: Vec<Injected> = (0..20).map(|_| state.draw(Some("b"))).collect();
+        assert!(outcomes[..10].iter().all(|f| *f == Injected::Nothing));
+        assert!(
+            outcomes[10..].iter().all(|f| *f == SLOW_DOWN),
+            "{outcomes:?}"
+        );
+        // Another bucket has its own ceiling.
+        assert_eq!(state.draw(Some("c")), Injected::Nothing);
+    }
+}

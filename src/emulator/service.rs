@@ -1,0 +1,562 @@
+//! One request: addressing, faults, signature, then the API.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use md5::{Digest, Md5};
+use percent_encoding::percent_decode_str;
+
+use super::auth::{self, Received};
+use super::faults::Injected;
+use super::store::StoreError;
+use super::{COUNTERS_PATH, Inner};
+use crate::model::BucketName;
+use crate::xml::{self, CosErrorBody, InventoryPage, XmlError};
+
+/// Largest request body accepted; a configuration is a few kilobytes.
+const MAX_BODY: usize = 1024 * 1024;
+/// Configurations per List page, as COS.
+const PAGE_SIZE: usize = 100;
+/// A hung request gives up after this, so nothing waits forever.
+const MAX_HANG: std::time::Duration = std::time::Duration::from_secs(600);
+
+pub(crate) type Answer = Result<Response<Full<Bytes>>, std::io::Error>;
+
+/// The parts of a request that decide where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+}
+
+/// Virtual-hosted (`<bucket>.cos.<region>.<any domain>`) or path-style
+/// (`/<bucket>/…` on any other host).
+pub(crate) fn route(host: &str, path: &str) -> Target {
+    let host = strip_port(host);
+    if let Some(at) = host.find(".cos.")
+        && at > 0
+    {
+        let bucket = &host[..at];
+        let region = host[at + 5..].split('.').next().filter(|r| !r.is_empty());
+        if bucket != "service" {
+            return Target {
+                bucket: Some(bucket.to_string()),
+                region: region.map(str::to_string),
+            };
+        }
+    }
+    let region = host
+        .strip_prefix("cos.")
+        .and_then(|rest| rest.split('.').next())
+        .map(str::to_string);
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    Target {
+        bucket: (!first.is_empty()).then(|| first.to_string()),
+        region,
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// `a=1&b` → `[("a","1"), ("b","")]`, percent-decoded.
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Answer {
+    let method = request.method().as_str().to_string();
+    let uri = request.uri().clone();
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            request
+                .headers()
+                .get(hyper::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let path = decode(uri.path());
+    if path == COUNTERS_PATH && method == "GET" {
+        return Ok(counters(&inner));
+    }
+    let target = route(&host, &path);
+    let _in_flight = inner.begin(target.bucket.as_deref());
+    let latency = inner.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match inner.faults.draw(target.bucket.as_deref()) {
+        Injected::Nothing => {}
+        Injected::Hang => {
+            inner.record(&method, "hang");
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => {}
+                _ = tokio::time::sleep(MAX_HANG) => {}
+            }
+            return Err(std::io::Error::other("hung up (injected)"));
+        }
+        Injected::Reset => {
+            inner.record(&method, "reset");
+            return Err(std::io::Error::other("connection reset (injected)"));
+        }
+        Injected::Error {
+            status,
+            code,
+            message,
+        } => {
+            let answer = error(&inner, status, code, message, &path);
+            return Ok(finish(&inner, &method, answer));
+        }
+    }
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect();
+    let query = parse_query(uri.query().unwrap_or(""));
+    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let answer = error(
+                &inner,
+                400,
+                "XMLSizeLimit",
+                &format!("the request body is larger than {MAX_BODY} bytes"),
+                &path,
+            );
+            return Ok(finish(&inner, &method, answer));
+        }
+    };
+    let received = Received {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+    };
+    let answer = match auth::verify(&received, &inner.credentials, inner.now()) {
+        Err(refusal) => error(&inner, 403, refusal.code, &refusal.message, &path),
+        Ok(()) => dispatch(&inner, &received, &target, &body),
+    };
+    Ok(finish(&inner, &method, answer))
+}
+
+fn finish(inner: &Inner, method: &str, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    inner.record(method, answer.status().as_str());
+    answer
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn dispatch(
+    inner: &Inner,
+    request: &Received<'_>,
+    target: &Target,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let path = request.path;
+    let Some(bucket) = &target.bucket else {
+        return match request.method {
+            "GET" => list_buckets(inner),
+            _ => method_not_allowed(inner, request.method, path),
+        };
+    };
+    if BucketName::parse(bucket).is_err() {
+        return error(
+            inner,
+            400,
+            "InvalidBucketName",
+            &format!("{bucket:?} is not a COS bucket name (<name>-<appid>)"),
+            path,
+        );
+    }
+    if !inner.store.exists(bucket) {
+        return no_such_bucket(inner, bucket, path);
+    }
+    if param(request.query, "inventory").is_none() {
+        return error(
+            inner,
+            501,
+            "NotImplemented",
+            "the cosinv emulator serves only the inventory APIs (?inventory)",
+            path,
+        );
+    }
+    let region = target.region.as_deref();
+    let id = param(request.query, "id");
+    match (request.method, id) {
+        ("PUT", Some(id)) => put(inner, request, bucket, region, id, body),
+        ("GET", Some(id)) => get(inner, bucket, region, id, path),
+        ("DELETE", Some(id)) => delete(inner, bucket, region, id, path),
+        ("GET", None) => list(inner, request, bucket, region),
+        ("PUT" | "DELETE", None) => error(
+            inner,
+            400,
+            "InvalidArgument",
+            "the id parameter is required (?inventory&id=ID)",
+            path,
+        ),
+        (method, _) => method_not_allowed(inner, method, path),
+    }
+}
+
+fn put(
+    inner: &Inner,
+    request: &Received<'_>,
+    bucket: &str,
+    region: Option<&str>,
+    id: &str,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let path = request.path;
+    let md5 = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-md5"))
+        .map(|(_, value)| value.as_str());
+    let Some(md5) = md5 else {
+        return error(
+            inner,
+            400,
+            "InvalidDigest",
+            "the Content-MD5 header is required",
+            path,
+        );
+    };
+    let decoded = base64::engine::general_purpose::STANDARD.decode(md5);
+    let Some(expected) = decoded.ok().filter(|digest| digest.len() == 16) else {
+        return error(
+            inner,
+            400,
+            "InvalidDigest",
+            "the Content-MD5 you specified is not the base64 of an MD5 digest",
+            path,
+        );
+    };
+    if Md5::digest(body).as_slice() != expected.as_slice() {
+        return error(
+            inner,
+            400,
+            "BadDigest",
+            "the Content-MD5 you specified did not match what we received",
+            path,
+        );
+    }
+    let config = match xml::configuration_from_xml(body) {
+        Ok(config) => config,
+        Err(XmlError::Malformed { reason, .. }) => {
+            return error(
+                inner,
+                400,
+                "MalformedXML",
+                &format!("the XML you provided was not well-formed or did not validate: {reason}"),
+                path,
+            );
+        }
+        Err(invalid @ XmlError::Invalid { .. }) => {
+            return error(inner, 400, "InvalidArgument", &invalid.to_string(), path);
+        }
+    };
+    let problems = config.validate();
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return error(inner, 400, "InvalidArgument", &text.join("; "), path);
+    }
+    if config.id.as_str() != id {
+        return error(
+            inner,
+            400,
+            "InvalidArgument",
+            &format!(
+                "the id parameter {id:?} differs from the <Id> {:?} in the body",
+                config.id.as_str()
+            ),
+            path,
+        );
+    }
+    match inner.store.put(bucket, region, config) {
+        Ok(()) => respond(inner, StatusCode::OK, Bytes::new()),
+        Err(StoreError::Full) => error(
+            inner,
+            400,
+            "InventoryFull",
+            &format!(
+                "the bucket already has {} inventory configurations, the most COS allows; \
+                 delete one or replace an existing id",
+                crate::model::MAX_JOBS_PER_BUCKET
+            ),
+            path,
+        ),
+        Err(StoreError::NoSuchBucket) => no_such_bucket(inner, bucket, path),
+    }
+}
+
+fn get(
+    inner: &Inner,
+    bucket: &str,
+    region: Option<&str>,
+    id: &str,
+    path: &str,
+) -> Response<Full<Bytes>> {
+    match inner.store.get(bucket, region, id) {
+        Ok(Some(config)) => respond(
+            inner,
+            StatusCode::OK,
+            Bytes::from(xml::configuration_to_xml(&config)),
+        ),
+        Ok(None) => no_such_configuration(inner, id, path),
+        Err(_) => no_such_bucket(inner, bucket, path),
+    }
+}
+
+fn delete(
+    inner: &Inner,
+    bucket: &str,
+    region: Option<&str>,
+    id: &str,
+    path: &str,
+) -> Response<Full<Bytes>> {
+    match inner.store.delete(bucket, region, id) {
+        Ok(true) => respond(inner, StatusCode::NO_CONTENT, Bytes::new()),
+        Ok(false) => no_such_configuration(inner, id, path),
+        Err(_) => no_such_bucket(inner, bucket, path),
+    }
+}
+
+fn list(
+    inner: &Inner,
+    request: &Received<'_>,
+    bucket: &str,
+    region: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let token = param(request.query, "continuation-token").filter(|t| !t.is_empty());
+    match inner.store.list(bucket, region, token, PAGE_SIZE) {
+        Ok((configurations, truncated)) => {
+            let next = truncated
+                .then(|| configurations.last().map(|c| c.id.as_str().to_string()))
+                .flatten();
+            let page = InventoryPage {
+                configurations,
+                is_truncated: truncated,
+                continuation_token: token.map(str::to_string),
+                next_continuation_token: next,
+            };
+            respond(
+                inner,
+                StatusCode::OK,
+                Bytes::from(xml::inventory_page_to_xml(&page)),
+            )
+        }
+        Err(_) => no_such_bucket(inner, bucket, request.path),
+    }
+}
+
+fn list_buckets(inner: &Inner) -> Response<Full<Bytes>> {
+    let owner = "100000000001";
+    respond(
+        inner,
+        StatusCode::OK,
+        Bytes::from(xml::bucket_list_to_xml(owner, &inner.store.buckets())),
+    )
+}
+
+fn counters(inner: &Inner) -> Response<Full<Bytes>> {
+    let counters = inner
+        .counters
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let body = serde_json::to_vec_pretty(&counters).unwrap_or_default();
+    let mut answer = respond(inner, StatusCode::OK, Bytes::from(body));
+    answer.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+fn no_such_bucket(inner: &Inner, bucket: &str, path: &str) -> Response<Full<Bytes>> {
+    error(
+        inner,
+        404,
+        "NoSuchBucket",
+        &format!("The specified bucket {bucket} does not exist."),
+        path,
+    )
+}
+
+fn no_such_configuration(inner: &Inner, id: &str, path: &str) -> Response<Full<Bytes>> {
+    error(
+        inner,
+        404,
+        "NoSuchInventoryConfiguration",
+        &format!("The specified inventory configuration {id:?} does not exist."),
+        path,
+    )
+}
+
+fn method_not_allowed(inner: &Inner, method: &str, path: &str) -> Response<Full<Bytes>> {
+    error(
+        inner,
+        405,
+        "MethodNotAllowed",
+        &format!("The specified method {method} is not allowed against this resource."),
+        path,
+    )
+}
+
+/// A COS error document, escaped by the XML writer.
+fn error(
+    inner: &Inner,
+    status: u16,
+    code: &str,
+    message: &str,
+    resource: &str,
+) -> Response<Full<Bytes>> {
+    let (request_id, trace_id) = ids(inner);
+    let body = xml::error_to_xml(&CosErrorBody {
+        code: code.to_string(),
+        message: message.to_string(),
+        resource: resource.to_string(),
+        request_id: request_id.clone(),
+        trace_id: trace_id.clone(),
+    });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut answer = with_ids(status, Bytes::from(body), request_id, trace_id);
+    if matches!(status.as_u16(), 429 | 503)
+        && let Some(seconds) = inner.faults.retry_after()
+    {
+        answer
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, seconds.into());
+    }
+    answer
+}
+
+fn respond(inner: &Inner, status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let (request_id, trace_id) = ids(inner);
+    with_ids(status, body, request_id, trace_id)
+}
+
+fn ids(inner: &Inner) -> (String, String) {
+    let n = inner
+        .request_ids
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (
+        format!("NjU{n:016x}ZW11bGF0b3I="),
+        format!(
+            "OGVmYzZiMmQzYjA2OWNhODk0NTRkMTBiOWVmMDAxODc0OWRkZjk0ZDM1NmI1M2E2MTRlY2MzZDhmNmI5MWI1OTQyYWVlY2QwZTk2MDVmZDQ3MmI2Y2I4ZmI5ZmM4ODFjZ{n:x}"
+        ),
+    )
+}
+
+fn with_ids(
+    status: StatusCode,
+    body: Bytes,
+    request_id: String,
+    trace_id: String,
+) -> Response<Full<Bytes>> {
+    let empty = body.is_empty();
+    let mut builder = Response::builder()
+        .status(status)
+        .header("x-cos-request-id", request_id)
+        .header("x-cos-trace-id", trace_id)
+        .header(
+            hyper::header::DATE,
+            httpdate::fmt_http_date(SystemTime::now()),
+        )
+        .header(hyper::header::SERVER, "tencent-cos");
+    if !empty {
+        builder = builder.header(hyper::header::CONTENT_TYPE, "application/xml");
+    }
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_hosted_names_give_bucket_and_region_whatever_the_domain() {
+        assert_eq!(
+            route("photos-1250000000.cos.ap-guangzhou.myqcloud.com", "/"),
+            Target {
+                bucket: Some("photos-1250000000".into()),
+                region: Some("ap-guangzhou".into())
+            }
+        );
+        assert_eq!(
+            route(
+                "photos-1250000000.cos.ap-shanghai.example.internal:9000",
+                "/"
+            ),
+            Target {
+                bucket: Some("photos-1250000000".into()),
+                region: Some("ap-shanghai".into())
+            }
+        );
+    }
+
+    #[test]
+    fn other_hosts_are_path_style_or_the_service() {
+        assert_eq!(
+            route("127.0.0.1:9000", "/photos-1250000000/"),
+            Target {
+                bucket: Some("photos-1250000000".into()),
+                region: None
+            }
+        );
+        assert_eq!(
+            route("cos.ap-beijing.myqcloud.com", "/b-1250000000"),
+            Target {
+                bucket: Some("b-1250000000".into()),
+                region: Some("ap-beijing".into())
+            }
+        );
+        assert_eq!(route("service.cos.myqcloud.com", "/").bucket, None);
+        assert_eq!(route("[::1]:9000", "/").bucket, None);
+    }
+
+    #[test]
+    fn queries_decode() {
+        assert_eq!(
+            parse_query("inventory&id=list%201&continuation-token="),
+            [
+                ("inventory".to_string(), String::new()),
+                ("id".to_string(), "list 1".to_string()),
+                ("continuation-token".to_string(), String::new())
+            ]
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! The emulator's state: buckets and their inventory configurations, in
+//! memory, optionally kept in a JSON state file written atomically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{InventoryConfiguration, MAX_JOBS_PER_BUCKET};
+use crate::xml::{self, BucketEntry};
+
+/// How often a changed state is written to the state file.
+const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+
+pub(crate) struct Store {
+    buckets: Mutex<HashMap<String, BucketState>>,
+    /// Started with a bucket list: no bucket appears on first use.
+    fixed: bool,
+    state_file: Option<PathBuf>,
+    dirty: AtomicBool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct BucketState {
+    location: String,
+    creation_date: String,
+    configurations: BTreeMap<String, InventoryConfiguration>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    NoSuchBucket,
+    Full,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    buckets: Vec<StoredBucket>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredBucket {
+    name: String,
+    location: String,
+    creation_date: String,
+    /// Each configuration in its COS XML form.
+    inventory: Vec<String>,
+}
+
+impl Store {
+    pub(crate) fn open(
+        buckets: Option<Vec<BucketEntry>>,
+        state_file: Option<PathBuf>,
+    ) -> std::io::Result<Store> {
+        let fixed = buckets.is_some();
+        let mut map: HashMap<String, BucketState> = HashMap::new();
+        for entry in buckets.unwrap_or_default() {
+            map.insert(
+                entry.name,
+                BucketState {
+                    location: entry.location,
+                    creation_date: entry.creation_date,
+                    configurations: BTreeMap::new(),
+                },
+            );
+        }
+        if let Some(path) = &state_file
+            && path.exists()
+        {
+            load(path, &mut map, fixed)?;
+        }
+        Ok(Store {
+            buckets: Mutex::new(map),
+            fixed,
+            state_file,
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BucketState>> {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn has_state_file(&self) -> bool {
+        self.state_file.is_some()
+    }
+
+    /// Runs `f` on the bucket, creating it on first use unless the bucket
+    /// list is fixed.
+    fn with_bucket<T>(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        f: impl FnOnce(&mut BucketState) -> T,
+    ) -> Result<T, StoreError> {
+        let mut buckets = self.lock();
+        if !buckets.contains_key(bucket) {
+            if self.fixed {
+                return Err(StoreError::NoSuchBucket);
+            }
+            buckets.insert(
+                bucket.to_string(),
+                BucketState {
+                    location: region.unwrap_or("ap-guangzhou").to_string(),
+                    creation_date: jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                    configurations: BTreeMap::new(),
+                },
+            );
+        }
+        let state = buckets.get_mut(bucket).ok_or(StoreError::NoSuchBucket)?;
+        Ok(f(state))
+    }
+
+    pub(crate) fn exists(&self, bucket: &str) -> bool {
+        !self.fixed || self.lock().contains_key(bucket)
+    }
+
+    /// Stores `config`; replacing an existing id works at the limit.
+    pub(crate) fn put(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        config: InventoryConfiguration,
+    ) -> Result<(), StoreError> {
+        self.with_bucket(bucket, region, |state| {
+            let id = config.id.as_str();
+            if !state.configurations.contains_key(id)
+                && state.configurations.len() >= MAX_JOBS_PER_BUCKET
+            {
+                return Err(StoreError::Full);
+            }
+            state.configurations.insert(id.to_string(), config);
+            Ok(())
+        })??;
+        self.dirty.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn get(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        id: &str,
+    ) -> Result<Option<InventoryConfiguration>, StoreError> {
+        self.with_bucket(bucket, region, |state| {
+            state.configurations.get(id).cloned()
+        })
+    }
+
+    /// True when something was deleted.
+    pub(crate) fn delete(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.with_bucket(bucket, region, |state| {
+            state.configurations.remove(id).is_some()
+        })?;
+        if deleted {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        Ok(deleted)
+    }
+
+    /// Up to `limit` configurations with ids after `after`, and whether
+    /// more follow.
+    pub(crate) fn list(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<InventoryConfiguration>, bool), StoreError> {
+        self.with_bucket(bucket, region, |state| {
+            let mut page: Vec<InventoryConfiguration> = match after {
+                Some(after) => state
+                    .configurations
+                    .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                    .map(|(_, config)| config.clone())
+                    .take(limit + 1)
+                    .collect(),
+                None => state
+                    .configurations
+                    .values()
+                    .take(limit + 1)
+                    .cloned()
+                    .collect(),
+            };
+            let truncated = page.len() > limit;
+            page.truncate(limit);
+            (page, truncated)
+        })
+    }
+
+    /// Every bucket, by name.
+    pub(crate) fn buckets(&self) -> Vec<BucketEntry> {
+        let mut entries: Vec<BucketEntry> = self
+            .lock()
+            .iter()
+            .map(|(name, state)| BucketEntry {
+                name: name.clone(),
+                location: state.location.clone(),
+                creation_date: state.creation_date.clone(),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries
+    }
+
+    pub(crate) fn configurations(&self, bucket: &str) -> Vec<InventoryConfiguration> {
+        self.lock()
+            .get(bucket)
+            .map(|state| state.configurations.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stores without the limit or the bucket list (test set-up).
+    pub(crate) fn insert_unchecked(&self, bucket: &str, config: InventoryConfiguration) {
+        self.lock()
+            .entry(bucket.to_string())
+            .or_default()
+            .configurations
+            .insert(config.id.as_str().to_string(), config);
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes the state file if anything changed since the last write.
+    pub(crate) fn save_if_dirty(&self) -> std::io::Result<()> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        if !self.dirty.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let snapshot = self.snapshot();
+        write_atomically(path, &snapshot).inspect_err(|_| {
+            self.dirty.store(true, Ordering::Relaxed);
+        })
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let buckets = self.lock();
+        let mut stored: Vec<StoredBucket> = buckets
+            .iter()
+            .map(|(name, state)| StoredBucket {
+                name: name.clone(),
+                location: state.location.clone(),
+                creation_date: state.creation_date.clone(),
+                inventory: state
+                    .configurations
+                    .values()
+                    .map(xml::configuration_to_xml)
+                    .collect(),
+            })
+            .collect();
+        drop(buckets);
+        stored.sort_by(|a, b| a.name.cmp(&b.name));
+        serde_json::to_vec_pretty(&StateFile {
+            version: 1,
+            buckets: stored,
+        })
+        .expect("the state serialises")
+    }
+}
+
+fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std::io::Result<()> {
+    let invalid = |why: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "state file {}: {why}; move it away to start empty",
+                path.display()
+            ),
+        )
+    };
+    let bytes = std::fs::read(path)?;
+    let state: StateFile =
+        serde_json::from_slice(&bytes).map_err(|err| invalid(err.to_string()))?;
+    for bucket in state.buckets {
+        if fixed && !map.contains_key(&bucket.name) {
+            continue;
+        }
+        let entry = map
+            .entry(bucket.name.clone())
+            .or_insert_with(|| BucketState {
+                location: bucket.location.clone(),
+                creation_date: bucket.creation_date.clone(),
+                configurations: BTreeMap::new(),
+            });
+        for document in bucket.inventory {
+            let config = xml::configuration_from_xml(document.as_bytes())
+                .map_err(|err| invalid(format!("bucket {}: {err}", bucket.name)))?;
+            entry
+                .configurations
+                .insert(config.id.as_str().to_string(), config);
+        }
+    }
+    Ok(())
+}
+
+/// Temporary file in the same folder, synced, renamed over the target: a
+/// crash leaves the old state or the new, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temporary = tempfile::NamedTempFile::new_in(folder)?;
+    temporary.write_all(bytes)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// Saves the state every [`SAVE_INTERVAL`] while it changes, and once more
+/// at shutdown.
+pub(crate) async fn save_periodically(inner: Arc<super::Inner>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = inner.shutdown.cancelled() => true,
+            _ = tokio::time::sleep(SAVE_INTERVAL) => false,
+        };
+        if let Err(err) = inner.store.save_if_dirty() {
+            eprintln!("cosinv emulate: cannot save the state: {err}");
+        }
+        if stopping {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InventoryId;
+    use crate::model::tests::sample;
+
+    fn config(id: &str) -> InventoryConfiguration {
+        let mut config = sample();
+        config.id = InventoryId::parse(id).unwrap();
+        config
+    }
+
+    #[test]
+    fn the_limit_refuses_a_new_id_but_not_a_replacement() {
+        let store = Store::open(None, None).unwrap();
+        for n in 0..MAX_JOBS_PER_BUCKET {
+            store.put("b", None, config(&format!("id-{n:04}"))).unwrap();
+        }
+        assert_eq!(
+            store.put("b", None, config("one-more")),
+            Err(StoreError::Full)
+        );
+        assert_eq!(store.put("b", None, config("id-0007")), Ok(()));
+    }
+
+    #[test]
+    fn pages_follow_id_order() {
+        let store = Store::open(None, None).unwrap();
+        for n in 0..250 {
+            store.put("b", None, config(&format!("id-{n:03}"))).unwrap();
+        }
+        let (first, more) = store.list("b", None, None, 100).unwrap();
+        assert!(more);
+        assert_eq!(first.last().unwrap().id.as_str(), "id-099");
+        let (last, more) = store.list("b", None, Some("id-199"), 100).unwrap();
+        assert!(!more);
+        assert_eq!(last.len(), 50);
+    }
+
+    #[test]
+    fn a_bucket_list_is_fixed() {
+        let entry = BucketEntry {
+            name: "known".into(),
+            location: "ap-guangzhou".into(),
+            creation_date: String::new(),
+        };
+        let store = Store::open(Some(vec![entry]), None).unwrap();
+        assert!(store.put("known", None, config("a")).is_ok());
+        assert_eq!(
+            store.put("other", None, config("a")),
+            Err(StoreError::NoSuchBucket)
+        );
+    }
+
+    #[test]
+    fn the_state_file_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = Store::open(None, Some(path.clone())).unwrap();
+        store.put("b", Some("ap-shanghai"), config("kept")).unwrap();
+        store.save_if_dirty().unwrap();
+        let again = Store::open(None, Some(path.clone())).unwrap();
+        assert_eq!(again.configurations("b"), [config("kept")]);
+        assert_eq!(again.buckets()[0].location, "ap-shanghai");
+        std::fs::write(&path, "not json").unwrap();
+        let err = Store::open(None, Some(path)).err().unwrap();
+        assert!(err.to_string().contains("move it away"), "{err}");
+    }
+}
