@@ -135,6 +135,8 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
+    type Pairs = Vec<(String, String)>;
+
     fn credentials() -> Credentials {
         Credentials::new("AKIDtest", "secret", None)
     }
@@ -147,7 +149,7 @@ mod tests {
         path: &str,
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
-    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    ) -> (Pairs, Pairs) {
         let window = KeyTime {
             start: NOW - 60,
             end: NOW + 900,
