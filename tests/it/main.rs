@@ -2,4 +2,5 @@
 //! once. Every test that needs a server starts the emulator on 127.0.0.1:0.
 
 mod apply;
+mod emulator;
 mod sign_vectors;
