@@ -591,6 +591,7 @@ fn build_template(
         id: &id.value,
         problems,
         ok: true,
+        reported: Vec::new(),
     };
     let config_id = checker.parse(Some(id), InventoryId::parse);
     let versions = checker
@@ -605,55 +606,35 @@ fn build_template(
     let optional_fields = checker.optional_fields();
     let filter = checker.filter();
     let destination = checker.destination();
-    if !checker.ok {
-        return None;
-    }
-    let (
-        Some(id),
-        Some(included_object_versions),
-        Some(frequency),
-        Some(optional_fields),
-        Some(filter),
-        Some((destination, destination_region, prefix_pattern)),
-    ) = (
-        config_id,
-        versions,
-        frequency,
-        optional_fields,
-        filter,
-        destination,
-    )
-    else {
-        return None;
-    };
+    let parsed_ok = checker.ok;
+    // Whatever failed to parse is stood in for, so the rules across
+    // fields are checked too and every problem is reported in one run.
+    let (destination, destination_region, prefix_pattern) =
+        destination.unwrap_or_else(|| (stand_in_destination(), None, None));
     let config = InventoryConfiguration {
-        id,
+        id: config_id.unwrap_or_else(|| InventoryId::parse("stand-in").expect("a valid id")),
         enabled: settings
             .enabled
             .as_ref()
             .is_none_or(|enabled| enabled.value),
-        included_object_versions,
-        filter,
-        optional_fields,
-        frequency,
+        included_object_versions: versions.unwrap_or(IncludedObjectVersions::All),
+        filter: filter.flatten(),
+        optional_fields: optional_fields.unwrap_or_default(),
+        frequency: frequency.unwrap_or(Frequency::Daily),
         destination,
     };
     let mut sample = config.clone();
     if let Some(pattern) = &prefix_pattern {
-        // Checked per bucket too; here for the rules that do not depend
-        // on the bucket.
-        sample.destination.prefix = Some(
-            pattern
-                .replace("{bucket}", "bucket-1250000000")
-                .replace("{region}", "ap-guangzhou")
-                .replace("{id}", sample.id.as_str()),
-        );
+        // The pattern itself: a stray '/' shows as written. Lengths after
+        // expansion are checked per bucket.
+        sample.destination.prefix = Some(pattern.clone());
     }
-    let errors = sample.validate();
-    if !errors.is_empty() {
-        for err in errors {
+    for err in sample.validate() {
+        if !checker.reported.contains(&err.field) {
             checker.report(&err);
         }
+    }
+    if !parsed_ok || !checker.ok {
         return None;
     }
     Some(Arc::new(Template {
@@ -663,6 +644,18 @@ fn build_template(
     }))
 }
 
+/// Where a destination that failed to parse is needed to check the rest.
+fn stand_in_destination() -> Destination {
+    Destination {
+        bucket: BucketName::parse("stand-in-1250000000").expect("a valid bucket"),
+        region: Region::parse("ap-guangzhou").expect("a valid region"),
+        account_id: None,
+        prefix: None,
+        format: Format::Csv,
+        sse_cos: false,
+    }
+}
+
 /// Parses settings, reporting each problem where its value was written.
 struct Checker<'a> {
     settings: &'a Settings,
@@ -670,6 +663,9 @@ struct Checker<'a> {
     id: &'a str,
     problems: &'a mut Problems,
     ok: bool,
+    /// Fields already reported, so a stand-in value does not report them
+    /// again.
+    reported: Vec<&'static str>,
 }
 
 impl Checker<'_> {
@@ -699,6 +695,7 @@ impl Checker<'_> {
 
     fn report(&mut self, err: &InvalidField) {
         self.ok = false;
+        self.reported.push(err.field);
         let at = self.loc_of(err.field).unwrap_or(self.job_at).clone();
         let message = if at.file != self.job_at.file || at.line != self.job_at.line {
             format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
@@ -718,6 +715,7 @@ impl Checker<'_> {
             Ok(value) => Some(value),
             Err(err) => {
                 self.ok = false;
+                self.reported.push(err.field);
                 let message = if setting.at != *self.job_at && !manifest::is_csv(&setting.at.file) {
                     format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
                 } else {
@@ -744,6 +742,7 @@ impl Checker<'_> {
 
     fn missing(&mut self, field: &'static str) {
         self.ok = false;
+        self.reported.push(field);
         let where_to = if manifest::is_csv(&self.job_at.file) {
             "fill the cell, or set it in the row's policy or the defaults"
         } else {

@@ -567,6 +567,7 @@ impl Reader<'_> {
         let mut region = None;
         let mut set = Settings::default();
         let mut buckets: Vec<(String, Buckets, Loc)> = Vec::new();
+        let mut misspelt = false;
         for (key, value) in self.map(node, "jobs", problems) {
             let Some(name) = self.key(key, "jobs", problems) else {
                 continue;
@@ -598,8 +599,16 @@ impl Reader<'_> {
                         ));
                     }
                 }
-                other => problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS)),
+                other => {
+                    problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS));
+                    misspelt = true;
+                }
             }
+        }
+        if misspelt {
+            // What the misspelt key meant is unknown: checking the job
+            // further would only report its consequences.
+            return None;
         }
         let Some(id) = id else {
             problems.add(

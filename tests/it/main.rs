@@ -3,4 +3,5 @@
 
 mod apply;
 mod emulator;
+mod manifest;
 mod sign_vectors;
