@@ -115,7 +115,7 @@ impl Progress {
                 match &bar {
                     Some(bar) => {
                         bar.set_position(snapshot.done());
-                        bar.set_message(bar_message(&snapshot));
+                        bar.set_message(bar_message(&snapshot, started.elapsed()));
                     }
                     None => eprintln!("{}", status_line(&snapshot, started.elapsed())),
                 }
@@ -135,9 +135,9 @@ impl Progress {
 
 fn new_bar(total: u64, no_color: bool) -> ProgressBar {
     let template = if no_color {
-        "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}"
+        "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}, ETA {eta}"
     } else {
-        "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {msg} {per_sec} ETA {eta}"
+        "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {msg}, ETA {eta}"
     };
     let style = ProgressStyle::with_template(template)
         .expect("the progress template is valid")
@@ -148,23 +148,28 @@ fn new_bar(total: u64, no_color: bool) -> ProgressBar {
 }
 
 /// The part of the bar that is not drawn by indicatif itself.
-pub fn bar_message(stats: &StatsSnapshot) -> String {
+pub fn bar_message(stats: &StatsSnapshot, elapsed: Duration) -> String {
     format!(
-        "failed {} retrying {}",
+        "{:.0} jobs/s, failed {}, retrying {}",
+        jobs_per_second(stats.done(), elapsed),
         stats.failed + stats.skipped,
         stats.retrying
     )
 }
 
-/// A progress line for logs: counts, rate and an estimate of what is left.
-pub fn status_line(stats: &StatsSnapshot, elapsed: Duration) -> String {
-    let done = stats.done();
+fn jobs_per_second(done: u64, elapsed: Duration) -> f64 {
     let seconds = elapsed.as_secs_f64();
-    let rate = if seconds > 0.0 {
+    if seconds > 0.0 {
         done as f64 / seconds
     } else {
         0.0
-    };
+    }
+}
+
+/// A progress line for logs: counts, rate and an estimate of what is left.
+pub fn status_line(stats: &StatsSnapshot, elapsed: Duration) -> String {
+    let done = stats.done();
+    let rate = jobs_per_second(done, elapsed);
     let eta = if rate > 0.0 && stats.total > done {
         format!(
             ", ETA {}",
@@ -263,6 +268,14 @@ mod tests {
             line,
             "cosinv: 500/1000 jobs done (applied 400, failed 50, skipped 50, retrying 3) \
              after 10.0s, 50 jobs/s, ETA 10.0s"
+        );
+    }
+
+    #[test]
+    fn bar_message_has_rate_failures_and_retries() {
+        assert_eq!(
+            bar_message(&snapshot(), Duration::from_secs(10)),
+            "50 jobs/s, failed 100, retrying 3"
         );
     }
 
