@@ -6,7 +6,6 @@
 //! pooling and concurrency buy; `rate/limited` against its target shows how
 //! closely `--rate` is held. Run with `cargo bench --bench apply`.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,31 +18,12 @@ use cosinv::executor::{self, ExecutorConfig, RunControl};
 use cosinv::plan::Plan;
 use cosinv::report::ReportWriter;
 
+#[path = "../tests/it/fixtures.rs"]
+mod fixtures;
+use fixtures::write_manifest;
+
 const SECRET_ID: &str = "AKIDbench";
 const SECRET_KEY: &str = "bench-secret";
-
-fn write_manifest(dir: &Path, buckets: usize, ids: usize) -> PathBuf {
-    let names: String = (0..buckets)
-        .map(|i| format!("b{i:05}-1250000000\n"))
-        .collect();
-    std::fs::write(dir.join("buckets.txt"), names).unwrap();
-    let mut yaml = String::from(
-        "version: 1\n\
-         defaults:\n  region: ap-guangzhou\n\
-         policies:\n  base:\n    enabled: true\n    included_object_versions: All\n    \
-         schedule: Daily\n    optional_fields: [Size, ETag]\n    destination:\n      \
-         bucket: inventory-1250000000\n      prefix: \"inventory/{bucket}\"\n      format: CSV\n\
-         jobs:\n",
-    );
-    for id in 0..ids {
-        yaml.push_str(&format!(
-            "  - id: job-{id}\n    policy: base\n    buckets_file: buckets.txt\n"
-        ));
-    }
-    let path = dir.join("bench.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
 
 struct Bench {
     runtime: tokio::runtime::Runtime,

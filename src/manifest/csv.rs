@@ -292,21 +292,7 @@ impl<R> LineCounter<R> {
 }
 
 fn open(path: &Path) -> Result<LineCounter<std::io::Take<std::fs::File>>, String> {
-    use std::io::Read;
-    let describe = |err: std::io::Error| format!("cannot read {}: {err}", path.display());
-    let metadata = std::fs::metadata(path).map_err(describe)?;
-    if metadata.is_dir() {
-        return Err(format!("{} is a folder, not a file", path.display()));
-    }
-    if metadata.len() > MAX_CSV_BYTES {
-        return Err(format!(
-            "{} is {} bytes; the limit is {MAX_CSV_BYTES}",
-            path.display(),
-            metadata.len()
-        ));
-    }
-    let file = std::fs::File::open(path).map_err(describe)?;
-    Ok(LineCounter::new(file.take(MAX_CSV_BYTES)))
+    super::open_capped(path, MAX_CSV_BYTES).map(LineCounter::new)
 }
 
 /// Maps the header's columns; `None` when the file cannot be read on.

@@ -299,8 +299,10 @@ pub fn read_buckets_file(
     Some(buckets)
 }
 
-/// Reads a whole file of at most `limit` bytes, or says why not.
-pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+/// Opens a file of at most `limit` bytes for reading, or says why not
+/// (missing, a folder, too large). Reading stops at the limit even if the
+/// file grows meanwhile.
+pub fn open_capped(path: &Path, limit: u64) -> Result<std::io::Take<std::fs::File>, String> {
     use std::io::Read;
     let describe = |err: std::io::Error| format!("cannot read {}: {err}", path.display());
     let metadata = std::fs::metadata(path).map_err(describe)?;
@@ -314,12 +316,17 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
             metadata.len()
         ));
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    std::fs::File::open(path)
-        .map_err(describe)?
-        .take(limit + 1)
+    let file = std::fs::File::open(path).map_err(describe)?;
+    Ok(file.take(limit + 1))
+}
+
+/// Reads a whole file of at most `limit` bytes, or says why not.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_capped(path, limit)?
         .read_to_end(&mut bytes)
-        .map_err(describe)?;
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     if bytes.len() as u64 > limit {
         return Err(format!("{} is larger than {limit} bytes", path.display()));
     }

@@ -2,7 +2,7 @@
 //! in this process on 127.0.0.1.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,32 +11,10 @@ use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::model::InventoryConfiguration;
 use cosinv::report::HEADER;
 
+use crate::fixtures::write_manifest;
+
 const SECRET_ID: &str = "AKIDapplytests";
 const SECRET_KEY: &str = "apply-tests-secret";
-
-/// A manifest of `ids` jobs on each of `buckets` buckets, in `dir`.
-fn write_manifest(dir: &Path, buckets: usize, ids: usize) -> PathBuf {
-    let names: String = (0..buckets)
-        .map(|i| format!("b{i:05}-1250000000\n"))
-        .collect();
-    std::fs::write(dir.join("buckets.txt"), names).unwrap();
-    let mut yaml = String::from(
-        "version: 1\n\
-         defaults:\n  region: ap-guangzhou\n\
-         policies:\n  base:\n    enabled: true\n    included_object_versions: All\n    \
-         schedule: Daily\n    optional_fields: [Size, ETag]\n    destination:\n      \
-         bucket: inventory-1250000000\n      prefix: \"inventory/{bucket}\"\n      format: CSV\n\
-         jobs:\n",
-    );
-    for id in 0..ids {
-        yaml.push_str(&format!(
-            "  - id: job-{id}\n    policy: base\n    buckets_file: buckets.txt\n"
-        ));
-    }
-    let path = dir.join("org.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
 
 async fn emulator(faults: Faults) -> Emulator {
     Emulator::start(
@@ -74,6 +52,26 @@ fn cosinv(dir: &Path, args: &[&str]) -> Command {
         .args(args)
         .stdin(Stdio::null());
     command
+}
+
+/// `cosinv apply MANIFEST --endpoint EMULATOR --report REPORT EXTRA...`.
+fn apply_to(
+    dir: &Path,
+    manifest: &Path,
+    emulator: &Emulator,
+    report: &Path,
+    extra: &[&str],
+) -> Command {
+    let mut args = vec![
+        manifest.to_str().unwrap().to_string(),
+        "--endpoint".into(),
+        emulator.endpoint(),
+        "--report".into(),
+        report.to_str().unwrap().to_string(),
+    ];
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cosinv(dir, &args)
 }
 
 async fn run(mut command: Command) -> Output {
@@ -149,17 +147,7 @@ async fn five_thousand_jobs_on_500_buckets_are_applied_and_match_the_manifest() 
     let manifest = write_manifest(dir.path(), 500, 10);
     let emulator = emulator(Faults::default()).await;
     let report = dir.path().join("report.csv");
-    let output = run(cosinv(
-        dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    ))
-    .await;
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let rows = read_report(&report);
     assert_eq!(rows.len(), 5_000);
@@ -195,19 +183,12 @@ async fn throttling_server_errors_and_resets_are_retried_until_every_job_applies
     })
     .await;
     let report = dir.path().join("report.csv");
-    let output = run(cosinv(
+    let output = run(apply_to(
         dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-            "--bucket-concurrency",
-            "2",
-            "--max-attempts",
-            "20",
-        ],
+        &manifest,
+        &emulator,
+        &report,
+        &["--bucket-concurrency", "2", "--max-attempts", "20"],
     ))
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -248,17 +229,7 @@ async fn a_client_error_is_not_retried() {
         emulator.insert_inventory(full, config);
     }
     let report = dir.path().join("report.csv");
-    let output = run(cosinv(
-        dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    ))
-    .await;
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let rows = read_report(&report);
     let failed: Vec<_> = rows
@@ -280,17 +251,12 @@ async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
     let manifest = write_manifest(dir.path(), 50, 2);
     let emulator = emulator(Faults::default()).await;
     let report = dir.path().join("report.csv");
-    let mut command = cosinv(
+    let mut command = apply_to(
         dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-            "--concurrency",
-            "2",
-        ],
+        &manifest,
+        &emulator,
+        &report,
+        &["--concurrency", "2"],
     );
     command.env("COS_SECRET_KEY", "not-the-key");
     let output = run(command).await;
@@ -320,17 +286,12 @@ async fn interrupt_mid_run(signal: &str) -> (Output, Vec<BTreeMap<String, String
     })
     .await;
     let report = dir.path().join("report.csv");
-    let mut command = cosinv(
+    let mut command = apply_to(
         dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-            "--concurrency",
-            "4",
-        ],
+        &manifest,
+        &emulator,
+        &report,
+        &["--concurrency", "4"],
     );
     let child = command
         .stdout(Stdio::piped())
@@ -393,16 +354,12 @@ async fn a_dry_run_sends_nothing_and_reports_every_job() {
     let manifest = write_manifest(dir.path(), 20, 3);
     let emulator = emulator(Faults::default()).await;
     let report = dir.path().join("report.csv");
-    let output = run(cosinv(
+    let output = run(apply_to(
         dir.path(),
-        &[
-            manifest.to_str().unwrap(),
-            "--endpoint",
-            &emulator.endpoint(),
-            "--report",
-            report.to_str().unwrap(),
-            "--dry-run",
-        ],
+        &manifest,
+        &emulator,
+        &report,
+        &["--dry-run"],
     ))
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

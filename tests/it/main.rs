@@ -3,5 +3,6 @@
 
 mod apply;
 mod emulator;
+mod fixtures;
 mod manifest;
 mod sign_vectors;
