@@ -126,10 +126,10 @@ pub struct EmulateArgs {
     pub secret_id: Option<String>,
     /// SecretKey the emulator accepts (prefer the environment variable)
     #[arg(long, env = "COS_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret>,
     /// Security token the emulator requires, for temporary credentials
     #[arg(long, env = "COS_SECURITY_TOKEN", hide_env_values = true)]
-    pub security_token: Option<String>,
+    pub security_token: Option<Secret>,
     /// Only these buckets exist (one per line, optional ,region); others get 404 NoSuchBucket
     #[arg(long, value_name = "FILE")]
     pub buckets_file: Option<PathBuf>,
@@ -196,6 +196,29 @@ pub struct EmulateArgs {
     pub seed: u64,
 }
 
+/// A secret given on the command line: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(text.to_string()))
+    }
+}
+
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -230,6 +253,30 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parsed_secrets_never_show_in_debug() {
+        let cli = Cli::try_parse_from([
+            "cosinv",
+            "emulate",
+            "--secret-id",
+            "AKIDx",
+            "--secret-key",
+            "hunter2",
+            "--security-token",
+            "tok-secret",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok-secret"),
+            "{shown}"
+        );
+        let Command::Emulate(args) = cli.command else {
+            panic!("parsed {shown}");
+        };
+        assert_eq!(args.secret_key.unwrap().expose(), "hunter2");
     }
 
     #[test]

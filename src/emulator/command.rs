@@ -62,7 +62,13 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
     let credentials = match (&args.secret_id, &args.secret_key) {
-        (Some(id), Some(key)) => Credentials::new(id, key, args.security_token.clone()),
+        (Some(id), Some(key)) => Credentials::new(
+            id,
+            key.expose(),
+            args.security_token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
+        ),
         (None, None) => {
             eprintln!(
                 "cosinv emulate: no --secret-id/--secret-key (or COS_SECRET_ID/COS_SECRET_KEY); \

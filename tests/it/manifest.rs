@@ -259,7 +259,18 @@ fn hostile_input_is_a_clear_error_never_a_crash() {
         "folder.yaml",
         &format!("{POLICIES}jobs:\n  - id: x\n    policy: daily\n    buckets_file: .\n"),
     );
-    for file in [&bomb, &deep, &binary, &folder] {
+    // Sparse files: huge to the planner, nothing on disk.
+    let huge_yaml = dir.path().join("huge.yaml");
+    std::fs::File::create(&huge_yaml)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    let huge_csv = dir.path().join("huge.csv");
+    std::fs::File::create(&huge_csv)
+        .unwrap()
+        .set_len(5 << 30)
+        .unwrap();
+    for file in [&bomb, &deep, &binary, &folder, &huge_yaml, &huge_csv] {
         let output = cosinv(&["validate", file.to_str().unwrap()]);
         assert_eq!(
             output.status.code(),
