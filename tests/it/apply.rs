@@ -498,3 +498,34 @@ async fn the_readme_sandbox_run_applies_the_example_organisation() {
     assert!(rows.iter().all(|row| row["outcome"] == "applied"));
     assert!(stderr(&output).contains("sandbox"), "{}", stderr(&output));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_hang_time_out_and_are_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 50, 2);
+    let emulator = emulator(Faults {
+        hang: 0.1,
+        seed: 5,
+        ..Faults::default()
+    })
+    .await;
+    let report = dir.path().join("report.csv");
+    let output = run(apply_to(
+        dir.path(),
+        &manifest,
+        &emulator,
+        &report,
+        &["--request-timeout", "0.5"],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 100)]));
+    let hangs = emulator.counters().requests[&("PUT".to_string(), "hang".to_string())];
+    assert!(hangs > 0);
+    let retries: u64 = rows
+        .iter()
+        .map(|row| row["attempts"].parse::<u64>().unwrap() - 1)
+        .sum();
+    assert_eq!(retries, hangs, "each hang cost its job one more attempt");
+}
