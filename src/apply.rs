@@ -138,6 +138,15 @@ fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
 }
 
 fn executor_config(args: &ApplyArgs) -> Result<ExecutorConfig, ApplyError> {
+    for (flag, value) in [
+        ("--concurrency", args.concurrency),
+        ("--bucket-concurrency", args.bucket_concurrency),
+        ("--max-attempts", args.max_attempts as usize),
+    ] {
+        if value == 0 {
+            return Err(ApplyError::Settings(format!("{flag} must be at least 1")));
+        }
+    }
     if !(args.request_timeout.is_finite() && args.request_timeout > 0.0) {
         return Err(ApplyError::Settings(format!(
             "--request-timeout {} must be a positive number of seconds",

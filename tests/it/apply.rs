@@ -529,3 +529,69 @@ async fn requests_that_hang_time_out_and_are_retried() {
         .sum();
     assert_eq!(retries, hangs, "each hang cost its job one more attempt");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_applied_one_after_another_cover_the_manifest_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 60, 3);
+    let emulator = emulator(Faults::default()).await;
+    let mut reported = 0;
+    for shard in ["0/3", "1/3", "2/3"] {
+        let report = dir.path().join(format!("report-{}.csv", &shard[..1]));
+        let output = run(apply_to(
+            dir.path(),
+            &manifest,
+            &emulator,
+            &report,
+            &["--shard", shard],
+        ))
+        .await;
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let rows = read_report(&report);
+        assert!(!rows.is_empty(), "shard {shard} is empty");
+        reported += rows.len();
+    }
+    assert_eq!(reported, 180);
+    assert_state_matches(&emulator, &manifest);
+    assert!(
+        emulator
+            .counters()
+            .buckets
+            .values()
+            .all(|b| b.requests == 3)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impossible_settings_are_usage_errors_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 1, 1);
+    let report = dir.path().join("report.csv");
+    for bad in [
+        ["--concurrency", "0"],
+        ["--max-attempts", "0"],
+        ["--rate", "0"],
+        ["--request-timeout", "0"],
+        ["--shard", "3/3"],
+    ] {
+        let mut args = vec![
+            manifest.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend(bad);
+        let output = run(cosinv(dir.path(), &args)).await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(bad[0]),
+            "{bad:?}: {}",
+            stderr(&output)
+        );
+        assert!(!report.exists(), "{bad:?} created the report");
+    }
+}
