@@ -358,6 +358,20 @@ pub fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_ru
     if let Some(reason) = &result.aborted {
         line.push_str(&format!("\ncosinv: stopped early: {reason}"));
     }
+    if result.clock_offset != 0 {
+        let (amount, direction) = (
+            result.clock_offset.unsigned_abs(),
+            if result.clock_offset > 0 {
+                "behind"
+            } else {
+                "ahead of"
+            },
+        );
+        line.push_str(&format!(
+            "\ncosinv: this host's clock is {amount} s {direction} COS's; requests were signed \
+             with COS's time instead. Fix the clock (NTP) so that other tools work too."
+        ));
+    }
     line
 }
 
@@ -396,6 +410,7 @@ mod tests {
             },
             elapsed: Duration::from_secs(2),
             aborted: None,
+            clock_offset: 0,
         }
     }
 
@@ -422,6 +437,16 @@ mod tests {
             line,
             "cosinv: applied 9, failed 1, skipped 0, cancelled 0 of 10 jobs on 0 buckets \
              in 2.0s (5 jobs/s, 10 requests); report: r.csv"
+        );
+        let mut slow_clock = result(10, 0, 0);
+        slow_clock.clock_offset = 3_600;
+        let line = summary(&slow_clock, &Plan::default(), "r.csv".as_ref(), false);
+        assert!(
+            line.ends_with(
+                "this host's clock is 3600 s behind COS's; requests were signed with \
+                 COS's time instead. Fix the clock (NTP) so that other tools work too."
+            ),
+            "{line}"
         );
     }
 }

@@ -193,6 +193,9 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Set when COS rejected the credentials and the rest was skipped.
     pub aborted: Option<String>,
+    /// Seconds COS's clock is ahead of ours (negative: behind), when a
+    /// refused signature window made us correct it; 0 otherwise.
+    pub clock_offset: i64,
 }
 
 /// COS codes after which no job can succeed with these credentials.
@@ -290,6 +293,7 @@ pub async fn execute(
         }
     }
     let aborted = shared.abort.get().cloned();
+    let clock_offset = shared.clock_offset.load(Ordering::Relaxed);
     let plan = shared.plan.clone();
     drop(shared);
 
@@ -311,6 +315,7 @@ pub async fn execute(
         stats: stats.snapshot(),
         elapsed: started.elapsed(),
         aborted,
+        clock_offset,
     })
 }
 
@@ -466,15 +471,20 @@ async fn run_job(shared: &Shared, index: usize, bucket_skip: &OnceLock<String>) 
             remember_fatal(shared, job, bucket_skip, &outcome);
             return failed_row(job, attempts, started.elapsed(), &outcome, None);
         }
-        if let Some(why) = no_more_retries(shared, attempts, started, class) {
+        if let Some(why) = no_more_retries(shared, attempts, started, class, &outcome) {
             return failed_row(job, attempts, started.elapsed(), &outcome, Some(why));
         }
-        let retry_after = outcome
-            .as_ref()
-            .ok()
-            .and_then(|response| response.retry_after)
-            .map(Duration::from_secs);
-        let delay = retry::backoff_delay(&shared.config.retry, attempts, rng.f64(), retry_after);
+        let delay = if class == Class::ClockSkew {
+            // Nothing to wait for: the next signature uses COS's clock.
+            Duration::ZERO
+        } else {
+            let retry_after = outcome
+                .as_ref()
+                .ok()
+                .and_then(|response| response.retry_after)
+                .map(Duration::from_secs);
+            retry::backoff_delay(&shared.config.retry, attempts, rng.f64(), retry_after)
+        };
         notify_retry(shared, job, attempts, class, delay, &outcome);
         last = Some(outcome);
         if !backoff(shared, delay).await {
@@ -532,7 +542,7 @@ fn learn_from(shared: &Shared, class: Class, outcome: &Attempt) {
         }
         Class::Throttled => shared.pacer.on_throttle(now),
         Class::ClockSkew => {
-            if let Some(server) = outcome.as_ref().ok().and_then(|r| r.server_time) {
+            if let Some(server) = server_time(outcome) {
                 let local = unix_now(0) as i64;
                 shared
                     .clock_offset
@@ -541,6 +551,13 @@ fn learn_from(shared: &Shared, class: Class, outcome: &Attempt) {
         }
         _ => {}
     }
+}
+
+fn server_time(outcome: &Attempt) -> Option<u64> {
+    outcome
+        .as_ref()
+        .ok()
+        .and_then(|response| response.server_time)
 }
 
 /// Credentials rejected: skip the rest of the run. Bucket missing or
@@ -571,8 +588,16 @@ fn no_more_retries(
     attempts: u32,
     started: Instant,
     class: Class,
+    outcome: &Attempt,
 ) -> Option<String> {
     let policy = &shared.config.retry;
+    if class == Class::ClockSkew && server_time(outcome).is_none() {
+        return Some(
+            "COS refused the signature's time window and sent no Date to correct our clock \
+             by; check this host's clock (NTP)"
+                .into(),
+        );
+    }
     if attempts >= policy.max_attempts {
         return Some(format!("gave up after {attempts} attempts"));
     }

@@ -27,7 +27,9 @@ pub enum Class {
     ServerError,
     /// 409: a concurrent change to the bucket's configuration.
     Conflict,
-    /// 403 `RequestTimeTooSkewed`: sign again with the server's clock.
+    /// 403 `RequestTimeTooSkewed`, or `AccessDenied` "Request has expired"
+    /// (what COS answers a host whose clock runs slow): sign again with the
+    /// server's clock.
     ClockSkew,
     /// A 4xx that will fail the same way again.
     ClientError,
@@ -60,8 +62,19 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
             | TransportErrorKind::Connect
             | TransportErrorKind::Connection => Class::Transient,
         },
+        Ok(response) if signature_expired(response) => Class::ClockSkew,
         Ok(response) => classify_response(response.status, response.code()),
     }
+}
+
+/// COS refuses a signature whose window has ended with 403 `AccessDenied`
+/// and this message; with a fresh signature it can only mean our clock is
+/// behind COS's.
+fn signature_expired(response: &Response) -> bool {
+    response.status == 403
+        && response.error.as_ref().is_some_and(|error| {
+            error.code == "AccessDenied" && error.message.starts_with("Request has expired")
+        })
 }
 
 /// Sorts an HTTP answer by status and COS error code.
@@ -243,6 +256,17 @@ mod tests {
         for (status, code, want) in cases {
             assert_eq!(classify(&response(status, code)), want, "{status} {code:?}");
         }
+    }
+
+    #[test]
+    fn an_expired_signature_is_a_clock_problem_other_denials_are_final() {
+        let denied = |message: &str| {
+            let mut answer = response(403, Some("AccessDenied"));
+            answer.as_mut().unwrap().error.as_mut().unwrap().message = message.into();
+            classify(&answer)
+        };
+        assert_eq!(denied("Request has expired"), Class::ClockSkew);
+        assert_eq!(denied("Access Denied."), Class::ClientError);
     }
 
     #[test]

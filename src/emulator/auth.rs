@@ -60,8 +60,16 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
     }
     let window = KeyTime::parse(&parsed.key_time)
         .ok_or_else(|| refuse("AccessDenied", "Access Denied: q-key-time is not start;end"))?;
-    if now < window.start || now > window.end {
+    // A window that ended is COS's "Request has expired"; one that has not
+    // begun means the signer's clock runs ahead of ours.
+    if now > window.end {
         return Err(refuse("AccessDenied", "Request has expired"));
+    }
+    if now < window.start {
+        return Err(refuse(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the server's time is too large",
+        ));
     }
     if let Some(token) = credentials.security_token()
         && request.header("x-cos-security-token") != Some(token)
@@ -257,8 +265,8 @@ mod tests {
         assert_eq!(
             check("GET", "/", &query, &headers, NOW - 61)
                 .unwrap_err()
-                .message,
-            "Request has expired"
+                .code,
+            "RequestTimeTooSkewed"
         );
         let mut other_key = headers.clone();
         other_key.last_mut().unwrap().1 =

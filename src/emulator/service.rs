@@ -451,7 +451,7 @@ fn error(
         trace_id: trace_id.clone(),
     });
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut answer = with_ids(status, Bytes::from(body), request_id, trace_id);
+    let mut answer = with_ids(status, Bytes::from(body), request_id, trace_id, inner.now());
     if matches!(status.as_u16(), 429 | 503)
         && let Some(seconds) = inner.faults.retry_after()
     {
@@ -464,7 +464,7 @@ fn error(
 
 fn respond(inner: &Inner, status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let (request_id, trace_id) = ids(inner);
-    with_ids(status, body, request_id, trace_id)
+    with_ids(status, body, request_id, trace_id, inner.now())
 }
 
 fn ids(inner: &Inner) -> (String, String) {
@@ -484,16 +484,17 @@ fn with_ids(
     body: Bytes,
     request_id: String,
     trace_id: String,
+    now: u64,
 ) -> Response<Full<Bytes>> {
+    // The emulator's own clock, so that clients correcting their skew from
+    // `Date` agree with the signature check.
+    let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now);
     let empty = body.is_empty();
     let mut builder = Response::builder()
         .status(status)
         .header("x-cos-request-id", request_id)
         .header("x-cos-trace-id", trace_id)
-        .header(
-            hyper::header::DATE,
-            httpdate::fmt_http_date(SystemTime::now()),
-        )
+        .header(hyper::header::DATE, httpdate::fmt_http_date(date))
         .header(hyper::header::SERVER, "tencent-cos");
     if !empty {
         builder = builder.header(hyper::header::CONTENT_TYPE, "application/xml");

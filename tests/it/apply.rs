@@ -246,6 +246,40 @@ async fn a_client_error_is_not_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_clock_an_hour_off_is_corrected_from_the_server_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 20, 2);
+    let emulator = emulator(Faults::default()).await;
+    let local = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // COS an hour ahead: our signatures look expired ("Request has
+    // expired"). COS an hour behind: they have not begun yet
+    // (RequestTimeTooSkewed). Either way every job applies, signed again
+    // with the server's time, and the summary says to fix the clock.
+    for (server, direction) in [(local() + 3_600, "behind"), (local() - 3_600, "ahead of")] {
+        emulator.set_clock(Some(server));
+        let report = dir.path().join(format!("report-{direction}.csv"));
+        let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let rows = read_report(&report);
+        assert_eq!(outcomes(&rows)["applied"], 40, "{stderr}");
+        assert!(
+            rows.iter().any(|row| row["attempts"] == "2"),
+            "no job was refused first: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("s {direction} COS's; requests were signed")),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 50, 2);
