@@ -1,5 +1,5 @@
 //! `cosinv apply`: load and check the manifests, take the run lock, open
-//! the report, then hand the plan to the [`executor`](crate::executor) with
+//! the report, then hand the plan to the [`executor`] with
 //! a progress display and signal handling, and turn the result into an exit
 //! code a cron job can act on.
 

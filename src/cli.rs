@@ -69,7 +69,7 @@ pub struct ApplyArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write the report CSV [default: cosinv-report-<UTC timestamp>.csv]
+    /// Where to write the report CSV [default: cosinv-report-YYYYMMDDTHHMMSSZ.csv, UTC]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Requests in flight at once, across all buckets

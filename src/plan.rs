@@ -5,7 +5,7 @@
 //! and CSV rows are expanded to one [`Job`] per (bucket, id). Everything
 //! that is the same for all the buckets of a job (or for all the CSV rows
 //! that differ only by bucket) is resolved and validated once, into a
-//! shared [`Template`]; a job is then a bucket, a region, a line and a
+//! shared `Template`; a job is then a bucket, a region, a line and a
 //! pointer, which is what lets a million jobs fit in a few hundred
 //! megabytes and check in seconds.
 

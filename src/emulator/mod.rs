@@ -8,10 +8,10 @@
 //! latency and faults deterministically from a seed.
 //!
 //! - [`auth`]: signature verification of a received request.
-//! - [`service`]: addressing and the APIs.
-//! - [`store`]: the configurations, and the state file.
-//! - [`faults`]: injected latency, errors and rate ceilings.
-//! - [`command`]: the `cosinv emulate` subcommand.
+//! - `service`: addressing and the APIs.
+//! - `store`: the configurations, and the state file.
+//! - `faults`: injected latency, errors and rate ceilings.
+//! - `command`: the `cosinv emulate` subcommand.
 
 pub mod auth;
 mod command;
