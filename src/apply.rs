@@ -359,17 +359,15 @@ pub fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_ru
         line.push_str(&format!("\ncosinv: stopped early: {reason}"));
     }
     if result.clock_offset != 0 {
-        let (amount, direction) = (
-            result.clock_offset.unsigned_abs(),
-            if result.clock_offset > 0 {
-                "behind"
-            } else {
-                "ahead of"
-            },
-        );
+        let direction = if result.clock_offset > 0 {
+            "behind"
+        } else {
+            "ahead of"
+        };
         line.push_str(&format!(
-            "\ncosinv: this host's clock is {amount} s {direction} COS's; requests were signed \
-             with COS's time instead. Fix the clock (NTP) so that other tools work too."
+            "\ncosinv: this host's clock is {} s {direction} COS's; requests were signed \
+             with COS's time instead. Fix the clock (NTP) so that other tools work too.",
+            result.clock_offset.unsigned_abs()
         ));
     }
     line

@@ -12,6 +12,7 @@ use cosinv::model::InventoryConfiguration;
 use cosinv::report::HEADER;
 
 use crate::fixtures::write_manifest;
+use crate::now;
 
 const SECRET_ID: &str = "AKIDapplytests";
 const SECRET_KEY: &str = "apply-tests-secret";
@@ -250,17 +251,11 @@ async fn a_host_clock_an_hour_off_is_corrected_from_the_server_date() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 20, 2);
     let emulator = emulator(Faults::default()).await;
-    let local = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    };
     // COS an hour ahead: our signatures look expired ("Request has
     // expired"). COS an hour behind: they have not begun yet
     // (RequestTimeTooSkewed). Either way every job applies, signed again
     // with the server's time, and the summary says to fix the clock.
-    for (server, direction) in [(local() + 3_600, "behind"), (local() - 3_600, "ahead of")] {
+    for (server, direction) in [(now() + 3_600, "behind"), (now() - 3_600, "ahead of")] {
         emulator.set_clock(Some(server));
         let report = dir.path().join(format!("report-{direction}.csv"));
         let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;

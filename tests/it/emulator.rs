@@ -16,6 +16,8 @@ use cosinv::model::InventoryId;
 use cosinv::sign::{self, KeyTime, SignableRequest};
 use cosinv::xml::{self, BucketEntry};
 
+use crate::now;
+
 const ID: &str = "AKIDemulatortests";
 const KEY: &str = "emulator-tests-secret";
 const BUCKET: &str = "photos-1250000000";
@@ -55,13 +57,6 @@ fn config_xml(id: &str) -> String {
 
 fn md5_of(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// One request to write by hand.

@@ -6,3 +6,11 @@ mod emulator;
 mod fixtures;
 mod manifest;
 mod sign_vectors;
+
+/// This machine's clock, Unix seconds: what cosinv signs with.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
