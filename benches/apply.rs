@@ -6,14 +6,16 @@
 //! pooling and concurrency buy; `rate/limited` against its target shows how
 //! closely `--rate` is held. Run with `cargo bench --bench apply`.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-use cosinv::client::{ClientConfig, CosClient, Endpoint};
-use cosinv::credentials::Credentials;
+use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
+use cosinv::cos::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
+use cosinv::executor::rate::Rate;
 use cosinv::executor::{self, ExecutorConfig, RunControl};
 use cosinv::plan::Plan;
 use cosinv::report::ReportWriter;
@@ -108,7 +110,7 @@ fn concurrency(c: &mut Criterion) {
                             bench.apply(
                                 &plan,
                                 ExecutorConfig {
-                                    concurrency,
+                                    concurrency: NonZeroUsize::new(concurrency).unwrap(),
                                     ..ExecutorConfig::default()
                                 },
                             )
@@ -136,7 +138,7 @@ fn rate(c: &mut Criterion) {
                     let took = bench.apply(
                         &plan,
                         ExecutorConfig {
-                            rate: Some(target),
+                            rate: Some(Rate::new(target).unwrap()),
                             ..ExecutorConfig::default()
                         },
                     );

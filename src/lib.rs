@@ -1,41 +1,21 @@
 //! cosinv provisions Tencent Cloud COS bucket inventory jobs across an
 //! organisation from a manifest.
 //!
-//! Data flows one way: [`manifest`] (files) → [`plan`] (validated jobs) →
-//! [`executor`] (signed requests through [`client`]) → [`report`] (CSV).
-//! [`model`] and [`xml`] describe an inventory configuration and its wire
-//! form, [`sign`] computes the COS request signature, and [`emulator`] is a
-//! local COS that tests, benchmarks and rehearsals run against.
+//! Data flows one way: [`manifest`] (files → located entries) → [`plan`]
+//! (checked, expanded jobs) → [`executor`] (signed requests through
+//! [`cos`]) → [`report`] (one CSV row per job). [`model`] is the inventory
+//! configuration and COS's rules for each value; [`emulator`] is a local COS
+//! that tests, benchmarks and rehearsals run against.
 //!
-//! The binary (`src/main.rs`) only parses arguments through [`cli`].
+//! [`cmd`] is the only module that knows about the command line and the
+//! terminal; everything below it takes typed, validated settings and
+//! returns typed errors. `docs/ARCHITECTURE.md` is the map.
 
-pub mod apply;
-pub mod cli;
-pub mod client;
-pub mod credentials;
+pub mod cmd;
+pub mod cos;
 pub mod emulator;
 pub mod executor;
-pub mod lock;
 pub mod manifest;
 pub mod model;
 pub mod plan;
-pub mod progress;
-pub mod ratelimit;
 pub mod report;
-pub mod retry;
-pub mod sign;
-pub mod xml;
-
-/// Exit codes a cron job can act on.
-pub mod exit {
-    /// Every job done.
-    pub const SUCCESS: u8 = 0;
-    /// Some jobs failed; the report says which.
-    pub const JOBS_FAILED: u8 = 1;
-    /// Invalid manifest, usage error, or a command that could not start.
-    pub const USAGE: u8 = 2;
-    /// Stopped by SIGINT (128 + 2).
-    pub const INTERRUPTED: u8 = 130;
-    /// Stopped by SIGTERM (128 + 15).
-    pub const TERMINATED: u8 = 143;
-}

@@ -1,5 +1,5 @@
-//! The `cosinv` command: parse arguments, run the library, exit with its code.
+//! The `cosinv` command: everything it does is in [`cosinv::cmd`].
 
 fn main() -> std::process::ExitCode {
-    cosinv::cli::main()
+    cosinv::cmd::main()
 }

@@ -2,7 +2,7 @@
 //! `<InventoryConfiguration>`, and COS's rules for each value.
 //!
 //! This module owns *what a valid configuration is*. It does not own the XML
-//! form (see [`crate::xml`]) nor the manifest form (see `crate::manifest`):
+//! form (see [`crate::cos::xml`]) nor the manifest form (see `crate::manifest`):
 //! both convert into these types, and nothing downstream re-validates.
 //!
 //! Field names in errors (`destination.bucket`, `filter.tags`, …) are the

@@ -26,7 +26,8 @@ pub const HEADER: [&str; 12] = [
 ];
 
 /// How a job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// COS accepted the configuration.
     Applied,
@@ -53,8 +54,9 @@ impl Outcome {
     }
 }
 
-/// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of the report; its fields, in order, are the columns
+/// ([`HEADER`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReportRow {
     pub bucket: String,
     pub region: String,
@@ -76,7 +78,7 @@ pub struct ReportRow {
 /// The report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot create the report {path}: {source}; choose another place with --report")]
+    #[error("cannot create the report {path}: {source}")]
     Create {
         path: PathBuf,
         source: std::io::Error,
@@ -113,10 +115,13 @@ impl ReportWriter {
         })?;
         let mut writer = ReportWriter {
             path: path.to_path_buf(),
-            csv: csv::Writer::from_writer(file),
+            // The header is written by hand, so a report with no rows has one.
+            csv: csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file),
             rows: 0,
         };
-        writer.write_record(HEADER)?;
+        writer.write_header()?;
         Ok(writer)
     }
 
@@ -129,41 +134,28 @@ impl ReportWriter {
         self.rows
     }
 
-    fn write_record<'a>(
-        &mut self,
-        record: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), ReportError> {
-        let path = &self.path;
-        let io_error = |source: std::io::Error| ReportError::Write {
-            path: path.clone(),
+    fn io_error(&self, source: std::io::Error) -> ReportError {
+        ReportError::Write {
+            path: self.path.clone(),
             source,
-        };
-        self.csv
-            .write_record(record)
-            .map_err(|err| io_error(std::io::Error::other(err)))?;
-        // One flush per row: the row reaches the file in one write, whole.
-        self.csv.flush().map_err(io_error)
+        }
+    }
+
+    fn write_header(&mut self) -> Result<(), ReportError> {
+        let written = self.csv.write_record(HEADER);
+        self.flush_row(written)
+    }
+
+    /// One flush per row: the row reaches the file in one write, whole.
+    fn flush_row(&mut self, written: csv::Result<()>) -> Result<(), ReportError> {
+        written.map_err(|err| self.io_error(std::io::Error::other(err)))?;
+        self.csv.flush().map_err(|err| self.io_error(err))
     }
 
     /// Appends `row` and flushes it to the file.
     pub fn write(&mut self, row: &ReportRow) -> Result<(), ReportError> {
-        let status = row.http_status.map(|s| s.to_string()).unwrap_or_default();
-        let attempts = row.attempts.to_string();
-        let elapsed = row.elapsed_ms.to_string();
-        self.write_record([
-            row.bucket.as_str(),
-            row.region.as_str(),
-            row.id.as_str(),
-            row.action,
-            row.outcome.as_str(),
-            status.as_str(),
-            row.error_code.as_str(),
-            row.message.as_str(),
-            row.request_id.as_str(),
-            attempts.as_str(),
-            elapsed.as_str(),
-            row.finished_at.as_str(),
-        ])?;
+        let written = self.csv.serialize(row);
+        self.flush_row(written)?;
         self.rows += 1;
         Ok(())
     }
@@ -274,6 +266,25 @@ mod tests {
     #[test]
     fn unwritable_report_location_is_a_clear_error() {
         let err = ReportWriter::create(Path::new("/nonexistent-dir/x/r.csv")).unwrap_err();
-        assert!(err.to_string().contains("--report"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent-dir/x/r.csv"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_header_names_the_row_fields_in_order() {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.serialize(row("a", Outcome::Applied)).unwrap();
+        let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
+    }
+
+    #[test]
+    fn outcomes_serialise_as_their_names() {
+        for outcome in [Outcome::Applied, Outcome::DryRun, Outcome::Cancelled] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
+        }
     }
 }

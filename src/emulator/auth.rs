@@ -2,12 +2,12 @@
 //! from the request itself, over the headers and parameters the client
 //! says it signed (`q-header-list`, `q-url-param-list`), and compare.
 //!
-//! The arithmetic is the client's (`crate::sign`, pinned by Tencent's
+//! The arithmetic is the client's (`crate::cos::sign`, pinned by Tencent's
 //! vectors); what is the emulator's own is picking those values out of a
 //! request as received, which is what the tests here build by hand.
 
-use crate::credentials::Credentials;
-use crate::sign::{self, KeyTime, SignableRequest};
+use crate::cos::credentials::Credentials;
+use crate::cos::sign::{self, KeyTime, SignableRequest};
 
 /// A request as the verifier sees it: values as received, the path and
 /// the query percent-decoded.

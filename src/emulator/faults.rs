@@ -2,11 +2,40 @@
 //! generator so that a run of sequential requests sees the same faults
 //! every time.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Faults;
+
+/// A fraction of requests, from 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Fraction(f64);
+
+/// A value that is not a number from 0 to 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a fraction from 0 to 1")]
+pub struct InvalidFraction {
+    pub text: String,
+}
+
+impl Fraction {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Fraction {
+    type Err = InvalidFraction;
+    fn from_str(text: &str) -> Result<Fraction, InvalidFraction> {
+        match text.trim().parse::<f64>() {
+            Ok(value) if (0.0..=1.0).contains(&value) => Ok(Fraction(value)),
+            _ => Err(InvalidFraction {
+                text: text.to_string(),
+            }),
+        }
+    }
+}
 
 /// What to do to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +56,7 @@ pub(crate) enum Injected {
 
 pub(crate) const SLOW_DOWN: Injected = Injected::Error {
     status: 503,
-    code: "SlowDown",
+    code: crate::cos::error::SLOW_DOWN,
     message: "Please reduce your request rate.",
 };
 
@@ -80,8 +109,8 @@ impl FaultState {
         *self.lock() = State::new(faults);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// The latency to add to the next request.
@@ -110,7 +139,7 @@ impl FaultState {
                 faults.internal_error,
                 Injected::Error {
                     status: 500,
-                    code: "InternalError",
+                    code: crate::cos::error::INTERNAL_ERROR,
                     message: "We encountered an internal error. Please try again.",
                 },
             ),
@@ -118,7 +147,7 @@ impl FaultState {
                 faults.too_many_requests,
                 Injected::Error {
                     status: 429,
-                    code: "TooManyRequests",
+                    code: crate::cos::error::TOO_MANY_REQUESTS,
                     message: "Too many requests; slow down.",
                 },
             ),

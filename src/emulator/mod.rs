@@ -11,10 +11,10 @@
 //! - `service`: addressing and the APIs.
 //! - `store`: the configurations, and the state file.
 //! - `faults`: injected latency, errors and rate ceilings.
-//! - `command`: the `cosinv emulate` subcommand.
+//!
+//! Its command (`cosinv emulate`) lives in [`crate::cmd::emulate`].
 
 pub mod auth;
-mod command;
 mod faults;
 mod service;
 mod store;
@@ -22,8 +22,10 @@ mod store;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -32,11 +34,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::credentials::Credentials;
+use crate::cos::credentials::Credentials;
+use crate::cos::xml::BucketEntry;
 use crate::model::InventoryConfiguration;
-use crate::xml::BucketEntry;
 
-pub use command::run_command;
+pub use faults::{Fraction, InvalidFraction};
 
 /// The SecretId `apply --sandbox` signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
@@ -121,7 +123,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn now(&self) -> u64 {
-        let fixed = *self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        let fixed = *self.clock.lock();
         fixed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -132,7 +134,7 @@ impl Inner {
     /// Counts a request to `bucket` as started; the guard counts it done.
     fn begin(self: &Arc<Self>, bucket: Option<&str>) -> InFlight {
         if let Some(bucket) = bucket {
-            let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+            let mut counters = self.counters.lock();
             let entry = counters.buckets.entry(bucket.to_string()).or_default();
             entry.requests += 1;
             entry.in_flight += 1;
@@ -145,7 +147,7 @@ impl Inner {
     }
 
     fn record(&self, method: &str, outcome: &str) {
-        let mut counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counters = self.counters.lock();
         *counters
             .requests
             .entry((method.to_string(), outcome.to_string()))
@@ -163,11 +165,7 @@ struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(bucket) = &self.bucket {
-            let mut counters = self
-                .inner
-                .counters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut counters = self.inner.counters.lock();
             if let Some(entry) = counters.buckets.get_mut(bucket) {
                 entry.in_flight = entry.in_flight.saturating_sub(1);
             }
@@ -227,14 +225,10 @@ impl Emulator {
     /// Fixes the emulator's clock at `now` (Unix seconds); `None` returns
     /// to the system clock. For testing signature windows without waiting.
     pub fn set_clock(&self, now: Option<u64>) {
-        *self.inner.clock.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        *self.inner.clock.lock() = now;
     }
     pub fn counters(&self) -> Counters {
-        self.inner
-            .counters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.counters.lock().clone()
     }
     /// The configurations stored on `bucket`, sorted by id.
     pub fn inventory(&self, bucket: &str) -> Vec<InventoryConfiguration> {

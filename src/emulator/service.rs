@@ -15,8 +15,8 @@ use super::auth::{self, Received};
 use super::faults::Injected;
 use super::store::StoreError;
 use super::{COUNTERS_PATH, Inner};
+use crate::cos::xml::{self, CosErrorBody, InventoryPage, XmlError};
 use crate::model::BucketName;
-use crate::xml::{self, CosErrorBody, InventoryPage, XmlError};
 
 /// Largest request body accepted; a configuration is a few kilobytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -390,11 +390,7 @@ fn list_buckets(inner: &Inner) -> Response<Full<Bytes>> {
 }
 
 fn counters(inner: &Inner) -> Response<Full<Bytes>> {
-    let counters = inner
-        .counters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let counters = inner.counters.lock().clone();
     let body = serde_json::to_vec_pretty(&counters).unwrap_or_default();
     let mut answer = respond(inner, StatusCode::OK, Bytes::from(body));
     answer.headers_mut().insert(

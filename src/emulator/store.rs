@@ -4,14 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cos::xml::{self, BucketEntry};
 use crate::model::{InventoryConfiguration, MAX_JOBS_PER_BUCKET};
-use crate::xml::{self, BucketEntry};
 
 /// How often a changed state is written to the state file.
 const SAVE_INTERVAL: Duration = Duration::from_millis(200);
@@ -83,8 +85,8 @@ impl Store {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BucketState>> {
-        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<String, BucketState>> {
+        self.buckets.lock()
     }
 
     pub(crate) fn has_state_file(&self) -> bool {

@@ -10,11 +10,11 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use cosinv::credentials::Credentials;
+use cosinv::cos::credentials::Credentials;
+use cosinv::cos::sign::{self, KeyTime, SignableRequest};
+use cosinv::cos::xml::{self, BucketEntry};
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::model::InventoryId;
-use cosinv::sign::{self, KeyTime, SignableRequest};
-use cosinv::xml::{self, BucketEntry};
 
 use crate::now;
 
@@ -567,8 +567,8 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     let raw = Raw::new("GET", HOST, "/", vec![("inventory", "")]);
     assert!(send_bytes(&emulator, &raw.bytes()).await.is_none());
 
-    let client = cosinv::client::CosClient::new(cosinv::client::ClientConfig {
-        endpoint: cosinv::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+    let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
+        endpoint: cosinv::cos::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
         credentials: credentials(),
         request_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(5),
@@ -577,11 +577,11 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     .unwrap();
     let bucket = cosinv::model::BucketName::parse(BUCKET).unwrap();
     let region = cosinv::model::Region::parse("ap-guangzhou").unwrap();
-    let request = cosinv::client::InventoryRequest::list(&bucket, &region, None);
+    let request = cosinv::cos::request::InventoryRequest::list(&bucket, &region, None);
     let err = client.send(&request, now()).await.unwrap_err();
     assert_eq!(
         err.kind,
-        cosinv::client::TransportErrorKind::Connection,
+        cosinv::cos::client::TransportErrorKind::Connection,
         "{err:?}"
     );
     assert!(emulator.counters().requests[&("GET".to_string(), "reset".to_string())] >= 2);
@@ -709,8 +709,8 @@ fn cosinv_emulate_serves_until_sigterm() {
         .to_string();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let status = runtime.block_on(async {
-        let client = cosinv::client::CosClient::new(cosinv::client::ClientConfig {
-            endpoint: cosinv::client::Endpoint::parse(&endpoint, false).unwrap(),
+        let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
+            endpoint: cosinv::cos::client::Endpoint::parse(&endpoint, false).unwrap(),
             credentials: credentials(),
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -719,7 +719,7 @@ fn cosinv_emulate_serves_until_sigterm() {
         .unwrap();
         let bucket = cosinv::model::BucketName::parse(BUCKET).unwrap();
         let region = cosinv::model::Region::parse("ap-guangzhou").unwrap();
-        let request = cosinv::client::InventoryRequest::list(&bucket, &region, None);
+        let request = cosinv::cos::request::InventoryRequest::list(&bucket, &region, None);
         client.send(&request, now()).await.unwrap().status
     });
     assert_eq!(status, 200);

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use cosinv::credentials::Credentials;
-use cosinv::sign::{self, KeyTime, SignableRequest};
+use cosinv::cos::credentials::Credentials;
+use cosinv::cos::sign::{self, KeyTime, SignableRequest};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -1,12 +1,15 @@
 //! COS credentials and where they come from.
 //!
-//! The secret key and the security token never leave this type in text
-//! form except to the signer: `Debug` and `Display` print `******`, so a
-//! credential that ends up in a log line, an error or a panic message does
-//! not leak. The SecretId is an identifier, sent in every `Authorization`
-//! header, and is shown.
+//! The secret key and the security token are held as [`SecretString`]s, the
+//! one type for secrets in cosinv: they leave it in text form only to the
+//! signer and the `x-cos-security-token` header. `Debug` and `Display`
+//! print `******`, so a credential that ends up in a log line, an error or
+//! a panic message does not leak. The SecretId is an identifier, sent in
+//! every `Authorization` header, and is shown.
 
 use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
 
 /// Environment variables read, in order of preference.
 pub const SECRET_ID_VARS: [&str; 2] = ["COS_SECRET_ID", "TENCENTCLOUD_SECRET_ID"];
@@ -16,11 +19,11 @@ pub const TOKEN_VARS: [&str; 2] = ["COS_SECURITY_TOKEN", "TENCENTCLOUD_SESSION_T
 const REDACTED: &str = "******";
 
 /// A SecretId, a SecretKey and, for temporary credentials, a security token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Credentials {
     secret_id: String,
-    secret_key: String,
-    security_token: Option<String>,
+    secret_key: SecretString,
+    security_token: Option<SecretString>,
 }
 
 /// Credentials were needed but not found.
@@ -52,8 +55,23 @@ impl Credentials {
     ) -> Self {
         Credentials {
             secret_id: secret_id.into(),
-            secret_key: secret_key.into(),
-            security_token: security_token.filter(|token| !token.is_empty()),
+            secret_key: SecretString::from(secret_key.into()),
+            security_token: security_token
+                .filter(|token| !token.is_empty())
+                .map(SecretString::from),
+        }
+    }
+
+    /// Credentials from secrets already held as such (parsed arguments).
+    pub fn from_secrets(
+        secret_id: impl Into<String>,
+        secret_key: SecretString,
+        security_token: Option<SecretString>,
+    ) -> Self {
+        Credentials {
+            secret_id: secret_id.into(),
+            secret_key,
+            security_token: security_token.filter(|token| !token.expose_secret().is_empty()),
         }
     }
 
@@ -90,13 +108,15 @@ impl Credentials {
 
     /// The secret key, for the signer only.
     pub(crate) fn secret_key(&self) -> &str {
-        &self.secret_key
+        self.secret_key.expose_secret()
     }
 
     /// The security token of temporary credentials, sent as
     /// `x-cos-security-token`.
     pub fn security_token(&self) -> Option<&str> {
-        self.security_token.as_deref()
+        self.security_token
+            .as_ref()
+            .map(|token| token.expose_secret())
     }
 }
 
@@ -192,6 +212,6 @@ mod tests {
     fn empty_values_count_as_unset() {
         let err =
             Credentials::from_lookup(lookup(&[("COS_SECRET_ID", ""), ("COS_SECRET_KEY", "")]));
-        assert_eq!(err, Err(CredentialsError::Missing));
+        assert!(matches!(err, Err(CredentialsError::Missing)), "{err:?}");
     }
 }

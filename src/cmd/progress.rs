@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{Event, Observer, Stats, StatsSnapshot};
+use crate::executor::events::{Event, Observer, Stats, StatsSnapshot};
 use crate::report::Outcome;
 
 /// How often the bar is refreshed from the counters.
@@ -247,8 +247,8 @@ pub fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::retry::Class;
     use crate::report::ReportRow;
-    use crate::retry::Class;
 
     fn snapshot() -> StatsSnapshot {
         StatsSnapshot {

@@ -14,7 +14,6 @@
 //! the caller, so it is tested without sleeping.
 
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -22,25 +21,61 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use crate::model::BucketName;
 
 /// A rate that is not a positive, finite number of requests per second.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{flag} {value} is not a positive number of requests per second")]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a positive number of requests per second")]
 pub struct InvalidRate {
-    pub flag: &'static str,
-    pub value: f64,
+    pub value: String,
 }
 
-/// A GCRA quota of `rate` per second. The burst is 20 ms worth of
-/// requests (at least one), so late timer wake-ups are absorbed instead of
-/// lowering the achieved rate.
-fn quota(flag: &'static str, rate: f64) -> Result<Quota, InvalidRate> {
-    if !(rate.is_finite() && rate > 0.0) {
-        return Err(InvalidRate { flag, value: rate });
+/// A positive, finite number of requests per second.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate(f64);
+
+impl Rate {
+    pub fn new(per_second: f64) -> Result<Rate, InvalidRate> {
+        // Below one request a century is not a rate governor can pace.
+        if per_second.is_finite() && per_second >= 1e-9 {
+            Ok(Rate(per_second))
+        } else {
+            Err(InvalidRate {
+                value: per_second.to_string(),
+            })
+        }
     }
-    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
-    let burst = NonZeroU32::new((rate * 0.02).round().clamp(1.0, 10_000.0) as u32)
-        .unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(period).ok_or(InvalidRate { flag, value: rate })?;
-    Ok(quota.allow_burst(burst))
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// A GCRA quota of this rate. The burst is 20 ms worth of requests (at
+    /// least one), so late timer wake-ups are absorbed instead of lowering
+    /// the achieved rate.
+    fn quota(self) -> Quota {
+        let period = Duration::from_secs_f64(1.0 / self.0).max(Duration::from_nanos(1));
+        let burst = NonZeroU32::new((self.0 * 0.02).round().clamp(1.0, 10_000.0) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(period)
+            .expect("a positive period")
+            .allow_burst(burst)
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = InvalidRate;
+    fn from_str(text: &str) -> Result<Rate, InvalidRate> {
+        let value: f64 = text.trim().parse().map_err(|_| InvalidRate {
+            value: text.to_string(),
+        })?;
+        Rate::new(value).map_err(|_| InvalidRate {
+            value: text.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s", self.0)
+    }
 }
 
 /// The operator's caps; both optional.
@@ -51,17 +86,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(global: Option<f64>, per_bucket: Option<f64>) -> Result<Self, InvalidRate> {
-        Ok(Limits {
-            global: global
-                .map(|rate| quota("--rate", rate))
-                .transpose()?
-                .map(RateLimiter::direct),
-            per_bucket: per_bucket
-                .map(|rate| quota("--bucket-rate", rate))
-                .transpose()?
-                .map(RateLimiter::keyed),
-        })
+    pub fn new(global: Option<Rate>, per_bucket: Option<Rate>) -> Self {
+        Limits {
+            global: global.map(|rate| RateLimiter::direct(rate.quota())),
+            per_bucket: per_bucket.map(|rate| RateLimiter::keyed(rate.quota())),
+        }
     }
 
     pub fn unlimited() -> Self {
@@ -138,8 +167,8 @@ pub struct AdaptiveRate {
     config: AdaptiveConfig,
     /// Recovered means unthrottled once the rate is back above this;
     /// without a cap, twice the rate first throttled at.
-    ceiling: Mutex<f64>,
-    state: Mutex<AdaptiveState>,
+    ceiling: parking_lot::Mutex<f64>,
+    state: parking_lot::Mutex<AdaptiveState>,
 }
 
 const MEASURE_WINDOW: Duration = Duration::from_secs(1);
@@ -148,8 +177,8 @@ impl AdaptiveRate {
     pub fn new(config: AdaptiveConfig, now: Instant) -> Self {
         AdaptiveRate {
             config,
-            ceiling: Mutex::new(f64::INFINITY),
-            state: Mutex::new(AdaptiveState {
+            ceiling: parking_lot::Mutex::new(f64::INFINITY),
+            state: parking_lot::Mutex::new(AdaptiveState {
                 rate: None,
                 next_slot: now,
                 last_change: now,
@@ -161,10 +190,8 @@ impl AdaptiveRate {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, AdaptiveState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, AdaptiveState> {
+        self.state.lock()
     }
 
     /// The current paced rate; `None` when not pacing.
@@ -219,7 +246,7 @@ impl AdaptiveRate {
                 // least 50 ms rather than guess a rate from nothing.
                 let recent = sent / elapsed.max(0.05);
                 let observed = state.measured.max(recent).max(self.config.floor);
-                let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
+                let mut ceiling = self.ceiling.lock();
                 *ceiling = ceiling.min(observed * 2.0);
                 state.floor = (observed * self.config.floor_fraction).max(self.config.floor);
                 observed
@@ -243,7 +270,7 @@ impl AdaptiveRate {
             return;
         }
         let grown = rate * (1.0 + self.config.increase_per_sec * elapsed) + 0.5 * elapsed;
-        let ceiling = *self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
+        let ceiling = *self.ceiling.lock();
         state.rate = if grown >= ceiling { None } else { Some(grown) };
         state.last_change = now;
     }
@@ -259,11 +286,17 @@ mod tests {
 
     #[test]
     fn rates_must_be_positive_and_finite() {
-        assert!(Limits::new(Some(10.0), Some(0.5)).is_ok());
+        assert_eq!(Rate::new(10.0).unwrap().get(), 10.0);
+        assert_eq!("0.5".parse::<Rate>().unwrap().get(), 0.5);
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(Limits::new(Some(bad), None).is_err(), "{bad}");
-            assert!(Limits::new(None, Some(bad)).is_err(), "{bad}");
+            assert!(Rate::new(bad).is_err(), "{bad}");
         }
+        for bad in ["0", "-1", "NaN", "inf", "fast", ""] {
+            let err = bad.parse::<Rate>().unwrap_err();
+            assert!(err.to_string().contains("requests per second"), "{err}");
+        }
+        // Tiny rates are allowed and pace instead of panicking.
+        let _ = Limits::new(Rate::new(1e-6).ok(), Rate::new(1e9).ok());
     }
 
     #[test]

@@ -1,17 +1,19 @@
-//! `cosinv emulate`: serve until SIGINT or SIGTERM.
+//! `cosinv emulate`: serve the local COS until SIGINT or SIGTERM.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::EmulateArgs;
-use crate::credentials::Credentials;
-use crate::exit;
-use crate::xml::BucketEntry;
-
-use super::{Emulator, EmulatorConfig, Faults, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY};
+use super::args::{EmulateArgs, FaultArgs};
+use super::exit;
+use super::runtime;
+use super::signals::StopSignals;
+use crate::cos::credentials::Credentials;
+use crate::cos::xml::BucketEntry;
+use crate::emulator::{Emulator, EmulatorConfig, Faults, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY};
 
 /// `cosinv emulate`: the exit code.
-pub fn run_command(args: &EmulateArgs) -> u8 {
+pub fn run(args: &EmulateArgs) -> u8 {
     let config = match config(args) {
         Ok(config) => config,
         Err(message) => {
@@ -19,17 +21,13 @@ pub fn run_command(args: &EmulateArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    match runtime::block_on(serve(config, args)) {
+        Ok(code) => code,
         Err(err) => {
             eprintln!("cosinv emulate: cannot start the async runtime: {err}");
-            return exit::USAGE;
+            exit::USAGE
         }
-    };
-    runtime.block_on(serve(config, args))
+    }
 }
 
 async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
@@ -40,21 +38,17 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let mut signals = match StopSignals::watch() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("cosinv emulate: cannot watch signals: {err}");
+            return exit::USAGE;
+        }
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {}", emulator.endpoint());
     let _ = stdout.flush();
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        eprintln!("cosinv emulate: cannot watch signals");
-        return exit::USAGE;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
+    signals.next().await;
     eprintln!("cosinv emulate: stopping");
     let _ = tokio::time::timeout(Duration::from_secs(10), emulator.shutdown()).await;
     exit::SUCCESS
@@ -62,13 +56,9 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
     let credentials = match (&args.secret_id, &args.secret_key) {
-        (Some(id), Some(key)) => Credentials::new(
-            id,
-            key.expose(),
-            args.security_token
-                .as_ref()
-                .map(|token| token.expose().to_string()),
-        ),
+        (Some(id), Some(key)) => {
+            Credentials::from_secrets(id, key.clone(), args.security_token.clone())
+        }
         (None, None) => {
             eprintln!(
                 "cosinv emulate: no --secret-id/--secret-key (or COS_SECRET_ID/COS_SECRET_KEY); \
@@ -90,12 +80,12 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
     Ok(EmulatorConfig {
         credentials,
         buckets,
-        faults: faults(args)?,
+        faults: faults(&args.faults),
         state_file: args.state.clone(),
     })
 }
 
-fn read_bucket_list(path: &std::path::Path) -> Result<Vec<BucketEntry>, String> {
+fn read_bucket_list(path: &Path) -> Result<Vec<BucketEntry>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read --buckets-file {}: {err}", path.display()))?;
     Ok(text
@@ -113,41 +103,19 @@ fn read_bucket_list(path: &std::path::Path) -> Result<Vec<BucketEntry>, String> 
         .collect())
 }
 
-fn faults(args: &EmulateArgs) -> Result<Faults, String> {
-    for (flag, fraction) in [
-        ("--slow-down", args.slow_down),
-        ("--internal-error", args.internal_error),
-        ("--too-many-requests", args.too_many_requests),
-        ("--reset", args.reset),
-        ("--hang", args.hang),
-    ] {
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(format!("{flag} {fraction} must be a fraction from 0 to 1"));
-        }
-    }
-    for (flag, rate) in [
-        ("--rate-limit", args.rate_limit),
-        ("--bucket-rate-limit", args.bucket_rate_limit),
-    ] {
-        if let Some(rate) = rate
-            && !(rate.is_finite() && rate > 0.0)
-        {
-            return Err(format!(
-                "{flag} {rate} must be a positive number of requests per second"
-            ));
-        }
-    }
-    Ok(Faults {
+/// The fault flags, each already checked by its parser.
+fn faults(args: &FaultArgs) -> Faults {
+    Faults {
         latency: Duration::from_millis(args.latency_ms),
         latency_jitter: Duration::from_millis(args.latency_jitter_ms),
-        slow_down: args.slow_down,
-        internal_error: args.internal_error,
-        too_many_requests: args.too_many_requests,
-        reset: args.reset,
-        hang: args.hang,
-        rate_limit: args.rate_limit,
-        bucket_rate_limit: args.bucket_rate_limit,
+        slow_down: args.slow_down.get(),
+        internal_error: args.internal_error.get(),
+        too_many_requests: args.too_many_requests.get(),
+        reset: args.reset.get(),
+        hang: args.hang.get(),
+        rate_limit: args.rate_limit.map(|rate| rate.get()),
+        bucket_rate_limit: args.bucket_rate_limit.map(|rate| rate.get()),
         retry_after: args.retry_after,
         seed: args.seed,
-    })
+    }
 }

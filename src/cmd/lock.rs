@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
+use crate::plan::Shard;
+
 /// Overrides the folder of lock files (default: the temporary directory).
 pub const LOCK_DIR_VAR: &str = "COSINV_LOCK_DIR";
 
@@ -52,7 +54,7 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock for `manifests` (and `shard`, e.g. `"3/8"`), in the
     /// folder named by [`LOCK_DIR_VAR`] or the temporary directory.
-    pub fn acquire(manifests: &[PathBuf], shard: Option<&str>) -> Result<RunLock, LockError> {
+    pub fn acquire(manifests: &[PathBuf], shard: Option<Shard>) -> Result<RunLock, LockError> {
         let folder = std::env::var_os(LOCK_DIR_VAR)
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
@@ -62,7 +64,7 @@ impl RunLock {
     pub fn acquire_in(
         folder: &Path,
         manifests: &[PathBuf],
-        shard: Option<&str>,
+        shard: Option<Shard>,
     ) -> Result<RunLock, LockError> {
         let path = folder.join(format!("cosinv-{}.lock", lock_key(manifests, shard)?));
         let io_error = |source| LockError::Io {
@@ -99,7 +101,7 @@ impl RunLock {
 /// A short stable name for the manifest set: SHA-1 of the sorted canonical
 /// paths and the shard. The same files named differently (`./a.yaml`,
 /// `/srv/a.yaml`) share a lock.
-fn lock_key(manifests: &[PathBuf], shard: Option<&str>) -> Result<String, LockError> {
+fn lock_key(manifests: &[PathBuf], shard: Option<Shard>) -> Result<String, LockError> {
     let mut paths = Vec::with_capacity(manifests.len());
     for manifest in manifests {
         let canonical = manifest
@@ -117,7 +119,9 @@ fn lock_key(manifests: &[PathBuf], shard: Option<&str>) -> Result<String, LockEr
         hasher.update(path.as_os_str().as_encoded_bytes());
         hasher.update(b"\n");
     }
-    hasher.update(shard.unwrap_or("").as_bytes());
+    // The parsed shard, so `3/8` and ` 3 / 8` share a lock.
+    let shard = shard.map(|shard| shard.to_string()).unwrap_or_default();
+    hasher.update(shard.as_bytes());
     Ok(hex::encode(&hasher.finalize()[..8]))
 }
 
@@ -179,8 +183,8 @@ mod tests {
         let _a = RunLock::acquire_in(dir.path(), std::slice::from_ref(&a), None).unwrap();
         let _b = RunLock::acquire_in(dir.path(), &[b], None).unwrap();
         let _shard0 =
-            RunLock::acquire_in(dir.path(), std::slice::from_ref(&a), Some("0/2")).unwrap();
-        let _shard1 = RunLock::acquire_in(dir.path(), &[a], Some("1/2")).unwrap();
+            RunLock::acquire_in(dir.path(), std::slice::from_ref(&a), "0/2".parse().ok()).unwrap();
+        let _shard1 = RunLock::acquire_in(dir.path(), &[a], "1/2".parse().ok()).unwrap();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `cosinv apply`: load and check the manifests, take the run lock, open
-//! the report, then hand the plan to the [`executor`] with
-//! a progress display and signal handling, and turn the result into an exit
-//! code a cron job can act on.
+//! the report, then hand the plan to the [`executor`] with a progress
+//! display and signal handling, and turn the result into an exit code a
+//! cron job can act on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -9,37 +9,36 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ApplyArgs;
-use crate::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
-use crate::credentials::{Credentials, CredentialsError};
+use super::args::ApplyArgs;
+use super::exit;
+use super::lock::{LockError, RunLock};
+use super::progress::{Progress, ProgressOptions, human_duration};
+use super::runtime;
+use super::signals::StopSignals;
+use super::validate::print_problems;
+use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
+use crate::cos::credentials::{Credentials, CredentialsError};
 use crate::emulator::{self, Emulator, EmulatorConfig};
-use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult, Stats};
-use crate::exit;
-use crate::lock::{LockError, RunLock};
-use crate::plan::{self, ManifestErrors, Plan, Shard};
-use crate::progress::{Progress, ProgressOptions, human_duration};
+use crate::executor::retry::RetryPolicy;
+use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult};
+use crate::plan::{self, ManifestErrors, Plan};
 use crate::report::{self, ReportError, ReportWriter};
-use crate::retry::RetryPolicy;
 
 /// The longest a connection attempt may take, whatever `--request-timeout`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why `apply` could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+enum ApplyError {
     #[error(transparent)]
     Manifest(#[from] ManifestErrors),
-    #[error("--shard {0}")]
-    Shard(String),
-    #[error("{0}")]
-    Settings(String),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    #[error(transparent)]
+    #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
     Endpoint(#[from] EndpointError),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error(transparent)]
+    #[error("{0}; choose another place with --report")]
     Report(#[from] ReportError),
     #[error(transparent)]
     Client(#[from] ClientBuildError),
@@ -51,10 +50,18 @@ pub enum ApplyError {
     Execute(#[from] ExecuteError),
 }
 
+/// The flag that lifts an endpoint refusal, when there is one.
+fn endpoint_hint(err: &EndpointError) -> &'static str {
+    match err {
+        EndpointError::InsecureHttp(_) => " (--allow-http)",
+        _ => "",
+    }
+}
+
 impl ApplyError {
     /// 2 for anything that stopped the run before it started; 1 when the
     /// run itself broke (the report says how far it got).
-    pub fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> u8 {
         match self {
             ApplyError::Execute(_) => exit::JOBS_FAILED,
             _ => exit::USAGE,
@@ -63,16 +70,13 @@ impl ApplyError {
 }
 
 /// `cosinv apply`: the exit code.
-pub fn run_command(args: &ApplyArgs) -> u8 {
-    match apply(args) {
+pub fn run(args: &ApplyArgs) -> u8 {
+    let outcome = prepare(args).and_then(|prepared| {
+        runtime::block_on(execute(args, prepared)).map_err(ApplyError::Runtime)?
+    });
+    match outcome {
         Ok(code) => code,
-        Err(ApplyError::Manifest(errors)) => {
-            for problem in &errors.problems {
-                eprintln!("{problem}");
-            }
-            eprintln!("cosinv apply: {errors}; nothing was sent");
-            exit::USAGE
-        }
+        Err(ApplyError::Manifest(errors)) => print_problems("apply", &errors, "; nothing was sent"),
         Err(err) => {
             eprintln!("cosinv apply: {err}");
             err.exit_code()
@@ -100,29 +104,13 @@ enum ClientSetup {
     Sandbox(ClientConfig),
 }
 
-fn apply(args: &ApplyArgs) -> Result<u8, ApplyError> {
-    let prepared = prepare(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ApplyError::Runtime)?;
-    runtime.block_on(run(args, prepared))
-}
-
 fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
-    let executor = executor_config(args)?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(str::parse::<Shard>)
-        .transpose()
-        .map_err(ApplyError::Shard)?;
     let mut plan = plan::load(&args.files)?;
-    if let Some(shard) = shard {
+    if let Some(shard) = args.shard {
         plan = plan.shard(shard);
     }
     let client = client_setup(args)?;
-    let lock = RunLock::acquire(&args.files, args.shard.as_deref())?;
+    let lock = RunLock::acquire(&args.files, args.shard)?;
     let report_path = args
         .report
         .clone()
@@ -131,38 +119,14 @@ fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
-        executor,
+        executor: executor_config(args),
         client,
         _lock: lock,
     })
 }
 
-fn executor_config(args: &ApplyArgs) -> Result<ExecutorConfig, ApplyError> {
-    for (flag, value) in [
-        ("--concurrency", args.concurrency),
-        ("--bucket-concurrency", args.bucket_concurrency),
-        ("--max-attempts", args.max_attempts as usize),
-    ] {
-        if value == 0 {
-            return Err(ApplyError::Settings(format!("{flag} must be at least 1")));
-        }
-    }
-    if !(args.request_timeout.is_finite() && args.request_timeout > 0.0) {
-        return Err(ApplyError::Settings(format!(
-            "--request-timeout {} must be a positive number of seconds",
-            args.request_timeout
-        )));
-    }
-    for (flag, rate) in [("--rate", args.rate), ("--bucket-rate", args.bucket_rate)] {
-        if let Some(rate) = rate
-            && !(rate.is_finite() && rate > 0.0)
-        {
-            return Err(ApplyError::Settings(format!(
-                "{flag} {rate} must be a positive number of requests per second"
-            )));
-        }
-    }
-    Ok(ExecutorConfig {
+fn executor_config(args: &ApplyArgs) -> ExecutorConfig {
+    ExecutorConfig {
         concurrency: args.concurrency,
         bucket_concurrency: args.bucket_concurrency,
         rate: args.rate,
@@ -171,23 +135,21 @@ fn executor_config(args: &ApplyArgs) -> Result<ExecutorConfig, ApplyError> {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
         },
-        dry_run: args.dry_run,
         seed: fastrand::u64(..),
         ..ExecutorConfig::default()
-    })
+    }
 }
 
 fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
     if args.dry_run {
         return Ok(ClientSetup::None);
     }
-    let request_timeout = Duration::from_secs_f64(args.request_timeout);
     let config = |endpoint, credentials| ClientConfig {
         endpoint,
         credentials,
-        request_timeout,
-        connect_timeout: request_timeout.min(MAX_CONNECT_TIMEOUT),
-        max_idle_per_host: args.concurrency,
+        request_timeout: args.request_timeout,
+        connect_timeout: args.request_timeout.min(MAX_CONNECT_TIMEOUT),
+        max_idle_per_host: args.concurrency.get(),
     };
     if args.sandbox {
         let credentials = Credentials::new(
@@ -207,7 +169,7 @@ fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
     )))
 }
 
-async fn run(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
+async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
     let Prepared {
         plan,
         report,
@@ -217,17 +179,15 @@ async fn run(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
     } = prepared;
     let report_path = report.path().to_path_buf();
     let (client, sandbox) = start_client(client).await?;
-
-    let stats = Arc::new(Stats::default());
+    let control = RunControl::default();
     let progress = Progress::new(
         ProgressOptions::detect(args.quiet, args.verbose),
-        stats.clone(),
+        control.stats.clone(),
         plan.jobs().len() as u64,
     );
     let control = RunControl {
-        stats,
         observer: progress.observer(),
-        ..RunControl::default()
+        ..control
     };
     let signal = watch_signals(control.cancel.clone(), control.force.clone(), &progress);
     if let Some(emulator) = &sandbox
@@ -243,13 +203,12 @@ async fn run(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
     progress.finish();
     let result = result?;
 
-    let signal = signal.load(Ordering::Relaxed);
     eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
     if let Some(emulator) = sandbox {
         eprintln!("{}", sandbox_summary(&emulator, &plan));
         emulator.shutdown().await;
     }
-    Ok(exit_code(&result, signal))
+    Ok(exit_code(&result, signal.load(Ordering::Relaxed)))
 }
 
 async fn start_client(
@@ -277,31 +236,24 @@ async fn start_client(
 }
 
 /// SIGINT and SIGTERM: the first stops dispatching, the second stops
-/// waiting for requests on the wire. Returns the number of the first
+/// waiting for requests on the wire. Returns the exit code of the first
 /// signal, 0 while none has come.
 fn watch_signals(
     cancel: CancellationToken,
     force: CancellationToken,
     progress: &Progress,
 ) -> Arc<AtomicU8> {
-    use tokio::signal::unix::{SignalKind, signal};
     let received = Arc::new(AtomicU8::new(0));
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let Ok(mut signals) = StopSignals::watch() else {
         progress.println("cosinv: cannot watch signals; Ctrl-C will stop at once");
         return received;
     };
     let first = received.clone();
     tokio::spawn(async move {
         loop {
-            let number = tokio::select! {
-                _ = interrupt.recv() => 2,
-                _ = terminate.recv() => 15,
-            };
+            let code = signals.next().await.exit_code();
             if first
-                .compare_exchange(0, number, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
                 eprintln!(
@@ -317,13 +269,11 @@ fn watch_signals(
     received
 }
 
-/// 130/143 when a signal stopped the run; 1 when any job did not apply;
-/// 0 otherwise.
-pub fn exit_code(result: &RunResult, signal: u8) -> u8 {
-    match signal {
-        2 => return exit::INTERRUPTED,
-        15 => return exit::TERMINATED,
-        _ => {}
+/// The signal's code when a signal stopped the run; 1 when any job did not
+/// apply; 0 otherwise.
+fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
+    if signal_code != 0 {
+        return signal_code;
     }
     let stats = &result.stats;
     if stats.failed + stats.skipped + stats.cancelled > 0 || result.aborted.is_some() {
@@ -334,7 +284,7 @@ pub fn exit_code(result: &RunResult, signal: u8) -> u8 {
 }
 
 /// The last line of a run, printed even with `--quiet`.
-pub fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
+fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
     let stats = &result.stats;
     let scope = format!("{} jobs on {} buckets", stats.total, plan.bucket_count());
     let elapsed = human_duration(result.elapsed);
@@ -359,27 +309,25 @@ pub fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_ru
         line.push_str(&format!("\ncosinv: stopped early: {reason}"));
     }
     if result.clock_offset != 0 {
-        let direction = if result.clock_offset > 0 {
-            "behind"
-        } else {
-            "ahead of"
-        };
-        line.push_str(&format!(
-            "\ncosinv: this host's clock is {} s {direction} COS's; requests were signed \
-             with COS's time instead. Fix the clock (NTP) so that other tools work too.",
-            result.clock_offset.unsigned_abs()
-        ));
+        line.push_str(&clock_note(result.clock_offset));
     }
     line
 }
 
+fn clock_note(offset: i64) -> String {
+    let direction = if offset > 0 { "behind" } else { "ahead of" };
+    format!(
+        "\ncosinv: this host's clock is {} s {direction} COS's; requests were signed \
+         with COS's time instead. Fix the clock (NTP) so that other tools work too.",
+        offset.unsigned_abs()
+    )
+}
+
 fn sandbox_summary(emulator: &Emulator, plan: &Plan) -> String {
-    let mut buckets: Vec<&str> = plan
-        .jobs()
-        .iter()
-        .map(|job| job.bucket().as_str())
+    let buckets: Vec<&str> = plan
+        .buckets()
+        .map(|jobs| jobs[0].bucket().as_str())
         .collect();
-    buckets.dedup();
     let stored: usize = buckets
         .iter()
         .map(|bucket| emulator.inventory(bucket).len())
@@ -416,8 +364,14 @@ mod tests {
     fn exit_codes_follow_the_contract() {
         assert_eq!(exit_code(&result(10, 0, 0), 0), exit::SUCCESS);
         assert_eq!(exit_code(&result(9, 1, 0), 0), exit::JOBS_FAILED);
-        assert_eq!(exit_code(&result(5, 0, 5), 2), exit::INTERRUPTED);
-        assert_eq!(exit_code(&result(5, 0, 5), 15), exit::TERMINATED);
+        assert_eq!(
+            exit_code(&result(5, 0, 5), exit::INTERRUPTED),
+            exit::INTERRUPTED
+        );
+        assert_eq!(
+            exit_code(&result(5, 0, 5), exit::TERMINATED),
+            exit::TERMINATED
+        );
         let mut aborted = result(0, 0, 0);
         aborted.aborted = Some("credentials rejected".into());
         assert_eq!(exit_code(&aborted, 0), exit::JOBS_FAILED);

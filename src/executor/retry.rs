@@ -1,18 +1,23 @@
 //! When to try a request again, and how long to wait first.
 //!
 //! Three separate pieces, as in smithy-rs and object_store:
-//! - [`classify`] sorts an outcome into a [`Class`] from the HTTP status and
-//!   the parsed COS `<Code>` only (never by searching body text);
+//! - [`classify`] is the one place that decides what an outcome means: retry
+//!   it, stop the whole run, stop the bucket, or accept it as final. It
+//!   reads the HTTP status and the parsed COS `<Code>` only (never by
+//!   searching body text);
 //! - [`backoff_delay`] is a pure function of the attempt, the policy, a
 //!   random number the caller supplies and any `Retry-After`;
 //! - [`RetryBudget`] is shared by all workers: retries spend from it and
 //!   successes refill it, so a storm of failures cannot become a storm of
 //!   retries.
 
-use std::sync::Mutex;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::client::{Response, TransportError, TransportErrorKind};
+use parking_lot::Mutex;
+
+use crate::cos::client::{Response, TransportError, TransportErrorKind};
+use crate::cos::error as code;
 
 /// What an outcome means for the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +36,27 @@ pub enum Class {
     /// (what COS answers a host whose clock runs slow): sign again with the
     /// server's clock.
     ClockSkew,
+    /// The credentials were refused (unknown SecretId, bad signature,
+    /// expired or invalid token): no request of the run can succeed, so
+    /// the run stops sending.
+    CredentialsRejected,
+    /// The bucket does not exist or refuses these credentials: no other
+    /// request to it can succeed, so the rest of the bucket is skipped.
+    BucketRefused,
     /// A 4xx that will fail the same way again.
     ClientError,
 }
 
 impl Class {
     pub fn is_retryable(self) -> bool {
-        !matches!(self, Class::Success | Class::ClientError)
+        matches!(
+            self,
+            Class::Throttled
+                | Class::Transient
+                | Class::ServerError
+                | Class::Conflict
+                | Class::ClockSkew
+        )
     }
 
     /// The column-friendly name used in logs.
@@ -49,6 +68,8 @@ impl Class {
             Class::ServerError => "server-error",
             Class::Conflict => "conflict",
             Class::ClockSkew => "clock-skew",
+            Class::CredentialsRejected => "credentials-rejected",
+            Class::BucketRefused => "bucket-refused",
             Class::ClientError => "client-error",
         }
     }
@@ -73,20 +94,25 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
 fn signature_expired(response: &Response) -> bool {
     response.status == 403
         && response.error.as_ref().is_some_and(|error| {
-            error.code == "AccessDenied" && error.message.starts_with("Request has expired")
+            error.code == code::ACCESS_DENIED
+                && error.message.starts_with(code::REQUEST_EXPIRED_MESSAGE)
         })
 }
 
 /// Sorts an HTTP answer by status and COS error code.
-pub fn classify_response(status: u16, code: Option<&str>) -> Class {
-    match (status, code) {
+pub fn classify_response(status: u16, cos_code: Option<&str>) -> Class {
+    match (status, cos_code) {
         (200..=299, _) => Class::Success,
-        (_, Some("SlowDown" | "TooManyRequests" | "ServiceUnavailable")) => Class::Throttled,
+        (_, Some(code::SLOW_DOWN | code::TOO_MANY_REQUESTS | code::SERVICE_UNAVAILABLE)) => {
+            Class::Throttled
+        }
         (429 | 503, _) => Class::Throttled,
-        (_, Some("RequestTimeTooSkewed")) => Class::ClockSkew,
-        (_, Some("RequestTimeout")) => Class::Transient,
+        (_, Some(code::REQUEST_TIME_TOO_SKEWED)) => Class::ClockSkew,
+        (_, Some(code::REQUEST_TIMEOUT)) => Class::Transient,
         (500..=599, _) => Class::ServerError,
         (409, _) => Class::Conflict,
+        (_, Some(found)) if code::CREDENTIAL_CODES.contains(&found) => Class::CredentialsRejected,
+        (_, Some(found)) if code::BUCKET_CODES.contains(&found) => Class::BucketRefused,
         _ => Class::ClientError,
     }
 }
@@ -95,7 +121,7 @@ pub fn classify_response(status: u16, code: Option<&str>) -> Class {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts per job, the first included.
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// The cap of the first backoff; doubles each attempt.
     pub base_delay: Duration,
     /// The largest backoff cap.
@@ -110,7 +136,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
+            max_attempts: NonZeroU32::new(8).expect("non-zero"),
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(60),
@@ -154,7 +180,7 @@ pub fn backoff_delay(
 /// so a server that is down is not hammered by every job's retries.
 ///
 /// Throttling is free here: it means "slower", not "broken", and the
-/// adaptive rate (see [`crate::ratelimit::AdaptiveRate`]) already answers
+/// adaptive rate (see [`crate::executor::rate::AdaptiveRate`]) already answers
 /// it by slowing the whole run. Charging it too would fail a run against a
 /// busy but healthy service.
 #[derive(Debug)]
@@ -186,10 +212,7 @@ impl RetryBudget {
             Class::Transient => TRANSIENT_RETRY_COST,
             _ => RETRY_COST,
         };
-        let mut tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tokens = self.tokens.lock();
         if *tokens >= cost {
             *tokens -= cost;
             true
@@ -199,18 +222,12 @@ impl RetryBudget {
     }
 
     pub fn refund_success(&self) {
-        let mut tokens = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tokens = self.tokens.lock();
         *tokens = (*tokens + SUCCESS_REFUND).min(self.capacity);
     }
 
     pub fn available(&self) -> u32 {
-        *self
-            .tokens
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.tokens.lock()
     }
 }
 
@@ -224,7 +241,7 @@ mod tests {
             request_id: None,
             retry_after: None,
             server_time: None,
-            error: code.map(|code| crate::xml::CosErrorBody {
+            error: code.map(|code| crate::cos::xml::CosErrorBody {
                 code: code.into(),
                 ..Default::default()
             }),
@@ -249,8 +266,16 @@ mod tests {
             (400, Some("RequestTimeout"), Class::Transient),
             (400, Some("InvalidArgument"), Class::ClientError),
             (400, Some("InventoryFull"), Class::ClientError),
-            (403, Some("SignatureDoesNotMatch"), Class::ClientError),
-            (404, Some("NoSuchBucket"), Class::ClientError),
+            (
+                403,
+                Some("SignatureDoesNotMatch"),
+                Class::CredentialsRejected,
+            ),
+            (403, Some("InvalidAccessKeyId"), Class::CredentialsRejected),
+            (400, Some("ExpiredToken"), Class::CredentialsRejected),
+            (403, Some("InvalidToken"), Class::CredentialsRejected),
+            (404, Some("NoSuchBucket"), Class::BucketRefused),
+            (403, Some("AccessDenied"), Class::BucketRefused),
             (400, None, Class::ClientError),
         ];
         for (status, code, want) in cases {
@@ -266,7 +291,7 @@ mod tests {
             classify(&answer)
         };
         assert_eq!(denied("Request has expired"), Class::ClockSkew);
-        assert_eq!(denied("Access Denied."), Class::ClientError);
+        assert_eq!(denied("Access Denied."), Class::BucketRefused);
     }
 
     #[test]
@@ -285,9 +310,15 @@ mod tests {
     }
 
     #[test]
-    fn only_client_errors_and_success_are_final() {
-        assert!(!Class::ClientError.is_retryable());
-        assert!(!Class::Success.is_retryable());
+    fn only_client_errors_refusals_and_success_are_final() {
+        for class in [
+            Class::Success,
+            Class::ClientError,
+            Class::CredentialsRejected,
+            Class::BucketRefused,
+        ] {
+            assert!(!class.is_retryable(), "{class:?}");
+        }
         for class in [
             Class::Throttled,
             Class::Transient,

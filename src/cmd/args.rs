@@ -1,16 +1,22 @@
-//! Command-line arguments and dispatch.
+//! The shape of the command line (clap).
 //!
-//! This module owns the shape of the command line (clap) and the mapping of
-//! each subcommand's outcome to an exit code. The work itself lives in the
-//! library modules, so tests and benches call the same code a user runs.
+//! Every value is parsed here into the type the library takes — counts as
+//! `NonZero`, rates as [`Rate`], shards as [`Shard`], timeouts as
+//! [`Duration`], secrets as [`SecretString`] — so a bad value is refused by
+//! clap with the flag's name, before anything runs, and nothing below
+//! checks it again.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
 
-use crate::exit;
+use crate::emulator::Fraction;
+use crate::executor::rate::Rate;
+use crate::plan::Shard;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,7 +67,7 @@ pub struct PlanArgs {
     pub output: OutputFormat,
     /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -73,29 +79,29 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Requests in flight at once, across all buckets
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    pub concurrency: usize,
+    #[arg(long, default_value = "64", value_name = "N")]
+    pub concurrency: NonZeroUsize,
     /// Requests in flight at once on one bucket
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub bucket_concurrency: usize,
+    #[arg(long, default_value = "1", value_name = "N")]
+    pub bucket_concurrency: NonZeroUsize,
     /// Requests per second across all buckets [default: unlimited]
     #[arg(long, value_name = "R")]
-    pub rate: Option<f64>,
+    pub rate: Option<Rate>,
     /// Requests per second to one bucket [default: unlimited]
     #[arg(long, value_name = "R")]
-    pub bucket_rate: Option<f64>,
+    pub bucket_rate: Option<Rate>,
     /// Attempts per job, the first included
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub max_attempts: u32,
+    #[arg(long, default_value = "8", value_name = "N")]
+    pub max_attempts: NonZeroU32,
     /// Seconds before one request is abandoned (and retried)
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub request_timeout: f64,
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_seconds)]
+    pub request_timeout: Duration,
     /// Plan and write the report without sending anything
     #[arg(long)]
     pub dry_run: bool,
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     /// Send every request to this address, keeping the virtual-hosted Host header
     #[arg(long, env = "COS_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
@@ -125,130 +131,82 @@ pub struct EmulateArgs {
     #[arg(long, env = "COS_SECRET_ID", hide_env_values = true)]
     pub secret_id: Option<String>,
     /// SecretKey the emulator accepts (prefer the environment variable)
-    #[arg(long, env = "COS_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<Secret>,
+    #[arg(long, env = "COS_SECRET_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub secret_key: Option<SecretString>,
     /// Security token the emulator requires, for temporary credentials
-    #[arg(long, env = "COS_SECURITY_TOKEN", hide_env_values = true)]
-    pub security_token: Option<Secret>,
+    #[arg(long, env = "COS_SECURITY_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub security_token: Option<SecretString>,
     /// Only these buckets exist (one per line, optional ,region); others get 404 NoSuchBucket
     #[arg(long, value_name = "FILE")]
     pub buckets_file: Option<PathBuf>,
     /// Keep the configurations in this JSON file across restarts
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// `cosinv emulate`'s injected faults.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Faults")]
+pub struct FaultArgs {
     /// Fault: milliseconds added to every answer
-    #[arg(long, default_value_t = 0, value_name = "MS", help_heading = "Faults")]
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
     /// Fault: up to this many more milliseconds, drawn at random
-    #[arg(long, default_value_t = 0, value_name = "MS", help_heading = "Faults")]
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_jitter_ms: u64,
     /// Fault: fraction of requests answered 503 SlowDown
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "FRACTION",
-        help_heading = "Faults"
-    )]
-    pub slow_down: f64,
+    #[arg(long, default_value = "0", value_name = "FRACTION")]
+    pub slow_down: Fraction,
     /// Fault: fraction of requests answered 500 InternalError
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "FRACTION",
-        help_heading = "Faults"
-    )]
-    pub internal_error: f64,
+    #[arg(long, default_value = "0", value_name = "FRACTION")]
+    pub internal_error: Fraction,
     /// Fault: fraction of requests answered 429
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "FRACTION",
-        help_heading = "Faults"
-    )]
-    pub too_many_requests: f64,
+    #[arg(long, default_value = "0", value_name = "FRACTION")]
+    pub too_many_requests: Fraction,
     /// Fault: fraction of connections dropped without an answer
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "FRACTION",
-        help_heading = "Faults"
-    )]
-    pub reset: f64,
+    #[arg(long, default_value = "0", value_name = "FRACTION")]
+    pub reset: Fraction,
     /// Fault: fraction of requests never answered
-    #[arg(
-        long,
-        default_value_t = 0.0,
-        value_name = "FRACTION",
-        help_heading = "Faults"
-    )]
-    pub hang: f64,
+    #[arg(long, default_value = "0", value_name = "FRACTION")]
+    pub hang: Fraction,
     /// Fault: requests per second above which every answer is 503 SlowDown
-    #[arg(long, value_name = "R", help_heading = "Faults")]
-    pub rate_limit: Option<f64>,
+    #[arg(long, value_name = "R")]
+    pub rate_limit: Option<Rate>,
     /// Fault: the same ceiling, per bucket
-    #[arg(long, value_name = "R", help_heading = "Faults")]
-    pub bucket_rate_limit: Option<f64>,
+    #[arg(long, value_name = "R")]
+    pub bucket_rate_limit: Option<Rate>,
     /// Fault: send Retry-After: SECS with 503 and 429 answers
-    #[arg(long, value_name = "SECS", help_heading = "Faults")]
+    #[arg(long, value_name = "SECS")]
     pub retry_after: Option<u64>,
     /// Seed of the fault generator: the same seed, the same faults
-    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
-/// A secret given on the command line: its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
+/// A positive, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{text} must be a positive number of seconds"));
     }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text} seconds is too long"))
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(text.to_string()))
-    }
-}
-
-/// Runs the command line of this process and returns its exit code.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::SUCCESS
-            });
-        }
-    };
-    ExitCode::from(run(cli))
-}
-
-/// Runs a parsed command line; each subcommand's module owns its command.
-pub fn run(cli: Cli) -> u8 {
-    match cli.command {
-        Command::Validate(args) => crate::plan::run_validate(&args),
-        Command::Plan(args) => crate::plan::run_plan(&args),
-        Command::Apply(args) => crate::apply::run_command(&args),
-        Command::Emulate(args) => crate::emulator::run_command(&args),
-    }
+/// Any text; kept in a type whose `Debug` never shows it.
+fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn command_line_definition_is_consistent() {
@@ -276,14 +234,65 @@ mod tests {
         let Command::Emulate(args) = cli.command else {
             panic!("parsed {shown}");
         };
-        assert_eq!(args.secret_key.unwrap().expose(), "hunter2");
+        assert_eq!(args.secret_key.unwrap().expose_secret(), "hunter2");
     }
 
     #[test]
     fn help_lists_every_subcommand() {
+        let command = Cli::command();
+        let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
+        assert_eq!(names, ["validate", "plan", "apply", "emulate"]);
         let help = Cli::command().render_help().to_string();
-        for name in ["validate", "plan", "apply", "emulate"] {
-            assert!(help.contains(name), "{help}");
+        for name in names {
+            let listed = help
+                .lines()
+                .any(|line| line.trim_start().starts_with(&format!("{name} ")));
+            assert!(listed, "{name} is not in the list of commands:\n{help}");
         }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_name() {
+        let cases: [&[&str]; 7] = [
+            &["--concurrency", "0"],
+            &["--bucket-concurrency", "0"],
+            &["--max-attempts", "0"],
+            &["--rate", "0"],
+            &["--bucket-rate=-1"],
+            &["--request-timeout", "NaN"],
+            &["--shard", "8/8"],
+        ];
+        for flags in cases {
+            let mut line = vec!["cosinv", "apply", "m.yaml"];
+            line.extend_from_slice(flags);
+            let err = Cli::try_parse_from(&line).unwrap_err().to_string();
+            let flag = flags[0].split('=').next().unwrap();
+            assert!(err.contains(flag), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn good_values_arrive_typed() {
+        let cli = Cli::try_parse_from([
+            "cosinv",
+            "apply",
+            "m.yaml",
+            "--concurrency",
+            "8",
+            "--rate",
+            "2.5",
+            "--request-timeout",
+            "0.5",
+            "--shard",
+            " 3 / 8 ",
+        ])
+        .unwrap();
+        let Command::Apply(args) = cli.command else {
+            panic!("not apply");
+        };
+        assert_eq!(args.concurrency.get(), 8);
+        assert_eq!(args.rate.unwrap().get(), 2.5);
+        assert_eq!(args.request_timeout, Duration::from_millis(500));
+        assert_eq!(args.shard.unwrap().to_string(), "3/8");
     }
 }

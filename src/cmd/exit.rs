@@ -1,0 +1,12 @@
+//! Exit codes a cron job can act on.
+
+/// Every job done.
+pub const SUCCESS: u8 = 0;
+/// Some jobs failed; the report says which.
+pub const JOBS_FAILED: u8 = 1;
+/// Invalid manifest, usage error, or a command that could not start.
+pub const USAGE: u8 = 2;
+/// Stopped by SIGINT (128 + 2).
+pub const INTERRUPTED: u8 = 130;
+/// Stopped by SIGTERM (128 + 15).
+pub const TERMINATED: u8 = 143;

@@ -1,0 +1,19 @@
+//! The wire: everything COS defines about one request and its answer.
+//!
+//! - [`credentials`]: SecretId, SecretKey and token, never shown.
+//! - [`sign`]: the COS request signature, a pure function.
+//! - [`xml`]: the XML bodies (inventory configurations, list pages, errors,
+//!   bucket lists) and their conversion to and from [`crate::model`].
+//! - [`request`]: one inventory call described without sending it.
+//! - [`client`]: the pooled HTTP client that signs and sends a request once.
+//! - [`error`]: COS's error codes and what each says about the next request.
+//!
+//! Nothing here retries, waits or decides what to do next: that is
+//! [`crate::executor`]'s job.
+
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod request;
+pub mod sign;
+pub mod xml;

@@ -1,0 +1,100 @@
+//! What a run tells its caller while it works: live counters and events.
+//!
+//! The executor only counts and notifies; showing any of it (a bar, log
+//! lines, `-v` detail) is the command layer's business.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::retry::Class;
+use crate::report::{Outcome, ReportRow};
+
+/// Live counters, read by a progress display.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total: AtomicU64,
+    pub applied: AtomicU64,
+    pub failed: AtomicU64,
+    pub skipped: AtomicU64,
+    pub cancelled: AtomicU64,
+    pub dry_run: AtomicU64,
+    /// Requests sent, retries included.
+    pub attempts: AtomicU64,
+    /// Retries scheduled so far.
+    pub retries: AtomicU64,
+    /// Jobs now waiting out a backoff.
+    pub retrying: AtomicU64,
+    /// Requests now on the wire.
+    pub in_flight: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub total: u64,
+    pub applied: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub cancelled: u64,
+    pub dry_run: u64,
+    pub attempts: u64,
+    pub retries: u64,
+    pub retrying: u64,
+    pub in_flight: u64,
+}
+
+impl StatsSnapshot {
+    /// Jobs that have ended.
+    pub fn done(&self) -> u64 {
+        self.applied + self.failed + self.skipped + self.cancelled + self.dry_run
+    }
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        StatsSnapshot {
+            total: get(&self.total),
+            applied: get(&self.applied),
+            failed: get(&self.failed),
+            skipped: get(&self.skipped),
+            cancelled: get(&self.cancelled),
+            dry_run: get(&self.dry_run),
+            attempts: get(&self.attempts),
+            retries: get(&self.retries),
+            retrying: get(&self.retrying),
+            in_flight: get(&self.in_flight),
+        }
+    }
+
+    pub(crate) fn count(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Applied => &self.applied,
+            Outcome::Failed => &self.failed,
+            Outcome::Skipped => &self.skipped,
+            Outcome::Cancelled => &self.cancelled,
+            Outcome::DryRun => &self.dry_run,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Something worth telling a user who asked for detail.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A job will be tried again after `delay`.
+    Retry {
+        bucket: String,
+        id: String,
+        attempt: u32,
+        class: Class,
+        delay: Duration,
+        message: String,
+    },
+    /// A job ended.
+    Finished(ReportRow),
+}
+
+/// Receives [`Event`]s; must be quick (it runs on the executor's tasks).
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;

@@ -1,0 +1,350 @@
+//! One job's settings → a validated configuration.
+//!
+//! Every problem is reported where its value was written (the job, its
+//! policy, the defaults, a CSV cell), and whatever fails to parse is stood
+//! in for, so the rules across fields are checked too and every problem is
+//! reported in one run.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use super::Template;
+use super::expand::PLACEHOLDERS;
+use crate::manifest::{self, Loc, Problems, Setting, Settings};
+use crate::model::{
+    self, AccountId, BucketName, Destination, Filter, Format, Frequency, IncludedObjectVersions,
+    InvalidField, InventoryConfiguration, InventoryId, OptionalField, Period, Region, TagFilter,
+};
+
+/// Resolves and validates everything the buckets of one job share;
+/// `None` (with problems recorded) when something is wrong.
+pub(super) fn build_template(
+    id: &Setting<String>,
+    settings: &Settings,
+    job_at: &Loc,
+    problems: &mut Problems,
+) -> Option<Arc<Template>> {
+    let mut checker = Checker {
+        settings,
+        job_at,
+        id: &id.value,
+        problems,
+        ok: true,
+        reported: Vec::new(),
+    };
+    let config_id = checker.parse(Some(id), InventoryId::parse);
+    let versions = checker
+        .parse(settings.included_object_versions.as_ref(), |text| {
+            IncludedObjectVersions::from_str(text)
+        })
+        .or(settings
+            .included_object_versions
+            .is_none()
+            .then_some(IncludedObjectVersions::All));
+    let frequency = checker.required(settings.schedule.as_ref(), "schedule", Frequency::from_str);
+    let optional_fields = checker.optional_fields();
+    let filter = checker.filter();
+    let destination = checker.destination();
+    let parsed_ok = checker.ok;
+    // Whatever failed to parse is stood in for, so the rules across
+    // fields are checked too and every problem is reported in one run.
+    let (destination, destination_region, prefix_pattern) =
+        destination.unwrap_or_else(|| (stand_in_destination(), None, None));
+    let config = InventoryConfiguration {
+        id: config_id.unwrap_or_else(|| InventoryId::parse("stand-in").expect("a valid id")),
+        enabled: settings
+            .enabled
+            .as_ref()
+            .is_none_or(|enabled| enabled.value),
+        included_object_versions: versions.unwrap_or(IncludedObjectVersions::All),
+        filter: filter.flatten(),
+        optional_fields: optional_fields.unwrap_or_default(),
+        frequency: frequency.unwrap_or(Frequency::Daily),
+        destination,
+    };
+    let mut sample = config.clone();
+    if let Some(pattern) = &prefix_pattern {
+        // The pattern itself: a stray '/' shows as written. Lengths after
+        // expansion are checked per bucket.
+        sample.destination.prefix = Some(pattern.clone());
+    }
+    for err in sample.validate() {
+        if !checker.reported.contains(&err.field) {
+            checker.report(&err);
+        }
+    }
+    if !parsed_ok || !checker.ok {
+        return None;
+    }
+    Some(Arc::new(Template {
+        config,
+        prefix_pattern,
+        destination_region,
+    }))
+}
+
+/// Where a destination that failed to parse is needed to check the rest.
+fn stand_in_destination() -> Destination {
+    Destination {
+        bucket: BucketName::parse("stand-in-1250000000").expect("a valid bucket"),
+        region: Region::parse("ap-guangzhou").expect("a valid region"),
+        account_id: None,
+        prefix: None,
+        format: Format::Csv,
+        sse_cos: false,
+    }
+}
+
+/// Parses settings, reporting each problem where its value was written.
+struct Checker<'a> {
+    settings: &'a Settings,
+    job_at: &'a Loc,
+    id: &'a str,
+    problems: &'a mut Problems,
+    ok: bool,
+    /// Fields already reported, so a stand-in value does not report them
+    /// again.
+    reported: Vec<&'static str>,
+}
+
+impl Checker<'_> {
+    /// Where the value behind model field `field` was written.
+    fn loc_of(&self, field: &str) -> Option<&Loc> {
+        fn at(setting: &Option<Setting<String>>) -> Option<&Loc> {
+            setting.as_ref().map(|s| &s.at)
+        }
+        let s = self.settings;
+        match field {
+            "enabled" => s.enabled.as_ref().map(|s| &s.at),
+            "included_object_versions" => at(&s.included_object_versions),
+            "schedule" => at(&s.schedule),
+            "filter.prefix" => at(&s.filter_prefix),
+            "filter.tags" => s.filter_tags.as_ref().map(|s| &s.at),
+            "filter.period" => s.filter_period.as_ref().map(|s| &s.at),
+            "optional_fields" => s.optional_fields.as_ref().map(|s| &s.at),
+            "destination.bucket" => at(&s.destination_bucket),
+            "destination.region" => at(&s.destination_region),
+            "destination.account_id" => at(&s.destination_account_id),
+            "destination.prefix" => at(&s.destination_prefix),
+            "destination.format" => at(&s.destination_format),
+            "destination.encryption" => at(&s.encryption),
+            _ => None,
+        }
+    }
+
+    fn report(&mut self, err: &InvalidField) {
+        self.ok = false;
+        self.reported.push(err.field);
+        let at = self.loc_of(err.field).unwrap_or(self.job_at).clone();
+        let message = if at.file != self.job_at.file || at.line != self.job_at.line {
+            format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
+        } else {
+            err.message.clone()
+        };
+        self.problems.add(&at, err.field, message);
+    }
+
+    fn parse<T>(
+        &mut self,
+        setting: Option<&Setting<String>>,
+        parse: impl Fn(&str) -> Result<T, InvalidField>,
+    ) -> Option<T> {
+        let setting = setting?;
+        match parse(&setting.value) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.ok = false;
+                self.reported.push(err.field);
+                let message = if setting.at != *self.job_at && !manifest::is_csv(&setting.at.file) {
+                    format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
+                } else {
+                    err.message
+                };
+                self.problems.add(&setting.at, err.field, message);
+                None
+            }
+        }
+    }
+
+    fn required<T>(
+        &mut self,
+        setting: Option<&Setting<String>>,
+        field: &'static str,
+        parse: impl Fn(&str) -> Result<T, InvalidField>,
+    ) -> Option<T> {
+        if setting.is_none() {
+            self.missing(field);
+            return None;
+        }
+        self.parse(setting, parse)
+    }
+
+    fn missing(&mut self, field: &'static str) {
+        self.ok = false;
+        self.reported.push(field);
+        let where_to = if manifest::is_csv(&self.job_at.file) {
+            "fill the cell, or set it in the row's policy or the defaults"
+        } else {
+            "set it in the job's policy, its `set`, or defaults"
+        };
+        self.problems.add(
+            self.job_at,
+            field,
+            format!("missing for job {:?}; {where_to}", self.id),
+        );
+    }
+
+    fn optional_fields(&mut self) -> Option<Vec<OptionalField>> {
+        let Some(setting) = self.settings.optional_fields.clone() else {
+            return Some(Vec::new());
+        };
+        let mut fields = Vec::with_capacity(setting.value.len());
+        for name in &setting.value {
+            let one = Setting {
+                value: name.clone(),
+                at: setting.at.clone(),
+            };
+            fields.extend(self.parse(Some(&one), OptionalField::from_str));
+        }
+        Some(fields)
+    }
+
+    fn filter(&mut self) -> Option<Option<Filter>> {
+        let s = self.settings;
+        let prefix = s.filter_prefix.as_ref().map(|p| p.value.clone());
+        let tags = s
+            .filter_tags
+            .as_ref()
+            .map(|tags| {
+                tags.value
+                    .iter()
+                    .map(|(key, value)| TagFilter {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let period = s.filter_period.as_ref().map(|period| Period {
+            start: period.value.0,
+            end: period.value.1,
+        });
+        Some(Filter::new(prefix, tags, period))
+    }
+
+    /// The destination, its fixed region (`None`: the job's), and the
+    /// prefix pattern when it has placeholders.
+    #[allow(clippy::type_complexity)]
+    fn destination(&mut self) -> Option<(Destination, Option<Region>, Option<String>)> {
+        let s = self.settings;
+        let Some(bucket_setting) = s.destination_bucket.clone() else {
+            self.missing("destination.bucket");
+            return None;
+        };
+        let (arn_region, bucket) = if bucket_setting.value.starts_with("qcs::") {
+            let (region, bucket) =
+                self.parse(Some(&bucket_setting), model::parse_destination_arn)?;
+            (Some(region), bucket)
+        } else {
+            (
+                None,
+                self.parse(Some(&bucket_setting), |text| {
+                    BucketName::parse_for("destination.bucket", text)
+                })?,
+            )
+        };
+        let region = match (&s.destination_region, arn_region) {
+            (Some(setting), arn) => {
+                let region = self.parse(Some(setting), |text| {
+                    Region::parse_for("destination.region", text)
+                })?;
+                if let Some(arn) = arn
+                    && arn != region
+                {
+                    self.report(&InvalidField::new(
+                        "destination.region",
+                        format!(
+                            "{region} differs from {arn} in destination.bucket; give one region"
+                        ),
+                    ));
+                    return None;
+                }
+                Some(region)
+            }
+            (None, arn) => arn,
+        };
+        let account_id = match &s.destination_account_id {
+            Some(setting) => Some(self.parse(Some(setting), |text| {
+                AccountId::parse_for("destination.account_id", text)
+            })?),
+            None => None,
+        };
+        let format = match &s.destination_format {
+            Some(setting) => self.parse(Some(setting), Format::from_str)?,
+            None => Format::Csv,
+        };
+        let sse_cos = match &s.encryption {
+            None => false,
+            Some(setting) => match setting.value.as_str() {
+                "SSE-COS" => true,
+                "none" | "" => false,
+                other => {
+                    self.report(&InvalidField::new(
+                        "destination.encryption",
+                        format!("{} is not SSE-COS or none", model::quoted(other)),
+                    ));
+                    return None;
+                }
+            },
+        };
+        let (prefix, pattern) = match &s.destination_prefix {
+            None => (None, None),
+            Some(setting) => {
+                self.check_placeholders(setting)?;
+                if PLACEHOLDERS.iter().any(|p| setting.value.contains(p)) {
+                    (None, Some(setting.value.clone()))
+                } else {
+                    (Some(setting.value.clone()), None)
+                }
+            }
+        };
+        let destination = Destination {
+            bucket,
+            // Replaced per job when the destination follows the job.
+            region: region
+                .clone()
+                .unwrap_or_else(|| Region::parse("ap-guangzhou").expect("a valid region")),
+            account_id,
+            prefix,
+            format,
+            sse_cos,
+        };
+        Some((destination, region, pattern))
+    }
+
+    /// Only `{bucket}`, `{region}` and `{id}` may appear in braces.
+    fn check_placeholders(&mut self, setting: &Setting<String>) -> Option<()> {
+        let mut rest = setting.value.as_str();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open..];
+            let close = after.find('}').map(|close| &after[..=close]);
+            match close {
+                Some(placeholder) if PLACEHOLDERS.contains(&placeholder) => {
+                    rest = &after[placeholder.len()..];
+                }
+                _ => {
+                    let shown = close.unwrap_or(after);
+                    self.report(&InvalidField::new(
+                        "destination.prefix",
+                        format!(
+                            "{} is not a placeholder; use {{bucket}}, {{region}} or {{id}}",
+                            model::quoted(shown)
+                        ),
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+}

@@ -1,0 +1,295 @@
+//! Defaults, policies, YAML jobs and CSV rows → one job per (bucket, id).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::check::build_template;
+use super::{Job, Template};
+use crate::manifest::{
+    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, Setting, Settings, YamlManifest,
+};
+use crate::model::{self, BucketName, InventoryId, Region};
+
+/// Defaults and policies, from every YAML file.
+pub(super) struct Context {
+    defaults: Defaults,
+    pub(super) policies: HashMap<String, Policy>,
+}
+
+impl Context {
+    pub(super) fn new(yaml: &[(&PathBuf, YamlManifest)], problems: &mut Problems) -> Self {
+        let mut defaults: Option<(Defaults, Loc)> = None;
+        let mut policies: HashMap<String, Policy> = HashMap::new();
+        for (path, manifest) in yaml {
+            if let Some(found) = &manifest.defaults {
+                let at = Loc::new(&Arc::from(path.as_path()), 1);
+                match &defaults {
+                    Some((_, first)) => problems.add(
+                        &at,
+                        "defaults",
+                        format!(
+                            "defaults are also set in {}; they apply to every file, so set \
+                             them in one",
+                            first.file.display()
+                        ),
+                    ),
+                    None => defaults = Some((found.clone(), at)),
+                }
+            }
+            for policy in &manifest.policies {
+                match policies.get(&policy.name) {
+                    Some(first) => problems.add(
+                        &policy.at,
+                        "policies",
+                        format!(
+                            "policy {:?} is also defined at {}; give each policy one name",
+                            policy.name, first.at
+                        ),
+                    ),
+                    None => {
+                        policies.insert(policy.name.clone(), policy.clone());
+                    }
+                }
+            }
+        }
+        Context {
+            defaults: defaults.map(|(defaults, _)| defaults).unwrap_or_default(),
+            policies,
+        }
+    }
+
+    /// The policy named by `name`, or a problem naming the known ones.
+    fn policy(&self, name: &Setting<String>, problems: &mut Problems) -> Option<&Policy> {
+        let found = self.policies.get(&name.value);
+        if found.is_none() {
+            let mut known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let message = match manifest::did_you_mean(&name.value, &known) {
+                Some(close) => format!("unknown policy {:?}; did you mean {close:?}?", name.value),
+                None if known.is_empty() => format!(
+                    "unknown policy {:?}; no policies are defined (policies come from YAML \
+                     files on the same command line)",
+                    name.value
+                ),
+                None => format!(
+                    "unknown policy {:?}; defined: {}",
+                    name.value,
+                    known.join(", ")
+                ),
+            };
+            problems.add(&name.at, "policy", message);
+        }
+        found
+    }
+}
+
+/// Builds jobs from YAML job entries and CSV rows.
+pub(super) struct Expander<'c> {
+    context: &'c Context,
+    pub(super) jobs: Vec<Job>,
+    /// CSV rows that share every cell but bucket and region share a
+    /// template; `None` remembers a template that failed validation.
+    csv_templates: HashMap<String, Option<Arc<Template>>>,
+    buckets_files: HashMap<PathBuf, Option<Arc<Vec<manifest::BucketLine>>>>,
+    key: String,
+}
+
+impl<'c> Expander<'c> {
+    pub(super) fn new(context: &'c Context) -> Self {
+        Expander {
+            context,
+            jobs: Vec::new(),
+            csv_templates: HashMap::new(),
+            buckets_files: HashMap::new(),
+            key: String::new(),
+        }
+    }
+
+    pub(super) fn yaml_job(&mut self, spec: &JobSpec, problems: &mut Problems) {
+        let policy = match &spec.policy {
+            Some(name) => match self.context.policy(name, problems) {
+                Some(policy) => policy.settings.clone(),
+                None => return,
+            },
+            None => Settings::default(),
+        };
+        let settings = spec.set.or(&policy).or(&self.context.defaults.settings);
+        let template = build_template(&spec.id, &settings, &spec.at, problems);
+        let default_region = spec
+            .region
+            .as_ref()
+            .or(self.context.defaults.region.as_ref());
+        match &spec.buckets {
+            Buckets::Listed(names) => {
+                for name in names {
+                    self.add_job(
+                        &template,
+                        &name.value,
+                        &name.at,
+                        None,
+                        default_region,
+                        problems,
+                    );
+                }
+            }
+            Buckets::File(path) => {
+                let Some(lines) = self.buckets_file(path, problems) else {
+                    return;
+                };
+                let file: Arc<Path> = Arc::from(path.value.as_path());
+                for bucket in lines.iter() {
+                    let at = Loc::new(&file, bucket.line);
+                    let region = bucket.region.as_ref().map(|region| Setting {
+                        value: region.clone(),
+                        at: at.clone(),
+                    });
+                    self.add_job(
+                        &template,
+                        &bucket.name,
+                        &at,
+                        region.as_ref(),
+                        default_region,
+                        problems,
+                    );
+                }
+            }
+        }
+    }
+
+    fn buckets_file(
+        &mut self,
+        path: &Setting<PathBuf>,
+        problems: &mut Problems,
+    ) -> Option<Arc<Vec<manifest::BucketLine>>> {
+        if let Some(cached) = self.buckets_files.get(&path.value) {
+            return cached.clone();
+        }
+        let lines = manifest::read_buckets_file(&path.value, &path.at, problems).map(Arc::new);
+        self.buckets_files.insert(path.value.clone(), lines.clone());
+        lines
+    }
+
+    pub(super) fn csv_row(&mut self, row: &manifest::csv::Row<'_>, problems: &mut Problems) {
+        let at = row.loc();
+        let Some(bucket) = row.bucket() else {
+            problems.add(&at, "bucket", "empty; every row needs a bucket");
+            return;
+        };
+        row.template_key(&mut self.key);
+        let template = match self.csv_templates.get(&self.key) {
+            Some(template) => template.clone(),
+            None => {
+                let template = self.csv_template(row, problems);
+                self.csv_templates
+                    .insert(self.key.clone(), template.clone());
+                template
+            }
+        };
+        let region = row.region().map(|region| Setting {
+            value: region.to_string(),
+            at: at.clone(),
+        });
+        self.add_job(
+            &template,
+            bucket,
+            &at,
+            region.as_ref(),
+            self.context.defaults.region.as_ref(),
+            problems,
+        );
+    }
+
+    fn csv_template(
+        &self,
+        row: &manifest::csv::Row<'_>,
+        problems: &mut Problems,
+    ) -> Option<Arc<Template>> {
+        let at = row.loc();
+        let Some(id) = row.id() else {
+            problems.add(
+                &at,
+                "id",
+                "empty; every row needs the inventory id to write",
+            );
+            return None;
+        };
+        let policy = match row.policy() {
+            Some(name) => self.context.policy(&name, problems)?.settings.clone(),
+            None => Settings::default(),
+        };
+        let settings = row
+            .settings(problems)
+            .or(&policy)
+            .or(&self.context.defaults.settings);
+        build_template(&id, &settings, &at, problems)
+    }
+
+    /// One job of `template` on `name`; the bucket's own region wins over
+    /// the job's or the defaults'.
+    fn add_job(
+        &mut self,
+        template: &Option<Arc<Template>>,
+        name: &str,
+        at: &Loc,
+        own_region: Option<&Setting<String>>,
+        default_region: Option<&Setting<String>>,
+        problems: &mut Problems,
+    ) {
+        let bucket = BucketName::parse_for("bucket", name);
+        if let Err(err) = &bucket {
+            problems.add(at, err.field, &err.message);
+        }
+        let region = match own_region.or(default_region) {
+            Some(region) => Region::parse_for("region", &region.value)
+                .map_err(|err| problems.add(&region.at, err.field, &err.message))
+                .ok(),
+            None => {
+                problems.add(
+                    at,
+                    "region",
+                    format!(
+                        "bucket {name} has no region; set region on the job, a region \
+                         column, or defaults.region"
+                    ),
+                );
+                None
+            }
+        };
+        let (Ok(bucket), Some(region), Some(template)) = (bucket, region, template) else {
+            return;
+        };
+        if let Some(pattern) = &template.prefix_pattern {
+            let prefix = expand(pattern, &bucket, &region, &template.config.id);
+            if let Err(err) = model::check_destination_prefix(&prefix) {
+                problems.add(
+                    at,
+                    err.field,
+                    format!("for bucket {bucket}: {}", err.message),
+                );
+                return;
+            }
+        }
+        self.jobs.push(Job {
+            bucket,
+            region,
+            template: template.clone(),
+            file: at.file.clone(),
+            line: at.line,
+        });
+    }
+}
+
+pub(super) const PLACEHOLDERS: [&str; 3] = ["{bucket}", "{region}", "{id}"];
+
+pub(super) fn expand(
+    pattern: &str,
+    bucket: &BucketName,
+    region: &Region,
+    id: &InventoryId,
+) -> String {
+    pattern
+        .replace("{bucket}", bucket.as_str())
+        .replace("{region}", region.as_str())
+        .replace("{id}", id.as_str())
+}

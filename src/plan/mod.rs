@@ -1,0 +1,327 @@
+//! The planner: manifest entries in, checked and expanded jobs out.
+//!
+//! Expansion happens in two passes. YAML files are read first (defaults and
+//! policies may be used by any file on the command line), then YAML jobs
+//! and CSV rows are expanded to one [`Job`] per (bucket, id). Everything
+//! that is the same for all the buckets of a job (or for all the CSV rows
+//! that differ only by bucket) is resolved and validated once, into a
+//! shared `Template`; a job is then a bucket, a region, a line and a
+//! pointer, which is what lets a million jobs fit in a few hundred
+//! megabytes and check in seconds.
+//!
+//! - `expand`: defaults, policies, YAML jobs and CSV rows → jobs.
+//! - `check`: one job's settings → a validated configuration, every
+//!   problem reported where its value was written.
+//! - [`shard`]: the stable partition of buckets across hosts.
+//! - [`json`]: the plan as a JSON document, streamed.
+//!
+//! Nothing here prints: problems are collected and returned.
+
+mod check;
+mod expand;
+pub mod json;
+pub mod shard;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::manifest::{self, Loc, Problems};
+use crate::model::{self, BucketName, InventoryConfiguration, InventoryId, Region};
+
+pub use shard::{Shard, ShardError, shard_of};
+
+use expand::{Context, Expander, expand};
+
+/// Where a job was defined: a manifest file and line (for CSV, the line of
+/// the row; for a buckets file, the bucket's line there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// What the jobs of one YAML job entry (or of CSV rows alike but for the
+/// bucket) share.
+#[derive(Debug)]
+pub(crate) struct Template {
+    /// Complete but for the destination prefix (when it has placeholders)
+    /// and region (when it is the job's).
+    config: InventoryConfiguration,
+    /// The destination prefix with `{bucket}`, `{region}` or `{id}`.
+    prefix_pattern: Option<String>,
+    /// `None`: the destination is in each job's own region.
+    destination_region: Option<Region>,
+}
+
+/// One inventory job on one bucket: the unit the executor sends and the
+/// report has a row for.
+#[derive(Debug, Clone)]
+pub struct Job {
+    bucket: BucketName,
+    region: Region,
+    template: Arc<Template>,
+    file: Arc<Path>,
+    line: u32,
+}
+
+impl Job {
+    pub fn new(
+        bucket: BucketName,
+        region: Region,
+        config: InventoryConfiguration,
+        source: Source,
+    ) -> Self {
+        Job {
+            bucket,
+            region,
+            template: Arc::new(Template {
+                destination_region: Some(config.destination.region.clone()),
+                config,
+                prefix_pattern: None,
+            }),
+            file: Arc::from(source.file.as_path()),
+            line: source.line as u32,
+        }
+    }
+    pub fn bucket(&self) -> &BucketName {
+        &self.bucket
+    }
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+    pub fn id(&self) -> &InventoryId {
+        &self.template.config.id
+    }
+    /// The configuration to PUT, placeholders expanded.
+    pub fn config(&self) -> InventoryConfiguration {
+        let mut config = self.template.config.clone();
+        if let Some(pattern) = &self.template.prefix_pattern {
+            config.destination.prefix =
+                Some(expand(pattern, &self.bucket, &self.region, self.id()));
+        }
+        if self.template.destination_region.is_none() {
+            config.destination.region = self.region.clone();
+        }
+        config
+    }
+    pub fn source(&self) -> Source {
+        Source {
+            file: self.file.to_path_buf(),
+            line: self.line as usize,
+        }
+    }
+    fn loc(&self) -> Loc {
+        Loc::new(&self.file, self.line)
+    }
+}
+
+/// Every job of a set of manifests, validated, sorted by (bucket, id).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    jobs: Vec<Job>,
+}
+
+impl Plan {
+    /// Sorts the jobs; the caller guarantees they are valid and unique.
+    pub fn from_jobs(mut jobs: Vec<Job>) -> Self {
+        sort_jobs(&mut jobs);
+        Plan { jobs }
+    }
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+    pub fn bucket_count(&self) -> usize {
+        bucket_runs(&self.jobs).count()
+    }
+    /// The jobs of each bucket in turn.
+    pub fn buckets(&self) -> impl Iterator<Item = &[Job]> {
+        bucket_runs(&self.jobs)
+    }
+    /// Keeps only the buckets of `shard`.
+    pub fn shard(self, shard: Shard) -> Plan {
+        Plan {
+            jobs: self
+                .jobs
+                .into_iter()
+                .filter(|job| shard.contains(job.bucket()))
+                .collect(),
+        }
+    }
+}
+
+/// Sorts by (bucket, id). The sort is stable: jobs come in manifest order
+/// (files as given, lines in order), so of two jobs with the same (bucket,
+/// id) the one written first stays first and duplicates are reported the
+/// same way on every run.
+fn sort_jobs(jobs: &mut [Job]) {
+    jobs.sort_by(|a, b| (a.bucket(), a.id()).cmp(&(b.bucket(), b.id())));
+}
+
+/// The jobs of each bucket in turn (jobs sorted by bucket).
+fn bucket_runs(jobs: &[Job]) -> impl Iterator<Item = &[Job]> {
+    jobs.chunk_by(|a, b| a.bucket() == b.bucket())
+}
+
+/// Every problem found in a set of manifests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem(s) in the manifests", .problems.len())]
+pub struct ManifestErrors {
+    /// Each as `file:line: field: message`, in file order.
+    pub problems: Vec<String>,
+}
+
+/// What was read, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    pub files: usize,
+    pub policies: usize,
+}
+
+/// Reads, expands and validates `files` (YAML and CSV, merged).
+pub fn load(files: &[PathBuf]) -> Result<Plan, ManifestErrors> {
+    load_with_summary(files).map(|(plan, _)| plan)
+}
+
+/// [`load`], and what was read.
+pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), ManifestErrors> {
+    let mut problems = Problems::default();
+    let mut yaml = Vec::new();
+    let mut csv = Vec::new();
+    for path in files {
+        let file: Arc<Path> = Arc::from(path.as_path());
+        problems.declare_file(&file);
+        match kind_of(path) {
+            Some(Kind::Yaml) => yaml.push((path, manifest::yaml::read(path, &mut problems))),
+            Some(Kind::Csv) => csv.push(path),
+            None => problems.add(
+                &Loc::new(&file, 1),
+                "file",
+                "is neither YAML nor CSV; name manifests *.yaml, *.yml or *.csv",
+            ),
+        }
+    }
+    let context = Context::new(&yaml, &mut problems);
+    let mut expander = Expander::new(&context);
+    for (_, manifest) in &yaml {
+        for spec in &manifest.jobs {
+            expander.yaml_job(spec, &mut problems);
+        }
+    }
+    for path in csv {
+        manifest::csv::read(path, &mut problems, |row, problems| {
+            expander.csv_row(row, problems)
+        });
+    }
+    let mut jobs = expander.jobs;
+    sort_jobs(&mut jobs);
+    check_duplicates(&jobs, &mut problems);
+    check_limits(&jobs, &mut problems);
+    if jobs.is_empty() && problems.is_empty() {
+        let at = files
+            .first()
+            .map(|path| Loc::new(&Arc::from(path.as_path()), 1));
+        if let Some(at) = at {
+            problems.add(
+                &at,
+                "jobs",
+                "the manifests define no jobs; add a jobs: list or a CSV fleet",
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ManifestErrors {
+            problems: problems.into_lines(),
+        });
+    }
+    let summary = LoadSummary {
+        files: files.len(),
+        policies: context.policies.len(),
+    };
+    Ok((Plan { jobs }, summary))
+}
+
+enum Kind {
+    Yaml,
+    Csv,
+}
+
+fn kind_of(path: &Path) -> Option<Kind> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "yaml" | "yml" => Some(Kind::Yaml),
+        "csv" => Some(Kind::Csv),
+        _ => None,
+    }
+}
+
+/// Two jobs with the same (bucket, id) would overwrite each other.
+fn check_duplicates(jobs: &[Job], problems: &mut Problems) {
+    for pair in jobs.windows(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        if first.bucket() == second.bucket() && first.id() == second.id() {
+            problems.add(
+                &second.loc(),
+                "bucket",
+                format!(
+                    "job ({}, {}) is also defined at {}; each (bucket, id) may appear once",
+                    second.bucket(),
+                    second.id(),
+                    first.loc()
+                ),
+            );
+        }
+    }
+}
+
+/// COS keeps at most [`model::MAX_JOBS_PER_BUCKET`] inventory jobs per
+/// bucket. `live` counts jobs already on the bucket that the plan does not
+/// replace. The message, when over.
+pub fn over_limit(bucket: &str, planned: usize, live: usize) -> Option<String> {
+    let total = planned + live;
+    (total > model::MAX_JOBS_PER_BUCKET).then(|| {
+        let live = if live > 0 {
+            format!(" ({planned} planned, {live} already on the bucket)")
+        } else {
+            String::new()
+        };
+        format!(
+            "bucket {bucket}: {total} jobs{live}, limit {}; COS refuses more, so move some \
+             ids to other buckets",
+            model::MAX_JOBS_PER_BUCKET
+        )
+    })
+}
+
+fn check_limits(jobs: &[Job], problems: &mut Problems) {
+    for run in bucket_runs(jobs) {
+        if let Some(message) = over_limit(run[0].bucket().as_str(), run.len(), 0) {
+            problems.add(&run[model::MAX_JOBS_PER_BUCKET].loc(), "bucket", message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_counts_planned_and_live_jobs() {
+        assert_eq!(over_limit("b", 1000, 0), None);
+        assert_eq!(
+            over_limit("b", 1001, 0).unwrap(),
+            "bucket b: 1001 jobs, limit 1000; COS refuses more, so move some ids to other buckets"
+        );
+        assert!(
+            over_limit("b", 990, 11)
+                .unwrap()
+                .contains("1001 jobs (990 planned, 11 already")
+        );
+    }
+}
