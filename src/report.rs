@@ -38,7 +38,7 @@ pub enum Outcome {
     Skipped,
     /// Not finished: the run was interrupted.
     Cancelled,
-    /// `--dry-run`: nothing sent.
+    /// A dry run: nothing sent.
     DryRun,
 }
 

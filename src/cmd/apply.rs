@@ -206,7 +206,8 @@ async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError>
     eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
     if let Some(emulator) = sandbox {
         eprintln!("{}", sandbox_summary(&emulator, &plan));
-        emulator.shutdown().await;
+        // The sandbox has no state file: nothing to save, nothing to fail.
+        let _ = emulator.shutdown().await;
     }
     Ok(exit_code(&result, signal.load(Ordering::Relaxed)))
 }

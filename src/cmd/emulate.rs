@@ -50,8 +50,13 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
     let _ = stdout.flush();
     signals.next().await;
     eprintln!("cosinv emulate: stopping");
-    let _ = tokio::time::timeout(Duration::from_secs(10), emulator.shutdown()).await;
-    exit::SUCCESS
+    match tokio::time::timeout(Duration::from_secs(10), emulator.shutdown()).await {
+        Ok(Err(err)) => {
+            eprintln!("cosinv emulate: cannot save the state: {err}");
+            exit::USAGE
+        }
+        _ => exit::SUCCESS,
+    }
 }
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {

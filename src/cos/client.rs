@@ -128,7 +128,7 @@ impl Response {
 /// What kind of network failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportErrorKind {
-    /// No answer within `--request-timeout`.
+    /// No answer within the request timeout.
     Timeout,
     /// Could not connect.
     Connect,

@@ -1,7 +1,7 @@
 //! A local COS-compatible server for the inventory APIs.
 //!
 //! Tests and benchmarks start it in-process on `127.0.0.1:0`; `cosinv
-//! emulate` serves it for rehearsals; `cosinv apply --sandbox` runs one
+//! emulate` serves it for rehearsals; a sandbox `cosinv apply` runs one
 //! inside the apply. It checks signatures as COS does, keeps inventory
 //! configurations per bucket (optionally in a state file), enforces the
 //! 1,000-per-bucket limit, answers with COS's XML errors, and injects
@@ -40,7 +40,7 @@ use crate::model::InventoryConfiguration;
 
 pub use faults::{Fraction, InvalidFraction};
 
-/// The SecretId `apply --sandbox` signs with and its emulator accepts.
+/// The SecretId a sandbox run signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
 /// The matching SecretKey; a fixed, public value for local use only.
 pub const SANDBOX_SECRET_KEY: &str = "cosinv-sandbox-secret";
@@ -119,6 +119,9 @@ pub(crate) struct Inner {
     clock: Mutex<Option<u64>>,
     request_ids: AtomicU64,
     shutdown: CancellationToken,
+    /// The last failure to write the state file, for whoever stops the
+    /// emulator to report (the library does not print).
+    save_error: Mutex<Option<std::io::Error>>,
 }
 
 impl Inner {
@@ -197,6 +200,7 @@ impl Emulator {
             clock: Mutex::new(None),
             request_ids: AtomicU64::new(1),
             shutdown: CancellationToken::new(),
+            save_error: Mutex::new(None),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone()));
         let saver = inner
@@ -214,7 +218,7 @@ impl Emulator {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://ADDR`, for `--endpoint`.
+    /// `http://ADDR`: the endpoint to send requests to.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -238,14 +242,19 @@ impl Emulator {
     pub fn insert_inventory(&self, bucket: &str, config: InventoryConfiguration) {
         self.inner.store.insert_unchecked(bucket, config);
     }
-    /// Stops serving, closes connections and writes the state file.
-    pub async fn shutdown(mut self) {
+    /// Stops serving, closes connections and writes the state file; the
+    /// last failure to write it, if the last attempt failed.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
         self.stop();
         if let Some(accept) = self.accept.take() {
             let _ = accept.await;
         }
         if let Some(saver) = self.saver.take() {
             let _ = saver.await;
+        }
+        match self.inner.save_error.lock().take() {
+            Some(err) => Err(err),
+            None => Ok(()),
         }
     }
 

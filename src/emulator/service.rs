@@ -16,7 +16,7 @@ use super::faults::Injected;
 use super::store::StoreError;
 use super::{COUNTERS_PATH, Inner};
 use crate::cos::xml::{self, CosErrorBody, InventoryPage, XmlError};
-use crate::model::BucketName;
+use crate::model::{BucketName, InventoryConfiguration};
 
 /// Largest request body accepted; a configuration is a few kilobytes.
 const MAX_BODY: usize = 1024 * 1024;
@@ -229,6 +229,21 @@ fn dispatch(
     }
 }
 
+/// A request the emulator refuses, as COS would: status, code, message.
+struct Rejection {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+fn reject(status: u16, code: &'static str, message: impl Into<String>) -> Rejection {
+    Rejection {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
 fn put(
     inner: &Inner,
     request: &Received<'_>,
@@ -238,71 +253,11 @@ fn put(
     body: &[u8],
 ) -> Response<Full<Bytes>> {
     let path = request.path;
-    let md5 = request
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-md5"))
-        .map(|(_, value)| value.as_str());
-    let Some(md5) = md5 else {
-        return error(
-            inner,
-            400,
-            "InvalidDigest",
-            "the Content-MD5 header is required",
-            path,
-        );
-    };
-    let decoded = base64::engine::general_purpose::STANDARD.decode(md5);
-    let Some(expected) = decoded.ok().filter(|digest| digest.len() == 16) else {
-        return error(
-            inner,
-            400,
-            "InvalidDigest",
-            "the Content-MD5 you specified is not the base64 of an MD5 digest",
-            path,
-        );
-    };
-    if Md5::digest(body).as_slice() != expected.as_slice() {
-        return error(
-            inner,
-            400,
-            "BadDigest",
-            "the Content-MD5 you specified did not match what we received",
-            path,
-        );
-    }
-    let config = match xml::configuration_from_xml(body) {
+    let config = check_digest(request, body).and_then(|()| configuration_for(id, body));
+    let config = match config {
         Ok(config) => config,
-        Err(XmlError::Malformed { reason, .. }) => {
-            return error(
-                inner,
-                400,
-                "MalformedXML",
-                &format!("the XML you provided was not well-formed or did not validate: {reason}"),
-                path,
-            );
-        }
-        Err(invalid @ XmlError::Invalid { .. }) => {
-            return error(inner, 400, "InvalidArgument", &invalid.to_string(), path);
-        }
+        Err(refused) => return error(inner, refused.status, refused.code, &refused.message, path),
     };
-    let problems = config.validate();
-    if !problems.is_empty() {
-        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return error(inner, 400, "InvalidArgument", &text.join("; "), path);
-    }
-    if config.id.as_str() != id {
-        return error(
-            inner,
-            400,
-            "InvalidArgument",
-            &format!(
-                "the id parameter {id:?} differs from the <Id> {:?} in the body",
-                config.id.as_str()
-            ),
-            path,
-        );
-    }
     match inner.store.put(bucket, region, config) {
         Ok(()) => respond(inner, StatusCode::OK, Bytes::new()),
         Err(StoreError::Full) => error(
@@ -318,6 +273,63 @@ fn put(
         ),
         Err(StoreError::NoSuchBucket) => no_such_bucket(inner, bucket, path),
     }
+}
+
+/// COS requires `Content-MD5` on PUT Bucket inventory, and checks it.
+fn check_digest(request: &Received<'_>, body: &[u8]) -> Result<(), Rejection> {
+    let md5 = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-md5"))
+        .map(|(_, value)| value.as_str())
+        .ok_or_else(|| reject(400, "InvalidDigest", "the Content-MD5 header is required"))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(md5);
+    let expected = decoded
+        .ok()
+        .filter(|digest| digest.len() == 16)
+        .ok_or_else(|| {
+            reject(
+                400,
+                "InvalidDigest",
+                "the Content-MD5 you specified is not the base64 of an MD5 digest",
+            )
+        })?;
+    if Md5::digest(body).as_slice() != expected.as_slice() {
+        return Err(reject(
+            400,
+            "BadDigest",
+            "the Content-MD5 you specified did not match what we received",
+        ));
+    }
+    Ok(())
+}
+
+/// The body as a valid configuration whose `<Id>` is the `id` parameter.
+fn configuration_for(id: &str, body: &[u8]) -> Result<InventoryConfiguration, Rejection> {
+    let config = xml::configuration_from_xml(body).map_err(|err| match err {
+        XmlError::Malformed { reason, .. } => reject(
+            400,
+            "MalformedXML",
+            format!("the XML you provided was not well-formed or did not validate: {reason}"),
+        ),
+        invalid @ XmlError::Invalid { .. } => reject(400, "InvalidArgument", invalid.to_string()),
+    })?;
+    let problems = config.validate();
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(reject(400, "InvalidArgument", text.join("; ")));
+    }
+    if config.id.as_str() != id {
+        return Err(reject(
+            400,
+            "InvalidArgument",
+            format!(
+                "the id parameter {id:?} differs from the <Id> {:?} in the body",
+                config.id.as_str()
+            ),
+        ));
+    }
+    Ok(config)
 }
 
 fn get(

@@ -331,9 +331,8 @@ pub(crate) async fn save_periodically(inner: Arc<super::Inner>) {
             _ = inner.shutdown.cancelled() => true,
             _ = tokio::time::sleep(SAVE_INTERVAL) => false,
         };
-        if let Err(err) = inner.store.save_if_dirty() {
-            eprintln!("cosinv emulate: cannot save the state: {err}");
-        }
+        // Kept for shutdown to report; a later success clears it.
+        *inner.save_error.lock() = inner.store.save_if_dirty().err();
         if stopping {
             break;
         }

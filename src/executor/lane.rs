@@ -10,7 +10,10 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's clock, so that tests on a paused clock see every wait.
+use tokio::time::Instant;
 
 use futures_util::StreamExt;
 
@@ -176,7 +179,7 @@ async fn send<T: Transport>(
 
 /// Feeds the pacer, the budget and the clock correction.
 fn learn_from<T: Transport>(shared: &Shared<T>, class: Class, outcome: &Attempt) {
-    let now = Instant::now();
+    let now = Instant::now().into_std();
     match class {
         Class::Success => {
             shared.budget.refund_success();

@@ -19,6 +19,8 @@ mod lane;
 pub mod rate;
 pub mod retry;
 mod rows;
+#[cfg(test)]
+mod scripted;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -26,7 +28,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -167,7 +171,7 @@ pub async fn execute<T: Transport>(
     let writer = spawn_writer(report, receiver, total, control.cancel.clone());
     let shared = Arc::new(Shared {
         limits: Limits::new(config.rate, config.bucket_rate),
-        pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now()),
+        pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now().into_std()),
         budget: RetryBudget::new(config.retry_budget),
         permits: Semaphore::new(config.concurrency.get()),
         buckets: bucket_ranges(plan.jobs()),

@@ -1,7 +1,7 @@
 //! How fast requests may start.
 //!
 //! Two layers, composed by the executor:
-//! - [`Limits`]: the operator's hard caps (`--rate`, `--bucket-rate`),
+//! - [`Limits`]: the operator's hard caps (global and per bucket),
 //!   GCRA limiters from governor, global and keyed by bucket;
 //! - [`AdaptiveRate`]: a pacer that learns the server's throttle. It is
 //!   off until the first throttling answer; then the rate drops
@@ -127,7 +127,7 @@ pub struct AdaptiveConfig {
     /// Nor below this fraction of the rate being sent when the first
     /// throttle of an episode came. Throttling that does not ease as we
     /// slow (a fraction of answers throttled whatever the rate) would
-    /// otherwise push a big run down to `floor` for hours; `--rate` is the
+    /// otherwise push a big run down to `floor` for hours; the operator's rate cap is the
     /// way to go lower.
     pub floor_fraction: f64,
     /// Throttles within this window of a decrease are the same event.
@@ -223,7 +223,8 @@ impl AdaptiveRate {
 
     /// Waits for the next start time.
     pub async fn acquire(&self) {
-        let slot = self.reserve(Instant::now());
+        // tokio's clock, so that a paused test clock governs the pacing.
+        let slot = self.reserve(tokio::time::Instant::now().into_std());
         tokio::time::sleep_until(slot.into()).await;
     }
 

@@ -48,8 +48,15 @@ pub(super) fn build_template(
     let parsed_ok = checker.ok;
     // Whatever failed to parse is stood in for, so the rules across
     // fields are checked too and every problem is reported in one run.
-    let (destination, destination_region, prefix_pattern) =
-        destination.unwrap_or_else(|| (stand_in_destination(), None, None));
+    let DestinationSpec {
+        destination,
+        region: destination_region,
+        prefix_pattern,
+    } = destination.unwrap_or_else(|| DestinationSpec {
+        destination: stand_in_destination(),
+        region: None,
+        prefix_pattern: None,
+    });
     let config = InventoryConfiguration {
         id: config_id.unwrap_or_else(|| InventoryId::parse("stand-in").expect("a valid id")),
         enabled: settings
@@ -93,6 +100,15 @@ fn stand_in_destination() -> Destination {
         format: Format::Csv,
         sse_cos: false,
     }
+}
+
+/// A job's destination, as far as it does not depend on the bucket.
+struct DestinationSpec {
+    destination: Destination,
+    /// `None`: the destination is in each job's own region.
+    region: Option<Region>,
+    /// The prefix when it has placeholders, expanded per job.
+    prefix_pattern: Option<String>,
 }
 
 /// Parses settings, reporting each problem where its value was written.
@@ -153,17 +169,24 @@ impl Checker<'_> {
         match parse(&setting.value) {
             Ok(value) => Some(value),
             Err(err) => {
-                self.ok = false;
+                // The field's value is stood in for: its own rules are not
+                // checked again on the stand-in.
                 self.reported.push(err.field);
-                let message = if setting.at != *self.job_at && !manifest::is_csv(&setting.at.file) {
-                    format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
-                } else {
-                    err.message
-                };
-                self.problems.add(&setting.at, err.field, message);
+                self.reject(setting, err);
                 None
             }
         }
+    }
+
+    /// Reports that `setting` is invalid, where it was written.
+    fn reject(&mut self, setting: &Setting<String>, err: InvalidField) {
+        self.ok = false;
+        let message = if setting.at != *self.job_at && !manifest::is_csv(&setting.at.file) {
+            format!("{} (job {:?} at {})", err.message, self.id, self.job_at)
+        } else {
+            err.message
+        };
+        self.problems.add(&setting.at, err.field, message);
     }
 
     fn required<T>(
@@ -204,7 +227,12 @@ impl Checker<'_> {
                 value: name.clone(),
                 at: setting.at.clone(),
             };
-            fields.extend(self.parse(Some(&one), OptionalField::from_str));
+            // The names that parse are real values, not stand-ins: the
+            // rules across them (no duplicates) are checked as well.
+            match OptionalField::from_str(name) {
+                Ok(field) => fields.push(field),
+                Err(err) => self.reject(&one, err),
+            }
         }
         Some(fields)
     }
@@ -232,82 +260,22 @@ impl Checker<'_> {
         Some(Filter::new(prefix, tags, period))
     }
 
-    /// The destination, its fixed region (`None`: the job's), and the
-    /// prefix pattern when it has placeholders.
-    #[allow(clippy::type_complexity)]
-    fn destination(&mut self) -> Option<(Destination, Option<Region>, Option<String>)> {
-        let s = self.settings;
-        let Some(bucket_setting) = s.destination_bucket.clone() else {
-            self.missing("destination.bucket");
-            return None;
-        };
-        let (arn_region, bucket) = if bucket_setting.value.starts_with("qcs::") {
-            let (region, bucket) =
-                self.parse(Some(&bucket_setting), model::parse_destination_arn)?;
-            (Some(region), bucket)
-        } else {
-            (
-                None,
-                self.parse(Some(&bucket_setting), |text| {
-                    BucketName::parse_for("destination.bucket", text)
-                })?,
-            )
-        };
-        let region = match (&s.destination_region, arn_region) {
-            (Some(setting), arn) => {
-                let region = self.parse(Some(setting), |text| {
-                    Region::parse_for("destination.region", text)
-                })?;
-                if let Some(arn) = arn
-                    && arn != region
-                {
-                    self.report(&InvalidField::new(
-                        "destination.region",
-                        format!(
-                            "{region} differs from {arn} in destination.bucket; give one region"
-                        ),
-                    ));
-                    return None;
-                }
-                Some(region)
-            }
-            (None, arn) => arn,
-        };
-        let account_id = match &s.destination_account_id {
-            Some(setting) => Some(self.parse(Some(setting), |text| {
+    /// The destination, every part checked on its own so that all of its
+    /// problems are reported in one run.
+    fn destination(&mut self) -> Option<DestinationSpec> {
+        let bucket = self.destination_bucket();
+        let arn_region = bucket.as_ref().and_then(|(region, _)| region.clone());
+        let region = self.destination_region(arn_region);
+        let account_id = self
+            .optional_setting(self.settings.destination_account_id.as_ref(), |text| {
                 AccountId::parse_for("destination.account_id", text)
-            })?),
-            None => None,
-        };
-        let format = match &s.destination_format {
-            Some(setting) => self.parse(Some(setting), Format::from_str)?,
-            None => Format::Csv,
-        };
-        let sse_cos = match &s.encryption {
-            None => false,
-            Some(setting) => match setting.value.as_str() {
-                "SSE-COS" => true,
-                "none" | "" => false,
-                other => {
-                    self.report(&InvalidField::new(
-                        "destination.encryption",
-                        format!("{} is not SSE-COS or none", model::quoted(other)),
-                    ));
-                    return None;
-                }
-            },
-        };
-        let (prefix, pattern) = match &s.destination_prefix {
-            None => (None, None),
-            Some(setting) => {
-                self.check_placeholders(setting)?;
-                if PLACEHOLDERS.iter().any(|p| setting.value.contains(p)) {
-                    (None, Some(setting.value.clone()))
-                } else {
-                    (Some(setting.value.clone()), None)
-                }
-            }
-        };
+            });
+        let format =
+            self.optional_setting(self.settings.destination_format.as_ref(), Format::from_str);
+        let sse_cos = self.encryption();
+        let prefix = self.destination_prefix();
+        let ((_, bucket), region, account_id, format, sse_cos, (prefix, prefix_pattern)) =
+            (bucket?, region?, account_id?, format?, sse_cos?, prefix?);
         let destination = Destination {
             bucket,
             // Replaced per job when the destination follows the job.
@@ -316,10 +284,95 @@ impl Checker<'_> {
                 .unwrap_or_else(|| Region::parse("ap-guangzhou").expect("a valid region")),
             account_id,
             prefix,
-            format,
+            format: format.unwrap_or(Format::Csv),
             sse_cos,
         };
-        Some((destination, region, pattern))
+        Some(DestinationSpec {
+            destination,
+            region,
+            prefix_pattern,
+        })
+    }
+
+    /// `destination.bucket`, a name or an ARN; the ARN's region if any.
+    fn destination_bucket(&mut self) -> Option<(Option<Region>, BucketName)> {
+        let Some(setting) = self.settings.destination_bucket.clone() else {
+            self.missing("destination.bucket");
+            return None;
+        };
+        if setting.value.starts_with("qcs::") {
+            let (region, bucket) = self.parse(Some(&setting), model::parse_destination_arn)?;
+            return Some((Some(region), bucket));
+        }
+        let bucket = self.parse(Some(&setting), |text| {
+            BucketName::parse_for("destination.bucket", text)
+        })?;
+        Some((None, bucket))
+    }
+
+    /// `destination.region`, which must agree with the ARN's; `Some(None)`
+    /// when neither is given (the destination follows each job's region).
+    fn destination_region(&mut self, arn: Option<Region>) -> Option<Option<Region>> {
+        let Some(setting) = self.settings.destination_region.as_ref() else {
+            return Some(arn);
+        };
+        let region = self.parse(Some(setting), |text| {
+            Region::parse_for("destination.region", text)
+        })?;
+        if let Some(arn) = arn
+            && arn != region
+        {
+            self.report(&InvalidField::new(
+                "destination.region",
+                format!("{region} differs from {arn} in destination.bucket; give one region"),
+            ));
+            return None;
+        }
+        Some(Some(region))
+    }
+
+    /// An optional setting: `Some(None)` when unset, `None` when invalid.
+    fn optional_setting<T>(
+        &mut self,
+        setting: Option<&Setting<String>>,
+        parse: impl Fn(&str) -> Result<T, InvalidField>,
+    ) -> Option<Option<T>> {
+        match setting {
+            None => Some(None),
+            Some(setting) => self.parse(Some(setting), parse).map(Some),
+        }
+    }
+
+    /// `destination.encryption`: SSE-COS or none.
+    fn encryption(&mut self) -> Option<bool> {
+        let Some(setting) = &self.settings.encryption else {
+            return Some(false);
+        };
+        match setting.value.as_str() {
+            "SSE-COS" => Some(true),
+            "none" | "" => Some(false),
+            other => {
+                self.report(&InvalidField::new(
+                    "destination.encryption",
+                    format!("{} is not SSE-COS or none", model::quoted(other)),
+                ));
+                None
+            }
+        }
+    }
+
+    /// `destination.prefix`: a fixed prefix, or a pattern with
+    /// placeholders expanded per job.
+    fn destination_prefix(&mut self) -> Option<(Option<String>, Option<String>)> {
+        let Some(setting) = self.settings.destination_prefix.clone() else {
+            return Some((None, None));
+        };
+        self.check_placeholders(&setting)?;
+        if PLACEHOLDERS.iter().any(|p| setting.value.contains(p)) {
+            Some((None, Some(setting.value)))
+        } else {
+            Some((Some(setting.value), None))
+        }
     }
 
     /// Only `{bucket}`, `{region}` and `{id}` may appear in braces.

@@ -669,7 +669,7 @@ async fn the_state_file_keeps_configurations_across_restarts() {
         .await
         .unwrap();
     assert_eq!(send(&first, put("kept")).await.status, 200);
-    first.shutdown().await;
+    first.shutdown().await.unwrap();
     let second = Emulator::start(config(), ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();

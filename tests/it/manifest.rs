@@ -406,3 +406,74 @@ fn shards_split_every_job_into_exactly_one_shard_stably() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("K/N"), "{}", stderr(&output));
 }
+
+#[test]
+fn every_problem_of_a_destination_is_reported_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write(
+        dir.path(),
+        "m.yaml",
+        "version: 1
+jobs:
+  - id: daily
+    bucket: photos-1250000000
+    region: ap-guangzhou
+    set:
+      schedule: Daily
+      optional_fields: [Size, Nope, Size]
+      destination:
+        bucket: \"qcs::cos:ap-guangzhou::\"
+        account_id: \"12ab\"
+        encryption: AES
+        format: XML
+",
+    );
+    let found = problems(dir.path(), &[&manifest]);
+    let fields: BTreeSet<&str> = found
+        .iter()
+        .filter_map(|line| line.split(": ").nth(1))
+        .collect();
+    for field in [
+        "destination.bucket",
+        "destination.account_id",
+        "destination.encryption",
+        "destination.format",
+        "optional_fields",
+    ] {
+        assert!(fields.contains(field), "{field} missing from {found:#?}");
+    }
+    // The unknown name and the duplicate, both in this one run.
+    let optional: Vec<&String> = found
+        .iter()
+        .filter(|line| line.contains(": optional_fields: "))
+        .collect();
+    assert_eq!(optional.len(), 2, "{found:#?}");
+}
+
+#[test]
+fn duplicate_jobs_are_reported_in_manifest_order_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::from(POLICIES);
+    yaml.push_str("jobs:\n");
+    // Enough copies that the sort is not a small-slice insertion sort.
+    let copies = 40;
+    for _ in 0..copies {
+        yaml.push_str(
+            "  - id: daily\n    policy: daily\n    buckets: [a-1250000000, b-1250000000]\n",
+        );
+    }
+    let manifest = write(dir.path(), "m.yaml", &yaml);
+    let mut expected = Vec::new();
+    for copy in 1..copies {
+        let (line, first) = (15 + 3 * copy, 15 + 3 * (copy - 1));
+        for bucket in ["a-1250000000", "b-1250000000"] {
+            expected.push(format!(
+                "m.yaml:{line}: bucket: job ({bucket}, daily) is also defined at m.yaml:{first}; \
+                 each (bucket, id) may appear once"
+            ));
+        }
+    }
+    for _ in 0..3 {
+        assert_eq!(problems(dir.path(), &[&manifest]), expected);
+    }
+}

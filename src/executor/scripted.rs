@@ -1,0 +1,314 @@
+//! The executor against a scripted [`Transport`]: every answer chosen by
+//! the test, every attempt recorded with the (tokio) time it was sent.
+//! Retry timing runs on tokio's paused clock, so nothing sleeps for real.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::retry::RetryPolicy;
+use super::*;
+use crate::cos::client::{TransportError, TransportErrorKind};
+use crate::cos::xml::CosErrorBody;
+use crate::model::tests::sample;
+use crate::model::{BucketName, InventoryId, Region};
+use crate::plan::Source;
+
+/// Answers per (bucket, id), in order; `200 OK` once a script runs out.
+#[derive(Default)]
+struct Script {
+    answers: Mutex<HashMap<(String, String), VecDeque<Attempt>>>,
+    sent: Mutex<Vec<(String, String, Instant)>>,
+}
+
+impl Script {
+    fn answer(&self, bucket: &str, id: &str, answers: impl IntoIterator<Item = Attempt>) {
+        self.answers
+            .lock()
+            .entry((bucket.to_string(), id.to_string()))
+            .or_default()
+            .extend(answers);
+    }
+
+    /// When each attempt at (bucket, id) was sent.
+    fn times(&self, bucket: &str, id: &str) -> Vec<Instant> {
+        self.sent
+            .lock()
+            .iter()
+            .filter(|(b, i, _)| b == bucket && i == id)
+            .map(|(_, _, at)| *at)
+            .collect()
+    }
+
+    fn attempts(&self) -> usize {
+        self.sent.lock().len()
+    }
+}
+
+impl Transport for Arc<Script> {
+    async fn send(&self, request: &InventoryRequest, _now: u64) -> Attempt {
+        let bucket = request
+            .host
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let id = request
+            .params
+            .iter()
+            .find(|(name, _)| name == "id")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        self.sent
+            .lock()
+            .push((bucket.clone(), id.clone(), Instant::now()));
+        let next = self
+            .answers
+            .lock()
+            .get_mut(&(bucket, id))
+            .and_then(VecDeque::pop_front);
+        next.unwrap_or_else(|| status(200, None))
+    }
+}
+
+fn status(status: u16, code: Option<&str>) -> Attempt {
+    Ok(Response {
+        status,
+        request_id: Some("req".into()),
+        retry_after: None,
+        server_time: None,
+        error: code.map(|code| CosErrorBody {
+            code: code.into(),
+            ..Default::default()
+        }),
+        unparsed_error: None,
+        body: Vec::new(),
+    })
+}
+
+fn slow_down(retry_after: Option<u64>) -> Attempt {
+    let mut answer = status(503, Some("SlowDown"));
+    if let Ok(response) = &mut answer {
+        response.retry_after = retry_after;
+    }
+    answer
+}
+
+fn reset() -> Attempt {
+    Err(TransportError {
+        kind: TransportErrorKind::Connection,
+        message: "connection reset".into(),
+    })
+}
+
+fn job(bucket: &str, id: &str) -> Job {
+    let mut config = sample();
+    config.id = InventoryId::parse(id).unwrap();
+    Job::new(
+        BucketName::parse(bucket).unwrap(),
+        Region::parse("ap-guangzhou").unwrap(),
+        config,
+        Source {
+            file: "m.yaml".into(),
+            line: 1,
+        },
+    )
+}
+
+const A: &str = "a-1250000000";
+const B: &str = "b-1250000000";
+
+/// Runs `jobs` against `script`; the outcomes by (bucket, id).
+async fn run(
+    script: &Arc<Script>,
+    jobs: Vec<Job>,
+    config: ExecutorConfig,
+) -> (RunResult, HashMap<(String, String), ReportRow>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let rows = Arc::new(Mutex::new(HashMap::new()));
+    let seen = rows.clone();
+    let observer: Observer = Arc::new(move |event: &Event| {
+        if let Event::Finished(row) = event {
+            seen.lock()
+                .insert((row.bucket.clone(), row.id.clone()), row.clone());
+        }
+    });
+    let control = RunControl {
+        observer: Some(observer),
+        ..RunControl::default()
+    };
+    let plan = Arc::new(Plan::from_jobs(jobs));
+    let report = ReportWriter::create(&path).unwrap();
+    let result = execute(plan, Some(script.clone()), config, report, control)
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.lines().count() as u64,
+        1 + result.stats.total,
+        "{text}"
+    );
+    let rows = std::mem::take(&mut *rows.lock());
+    (result, rows)
+}
+
+/// No waiting between attempts: the decisions, not the timing.
+fn instant_retries() -> ExecutorConfig {
+    ExecutorConfig {
+        retry: RetryPolicy {
+            base_delay: Duration::ZERO,
+            ..RetryPolicy::default()
+        },
+        ..ExecutorConfig::default()
+    }
+}
+
+fn outcome(rows: &HashMap<(String, String), ReportRow>, bucket: &str, id: &str) -> String {
+    let row = &rows[&(bucket.to_string(), id.to_string())];
+    format!("{} after {}", row.outcome.as_str(), row.attempts)
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_applied() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [status(500, Some("InternalError")), reset()]);
+    script.answer(A, "y", [slow_down(None), status(502, None)]);
+    let jobs = vec![job(A, "x"), job(A, "y")];
+    let (result, rows) = run(&script, jobs, instant_retries()).await;
+    assert_eq!(outcome(&rows, A, "x"), "applied after 3");
+    assert_eq!(outcome(&rows, A, "y"), "applied after 3");
+    assert_eq!(result.stats.retries, 4);
+}
+
+#[tokio::test]
+async fn a_client_error_is_final_at_once() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [status(400, Some("InvalidArgument"))]);
+    let (_, rows) = run(&script, vec![job(A, "x"), job(A, "y")], instant_retries()).await;
+    assert_eq!(outcome(&rows, A, "x"), "failed after 1");
+    assert_eq!(outcome(&rows, A, "y"), "applied after 1");
+    assert_eq!(script.attempts(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_bucket_skips_the_rest_of_that_bucket_only() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [status(404, Some("NoSuchBucket"))]);
+    let jobs = vec![job(A, "x"), job(A, "y"), job(A, "z"), job(B, "x")];
+    let (_, rows) = run(&script, jobs, instant_retries()).await;
+    assert_eq!(outcome(&rows, A, "x"), "failed after 1");
+    assert_eq!(outcome(&rows, A, "y"), "skipped after 0");
+    assert_eq!(outcome(&rows, A, "z"), "skipped after 0");
+    assert_eq!(outcome(&rows, B, "x"), "applied after 1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_credentials_stop_the_whole_run() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [status(403, Some("InvalidAccessKeyId"))]);
+    // Whichever bucket goes first, B's job is still waiting to retry when
+    // A's refusal comes.
+    script.answer(B, "x", [slow_down(Some(1))]);
+    let jobs = vec![job(A, "x"), job(A, "y"), job(B, "x")];
+    let (result, rows) = run(&script, jobs, ExecutorConfig::default()).await;
+    assert!(result.aborted.unwrap().contains("InvalidAccessKeyId"));
+    assert_eq!(outcome(&rows, A, "x"), "failed after 1");
+    assert_eq!(outcome(&rows, A, "y"), "skipped after 0");
+    let other = &rows[&(B.to_string(), "x".to_string())];
+    assert_eq!(other.outcome, crate::report::Outcome::Skipped, "{other:?}");
+    assert!(script.attempts() <= 2, "{}", script.attempts());
+}
+
+#[tokio::test]
+async fn attempts_stop_at_the_maximum() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", (0..20).map(|_| reset()));
+    let config = ExecutorConfig {
+        retry: RetryPolicy {
+            max_attempts: std::num::NonZeroU32::new(4).unwrap(),
+            base_delay: Duration::ZERO,
+            ..RetryPolicy::default()
+        },
+        ..ExecutorConfig::default()
+    };
+    let (_, rows) = run(&script, vec![job(A, "x")], config).await;
+    assert_eq!(outcome(&rows, A, "x"), "failed after 4");
+    let row = &rows[&(A.to_string(), "x".to_string())];
+    assert_eq!(row.error_code, "ConnectionError");
+    assert!(
+        row.message.starts_with("gave up after 4 attempts"),
+        "{row:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_waits_grow_within_their_doubling_caps() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", (0..5).map(|_| status(500, Some("InternalError"))));
+    let started = Instant::now();
+    let (_, rows) = run(&script, vec![job(A, "x")], ExecutorConfig::default()).await;
+    assert_eq!(outcome(&rows, A, "x"), "applied after 6");
+    let times = script.times(A, "x");
+    let policy = RetryPolicy::default();
+    for (attempt, pair) in times.windows(2).enumerate() {
+        let waited = pair[1] - pair[0];
+        let cap = policy.base_delay * (1 << attempt);
+        assert!(
+            waited <= cap,
+            "wait {attempt}: {waited:?} over its cap {cap:?}"
+        );
+    }
+    // Full jitter: the waits are not all at their caps (a fixed pause
+    // would be) and not all zero.
+    let total = times[5] - times[0];
+    assert!(
+        total > Duration::ZERO && total < policy.base_delay * 31,
+        "{total:?}"
+    );
+    assert!(times[0] - started < Duration::from_millis(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_waited_out_and_capped() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [slow_down(Some(3)), slow_down(Some(86_400))]);
+    let (_, rows) = run(&script, vec![job(A, "x")], ExecutorConfig::default()).await;
+    assert_eq!(outcome(&rows, A, "x"), "applied after 3");
+    let times = script.times(A, "x");
+    let policy = RetryPolicy::default();
+    assert!(times[1] - times[0] >= Duration::from_secs(3));
+    let second = times[2] - times[1];
+    assert!(
+        second >= policy.max_retry_after && second < policy.max_retry_after * 2,
+        "{second:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_during_a_backoff_ends_the_job_cancelled_with_its_last_answer() {
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", [slow_down(Some(30))]);
+    let control = RunControl::default();
+    let cancel = control.cancel.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let report = ReportWriter::create(&dir.path().join("r.csv")).unwrap();
+    let plan = Arc::new(Plan::from_jobs(vec![job(A, "x")]));
+    let run = tokio::spawn(execute(
+        plan,
+        Some(script.clone()),
+        ExecutorConfig::default(),
+        report,
+        control,
+    ));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    cancel.cancel();
+    let result = run.await.unwrap().unwrap();
+    assert_eq!(result.stats.cancelled, 1);
+    assert_eq!(script.attempts(), 1);
+    let text = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
+    assert!(text.contains("last attempt: HTTP 503 SlowDown"), "{text}");
+}
