@@ -304,7 +304,8 @@ mod tests {
     use crate::model::{BucketName, InventoryId, Region};
     use crate::plan::Source;
 
-    fn job(bucket: &str, id: &str) -> Job {
+    /// A job of the sample configuration with `id` on `bucket`.
+    pub(super) fn job(bucket: &str, id: &str) -> Job {
         let mut config = sample();
         config.id = InventoryId::parse(id).unwrap();
         Job::new(

@@ -10,12 +10,10 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::retry::RetryPolicy;
+use super::tests::job;
 use super::*;
 use crate::cos::client::{TransportError, TransportErrorKind};
 use crate::cos::xml::CosErrorBody;
-use crate::model::tests::sample;
-use crate::model::{BucketName, InventoryId, Region};
-use crate::plan::Source;
 
 /// Answers per (bucket, id), in order; `200 OK` once a script runs out.
 #[derive(Default)]
@@ -102,20 +100,6 @@ fn reset() -> Attempt {
         kind: TransportErrorKind::Connection,
         message: "connection reset".into(),
     })
-}
-
-fn job(bucket: &str, id: &str) -> Job {
-    let mut config = sample();
-    config.id = InventoryId::parse(id).unwrap();
-    Job::new(
-        BucketName::parse(bucket).unwrap(),
-        Region::parse("ap-guangzhou").unwrap(),
-        config,
-        Source {
-            file: "m.yaml".into(),
-            line: 1,
-        },
-    )
 }
 
 const A: &str = "a-1250000000";
