@@ -12,12 +12,17 @@
 //! - `store`: the configurations, and the state file.
 //! - `faults`: injected latency, errors and rate ceilings.
 //! - `command`: the `cosinv emulate` subcommand.
+//! - `metadata`, `sts`: the CVM metadata service and STS, handing out
+//!   short-lived temporary credentials that the signature check accepts
+//!   until they expire (see [`RoleConfig`]).
 
 pub mod auth;
 mod command;
 mod faults;
+mod metadata;
 mod service;
 mod store;
+mod sts;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +42,8 @@ use crate::model::InventoryConfiguration;
 use crate::xml::BucketEntry;
 
 pub use command::run_command;
+pub use metadata::METADATA_PATH;
+pub use sts::{RoleConfig, STS_PATH};
 
 /// The SecretId `apply --sandbox` signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
@@ -117,6 +124,7 @@ pub(crate) struct Inner {
     clock: Mutex<Option<u64>>,
     request_ids: AtomicU64,
     shutdown: CancellationToken,
+    roles: sts::Roles,
 }
 
 impl Inner {
@@ -199,6 +207,7 @@ impl Emulator {
             clock: Mutex::new(None),
             request_ids: AtomicU64::new(1),
             shutdown: CancellationToken::new(),
+            roles: sts::Roles::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone()));
         let saver = inner
@@ -219,6 +228,22 @@ impl Emulator {
     /// `http://ADDR`, for `--endpoint`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+    /// `http://ADDR/-/metadata`, for `COSINV_METADATA_ENDPOINT`.
+    pub fn metadata_endpoint(&self) -> String {
+        format!("http://{}{METADATA_PATH}", self.addr)
+    }
+    /// `http://ADDR/-/sts`, for `COSINV_STS_ENDPOINT`.
+    pub fn sts_endpoint(&self) -> String {
+        format!("http://{}{STS_PATH}", self.addr)
+    }
+    /// Replaces the CVM role and STS settings (see [`RoleConfig`]).
+    pub fn set_roles(&self, roles: RoleConfig) {
+        self.inner.roles.set(roles);
+    }
+    /// How many temporary credentials were handed out (and not forgotten).
+    pub fn issued_credentials(&self) -> usize {
+        self.inner.roles.issued()
     }
     /// Replaces the faults (and reseeds their generator).
     pub fn set_faults(&self, faults: Faults) {
