@@ -237,6 +237,21 @@ mod tests {
         CredentialChain::from_lookup(options, lookup(&pairs)).await
     }
 
+    /// The chain and the handle are used from spawned tasks.
+    #[test]
+    fn futures_and_handles_can_cross_tasks() {
+        fn send<T: Send>(_: &T) {}
+        fn send_sync<T: Send + Sync + Clone>(_: &T) {}
+        let options = ChainOptions::default();
+        send(&CredentialChain::from_env(&options));
+        let shared = SharedCredentials::fixed(
+            Credentials::new("AKIDa", "k", None),
+            CredentialSource::Explicit,
+        );
+        send_sync(&shared);
+        send(&shared.current());
+    }
+
     #[tokio::test]
     async fn the_environment_comes_first_and_names_its_variable() {
         let dir = tempfile::tempdir().unwrap();
