@@ -6,6 +6,24 @@
 //! print `******`, so a credential that ends up in a log line, an error or
 //! a panic message does not leak. The SecretId is an identifier, sent in
 //! every `Authorization` header, and is shown.
+//!
+//! [`CredentialChain`] finds them as Tencent's SDKs do (environment,
+//! profile file, CVM instance role, TKE OIDC role) and hands out a
+//! [`SharedCredentials`] that keeps temporary ones fresh.
+
+mod chain;
+mod cvm;
+mod profile;
+mod remote;
+mod shared;
+mod source;
+mod tke;
+
+pub use chain::{ChainOptions, CredentialChain};
+pub use profile::{CREDENTIALS_FILE_VAR, DEFAULT_PROFILE, SYSTEM_PROFILE_FILE};
+pub use remote::{METADATA_ENDPOINT_VAR, STS_ENDPOINT_VAR};
+pub use shared::SharedCredentials;
+pub use source::{CredentialSource, RemoteFailure, SourceError};
 
 use std::fmt;
 
@@ -45,6 +63,9 @@ pub enum CredentialsError {
         missing: &'static str,
         present: &'static str,
     },
+    /// Another source of the chain failed; the error says which.
+    #[error(transparent)]
+    Source(#[from] SourceError),
 }
 
 impl Credentials {

@@ -11,13 +11,18 @@
 //! - `service`: addressing and the APIs.
 //! - `store`: the configurations, and the state file.
 //! - `faults`: injected latency, errors and rate ceilings.
+//! - `metadata`, `sts`: the CVM metadata service and STS, handing out
+//!   short-lived temporary credentials that the signature check accepts
+//!   until they expire (see [`RoleConfig`]).
 //!
 //! Its command (`cosinv emulate`) lives in [`crate::cmd::emulate`].
 
 pub mod auth;
 mod faults;
+mod metadata;
 mod service;
 mod store;
+mod sts;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +44,8 @@ use crate::cos::xml::BucketEntry;
 use crate::model::InventoryConfiguration;
 
 pub use faults::{Fraction, InvalidFraction};
+pub use metadata::METADATA_PATH;
+pub use sts::{RoleConfig, STS_PATH};
 
 /// The SecretId a sandbox run signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
@@ -122,6 +129,7 @@ pub(crate) struct Inner {
     /// The last failure to write the state file, for whoever stops the
     /// emulator to report (the library does not print).
     save_error: Mutex<Option<std::io::Error>>,
+    roles: sts::Roles,
 }
 
 impl Inner {
@@ -201,6 +209,7 @@ impl Emulator {
             request_ids: AtomicU64::new(1),
             shutdown: CancellationToken::new(),
             save_error: Mutex::new(None),
+            roles: sts::Roles::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone()));
         let saver = inner
@@ -221,6 +230,22 @@ impl Emulator {
     /// `http://ADDR`: the endpoint to send requests to.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+    /// `http://ADDR/-/metadata`, for `COSINV_METADATA_ENDPOINT`.
+    pub fn metadata_endpoint(&self) -> String {
+        format!("http://{}{METADATA_PATH}", self.addr)
+    }
+    /// `http://ADDR/-/sts`, for `COSINV_STS_ENDPOINT`.
+    pub fn sts_endpoint(&self) -> String {
+        format!("http://{}{STS_PATH}", self.addr)
+    }
+    /// Replaces the CVM role and STS settings (see [`RoleConfig`]).
+    pub fn set_roles(&self, roles: RoleConfig) {
+        self.inner.roles.set(roles);
+    }
+    /// How many temporary credentials were handed out (and not forgotten).
+    pub fn issued_credentials(&self) -> usize {
+        self.inner.roles.issued()
     }
     /// Replaces the faults (and reseeds their generator).
     pub fn set_faults(&self, faults: Faults) {

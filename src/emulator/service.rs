@@ -11,7 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use md5::{Digest, Md5};
 use percent_encoding::percent_decode_str;
 
-use super::auth::{self, Received};
+use super::auth::Received;
 use super::faults::Injected;
 use super::store::StoreError;
 use super::{COUNTERS_PATH, Inner};
@@ -102,6 +102,12 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
     if path == COUNTERS_PATH && method == "GET" {
         return Ok(counters(&inner));
     }
+    if super::metadata::owns(&path) {
+        return Ok(super::metadata::serve(&inner, &method, &path));
+    }
+    if super::sts::owns(&path) {
+        return Ok(super::sts::serve(&inner, request).await);
+    }
     let target = route(&host, &path);
     let _in_flight = inner.begin(target.bucket.as_deref());
     let latency = inner.faults.latency();
@@ -158,8 +164,11 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
         query: &query,
         headers: &headers,
     };
-    let answer = match auth::verify(&received, &inner.credentials, inner.now()) {
-        Err(refusal) => error(&inner, 403, refusal.code, &refusal.message, &path),
+    let answer = match super::sts::verify(&inner, &received) {
+        Err(refusal) => {
+            let status = super::sts::refusal_status(&refusal);
+            error(&inner, status, refusal.code, &refusal.message, &path)
+        }
         Ok(()) => dispatch(&inner, &received, &target, &body),
     };
     Ok(finish(&inner, &method, answer))

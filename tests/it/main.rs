@@ -3,6 +3,7 @@
 
 mod apply;
 mod architecture;
+mod credentials;
 mod emulator;
 mod fixtures;
 mod manifest;
