@@ -84,10 +84,10 @@ fn decode(text: &str) -> String {
     percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
-pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Answer {
-    let method = request.method().as_str().to_string();
-    let uri = request.uri().clone();
-    let host = uri
+/// The host a request is for: the absolute form's authority, else `Host`.
+fn request_host(request: &Request<Incoming>) -> String {
+    request
+        .uri()
         .authority()
         .map(|a| a.as_str().to_string())
         .or_else(|| {
@@ -97,7 +97,50 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_string)
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Latency, then the fault drawn for this request, if any: the answer to
+/// give instead of serving it.
+async fn inject_faults(
+    inner: &Inner,
+    method: &str,
+    path: &str,
+    bucket: Option<&str>,
+) -> Option<Answer> {
+    let latency = inner.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match inner.faults.draw(bucket) {
+        Injected::Nothing => None,
+        Injected::Hang => {
+            inner.record(method, "hang");
+            tokio::select! {
+                _ = inner.shutdown.cancelled() => {}
+                _ = tokio::time::sleep(MAX_HANG) => {}
+            }
+            Some(Err(std::io::Error::other("hung up (injected)")))
+        }
+        Injected::Reset => {
+            inner.record(method, "reset");
+            Some(Err(std::io::Error::other("connection reset (injected)")))
+        }
+        Injected::Error {
+            status,
+            code,
+            message,
+        } => {
+            let answer = error(inner, status, code, message, path);
+            Some(Ok(finish(inner, method, answer)))
+        }
+    }
+}
+
+pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Answer {
+    let method = request.method().as_str().to_string();
+    let uri = request.uri().clone();
+    let host = request_host(&request);
     let path = decode(uri.path());
     if path == COUNTERS_PATH && method == "GET" {
         return Ok(counters(&inner));
@@ -110,32 +153,8 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
     }
     let target = route(&host, &path);
     let _in_flight = inner.begin(target.bucket.as_deref());
-    let latency = inner.faults.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    match inner.faults.draw(target.bucket.as_deref()) {
-        Injected::Nothing => {}
-        Injected::Hang => {
-            inner.record(&method, "hang");
-            tokio::select! {
-                _ = inner.shutdown.cancelled() => {}
-                _ = tokio::time::sleep(MAX_HANG) => {}
-            }
-            return Err(std::io::Error::other("hung up (injected)"));
-        }
-        Injected::Reset => {
-            inner.record(&method, "reset");
-            return Err(std::io::Error::other("connection reset (injected)"));
-        }
-        Injected::Error {
-            status,
-            code,
-            message,
-        } => {
-            let answer = error(&inner, status, code, message, &path);
-            return Ok(finish(&inner, &method, answer));
-        }
+    if let Some(answer) = inject_faults(&inner, &method, &path, target.bucket.as_deref()).await {
+        return answer;
     }
     let headers: Vec<(String, String)> = request
         .headers()
