@@ -8,6 +8,8 @@
 //! Field names in errors (`destination.bucket`, `filter.tags`, …) are the
 //! manifest's keys, so the planner can report them as they are.
 
+pub mod live;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -285,12 +287,52 @@ cos_enum!(
     }
 );
 cos_enum!(
-    /// `Schedule/Frequency`.
+    /// `Schedule/Frequency`. `Monthly` comes with a day of the month
+    /// (`Schedule/MonthlyDate`, see [`MonthDay`]).
     Frequency, "schedule" {
         Daily => "Daily",
         Weekly => "Weekly",
+        Monthly => "Monthly",
     }
 );
+
+/// The day of the month a `Monthly` inventory runs (`Schedule/MonthlyDate`).
+///
+/// cosinv accepts 1 to 28, the days every month has, so a schedule never
+/// silently skips February. A live configuration with another day is read
+/// as COS returns it (see [`live`]) and shown as a change when the manifest
+/// manages it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MonthDay(u8);
+
+/// The latest day of the month cosinv schedules on.
+pub const MAX_MONTH_DAY: u8 = 28;
+
+impl MonthDay {
+    pub fn parse_for(field: &'static str, value: &str) -> Result<Self, InvalidField> {
+        match value.trim().parse::<u8>() {
+            Ok(day @ 1..=MAX_MONTH_DAY) => Ok(MonthDay(day)),
+            _ => Err(InvalidField::new(
+                field,
+                format!(
+                    "{} is not a day of the month from 1 to {MAX_MONTH_DAY} (later days do \
+                     not exist in every month)",
+                    quoted(value)
+                ),
+            )),
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl fmt::Display for MonthDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 cos_enum!(
     /// `COSBucketDestination/Format`; COS writes CSV only.
     Format, "destination.format" {
@@ -484,6 +526,8 @@ pub struct InventoryConfiguration {
     pub filter: Option<Filter>,
     pub optional_fields: Vec<OptionalField>,
     pub frequency: Frequency,
+    /// The day of a `Monthly` schedule; `None` for the others.
+    pub monthly_date: Option<MonthDay>,
     pub destination: Destination,
 }
 
@@ -608,7 +652,26 @@ impl InventoryConfiguration {
         if let Some(prefix) = &self.destination.prefix {
             errors.extend(check_destination_prefix(prefix).err());
         }
+        errors.extend(self.check_monthly_date());
         errors
+    }
+
+    /// A `Monthly` schedule needs its day; the others take none.
+    fn check_monthly_date(&self) -> Option<InvalidField> {
+        match (self.frequency, self.monthly_date) {
+            (Frequency::Monthly, None) => Some(InvalidField::new(
+                "monthly_date",
+                "a Monthly schedule needs monthly_date, the day of the month (1 to 28)",
+            )),
+            (Frequency::Daily | Frequency::Weekly, Some(day)) => Some(InvalidField::new(
+                "monthly_date",
+                format!(
+                    "is {day}, but the schedule is {}; monthly_date goes with Monthly only",
+                    self.frequency
+                ),
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -624,6 +687,7 @@ pub(crate) mod tests {
             filter: Filter::new(Some("myPrefix".into()), vec![], None),
             optional_fields: vec![OptionalField::Size, OptionalField::ETag],
             frequency: Frequency::Daily,
+            monthly_date: None,
             destination: Destination {
                 bucket: BucketName::parse("examplebucket-1250000000").unwrap(),
                 region: Region::parse("ap-guangzhou").unwrap(),
@@ -691,17 +755,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_monthly_schedule_needs_a_day_and_only_it_takes_one() {
+        let mut config = sample();
+        config.frequency = Frequency::Monthly;
+        assert_eq!(config.validate()[0].field, "monthly_date");
+        config.monthly_date = Some(MonthDay::parse_for("monthly_date", "28").unwrap());
+        assert!(config.validate().is_empty());
+        config.frequency = Frequency::Weekly;
+        assert_eq!(config.validate()[0].field, "monthly_date");
+        for bad in ["0", "29", "31", "-1", "first", ""] {
+            assert!(MonthDay::parse_for("monthly_date", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn enums_are_exact_with_a_case_hint() {
         assert_eq!("Daily".parse::<Frequency>(), Ok(Frequency::Daily));
         let err = "daily".parse::<Frequency>().unwrap_err();
         assert_eq!(err.field, "schedule");
         assert!(err.message.contains("did you mean \"Daily\""), "{err}");
         assert!(
-            "Monthly"
+            "Hourly"
                 .parse::<Frequency>()
                 .unwrap_err()
                 .message
-                .contains("Daily, Weekly")
+                .contains("Daily, Weekly, Monthly")
         );
         assert_eq!("Current".parse(), Ok(IncludedObjectVersions::Current));
         assert_eq!("CSV".parse(), Ok(Format::Csv));

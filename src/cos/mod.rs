@@ -4,6 +4,7 @@
 //! - [`sign`]: the COS request signature, a pure function.
 //! - [`xml`]: the XML bodies (inventory configurations, list pages, errors,
 //!   bucket lists) and their conversion to and from [`crate::model`].
+//! - [`live`]: what is on a bucket, read faithfully whatever made it.
 //! - [`request`]: one inventory call described without sending it.
 //! - [`client`]: the pooled HTTP client that signs and sends a request once.
 //! - [`error`]: COS's error codes and what each says about the next request.
@@ -14,6 +15,7 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod live;
 pub mod request;
 pub mod sign;
 pub mod xml;

@@ -13,8 +13,8 @@ use quick_xml::events::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    self, AccountId, Filter, InvalidField, InventoryConfiguration, InventoryId, OptionalField,
-    Period, TagFilter,
+    self, AccountId, Filter, InvalidField, InventoryConfiguration, InventoryId, MonthDay,
+    OptionalField, Period, TagFilter,
 };
 
 /// The namespace COS may put on response documents.
@@ -158,6 +158,8 @@ struct WireDestination {
 #[serde(rename_all = "PascalCase")]
 struct WireSchedule {
     frequency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_date: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -239,6 +241,7 @@ impl From<&InventoryConfiguration> for WireConfiguration {
             },
             schedule: WireSchedule {
                 frequency: config.frequency.to_string(),
+                monthly_date: config.monthly_date.map(|day| day.to_string()),
             },
             filter: config.filter.as_ref().map(wire_filter),
             included_object_versions: config.included_object_versions.to_string(),
@@ -359,6 +362,12 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
         let enabled = problems.take(parse_bool(&wire.is_enabled));
         let versions = problems.take(wire.included_object_versions.trim().parse());
         let frequency = problems.take(wire.schedule.frequency.trim().parse());
+        let monthly_date = match non_empty(wire.schedule.monthly_date) {
+            Some(day) => problems
+                .take(MonthDay::parse_for("monthly_date", &day))
+                .map(Some),
+            None => Some(None),
+        };
         let filter = wire
             .filter
             .and_then(|filter| domain_filter(filter, &mut problems));
@@ -388,7 +397,17 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
             Some(format),
             Some((region, bucket)),
             Some(account_id),
-        ) = (id, enabled, versions, frequency, format, arn, account_id)
+            Some(monthly_date),
+        ) = (
+            id,
+            enabled,
+            versions,
+            frequency,
+            format,
+            arn,
+            account_id,
+            monthly_date,
+        )
         else {
             return Err(problems.0);
         };
@@ -402,6 +421,7 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
             filter,
             optional_fields,
             frequency,
+            monthly_date,
             destination: model::Destination {
                 bucket,
                 region,
@@ -428,6 +448,46 @@ const CONFIGURATION_ROOT: &str = "InventoryConfiguration";
 /// The `PUT Bucket inventory` body for `config`.
 pub fn configuration_to_xml(config: &InventoryConfiguration) -> String {
     to_xml(CONFIGURATION_ROOT, &WireConfiguration::from(config))
+}
+
+/// The `<InventoryConfiguration>` element of `config`, without the XML
+/// declaration: what a list page repeats.
+pub fn configuration_element(config: &InventoryConfiguration) -> String {
+    let document = configuration_to_xml(config);
+    document
+        .strip_prefix(XML_DECLARATION)
+        .map(str::to_string)
+        .unwrap_or(document)
+}
+
+/// A `List Bucket inventory` page from configuration elements as they are
+/// (see [`configuration_element`]).
+pub fn inventory_page_from_elements(
+    elements: &[String],
+    is_truncated: bool,
+    continuation_token: Option<&str>,
+    next_continuation_token: Option<&str>,
+) -> String {
+    use quick_xml::escape::escape;
+    let mut out = format!("{XML_DECLARATION}<{LIST_ROOT}>");
+    for element in elements {
+        out.push_str(element);
+    }
+    out.push_str(&format!("<IsTruncated>{is_truncated}</IsTruncated>"));
+    if let Some(token) = continuation_token {
+        out.push_str(&format!(
+            "<ContinuationToken>{}</ContinuationToken>",
+            escape(token)
+        ));
+    }
+    if let Some(token) = next_continuation_token {
+        out.push_str(&format!(
+            "<NextContinuationToken>{}</NextContinuationToken>",
+            escape(token)
+        ));
+    }
+    out.push_str(&format!("</{LIST_ROOT}>"));
+    out
 }
 
 /// Reads an `<InventoryConfiguration>` (a PUT body or a GET response).
@@ -604,7 +664,7 @@ mod tests {
     use super::*;
     use crate::model::tests::sample;
     use crate::model::{
-        BucketName, Destination, Format, Frequency, IncludedObjectVersions, Region,
+        BucketName, Destination, Format, Frequency, IncludedObjectVersions, MonthDay, Region,
     };
     use proptest::prelude::*;
 
@@ -716,7 +776,7 @@ mod tests {
     #[test]
     fn invalid_values_are_all_reported() {
         let xml = DOC_EXAMPLE
-            .replace("<Frequency>Daily", "<Frequency>Monthly")
+            .replace("<Frequency>Daily", "<Frequency>Hourly")
             .replace(
                 "<IncludedObjectVersions>All",
                 "<IncludedObjectVersions>Some",
@@ -731,6 +791,29 @@ mod tests {
             fields,
             vec!["included_object_versions", "schedule", "optional_fields"]
         );
+    }
+
+    #[test]
+    fn a_monthly_schedule_carries_its_day() {
+        let xml = DOC_EXAMPLE.replace(
+            "<Frequency>Daily</Frequency>",
+            "<Frequency>Monthly</Frequency><MonthlyDate>15</MonthlyDate>",
+        );
+        let config = configuration_from_xml(xml.as_bytes()).unwrap();
+        assert_eq!(config.frequency, Frequency::Monthly);
+        assert_eq!(config.monthly_date.map(MonthDay::get), Some(15));
+        let written = configuration_to_xml(&config);
+        assert!(
+            written.contains("<Frequency>Monthly</Frequency><MonthlyDate>15</MonthlyDate>"),
+            "{written}"
+        );
+        let without_day = DOC_EXAMPLE.replace("<Frequency>Daily", "<Frequency>Monthly");
+        let XmlError::Invalid { errors, .. } =
+            configuration_from_xml(without_day.as_bytes()).unwrap_err()
+        else {
+            panic!("expected Invalid");
+        };
+        assert_eq!(errors[0].field, "monthly_date");
     }
 
     #[test]
@@ -823,7 +906,7 @@ mod tests {
             "[A-Za-z0-9._-]{1,64}",
             any::<bool>(),
             any::<bool>(),
-            any::<bool>(),
+            (0u8..3, 1u8..=28),
             proptest::option::of(arb_text(40)),
             tags,
             period,
@@ -837,7 +920,7 @@ mod tests {
             ),
         )
             .prop_map(
-                |(id, enabled, all, daily, prefix, tags, period, mut fields, dest)| {
+                |(id, enabled, all, schedule, prefix, tags, period, mut fields, dest)| {
                     let tags: Vec<TagFilter> = tags
                         .into_iter()
                         .map(|(key, value)| TagFilter { key, value })
@@ -859,11 +942,11 @@ mod tests {
                         },
                         filter: Filter::new(prefix, tags, period),
                         optional_fields: fields,
-                        frequency: if daily {
-                            Frequency::Daily
-                        } else {
-                            Frequency::Weekly
-                        },
+                        frequency: [Frequency::Daily, Frequency::Weekly, Frequency::Monthly]
+                            [usize::from(schedule.0)],
+                        monthly_date: (schedule.0 == 2).then(|| {
+                            MonthDay::parse_for("monthly_date", &schedule.1.to_string()).unwrap()
+                        }),
                         destination: Destination {
                             bucket: BucketName::parse(&dest.0).unwrap(),
                             region: Region::parse(&dest.1).unwrap(),

@@ -263,9 +263,24 @@ impl Emulator {
     pub fn inventory(&self, bucket: &str) -> Vec<InventoryConfiguration> {
         self.inner.store.configurations(bucket)
     }
+    /// Every inventory id on `bucket`, sorted, raw ones included.
+    pub fn inventory_ids(&self, bucket: &str) -> Vec<String> {
+        self.inner.store.ids(bucket)
+    }
     /// Stores a configuration directly, bypassing HTTP (test set-up).
     pub fn insert_inventory(&self, bucket: &str, config: InventoryConfiguration) {
-        self.inner.store.insert_unchecked(bucket, config);
+        let id = config.id.as_str().to_string();
+        self.inner
+            .store
+            .insert_unchecked(bucket, &id, store::Stored::Parsed(config));
+    }
+    /// Stores an `<InventoryConfiguration>` document as another tool (the
+    /// console, a newer API) made it: kept and answered as it is, whatever
+    /// cosinv thinks of its values (test set-up).
+    pub fn insert_raw_inventory(&self, bucket: &str, id: &str, document: &str) {
+        self.inner
+            .store
+            .insert_unchecked(bucket, id, store::Stored::Raw(document.to_string()));
     }
     /// Stops serving, closes connections and writes the state file; the
     /// last failure to write it, if the last attempt failed.

@@ -15,7 +15,7 @@ use super::auth::Received;
 use super::faults::Injected;
 use super::store::StoreError;
 use super::{COUNTERS_PATH, Inner};
-use crate::cos::xml::{self, CosErrorBody, InventoryPage, XmlError};
+use crate::cos::xml::{self, CosErrorBody, XmlError};
 use crate::model::{BucketName, InventoryConfiguration};
 
 /// Largest request body accepted; a configuration is a few kilobytes.
@@ -368,11 +368,7 @@ fn get(
     path: &str,
 ) -> Response<Full<Bytes>> {
     match inner.store.get(bucket, region, id) {
-        Ok(Some(config)) => respond(
-            inner,
-            StatusCode::OK,
-            Bytes::from(xml::configuration_to_xml(&config)),
-        ),
+        Ok(Some(stored)) => respond(inner, StatusCode::OK, Bytes::from(stored.element())),
         Ok(None) => no_such_configuration(inner, id, path),
         Err(_) => no_such_bucket(inner, bucket, path),
     }
@@ -402,19 +398,14 @@ fn list(
     match inner.store.list(bucket, region, token, PAGE_SIZE) {
         Ok((configurations, truncated)) => {
             let next = truncated
-                .then(|| configurations.last().map(|c| c.id.as_str().to_string()))
+                .then(|| configurations.last().map(|(id, _)| id.as_str()))
                 .flatten();
-            let page = InventoryPage {
-                configurations,
-                is_truncated: truncated,
-                continuation_token: token.map(str::to_string),
-                next_continuation_token: next,
-            };
-            respond(
-                inner,
-                StatusCode::OK,
-                Bytes::from(xml::inventory_page_to_xml(&page)),
-            )
+            let elements: Vec<String> = configurations
+                .iter()
+                .map(|(_, stored)| stored.element())
+                .collect();
+            let page = xml::inventory_page_from_elements(&elements, truncated, token, next);
+            respond(inner, StatusCode::OK, Bytes::from(page))
         }
         Err(_) => no_such_bucket(inner, bucket, request.path),
     }

@@ -30,7 +30,46 @@ pub(crate) struct Store {
 struct BucketState {
     location: String,
     creation_date: String,
-    configurations: BTreeMap<String, InventoryConfiguration>,
+    configurations: BTreeMap<String, Stored>,
+}
+
+/// One configuration as the emulator keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// PUT through the API: valid by COS's rules as cosinv knows them.
+    Parsed(InventoryConfiguration),
+    /// Set up by a test as another tool (the console, a newer API) would
+    /// have made it: an `<InventoryConfiguration>` document kept as text and
+    /// answered as it is.
+    Raw(String),
+}
+
+impl Stored {
+    /// The `<InventoryConfiguration>` element, without an XML declaration.
+    pub(crate) fn element(&self) -> String {
+        match self {
+            Stored::Parsed(config) => xml::configuration_element(config),
+            Stored::Raw(document) => strip_declaration(document).to_string(),
+        }
+    }
+
+    fn parsed(&self) -> Option<&InventoryConfiguration> {
+        match self {
+            Stored::Parsed(config) => Some(config),
+            Stored::Raw(_) => None,
+        }
+    }
+}
+
+/// A document without its `<?xml …?>` line.
+fn strip_declaration(document: &str) -> &str {
+    let trimmed = document.trim_start();
+    match trimmed.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(trimmed, |(_, body)| body.trim_start()),
+        None => trimmed,
+    }
 }
 
 /// Why a store operation failed.
@@ -139,7 +178,9 @@ impl Store {
             {
                 return Err(StoreError::Full);
             }
-            state.configurations.insert(id.to_string(), config);
+            state
+                .configurations
+                .insert(id.to_string(), Stored::Parsed(config));
             Ok(())
         })??;
         self.dirty.store(true, Ordering::Relaxed);
@@ -151,7 +192,7 @@ impl Store {
         bucket: &str,
         region: Option<&str>,
         id: &str,
-    ) -> Result<Option<InventoryConfiguration>, StoreError> {
+    ) -> Result<Option<Stored>, StoreError> {
         self.with_bucket(bucket, region, |state| {
             state.configurations.get(id).cloned()
         })
@@ -181,20 +222,20 @@ impl Store {
         region: Option<&str>,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<InventoryConfiguration>, bool), StoreError> {
+    ) -> Result<(Vec<(String, Stored)>, bool), StoreError> {
         self.with_bucket(bucket, region, |state| {
-            let mut page: Vec<InventoryConfiguration> = match after {
+            let mut page: Vec<(String, Stored)> = match after {
                 Some(after) => state
                     .configurations
                     .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                    .map(|(_, config)| config.clone())
+                    .map(|(id, stored)| (id.clone(), stored.clone()))
                     .take(limit + 1)
                     .collect(),
                 None => state
                     .configurations
-                    .values()
+                    .iter()
+                    .map(|(id, stored)| (id.clone(), stored.clone()))
                     .take(limit + 1)
-                    .cloned()
                     .collect(),
             };
             let truncated = page.len() > limit;
@@ -218,20 +259,36 @@ impl Store {
         entries
     }
 
+    /// The configurations PUT through the API, by id.
     pub(crate) fn configurations(&self, bucket: &str) -> Vec<InventoryConfiguration> {
         self.lock()
             .get(bucket)
-            .map(|state| state.configurations.values().cloned().collect())
+            .map(|state| {
+                state
+                    .configurations
+                    .values()
+                    .filter_map(Stored::parsed)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every id on the bucket, raw ones included.
+    pub(crate) fn ids(&self, bucket: &str) -> Vec<String> {
+        self.lock()
+            .get(bucket)
+            .map(|state| state.configurations.keys().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Stores without the limit or the bucket list (test set-up).
-    pub(crate) fn insert_unchecked(&self, bucket: &str, config: InventoryConfiguration) {
+    pub(crate) fn insert_unchecked(&self, bucket: &str, id: &str, stored: Stored) {
         self.lock()
             .entry(bucket.to_string())
             .or_default()
             .configurations
-            .insert(config.id.as_str().to_string(), config);
+            .insert(id.to_string(), stored);
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -257,11 +314,7 @@ impl Store {
                 name: name.clone(),
                 location: state.location.clone(),
                 creation_date: state.creation_date.clone(),
-                inventory: state
-                    .configurations
-                    .values()
-                    .map(xml::configuration_to_xml)
-                    .collect(),
+                inventory: state.configurations.values().map(Stored::element).collect(),
             })
             .collect();
         drop(buckets);
@@ -299,14 +352,26 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
                 configurations: BTreeMap::new(),
             });
         for document in bucket.inventory {
-            let config = xml::configuration_from_xml(document.as_bytes())
+            let (id, stored) = stored_from(&document)
                 .map_err(|err| invalid(format!("bucket {}: {err}", bucket.name)))?;
-            entry
-                .configurations
-                .insert(config.id.as_str().to_string(), config);
+            entry.configurations.insert(id, stored);
         }
     }
     Ok(())
+}
+
+/// A saved document: parsed when cosinv can, raw (as another tool made it)
+/// when it cannot, an error only when it has no id at all.
+fn stored_from(document: &str) -> Result<(String, Stored), String> {
+    if let Ok(config) = xml::configuration_from_xml(document.as_bytes()) {
+        return Ok((config.id.as_str().to_string(), Stored::Parsed(config)));
+    }
+    let live = crate::cos::live::live_configuration_from_xml(document.as_bytes())
+        .map_err(|e| e.to_string())?;
+    if live.id.is_empty() {
+        return Err("a saved configuration has no <Id>".into());
+    }
+    Ok((live.id, Stored::Raw(document.to_string())))
 }
 
 /// Temporary file in the same folder, synced, renamed over the target: a
@@ -372,7 +437,7 @@ mod tests {
         }
         let (first, more) = store.list("b", None, None, 100).unwrap();
         assert!(more);
-        assert_eq!(first.last().unwrap().id.as_str(), "id-099");
+        assert_eq!(first.last().unwrap().0, "id-099");
         let (last, more) = store.list("b", None, Some("id-199"), 100).unwrap();
         assert!(!more);
         assert_eq!(last.len(), 50);

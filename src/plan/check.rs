@@ -67,6 +67,7 @@ pub(super) fn build_template(
         filter: filter.flatten(),
         optional_fields: optional_fields.unwrap_or_default(),
         frequency: frequency.unwrap_or(Frequency::Daily),
+        monthly_date: None,
         destination,
     };
     let mut sample = config.clone();

@@ -115,7 +115,7 @@ jobs:
     assert_eq!(
         problems,
         [
-            "org.yaml:13: schedule: \"weekly\" is not one of Daily, Weekly (did you mean \"Weekly\"? \
+            "org.yaml:13: schedule: \"weekly\" is not one of Daily, Weekly, Monthly (did you mean \"Weekly\"? \
              values are case-sensitive) (job \"weekly\" at org.yaml:27)",
             "org.yaml:15: filter.period: start 20 must be before end 10 (Unix seconds) (job \"weekly\" at org.yaml:27)",
             "org.yaml:16: destination.prefix: \"/bad/\" starts with '/'; write it without, e.g. \"bad/\" (job \"weekly\" at org.yaml:27)",
@@ -158,7 +158,7 @@ fn csv_rows_are_located_by_file_line() {
             "fleet.csv:4: region: \"Bad Region\" is not a COS region; expected lowercase letters, digits and '-', such as ap-guangzhou",
             "fleet.csv:5: enabled: \"maybe\" is not true or false",
             "fleet.csv:6: policy: unknown policy \"nope\"; defined: daily",
-            "fleet.csv:7: schedule: \"Hourly\" is not one of Daily, Weekly",
+            "fleet.csv:7: schedule: \"Hourly\" is not one of Daily, Weekly, Monthly",
             "fleet.csv:8: destination_prefix: \"{bucket}/\" ends with '/'; COS appends one itself, so \
              reports would land under \"{bucket}//\"; write \"{bucket}\"",
             "fleet.csv:9: id: empty; every row needs the inventory id to write",
