@@ -82,6 +82,7 @@ impl Bench {
             .runtime
             .block_on(executor::execute(
                 plan.clone(),
+                cosinv::plan::reconcile::blind(plan),
                 Some(self.client.clone()),
                 config,
                 report,

@@ -31,6 +31,10 @@ pub const HEADER: [&str; 12] = [
 pub enum Outcome {
     /// COS accepted the configuration.
     Applied,
+    /// The configuration was already on the bucket: nothing was sent.
+    Unchanged,
+    /// The id was deleted from the bucket (prune).
+    Deleted,
     /// COS refused it, or every attempt failed.
     Failed,
     /// Not sent: an earlier answer showed it would fail (no such bucket,
@@ -46,6 +50,8 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Deleted => "deleted",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
             Outcome::Cancelled => "cancelled",
@@ -61,7 +67,8 @@ pub struct ReportRow {
     pub bucket: String,
     pub region: String,
     pub id: String,
-    /// What was to be done: `put`.
+    /// What was to be done: `create`, `update`, `delete` or `none` (`put`
+    /// when live state was not read).
     pub action: &'static str,
     pub outcome: Outcome,
     /// The last HTTP status received, if any.
@@ -239,6 +246,8 @@ mod tests {
     fn outcomes_have_stable_names() {
         let names: Vec<_> = [
             Outcome::Applied,
+            Outcome::Unchanged,
+            Outcome::Deleted,
             Outcome::Failed,
             Outcome::Skipped,
             Outcome::Cancelled,
@@ -249,7 +258,15 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["applied", "failed", "skipped", "cancelled", "dry-run"]
+            [
+                "applied",
+                "unchanged",
+                "deleted",
+                "failed",
+                "skipped",
+                "cancelled",
+                "dry-run"
+            ]
         );
     }
 

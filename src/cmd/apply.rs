@@ -1,31 +1,28 @@
 //! `cosinv apply`: load and check the manifests, take the run lock, open
-//! the report, then hand the plan to the [`executor`] with a progress
+//! the report; read what is on every bucket (unless `--no-refresh`), ask
+//! before deleting (`--prune`), then send what differs with a progress
 //! display and signal handling, and turn the result into an exit code a
 //! cron job can act on.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::args::ApplyArgs;
+use super::connect::{self, ConnectError, Connection};
 use super::exit;
 use super::lock::{LockError, RunLock};
-use super::progress::{Progress, ProgressOptions, human_duration};
+use super::progress::{Counting, Progress, ProgressOptions, human_duration};
 use super::runtime;
 use super::signals::StopSignals;
 use super::validate::print_problems;
-use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
-use crate::cos::credentials::{Credentials, CredentialsError};
-use crate::emulator::{self, Emulator, EmulatorConfig};
-use crate::executor::retry::RetryPolicy;
-use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult};
+use crate::cos::client::{ClientConfig, CosClient};
+use crate::executor::{self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult};
+use crate::plan::reconcile::{self, BucketWork, PruneRule};
 use crate::plan::{self, ManifestErrors, Plan};
 use crate::report::{self, ReportError, ReportWriter};
-
-/// The longest a connection attempt may take, whatever `--request-timeout`.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why `apply` could not run.
 #[derive(Debug, thiserror::Error)]
@@ -33,34 +30,27 @@ enum ApplyError {
     #[error(transparent)]
     Manifest(#[from] ManifestErrors),
     #[error(transparent)]
-    Credentials(#[from] CredentialsError),
-    #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
-    Endpoint(#[from] EndpointError),
+    Connect(#[from] ConnectError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("{0}; choose another place with --report")]
     Report(#[from] ReportError),
-    #[error(transparent)]
-    Client(#[from] ClientBuildError),
-    #[error("cannot start the sandbox emulator on 127.0.0.1: {0}")]
-    Sandbox(std::io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
     Execute(#[from] ExecuteError),
-}
-
-/// The flag that lifts an endpoint refusal, when there is one.
-fn endpoint_hint(err: &EndpointError) -> &'static str {
-    match err {
-        EndpointError::InsecureHttp(_) => " (--allow-http)",
-        _ => "",
-    }
+    #[error(
+        "--prune deletes inventory jobs and asks first; there is no terminal to ask on, so \
+         nothing was sent: pass --yes to delete without asking"
+    )]
+    PruneNeedsConfirmation,
+    #[error("nothing was sent: the deletions were not confirmed")]
+    PruneDeclined,
 }
 
 impl ApplyError {
-    /// 2 for anything that stopped the run before it started; 1 when the
-    /// run itself broke (the report says how far it got).
+    /// 2 for anything that stopped the run before it sent anything; 1 when
+    /// the run itself broke (the report says how far it got).
     fn exit_code(&self) -> u8 {
         match self {
             ApplyError::Execute(_) => exit::JOBS_FAILED,
@@ -89,27 +79,24 @@ struct Prepared {
     plan: Arc<Plan>,
     report: ReportWriter,
     executor: ExecutorConfig,
-    client: ClientSetup,
+    /// `None` for a dry run: nothing is sent.
+    client: Option<ClientConfig>,
     _lock: RunLock,
 }
 
-/// Where requests go and with which credentials.
-enum ClientSetup {
-    /// `--dry-run`: nothing is sent.
-    None,
-    /// A real or rehearsal endpoint.
-    Remote(ClientConfig),
-    /// `--sandbox`: an emulator in this process; the endpoint is known
-    /// once it listens.
-    Sandbox(ClientConfig),
-}
-
 fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
+    let deletes = args.reconcile.prune && !args.dry_run;
+    if deletes && !args.yes && !std::io::stdin().is_terminal() {
+        return Err(ApplyError::PruneNeedsConfirmation);
+    }
     let mut plan = plan::load(&args.files)?;
     if let Some(shard) = args.shard {
         plan = plan.shard(shard);
     }
-    let client = client_setup(args)?;
+    let client = match args.dry_run {
+        true => None,
+        false => Some(connect::client_config(&args.connect)?),
+    };
     let lock = RunLock::acquire(&args.files, args.shard)?;
     let report_path = args
         .report
@@ -119,137 +106,206 @@ fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
-        executor: executor_config(args),
+        executor: connect::executor_config(&args.connect),
         client,
         _lock: lock,
     })
-}
-
-fn executor_config(args: &ApplyArgs) -> ExecutorConfig {
-    ExecutorConfig {
-        concurrency: args.concurrency,
-        bucket_concurrency: args.bucket_concurrency,
-        rate: args.rate,
-        bucket_rate: args.bucket_rate,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            ..RetryPolicy::default()
-        },
-        seed: fastrand::u64(..),
-        ..ExecutorConfig::default()
-    }
-}
-
-fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
-    if args.dry_run {
-        return Ok(ClientSetup::None);
-    }
-    let config = |endpoint, credentials| ClientConfig {
-        endpoint,
-        credentials,
-        request_timeout: args.request_timeout,
-        connect_timeout: args.request_timeout.min(MAX_CONNECT_TIMEOUT),
-        max_idle_per_host: args.concurrency.get(),
-    };
-    if args.sandbox {
-        let credentials = Credentials::new(
-            emulator::SANDBOX_SECRET_ID,
-            emulator::SANDBOX_SECRET_KEY,
-            None,
-        );
-        return Ok(ClientSetup::Sandbox(config(Endpoint::Cos, credentials)));
-    }
-    let endpoint = match &args.endpoint {
-        Some(text) => Endpoint::parse(text, args.allow_http)?,
-        None => Endpoint::Cos,
-    };
-    Ok(ClientSetup::Remote(config(
-        endpoint,
-        Credentials::from_env()?,
-    )))
 }
 
 async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
     let Prepared {
         plan,
         report,
-        executor,
+        mut executor,
         client,
         _lock,
     } = prepared;
     let report_path = report.path().to_path_buf();
-    let (client, sandbox) = start_client(client).await?;
-    let control = RunControl::default();
-    let progress = Progress::new(
-        ProgressOptions::detect(args.quiet, args.verbose),
-        control.stats.clone(),
-        plan.jobs().len() as u64,
-    );
-    let control = RunControl {
-        observer: progress.observer(),
-        ..control
+    let connection = match client {
+        Some(config) => Some(connect::connect(&args.connect, config).await?),
+        None => None,
     };
-    let signal = watch_signals(control.cancel.clone(), control.force.clone(), &progress);
-    if let Some(emulator) = &sandbox
-        && !args.quiet
+    let options = ProgressOptions::detect(args.display.quiet, args.display.verbose);
+    let stop = Stop::default();
+    let signal = watch_signals(&stop, options);
+    if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref())
+        && !args.display.quiet
     {
-        progress.println(&format!(
-            "sandbox: an in-process COS emulator on {} (nothing leaves this machine)",
-            emulator.endpoint()
-        ));
+        eprintln!(
+            "sandbox: a COS emulator in this process on {} (nothing leaves this machine); \
+             its state is kept in {}",
+            sandbox.emulator.endpoint(),
+            sandbox.state.display()
+        );
     }
-    progress.start();
-    let result = executor::execute(plan.clone(), client, executor, report, control).await;
-    progress.finish();
-    let result = result?;
-
+    let client = connection.as_ref().map(|c| c.client.clone());
+    let work = match (&client, args.reconcile.refreshes()) {
+        (Some(client), true) => {
+            let refreshed = refresh(args, &plan, client, &executor, &stop, options).await;
+            if let Some(reason) = &refreshed.result.aborted {
+                eprintln!("cosinv: stopped early while reading the buckets: {reason}");
+            }
+            // Sign the writes with the clock the reads learned.
+            executor.clock_offset = refreshed.result.clock_offset;
+            refreshed.buckets
+        }
+        _ => reconcile::blind(&plan),
+    };
+    confirm_deletes(args, &plan, &work)?;
+    let result = apply(&plan, work, client, executor, report, &stop, options).await?;
     eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
-    if let Some(emulator) = sandbox {
-        eprintln!("{}", sandbox_summary(&emulator, &plan));
-        // The sandbox has no state file: nothing to save, nothing to fail.
-        let _ = emulator.shutdown().await;
+    if let Some(connection) = connection {
+        shut_down(connection, &plan).await;
     }
     Ok(exit_code(&result, signal.load(Ordering::Relaxed)))
 }
 
-async fn start_client(
-    setup: ClientSetup,
-) -> Result<(Option<CosClient>, Option<Emulator>), ApplyError> {
-    match setup {
-        ClientSetup::None => Ok((None, None)),
-        ClientSetup::Remote(config) => Ok((Some(CosClient::new(config)?), None)),
-        ClientSetup::Sandbox(mut config) => {
-            let emulator = Emulator::start(
-                EmulatorConfig {
-                    credentials: config.credentials.clone(),
-                    buckets: None,
-                    faults: Default::default(),
-                    state_file: None,
-                },
-                ([127, 0, 0, 1], 0).into(),
-            )
-            .await
-            .map_err(ApplyError::Sandbox)?;
-            config.endpoint = Endpoint::parse(&emulator.endpoint(), false)?;
-            Ok((Some(CosClient::new(config)?), Some(emulator)))
+/// The run's stop tokens, shared by both phases: a signal stops whichever
+/// is going on.
+#[derive(Clone, Default)]
+struct Stop {
+    cancel: CancellationToken,
+    force: CancellationToken,
+}
+
+impl Stop {
+    fn control(&self, progress: &Progress, stats: Arc<executor::events::Stats>) -> RunControl {
+        RunControl {
+            cancel: self.cancel.clone(),
+            force: self.force.clone(),
+            stats,
+            observer: progress.observer(),
         }
+    }
+}
+
+/// The refresh phase, with its own progress (buckets read).
+async fn refresh(
+    args: &ApplyArgs,
+    plan: &Arc<Plan>,
+    client: &CosClient,
+    config: &ExecutorConfig,
+    stop: &Stop,
+    options: ProgressOptions,
+) -> Refreshed {
+    let stats = Arc::default();
+    let progress = Progress::new(
+        options.counting(Counting::BUCKETS),
+        Arc::clone(&stats),
+        plan.bucket_count() as u64,
+    );
+    let prune = PruneRule {
+        enabled: args.reconcile.prune && !args.dry_run,
+        prefix: args.reconcile.prune_prefix.clone(),
+    };
+    progress.start();
+    let refreshed = executor::refresh(
+        plan.clone(),
+        client.clone(),
+        prune,
+        config.clone(),
+        stop.control(&progress, stats),
+    )
+    .await;
+    progress.finish();
+    if args.display.verbose > 0 {
+        super::plan::print_ignored(plan, &refreshed.buckets);
+    }
+    refreshed
+}
+
+/// The apply phase, with its own progress (jobs).
+async fn apply(
+    plan: &Arc<Plan>,
+    work: Vec<BucketWork>,
+    client: Option<CosClient>,
+    config: ExecutorConfig,
+    report: ReportWriter,
+    stop: &Stop,
+    options: ProgressOptions,
+) -> Result<RunResult, ExecuteError> {
+    let stats = Arc::default();
+    let progress = Progress::new(options, Arc::clone(&stats), plan.jobs().len() as u64);
+    progress.start();
+    let control = stop.control(&progress, stats);
+    let result = executor::execute(plan.clone(), work, client, config, report, control).await;
+    progress.finish();
+    result
+}
+
+/// With `--prune` and ids to delete: asks on the terminal, unless `--yes`.
+fn confirm_deletes(args: &ApplyArgs, plan: &Plan, work: &[BucketWork]) -> Result<(), ApplyError> {
+    let deletes: Vec<(&str, &str)> = plan
+        .buckets()
+        .zip(work)
+        .flat_map(|(jobs, work)| match work {
+            BucketWork::Changes(changes) if changes.limit.is_none() => changes
+                .deletes
+                .iter()
+                .map(|id| (jobs[0].bucket().as_str(), id.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if deletes.is_empty() || args.yes {
+        return Ok(());
+    }
+    eprintln!(
+        "cosinv apply: --prune would delete {} inventory {} not in the manifests, e.g.:",
+        deletes.len(),
+        super::plural(deletes.len(), "job", "jobs")
+    );
+    for (bucket, id) in deletes.iter().take(10) {
+        eprintln!("  - {bucket} {id}");
+    }
+    eprint!("Delete them? Type yes to go on: ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        Err(ApplyError::PruneDeclined)
+    }
+}
+
+/// Saves the sandbox's state and says what it holds.
+async fn shut_down(connection: Connection, plan: &Plan) {
+    let Some(sandbox) = connection.sandbox else {
+        return;
+    };
+    let buckets: Vec<&str> = plan
+        .buckets()
+        .map(|jobs| jobs[0].bucket().as_str())
+        .collect();
+    let stored: usize = buckets
+        .iter()
+        .map(|bucket| sandbox.emulator.inventory_ids(bucket).len())
+        .sum();
+    let saved = sandbox.emulator.shutdown().await;
+    eprintln!(
+        "sandbox: the emulator holds {stored} inventory configurations on {} buckets; \
+         state kept in {} (delete it to start empty)",
+        buckets.len(),
+        sandbox.state.display()
+    );
+    if let Err(err) = saved {
+        eprintln!("sandbox: cannot save the state: {err}");
     }
 }
 
 /// SIGINT and SIGTERM: the first stops dispatching, the second stops
 /// waiting for requests on the wire. Returns the exit code of the first
 /// signal, 0 while none has come.
-fn watch_signals(
-    cancel: CancellationToken,
-    force: CancellationToken,
-    progress: &Progress,
-) -> Arc<AtomicU8> {
+fn watch_signals(stop: &Stop, options: ProgressOptions) -> Arc<AtomicU8> {
     let received = Arc::new(AtomicU8::new(0));
     let Ok(mut signals) = StopSignals::watch() else {
-        progress.println("cosinv: cannot watch signals; Ctrl-C will stop at once");
+        if !options.quiet {
+            eprintln!("cosinv: cannot watch signals; Ctrl-C will stop at once");
+        }
         return received;
     };
     let first = received.clone();
+    let stop = stop.clone();
     tokio::spawn(async move {
         loop {
             let code = signals.next().await.exit_code();
@@ -261,9 +317,9 @@ fn watch_signals(
                     "cosinv: stopping: no new requests; waiting for those in flight \
                      (signal again to stop at once)"
                 );
-                cancel.cancel();
+                stop.cancel.cancel();
             } else {
-                force.cancel();
+                stop.force.cancel();
             }
         }
     });
@@ -271,7 +327,7 @@ fn watch_signals(
 }
 
 /// The signal's code when a signal stopped the run; 1 when any job did not
-/// apply; 0 otherwise.
+/// end as wanted; 0 otherwise.
 fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
     if signal_code != 0 {
         return signal_code;
@@ -287,7 +343,13 @@ fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
 /// The last line of a run, printed even with `--quiet`.
 fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
     let stats = &result.stats;
-    let scope = format!("{} jobs on {} buckets", stats.total, plan.bucket_count());
+    let jobs = plan.jobs().len();
+    let buckets = plan.bucket_count();
+    let scope = format!(
+        "{jobs} {} on {buckets} {}",
+        super::plural(jobs, "job", "jobs"),
+        super::plural(buckets, "bucket", "buckets")
+    );
     let elapsed = human_duration(result.elapsed);
     let report = report.display();
     if dry_run {
@@ -297,9 +359,11 @@ fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: b
     }
     let seconds = result.elapsed.as_secs_f64().max(0.001);
     let mut line = format!(
-        "cosinv: applied {}, failed {}, skipped {}, cancelled {} of {scope} in {elapsed} \
-         ({:.0} jobs/s, {} requests); report: {report}",
+        "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {} of \
+         {scope} in {elapsed} ({:.0} jobs/s, {} requests); report: {report}",
         stats.applied,
+        stats.unchanged,
+        stats.deleted,
         stats.failed,
         stats.skipped,
         stats.cancelled,
@@ -324,26 +388,11 @@ fn clock_note(offset: i64) -> String {
     )
 }
 
-fn sandbox_summary(emulator: &Emulator, plan: &Plan) -> String {
-    let buckets: Vec<&str> = plan
-        .buckets()
-        .map(|jobs| jobs[0].bucket().as_str())
-        .collect();
-    let stored: usize = buckets
-        .iter()
-        .map(|bucket| emulator.inventory(bucket).len())
-        .sum();
-    format!(
-        "sandbox: the emulator holds {stored} inventory configurations on {} buckets; \
-         its state ends with this run",
-        buckets.len()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::executor::StatsSnapshot;
+    use std::time::Duration;
 
     fn result(applied: u64, failed: u64, cancelled: u64) -> RunResult {
         RunResult {
@@ -388,8 +437,8 @@ mod tests {
         );
         assert_eq!(
             line,
-            "cosinv: applied 9, failed 1, skipped 0, cancelled 0 of 10 jobs on 0 buckets \
-             in 2.0s (5 jobs/s, 10 requests); report: r.csv"
+            "cosinv: applied 9, unchanged 0, deleted 0, failed 1, skipped 0, cancelled 0 of \
+             0 jobs on 0 buckets in 2.0s (5 jobs/s, 10 requests); report: r.csv"
         );
         let mut slow_clock = result(10, 0, 0);
         slow_clock.clock_offset = 3_600;

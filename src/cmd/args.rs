@@ -68,6 +68,18 @@ pub struct PlanArgs {
     /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Show every change, however many (text output collapses past 200)
+    #[arg(long)]
+    pub detail: bool,
+    /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +90,64 @@ pub struct ApplyArgs {
     /// Where to write the report CSV [default: cosinv-report-YYYYMMDDTHHMMSSZ.csv, UTC]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Plan and write the report without sending anything (no refresh, no deletes)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only the buckets of shard K of N (K from 0)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Delete without asking: answers yes to the --prune confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// How live state is read and used; shared by plan and apply.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Read what is on each bucket first and send only what differs (the default)
+    #[arg(long, overrides_with = "no_refresh")]
+    pub refresh: bool,
+    /// Do not read live state: put every job as it is (blind, as before)
+    #[arg(long, overrides_with = "refresh")]
+    pub no_refresh: bool,
+    /// Delete live inventory ids the manifests do not list, on the buckets they cover
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune, delete only ids starting with PREFIX
+    #[arg(long, value_name = "PREFIX", requires = "prune")]
+    pub prune_prefix: Option<String>,
+}
+
+impl ReconcileArgs {
+    /// Refresh unless --no-refresh (the last of the two given wins).
+    pub fn refreshes(&self) -> bool {
+        !self.no_refresh
+    }
+}
+
+/// Where requests go and how fast; shared by every command that talks to COS.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// Send every request to this address, keeping the virtual-hosted Host header
+    #[arg(long, env = "COS_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Allow a plain http:// endpoint that is not a loopback address
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Run against a local emulator in this process (no credentials needed; state kept
+    /// between runs in --sandbox-state)
+    #[arg(long, conflicts_with = "endpoint")]
+    pub sandbox: bool,
+    /// The sandbox's state file [default: $XDG_STATE_HOME/cosinv/sandbox.json]
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub sandbox_state: Option<PathBuf>,
     /// Requests in flight at once, across all buckets
     #[arg(long, default_value = "64", value_name = "N")]
     pub concurrency: NonZeroUsize,
@@ -90,30 +160,17 @@ pub struct ApplyArgs {
     /// Requests per second to one bucket [default: unlimited]
     #[arg(long, value_name = "R")]
     pub bucket_rate: Option<Rate>,
-    /// Attempts per job, the first included
+    /// Attempts per request, the first included
     #[arg(long, default_value = "8", value_name = "N")]
     pub max_attempts: NonZeroU32,
     /// Seconds before one request is abandoned (and retried)
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_seconds)]
     pub request_timeout: Duration,
-    /// Plan and write the report without sending anything
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Only the buckets of shard K of N (K from 0)
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
-    /// Send every request to this address, keeping the virtual-hosted Host header
-    #[arg(long, env = "COS_ENDPOINT", value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// Allow a plain http:// endpoint that is not a loopback address
-    #[arg(long)]
-    pub allow_http: bool,
-    /// Run against an in-process emulator on 127.0.0.1 (no credentials needed)
-    #[arg(long, conflicts_with = "endpoint")]
-    pub sandbox: bool,
-    /// Answer yes to any prompt
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+}
+
+/// What a run shows on stderr.
+#[derive(Debug, Args)]
+pub struct DisplayArgs {
     /// More detail on stderr (repeat for more)
     #[arg(long, short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -252,6 +309,26 @@ mod tests {
     }
 
     #[test]
+    fn refresh_is_the_default_and_the_last_flag_wins() {
+        let refreshes = |flags: &[&str]| {
+            let mut line = vec!["cosinv", "plan", "m.yaml"];
+            line.extend_from_slice(flags);
+            let Command::Plan(args) = Cli::try_parse_from(&line).unwrap().command else {
+                panic!("not plan");
+            };
+            args.reconcile.refreshes()
+        };
+        assert!(refreshes(&[]));
+        assert!(refreshes(&["--refresh"]));
+        assert!(!refreshes(&["--no-refresh"]));
+        assert!(refreshes(&["--no-refresh", "--refresh"]));
+        assert!(!refreshes(&["--refresh", "--no-refresh"]));
+        let prefix_alone =
+            Cli::try_parse_from(["cosinv", "apply", "m.yaml", "--prune-prefix", "x"]);
+        assert!(prefix_alone.unwrap_err().to_string().contains("--prune"));
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_flag_name() {
         let cases: [&[&str]; 7] = [
             &["--concurrency", "0"],
@@ -290,9 +367,10 @@ mod tests {
         let Command::Apply(args) = cli.command else {
             panic!("not apply");
         };
-        assert_eq!(args.concurrency.get(), 8);
-        assert_eq!(args.rate.unwrap().get(), 2.5);
-        assert_eq!(args.request_timeout, Duration::from_millis(500));
+        assert_eq!(args.connect.concurrency.get(), 8);
+        assert_eq!(args.connect.rate.unwrap().get(), 2.5);
+        assert_eq!(args.connect.request_timeout, Duration::from_millis(500));
         assert_eq!(args.shard.unwrap().to_string(), "3/8");
+        assert!(args.reconcile.refreshes());
     }
 }

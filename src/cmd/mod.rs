@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod args;
+pub mod connect;
 pub mod emulate;
 pub mod exit;
 pub mod lock;
@@ -48,4 +49,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Apply(args) => apply::run(&args),
         Command::Emulate(args) => emulate::run(&args),
     }
+}
+
+/// `one` or `many` as `count` asks: "1 job", "2 jobs".
+pub fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
 }

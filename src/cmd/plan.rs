@@ -1,65 +1,341 @@
-//! `cosinv plan`: what apply would do, for people (text) or programs (JSON).
+//! `cosinv plan`: what apply would do, for people (text) or programs
+//! (JSON). By default it reads what is on every bucket first (as apply
+//! does); `--no-refresh` stays offline and shows every job as a blind put.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use super::args::{OutputFormat, PlanArgs};
+use super::connect::{self, ConnectError};
 use super::exit;
+use super::progress::{Counting, Progress, ProgressOptions};
+use super::runtime;
 use super::validate::print_problems;
+use crate::executor::{self, RunControl};
 use crate::model::InventoryConfiguration;
 use crate::plan::json::PlanDocument;
-use crate::plan::{self, Plan, Shard};
+use crate::plan::reconcile::{self, BucketChanges, BucketWork, JobAction, PruneRule};
+use crate::plan::rollup::{Counts, Rollup};
+use crate::plan::{self, Job, Plan, Shard};
+
+/// Text output lists this many changes, then only counts, unless `--detail`.
+const MAX_CHANGES_SHOWN: usize = 200;
 
 /// `cosinv plan`.
 pub fn run(args: &PlanArgs) -> u8 {
-    let shard = args.shard;
     let plan = match plan::load(&args.files) {
         Ok(plan) => plan,
-        Err(errors) => return print_problems("plan", &errors, ""),
+        Err(errors) => {
+            print_problems("plan", &errors, "");
+            return error_code(args);
+        }
     };
-    let plan = match shard {
+    let plan = match args.shard {
         Some(shard) => plan.shard(shard),
         None => plan,
     };
+    let plan = Arc::new(plan);
+    let work = if args.reconcile.refreshes() {
+        match refresh(args, &plan) {
+            Ok(work) => work,
+            Err(message) => {
+                eprintln!("cosinv plan: {message}");
+                return error_code(args);
+            }
+        }
+    } else {
+        reconcile::blind(&plan)
+    };
+    let rollup = Rollup::of(&plan, &work);
+    if let Err(err) = write_plan(args, &plan, &work, &rollup) {
+        eprintln!("cosinv plan: cannot write the plan: {err}");
+        return error_code(args);
+    }
+    outcome_code(args, &rollup)
+}
+
+/// 1 under `--detailed-exitcode` (2 means "changes pending" there), else 2.
+fn error_code(args: &PlanArgs) -> u8 {
+    if args.detailed_exitcode {
+        exit::JOBS_FAILED
+    } else {
+        exit::USAGE
+    }
+}
+
+/// Errors (buckets over the limit or unreadable) are 1; with
+/// `--detailed-exitcode`, pending changes are 2 and none 0.
+fn outcome_code(args: &PlanArgs, rollup: &Rollup) -> u8 {
+    if rollup.errors() > 0 {
+        exit::JOBS_FAILED
+    } else if args.detailed_exitcode && rollup.totals.changes() > 0 {
+        exit::USAGE
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// Reads every bucket's inventory, with progress on stderr.
+fn refresh(args: &PlanArgs, plan: &Arc<Plan>) -> Result<Vec<BucketWork>, String> {
+    let config = connect::client_config(&args.connect).map_err(|err| err.to_string())?;
+    let prune = PruneRule {
+        enabled: args.reconcile.prune,
+        prefix: args.reconcile.prune_prefix.clone(),
+    };
+    let options = ProgressOptions::detect(args.display.quiet, args.display.verbose)
+        .counting(Counting::BUCKETS);
+    let executor_config = connect::executor_config(&args.connect);
+    let work = runtime::block_on(async {
+        let connection = connect::connect(&args.connect, config).await?;
+        let control = RunControl::default();
+        let progress = Progress::new(options, control.stats.clone(), plan.bucket_count() as u64);
+        let control = RunControl {
+            observer: progress.observer(),
+            ..control
+        };
+        progress.start();
+        let refreshed = executor::refresh(
+            plan.clone(),
+            connection.client.clone(),
+            prune,
+            executor_config,
+            control,
+        )
+        .await;
+        progress.finish();
+        if let Some(sandbox) = connection.sandbox {
+            let _ = sandbox.emulator.shutdown().await;
+        }
+        Ok::<_, ConnectError>(refreshed)
+    })
+    .map_err(|err| format!("cannot start the async runtime: {err}"))?
+    .map_err(|err| err.to_string())?;
+    if let Some(reason) = &work.result.aborted {
+        return Err(format!("stopped while reading the buckets: {reason}"));
+    }
+    if args.display.verbose > 0 {
+        print_ignored(plan, &work.buckets);
+    }
+    Ok(work.buckets)
+}
+
+/// `-v`: elements on the buckets that cosinv never sends, ignored when
+/// comparing.
+pub fn print_ignored(plan: &Plan, work: &[BucketWork]) {
+    for (jobs, work) in plan.buckets().zip(work) {
+        let BucketWork::Changes(changes) = work else {
+            continue;
+        };
+        for (id, path) in &changes.ignored {
+            eprintln!(
+                "cosinv: {} {id}: <{path}> is not an element cosinv sends; ignored when comparing",
+                jobs[0].bucket()
+            );
+        }
+    }
+}
+
+fn write_plan(
+    args: &PlanArgs,
+    plan: &Plan,
+    work: &[BucketWork],
+    rollup: &Rollup,
+) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let written = match args.output {
-        OutputFormat::Text => write_text(&plan, shard, &mut out),
-        OutputFormat::Json => write_json(&plan, shard, &mut out),
+        OutputFormat::Text => write_text(&mut out, plan, work, rollup, args.shard, args.detail),
+        OutputFormat::Json => {
+            let refreshed = args.reconcile.refreshes();
+            let document = PlanDocument::new(plan, work, refreshed, args.shard, rollup);
+            serde_json::to_writer(&mut out, &document)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
     };
     match written.and_then(|()| out.flush()) {
-        Ok(()) => exit::SUCCESS,
         // A closed pipe (`cosinv plan | head`) is not a failure.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
-        Err(err) => {
-            eprintln!("cosinv plan: cannot write the plan: {err}");
-            exit::USAGE
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
-/// The plan for people: per bucket, each job to put in one line.
-pub fn write_text(plan: &Plan, shard: Option<Shard>, out: &mut impl Write) -> std::io::Result<()> {
-    for run in plan.buckets() {
-        writeln!(out, "{} ({})", run[0].bucket(), run[0].region())?;
-        for job in run {
-            writeln!(out, "  + put {}", describe_config(&job.config()))?;
+/// The plan for people: each bucket with something to do, its changes
+/// (field by field for updates), then the roll-up.
+pub fn write_text(
+    out: &mut impl Write,
+    plan: &Plan,
+    work: &[BucketWork],
+    rollup: &Rollup,
+    shard: Option<Shard>,
+    detail: bool,
+) -> std::io::Result<()> {
+    let limit = if detail {
+        usize::MAX
+    } else {
+        MAX_CHANGES_SHOWN
+    };
+    let mut shown = 0;
+    for (jobs, work) in plan.buckets().zip(work) {
+        if shown >= limit {
+            break;
+        }
+        shown += write_bucket(out, jobs, work, limit - shown)?;
+    }
+    let hidden = rollup.totals.changes().saturating_sub(shown);
+    if hidden > 0 {
+        writeln!(out, "… and {hidden} more changes; --detail shows them all")?;
+    }
+    write_rollup(out, rollup, shard)
+}
+
+/// One bucket's lines, at most `budget` of them changes; the number of
+/// changes written.
+fn write_bucket(
+    out: &mut impl Write,
+    jobs: &[Job],
+    work: &BucketWork,
+    budget: usize,
+) -> std::io::Result<usize> {
+    let changes = match work {
+        BucketWork::Unreadable(failure) => {
+            writeln!(out, "{} ({})", jobs[0].bucket(), jobs[0].region())?;
+            writeln!(out, "  ✗ cannot read its inventory: {}", failure.message)?;
+            return Ok(0);
+        }
+        BucketWork::Changes(changes) => changes,
+    };
+    if changes.is_empty() && changes.unmanaged.is_empty() && changes.limit.is_none() {
+        return Ok(0);
+    }
+    writeln!(out, "{} ({})", jobs[0].bucket(), jobs[0].region())?;
+    if let Some(limit) = changes.limit {
+        writeln!(out, "  ! over the limit: {}", limit.message())?;
+    }
+    let mut shown = 0;
+    for id in &changes.deletes {
+        if shown < budget {
+            writeln!(out, "  - delete {id}")?;
+            shown += 1;
         }
     }
+    for (job, action) in jobs.iter().zip(&changes.actions) {
+        if action.sends() && shown < budget {
+            write_job(out, job, action)?;
+            shown += 1;
+        }
+    }
+    write_kept(out, changes)?;
+    Ok(shown)
+}
+
+fn write_job(out: &mut impl Write, job: &Job, action: &JobAction) -> std::io::Result<()> {
+    let policy = job
+        .policy()
+        .map(|name| format!("  (policy {name})"))
+        .unwrap_or_default();
+    match action {
+        JobAction::Update(changes) => {
+            writeln!(out, "  ~ update {}{policy}", job.id())?;
+            for change in changes {
+                writeln!(
+                    out,
+                    "      {}: {} → {}",
+                    change.field,
+                    shown_value(&change.live),
+                    shown_value(&change.desired)
+                )?;
+            }
+            Ok(())
+        }
+        JobAction::Create => writeln!(out, "  + create {}{policy}", describe_config(&job.config())),
+        _ => writeln!(out, "  + put {}{policy}", describe_config(&job.config())),
+    }
+}
+
+fn shown_value(value: &str) -> &str {
+    if value.is_empty() { "(none)" } else { value }
+}
+
+/// Unchanged jobs as a count, unmanaged ids by name.
+fn write_kept(out: &mut impl Write, changes: &BucketChanges) -> std::io::Result<()> {
+    let unchanged = changes
+        .actions
+        .iter()
+        .filter(|action| !action.sends())
+        .count();
+    if unchanged > 0 {
+        writeln!(out, "    ({unchanged} unchanged)")?;
+    }
+    for id in &changes.unmanaged {
+        writeln!(out, "  ? unmanaged {id} (kept; --prune deletes it)")?;
+    }
+    Ok(())
+}
+
+fn write_rollup(
+    out: &mut impl Write,
+    rollup: &Rollup,
+    shard: Option<Shard>,
+) -> std::io::Result<()> {
+    let totals = &rollup.totals;
     let shard = shard.map(|s| format!(" in shard {s}")).unwrap_or_default();
+    let jobs = super::plural(rollup.jobs, "job", "jobs");
+    let buckets = super::plural(rollup.buckets, "bucket", "buckets");
     writeln!(
         out,
-        "plan: {} jobs to put on {} buckets{shard}",
-        plan.jobs().len(),
-        plan.bucket_count()
-    )
+        "plan: {} {jobs} on {} {buckets}{shard}: {} to create, {} to update, {} to delete, \
+         {} unchanged, {} to put; {} unmanaged kept; {} over the limit, {} unreadable",
+        rollup.jobs,
+        rollup.buckets,
+        totals.create,
+        totals.update,
+        totals.delete,
+        totals.none,
+        totals.put,
+        rollup.unmanaged,
+        rollup.over_limit,
+        rollup.unreadable
+    )?;
+    if totals.changes() == 0 {
+        return Ok(());
+    }
+    write_table(out, "policy", &rollup.by_policy)?;
+    write_table(out, "region", &rollup.by_region)
+}
+
+fn write_table(
+    out: &mut impl Write,
+    heading: &str,
+    rows: &std::collections::BTreeMap<String, Counts>,
+) -> std::io::Result<()> {
+    let width = rows
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(heading.len());
+    writeln!(
+        out,
+        "  {heading:<width$}  {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "create", "update", "delete", "none", "put"
+    )?;
+    for (name, counts) in rows {
+        writeln!(
+            out,
+            "  {name:<width$}  {:>7} {:>7} {:>7} {:>7} {:>7}",
+            counts.create, counts.update, counts.delete, counts.none, counts.put
+        )?;
+    }
+    Ok(())
 }
 
 fn describe_config(config: &InventoryConfiguration) -> String {
-    let mut parts = vec![
-        config.id.to_string(),
-        config.frequency.to_string(),
-        format!("{} versions", config.included_object_versions),
-    ];
+    let mut parts = vec![config.id.to_string(), config.frequency.to_string()];
+    if let Some(day) = config.monthly_date {
+        parts.push(format!("on day {day}"));
+    }
+    parts.push(format!("{} versions", config.included_object_versions));
     if !config.enabled {
         parts.push("disabled".into());
     }
@@ -78,6 +354,15 @@ fn describe_config(config: &InventoryConfiguration) -> String {
             ));
         }
     }
+    parts.push(describe_destination(config));
+    if !config.optional_fields.is_empty() {
+        let fields: Vec<&str> = config.optional_fields.iter().map(|f| f.as_str()).collect();
+        parts.push(format!("fields {}", fields.join(",")));
+    }
+    parts.join("  ")
+}
+
+fn describe_destination(config: &InventoryConfiguration) -> String {
     let destination = &config.destination;
     let mut to = format!(
         "→ {} ({}, {}",
@@ -89,16 +374,5 @@ fn describe_config(config: &InventoryConfiguration) -> String {
         to.push_str(", SSE-COS");
     }
     to.push(')');
-    parts.push(to);
-    if !config.optional_fields.is_empty() {
-        let fields: Vec<&str> = config.optional_fields.iter().map(|f| f.as_str()).collect();
-        parts.push(format!("fields {}", fields.join(",")));
-    }
-    parts.join("  ")
-}
-
-/// The plan for programs: [`PlanDocument`] and a newline.
-fn write_json(plan: &Plan, shard: Option<Shard>, out: &mut impl Write) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, &PlanDocument::new(plan, shard))?;
-    writeln!(out)
+    to
 }

@@ -20,6 +20,26 @@ const BAR_REFRESH: Duration = Duration::from_millis(100);
 /// How often a log line is written when stderr is not a terminal.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
 
+/// What is counted: jobs applied, or buckets read (a refresh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counting {
+    /// Plural noun of the unit: `jobs`, `buckets`.
+    pub noun: &'static str,
+    /// What a unit that went well is: `applied`, `read`.
+    pub done: &'static str,
+}
+
+impl Counting {
+    pub const JOBS: Counting = Counting {
+        noun: "jobs",
+        done: "applied",
+    };
+    pub const BUCKETS: Counting = Counting {
+        noun: "buckets",
+        done: "read",
+    };
+}
+
 /// What the user asked to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressOptions {
@@ -31,6 +51,7 @@ pub struct ProgressOptions {
     pub terminal: bool,
     /// `NO_COLOR` is set: no colours in the bar.
     pub no_color: bool,
+    pub counting: Counting,
 }
 
 impl ProgressOptions {
@@ -41,7 +62,13 @@ impl ProgressOptions {
             verbose,
             terminal: std::io::stderr().is_terminal(),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
+            counting: Counting::JOBS,
         }
+    }
+
+    /// The same, counting `counting` instead of jobs.
+    pub fn counting(self, counting: Counting) -> Self {
+        ProgressOptions { counting, ..self }
     }
 }
 
@@ -97,6 +124,7 @@ impl Progress {
         let stats = self.stats.clone();
         let stop = self.stop.clone();
         let bar = self.bar.clone();
+        let counting = self.options.counting;
         tokio::spawn(async move {
             let started = Instant::now();
             let interval = if bar.is_some() {
@@ -115,9 +143,9 @@ impl Progress {
                 match &bar {
                     Some(bar) => {
                         bar.set_position(snapshot.done());
-                        bar.set_message(bar_message(&snapshot, started.elapsed()));
+                        bar.set_message(bar_message(&snapshot, started.elapsed(), counting));
                     }
-                    None => eprintln!("{}", status_line(&snapshot, started.elapsed())),
+                    None => eprintln!("{}", status_line(&snapshot, started.elapsed(), counting)),
                 }
             }
         });
@@ -148,10 +176,11 @@ fn new_bar(total: u64, no_color: bool) -> ProgressBar {
 }
 
 /// The part of the bar that is not drawn by indicatif itself.
-pub fn bar_message(stats: &StatsSnapshot, elapsed: Duration) -> String {
+pub fn bar_message(stats: &StatsSnapshot, elapsed: Duration, counting: Counting) -> String {
     format!(
-        "{:.0} jobs/s, failed {}, retrying {}",
+        "{:.0} {}/s, failed {}, retrying {}",
         jobs_per_second(stats.done(), elapsed),
+        counting.noun,
         stats.failed + stats.skipped,
         stats.retrying
     )
@@ -167,7 +196,7 @@ fn jobs_per_second(done: u64, elapsed: Duration) -> f64 {
 }
 
 /// A progress line for logs: counts, rate and an estimate of what is left.
-pub fn status_line(stats: &StatsSnapshot, elapsed: Duration) -> String {
+pub fn status_line(stats: &StatsSnapshot, elapsed: Duration, counting: Counting) -> String {
     let done = stats.done();
     let rate = jobs_per_second(done, elapsed);
     let eta = if rate > 0.0 && stats.total > done {
@@ -179,10 +208,12 @@ pub fn status_line(stats: &StatsSnapshot, elapsed: Duration) -> String {
         String::new()
     };
     format!(
-        "cosinv: {done}/{total} jobs done (applied {applied}, failed {failed}, skipped {skipped}, \
-         retrying {retrying}) after {elapsed}, {rate:.0} jobs/s{eta}",
+        "cosinv: {done}/{total} {noun} done ({done_word} {applied}, failed {failed}, \
+         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {noun}/s{eta}",
         total = stats.total,
-        applied = stats.applied + stats.dry_run,
+        noun = counting.noun,
+        done_word = counting.done,
+        applied = stats.applied + stats.unchanged + stats.deleted + stats.dry_run,
         failed = stats.failed,
         skipped = stats.skipped,
         retrying = stats.retrying,
@@ -263,7 +294,7 @@ mod tests {
 
     #[test]
     fn status_line_has_counts_rate_and_eta() {
-        let line = status_line(&snapshot(), Duration::from_secs(10));
+        let line = status_line(&snapshot(), Duration::from_secs(10), Counting::JOBS);
         assert_eq!(
             line,
             "cosinv: 500/1000 jobs done (applied 400, failed 50, skipped 50, retrying 3) \
@@ -274,7 +305,7 @@ mod tests {
     #[test]
     fn bar_message_has_rate_failures_and_retries() {
         assert_eq!(
-            bar_message(&snapshot(), Duration::from_secs(10)),
+            bar_message(&snapshot(), Duration::from_secs(10), Counting::JOBS),
             "50 jobs/s, failed 100, retrying 3"
         );
     }
@@ -287,8 +318,9 @@ mod tests {
                 ..StatsSnapshot::default()
             },
             Duration::ZERO,
+            Counting::BUCKETS,
         );
-        assert!(line.ends_with("0 jobs/s"), "{line}");
+        assert!(line.ends_with("0 buckets/s"), "{line}");
     }
 
     fn row(outcome: Outcome) -> ReportRow {
@@ -351,6 +383,7 @@ mod tests {
             verbose: 0,
             terminal: true,
             no_color: false,
+            counting: Counting::JOBS,
         };
         assert!(Progress::new(quiet, stats.clone(), 10).bar.is_none());
         let cron = ProgressOptions {

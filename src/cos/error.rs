@@ -26,6 +26,8 @@ pub const EXPIRED_TOKEN: &str = "ExpiredToken";
 pub const INVALID_TOKEN: &str = "InvalidToken";
 /// The bucket does not exist (or not in this region).
 pub const NO_SUCH_BUCKET: &str = "NoSuchBucket";
+/// The id is not on the bucket.
+pub const NO_SUCH_INVENTORY_CONFIGURATION: &str = "NoSuchInventoryConfiguration";
 /// The credentials may not act on this bucket; also what COS answers an
 /// expired signature with ("Request has expired").
 pub const ACCESS_DENIED: &str = "AccessDenied";

@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use super::credentials::Credentials;
 use super::sign::{self, KeyTime, SignableRequest};
 use super::xml;
-use crate::model::{BucketName, InventoryConfiguration, InventoryId, Region};
+use crate::model::{BucketName, InventoryConfiguration, Region};
 
 /// Seconds a signature starts before "now", to absorb clock skew (as the
 /// official SDKs do).
@@ -53,7 +53,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation: Operation::Put,
             host: bucket_host(bucket, region),
-            params: id_params(&config.id),
+            params: id_params(config.id.as_str()),
             headers: vec![
                 ("content-type", "application/xml".to_string()),
                 ("content-md5", md5),
@@ -64,13 +64,13 @@ impl InventoryRequest {
     }
 
     /// `GET /?inventory&id=ID`.
-    pub fn get(bucket: &BucketName, region: &Region, id: &InventoryId) -> Self {
+    pub fn get(bucket: &BucketName, region: &Region, id: &str) -> Self {
         Self::without_body(Operation::Get, bucket, region, id_params(id), Vec::new())
     }
 
     /// `DELETE /?inventory&id=ID`. Sent with `Content-Length: 0`, signed,
     /// exactly as the official SDK sends it.
-    pub fn delete(bucket: &BucketName, region: &Region, id: &InventoryId) -> Self {
+    pub fn delete(bucket: &BucketName, region: &Region, id: &str) -> Self {
         let headers = vec![("content-length", "0".to_string())];
         Self::without_body(Operation::Delete, bucket, region, id_params(id), headers)
     }
@@ -157,7 +157,7 @@ impl InventoryRequest {
     }
 }
 
-fn id_params(id: &InventoryId) -> Vec<(String, String)> {
+fn id_params(id: &str) -> Vec<(String, String)> {
     vec![
         ("inventory".to_string(), String::new()),
         ("id".to_string(), id.to_string()),
@@ -216,8 +216,7 @@ mod tests {
     #[test]
     fn delete_sends_and_signs_content_length_zero_like_the_sdk() {
         let (bucket, region) = bucket();
-        let id = InventoryId::parse("list1").unwrap();
-        let request = InventoryRequest::delete(&bucket, &region, &id);
+        let request = InventoryRequest::delete(&bucket, &region, "list1");
         let headers = request.signed_headers(&Credentials::new("a", "b", None), 10);
         assert_eq!(names(&headers), ["content-length", "host", "authorization"]);
         assert_eq!(headers[0].1, "0");
@@ -227,7 +226,7 @@ mod tests {
     #[test]
     fn signing_again_later_gives_a_new_window() {
         let (bucket, region) = bucket();
-        let request = InventoryRequest::get(&bucket, &region, &InventoryId::parse("a").unwrap());
+        let request = InventoryRequest::get(&bucket, &region, "a");
         let creds = Credentials::new("a", "b", None);
         let first = request.signed_headers(&creds, 1_000);
         let later = request.signed_headers(&creds, 2_000);

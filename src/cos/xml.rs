@@ -353,6 +353,39 @@ fn domain_filter(wire: WireFilter, problems: &mut Problems) -> Option<Filter> {
     )
 }
 
+/// An optional value: `Some(None)` when absent or empty, `None` when
+/// present but invalid (the problem recorded).
+fn optional<T>(
+    problems: &mut Problems,
+    value: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, InvalidField>,
+) -> Option<Option<T>> {
+    match non_empty(value) {
+        Some(text) => problems.take(parse(text.trim())).map(Some),
+        None => Some(None),
+    }
+}
+
+fn domain_destination(
+    dest: WireBucketDestination,
+    problems: &mut Problems,
+) -> Option<model::Destination> {
+    let format = problems.take(dest.format.trim().parse());
+    let arn = problems.take(model::parse_destination_arn(dest.bucket.trim()));
+    let account_id = optional(problems, dest.account_id, |id| {
+        AccountId::parse_for("destination.account_id", id)
+    });
+    let ((region, bucket), format, account_id) = (arn?, format?, account_id?);
+    Some(model::Destination {
+        bucket,
+        region,
+        account_id,
+        prefix: non_empty(dest.prefix),
+        format,
+        sse_cos: dest.encryption.is_some_and(|enc| enc.sse_cos.is_some()),
+    })
+}
+
 impl TryFrom<WireConfiguration> for InventoryConfiguration {
     type Error = Vec<InvalidField>;
 
@@ -362,12 +395,9 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
         let enabled = problems.take(parse_bool(&wire.is_enabled));
         let versions = problems.take(wire.included_object_versions.trim().parse());
         let frequency = problems.take(wire.schedule.frequency.trim().parse());
-        let monthly_date = match non_empty(wire.schedule.monthly_date) {
-            Some(day) => problems
-                .take(MonthDay::parse_for("monthly_date", &day))
-                .map(Some),
-            None => Some(None),
-        };
+        let monthly_date = optional(&mut problems, wire.schedule.monthly_date, |day| {
+            MonthDay::parse_for("monthly_date", day)
+        });
         let filter = wire
             .filter
             .and_then(|filter| domain_filter(filter, &mut problems));
@@ -378,36 +408,16 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
             .iter()
             .filter_map(|field| problems.take(field.trim().parse()))
             .collect();
-        let dest = wire.destination.cos_bucket_destination;
-        let format = problems.take(dest.format.trim().parse());
-        let arn = problems.take(model::parse_destination_arn(dest.bucket.trim()));
-        let account_id = match non_empty(dest.account_id) {
-            Some(id) => problems
-                .take(AccountId::parse_for("destination.account_id", id.trim()))
-                .map(Some),
-            None => Some(None),
-        };
-        let sse_cos = dest.encryption.is_some_and(|enc| enc.sse_cos.is_some());
-
+        let destination =
+            domain_destination(wire.destination.cos_bucket_destination, &mut problems);
         let (
             Some(id),
             Some(enabled),
             Some(included_object_versions),
             Some(frequency),
-            Some(format),
-            Some((region, bucket)),
-            Some(account_id),
             Some(monthly_date),
-        ) = (
-            id,
-            enabled,
-            versions,
-            frequency,
-            format,
-            arn,
-            account_id,
-            monthly_date,
-        )
+            Some(destination),
+        ) = (id, enabled, versions, frequency, monthly_date, destination)
         else {
             return Err(problems.0);
         };
@@ -422,20 +432,11 @@ impl TryFrom<WireConfiguration> for InventoryConfiguration {
             optional_fields,
             frequency,
             monthly_date,
-            destination: model::Destination {
-                bucket,
-                region,
-                account_id,
-                prefix: non_empty(dest.prefix),
-                format,
-                sse_cos,
-            },
+            destination,
         };
-        let errors = config.validate();
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
+        match config.validate() {
+            errors if errors.is_empty() => Ok(config),
+            errors => Err(errors),
         }
     }
 }

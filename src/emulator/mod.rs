@@ -272,7 +272,7 @@ impl Emulator {
         let id = config.id.as_str().to_string();
         self.inner
             .store
-            .insert_unchecked(bucket, &id, store::Stored::Parsed(config));
+            .insert_unchecked(bucket, &id, store::Stored::Parsed(Box::new(config)));
     }
     /// Stores an `<InventoryConfiguration>` document as another tool (the
     /// console, a newer API) made it: kept and answered as it is, whatever

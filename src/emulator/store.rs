@@ -37,7 +37,7 @@ struct BucketState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stored {
     /// PUT through the API: valid by COS's rules as cosinv knows them.
-    Parsed(InventoryConfiguration),
+    Parsed(Box<InventoryConfiguration>),
     /// Set up by a test as another tool (the console, a newer API) would
     /// have made it: an `<InventoryConfiguration>` document kept as text and
     /// answered as it is.
@@ -180,7 +180,7 @@ impl Store {
             }
             state
                 .configurations
-                .insert(id.to_string(), Stored::Parsed(config));
+                .insert(id.to_string(), Stored::Parsed(Box::new(config)));
             Ok(())
         })??;
         self.dirty.store(true, Ordering::Relaxed);
@@ -364,7 +364,10 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
 /// when it cannot, an error only when it has no id at all.
 fn stored_from(document: &str) -> Result<(String, Stored), String> {
     if let Ok(config) = xml::configuration_from_xml(document.as_bytes()) {
-        return Ok((config.id.as_str().to_string(), Stored::Parsed(config)));
+        return Ok((
+            config.id.as_str().to_string(),
+            Stored::Parsed(Box::new(config)),
+        ));
     }
     let live = crate::cos::live::live_configuration_from_xml(document.as_bytes())
         .map_err(|e| e.to_string())?;

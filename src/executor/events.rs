@@ -15,6 +15,8 @@ use crate::report::{Outcome, ReportRow};
 pub struct Stats {
     pub total: AtomicU64,
     pub applied: AtomicU64,
+    pub unchanged: AtomicU64,
+    pub deleted: AtomicU64,
     pub failed: AtomicU64,
     pub skipped: AtomicU64,
     pub cancelled: AtomicU64,
@@ -34,6 +36,8 @@ pub struct Stats {
 pub struct StatsSnapshot {
     pub total: u64,
     pub applied: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
     pub failed: u64,
     pub skipped: u64,
     pub cancelled: u64,
@@ -47,7 +51,13 @@ pub struct StatsSnapshot {
 impl StatsSnapshot {
     /// Jobs that have ended.
     pub fn done(&self) -> u64 {
-        self.applied + self.failed + self.skipped + self.cancelled + self.dry_run
+        self.applied
+            + self.unchanged
+            + self.deleted
+            + self.failed
+            + self.skipped
+            + self.cancelled
+            + self.dry_run
     }
 }
 
@@ -57,6 +67,8 @@ impl Stats {
         StatsSnapshot {
             total: get(&self.total),
             applied: get(&self.applied),
+            unchanged: get(&self.unchanged),
+            deleted: get(&self.deleted),
             failed: get(&self.failed),
             skipped: get(&self.skipped),
             cancelled: get(&self.cancelled),
@@ -71,6 +83,8 @@ impl Stats {
     pub(crate) fn count(&self, outcome: Outcome) {
         let counter = match outcome {
             Outcome::Applied => &self.applied,
+            Outcome::Unchanged => &self.unchanged,
+            Outcome::Deleted => &self.deleted,
             Outcome::Failed => &self.failed,
             Outcome::Skipped => &self.skipped,
             Outcome::Cancelled => &self.cancelled,

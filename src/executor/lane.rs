@@ -1,304 +1,289 @@
-//! Lanes: the tasks that take buckets, biggest first, and run their jobs.
+//! Lanes: the tasks that take buckets, biggest first, and do a phase's
+//! work on each — read what is on it (refresh), or apply its changes.
 //!
-//! A lane runs its bucket's jobs with at most `bucket_concurrency` in
-//! flight, waits for the bucket's rate limit *before* taking one of the
-//! `concurrency` global permits, and holds the permit only while a request
-//! is on the wire — never during a backoff. There are more lanes than
-//! permits, so a bucket waiting on its own rate limit never stalls the
+//! A lane runs its bucket's requests with at most `bucket_concurrency` in
+//! flight; each request waits for the bucket's rate limit *before* taking
+//! one of the `concurrency` global permits, and holds the permit only
+//! while it is on the wire — never during a backoff. There are more lanes
+//! than permits, so a bucket waiting on its own rate limit never stalls the
 //! others: the schedule is work-conserving.
 
-use std::ops::Range;
-use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-// tokio's clock, so that tests on a paused clock see every wait.
-use tokio::time::Instant;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
 
+use super::attempt::{self, End, Ended, Subject};
 use super::events::Event;
-use super::retry::{self, Class};
-use super::{Attempt, Shared, Transport, rows};
+use super::rows::{self, Target};
+use super::{Mode, Shared, Transport};
+use crate::cos::error::NO_SUCH_INVENTORY_CONFIGURATION;
+use crate::cos::live::live_page_from_xml;
 use crate::cos::request::InventoryRequest;
+use crate::model::live::LiveConfiguration;
 use crate::plan::Job;
-use crate::report::ReportRow;
+use crate::plan::reconcile::{
+    self, BucketChanges, BucketWork, JobAction, Unreadable, UnreadableEnd,
+};
+use crate::report::{Outcome, ReportRow};
+
+/// A bucket's inventory takes at most this many list pages (COS pages at
+/// 100 and allows 1,000 jobs; a server that keeps going is looping).
+const MAX_LIST_PAGES: usize = 20;
 
 /// Takes the next bucket until none is left or the run is cancelled.
-pub(super) async fn run_lane<T: Transport>(shared: std::sync::Arc<Shared<T>>) {
+pub(super) async fn run_lane<T: Transport>(shared: Arc<Shared<T>>) {
     loop {
         if shared.cancel.is_cancelled() {
             return;
         }
         let next = shared.next_bucket.fetch_add(1, Ordering::Relaxed) as usize;
-        let Some(range) = shared.buckets.get(next).cloned() else {
+        let Some(&bucket) = shared.order.get(next) else {
             return;
         };
-        run_bucket(&shared, range).await;
+        match &shared.mode {
+            Mode::Refresh { .. } => refresh_bucket(&shared, bucket).await,
+            Mode::Apply { .. } => apply_bucket(&shared, bucket).await,
+        }
     }
 }
 
-async fn run_bucket<T: Transport>(shared: &Shared<T>, range: Range<usize>) {
-    let bucket_skip: OnceLock<String> = OnceLock::new();
-    futures_util::stream::iter(range)
-        .for_each_concurrent(shared.config.bucket_concurrency.get(), |index| {
-            let bucket_skip = &bucket_skip;
-            async move {
-                let row = run_job(shared, index, bucket_skip).await;
-                finish(shared, index, row);
+/// The jobs of bucket number `bucket` (all on one bucket).
+fn jobs_of<T: Transport>(shared: &Shared<T>, bucket: usize) -> &[Job] {
+    &shared.plan.jobs()[shared.buckets[bucket].clone()]
+}
+
+// ---------------------------------------------------------------------------
+// Refresh.
+
+/// Lists the bucket's inventory, every page, and reconciles its jobs.
+async fn refresh_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
+    let Mode::Refresh { prune, results } = &shared.mode else {
+        return;
+    };
+    let jobs = jobs_of(shared, bucket);
+    let work = match list_bucket(shared, &jobs[0]).await {
+        Ok(live) => BucketWork::Changes(reconcile::reconcile(jobs, &live, prune)),
+        Err(row) => BucketWork::Unreadable(unreadable(row)),
+    };
+    let outcome = match &work {
+        BucketWork::Changes(_) => Outcome::Applied,
+        BucketWork::Unreadable(unreadable) => match unreadable.end {
+            UnreadableEnd::Failed => Outcome::Failed,
+            UnreadableEnd::Skipped => Outcome::Skipped,
+            UnreadableEnd::Cancelled => Outcome::Cancelled,
+        },
+    };
+    shared.stats.count(outcome);
+    let _ = results[bucket].set(work);
+}
+
+/// The failed list request's row, as the plan keeps it.
+fn unreadable(row: ReportRow) -> Unreadable {
+    Unreadable {
+        end: match row.outcome {
+            Outcome::Skipped => UnreadableEnd::Skipped,
+            Outcome::Cancelled => UnreadableEnd::Cancelled,
+            _ => UnreadableEnd::Failed,
+        },
+        http_status: row.http_status,
+        error_code: row.error_code,
+        message: row.message,
+        request_id: row.request_id,
+    }
+}
+
+/// Every configuration on `job`'s bucket, or the row of the list request
+/// that failed.
+async fn list_bucket<T: Transport>(
+    shared: &Shared<T>,
+    job: &Job,
+) -> Result<Vec<LiveConfiguration>, ReportRow> {
+    let transport = shared.transport.as_ref().expect("a refresh sends requests");
+    let bucket_skip = OnceLock::new();
+    let target = Target {
+        bucket: job.bucket(),
+        region: job.region(),
+        id: "",
+        action: "list",
+    };
+    let mut live = Vec::new();
+    let mut token: Option<String> = None;
+    for page in 0..MAX_LIST_PAGES {
+        let request = InventoryRequest::list(job.bucket(), job.region(), token.as_deref());
+        let subject = Subject {
+            bucket: job.bucket(),
+            id: "(list)",
+        };
+        let seed = page as u64 ^ hash_of(job.bucket().as_str());
+        let ended = attempt::run(shared, transport, subject, &request, &bucket_skip, seed).await;
+        if !matches!(ended.end, End::Succeeded) {
+            return Err(rows::ended(&target, &ended, Outcome::Applied));
+        }
+        let page = live_page_from_xml(ended.body()).map_err(|err| {
+            let mut row = rows::ended(&target, &ended, Outcome::Failed);
+            row.error_code = "MalformedResponse".into();
+            row.message = err.to_string();
+            row
+        })?;
+        live.extend(page.configurations);
+        if !page.is_truncated {
+            return Ok(live);
+        }
+        token = page.next_continuation_token;
+    }
+    let mut row = rows::refused(&target, "TooManyPages", String::new());
+    row.message = format!("the list did not end after {MAX_LIST_PAGES} pages");
+    Err(row)
+}
+
+/// A stable number per bucket, to vary backoff jitter between buckets.
+fn hash_of(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash: u64, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Apply.
+
+async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
+    let Mode::Apply { work } = &shared.mode else {
+        return;
+    };
+    let first = shared.buckets[bucket].start;
+    let jobs = jobs_of(shared, bucket);
+    let changes = match &work[bucket] {
+        BucketWork::Unreadable(refresh) => {
+            for (offset, job) in jobs.iter().enumerate() {
+                let row = rows::unreadable(&Target::job(job, "put"), refresh);
+                finish(shared, Some(first + offset), row);
             }
+            return;
+        }
+        BucketWork::Changes(changes) => changes,
+    };
+    if let Some(limit) = changes.limit {
+        for (offset, (job, action)) in jobs.iter().zip(&changes.actions).enumerate() {
+            let row = rows::refused(
+                &Target::job(job, action.as_str()),
+                "InventoryLimit",
+                limit.message(),
+            );
+            finish(shared, Some(first + offset), row);
+        }
+        return;
+    }
+    let bucket_skip = OnceLock::new();
+    delete_unlisted(shared, &jobs[0], changes, &bucket_skip).await;
+    put_jobs(shared, first, jobs, changes, &bucket_skip).await;
+}
+
+/// Deletes the bucket's pruned ids, before its PUTs so that the room they
+/// free is there when the PUTs arrive.
+async fn delete_unlisted<T: Transport>(
+    shared: &Shared<T>,
+    job: &Job,
+    changes: &BucketChanges,
+    bucket_skip: &OnceLock<String>,
+) {
+    let concurrency = shared.config.bucket_concurrency.get();
+    futures_util::stream::iter(&changes.deletes)
+        .for_each_concurrent(concurrency, |id| async move {
+            let target = Target {
+                bucket: job.bucket(),
+                region: job.region(),
+                id,
+                action: "delete",
+            };
+            let row = match &shared.transport {
+                None => rows::refused(&target, "", "not sent (dry run)".into()),
+                Some(transport) => {
+                    let request = InventoryRequest::delete(job.bucket(), job.region(), id);
+                    let subject = Subject {
+                        bucket: job.bucket(),
+                        id,
+                    };
+                    let seed = hash_of(id);
+                    let ended =
+                        attempt::run(shared, transport, subject, &request, bucket_skip, seed).await;
+                    deleted_row(&target, &ended)
+                }
+            };
+            finish(shared, None, row);
         })
         .await;
 }
 
-fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
+/// A DELETE that finds the id already gone reached what was wanted.
+fn deleted_row(target: &Target<'_>, ended: &Ended) -> ReportRow {
+    let mut row = rows::ended(target, ended, Outcome::Deleted);
+    if row.outcome == Outcome::Failed && row.error_code == NO_SUCH_INVENTORY_CONFIGURATION {
+        row.outcome = Outcome::Deleted;
+        row.message = "already gone".to_string();
+    }
+    row
+}
+
+async fn put_jobs<T: Transport>(
+    shared: &Shared<T>,
+    first: usize,
+    jobs: &[Job],
+    changes: &BucketChanges,
+    bucket_skip: &OnceLock<String>,
+) {
+    let concurrency = shared.config.bucket_concurrency.get();
+    let indexed = jobs.iter().zip(&changes.actions).enumerate();
+    futures_util::stream::iter(indexed)
+        .for_each_concurrent(concurrency, |(offset, (job, action))| async move {
+            let index = first + offset;
+            let row = put_job(shared, index, job, action, bucket_skip).await;
+            finish(shared, Some(index), row);
+        })
+        .await;
+}
+
+/// One job to its end: its row.
+async fn put_job<T: Transport>(
+    shared: &Shared<T>,
+    index: usize,
+    job: &Job,
+    action: &JobAction,
+    bucket_skip: &OnceLock<String>,
+) -> ReportRow {
+    let target = Target::job(job, action.as_str());
+    if !action.sends() {
+        return rows::unchanged(&target);
+    }
+    let Some(transport) = &shared.transport else {
+        return rows::dry_run(job, action.as_str());
+    };
+    let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
+    let subject = Subject {
+        bucket: job.bucket(),
+        id: job.id().as_str(),
+    };
+    let ended = attempt::run(
+        shared,
+        transport,
+        subject,
+        &request,
+        bucket_skip,
+        index as u64,
+    )
+    .await;
+    rows::ended(&target, &ended, Outcome::Applied)
+}
+
+/// Counts a row, tells the observer, hands it to the writer. `index` is
+/// the job's (none for a pruned id).
+fn finish<T: Transport>(shared: &Shared<T>, index: Option<usize>, row: ReportRow) {
     shared.stats.count(row.outcome);
     if let Some(observer) = &shared.observer {
         observer(&Event::Finished(row.clone()));
     }
-    // The writer only stops early after a failure it reports itself.
-    let _ = shared.rows.send((index, row));
-}
-
-fn unix_now(offset: i64) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    now.saturating_add_signed(offset)
-}
-
-/// Runs one job to its end and returns its row: skip check, turn, send,
-/// classify, learn, decide.
-async fn run_job<T: Transport>(
-    shared: &Shared<T>,
-    index: usize,
-    bucket_skip: &OnceLock<String>,
-) -> ReportRow {
-    let job = &shared.plan.jobs()[index];
-    let started = Instant::now();
-    let Some(transport) = &shared.transport else {
-        return rows::dry_run(job);
-    };
-    let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
-    let mut rng = fastrand::Rng::with_seed(shared.config.seed ^ index as u64);
-    let mut attempts = 0u32;
-    let mut last: Option<Attempt> = None;
-    loop {
-        if let Some(reason) = shared.abort.get().or(bucket_skip.get()) {
-            return rows::skipped(job, attempts, started.elapsed(), last.as_ref(), reason);
-        }
-        let Some(permit) = wait_for_turn(shared, job).await else {
-            return rows::cancelled(job, attempts, started.elapsed(), last.as_ref());
-        };
-        attempts += 1;
-        let outcome = send(shared, transport, &request).await;
-        drop(permit);
-        let class = retry::classify(&outcome);
-        learn_from(shared, class, &outcome);
-        if class == Class::Success {
-            return rows::applied(job, attempts, started.elapsed(), &outcome);
-        }
-        if !class.is_retryable() {
-            remember_fatal(shared, job, bucket_skip, class, &outcome);
-            return rows::failed(job, attempts, started.elapsed(), &outcome, None);
-        }
-        if let Some(why) = no_more_retries(shared, attempts, started, class, &outcome) {
-            return rows::failed(job, attempts, started.elapsed(), &outcome, Some(why));
-        }
-        let delay = retry_delay(shared, attempts, class, &outcome, &mut rng);
-        notify_retry(shared, job, attempts, class, delay, &outcome);
-        last = Some(outcome);
-        if !backoff(shared, delay).await {
-            return rows::cancelled(job, attempts, started.elapsed(), last.as_ref());
-        }
+    if let Some(rows) = &shared.rows {
+        // The writer only stops early after a failure it reports itself.
+        let _ = rows.send((index, row));
     }
-}
-
-/// How long to wait before the next attempt.
-fn retry_delay<T: Transport>(
-    shared: &Shared<T>,
-    attempts: u32,
-    class: Class,
-    outcome: &Attempt,
-    rng: &mut fastrand::Rng,
-) -> Duration {
-    if class == Class::ClockSkew {
-        // Nothing to wait for: the next signature uses COS's clock.
-        return Duration::ZERO;
-    }
-    let retry_after = outcome
-        .as_ref()
-        .ok()
-        .and_then(|response| response.retry_after)
-        .map(Duration::from_secs);
-    retry::backoff_delay(&shared.config.retry, attempts, rng.f64(), retry_after)
-}
-
-/// Waits for the bucket's rate, a global permit, the global rate and the
-/// adaptive pacer, in that order; `None` when cancelled meanwhile.
-async fn wait_for_turn<'a, T: Transport>(
-    shared: &'a Shared<T>,
-    job: &Job,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
-    let cancel = &shared.cancel;
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return None,
-        _ = shared.limits.bucket_ready(job.bucket()) => {}
-    }
-    let permit = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return None,
-        permit = shared.permits.acquire() => permit.ok()?,
-    };
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return None,
-        _ = async {
-            shared.limits.global_ready().await;
-            shared.pacer.acquire().await;
-        } => {}
-    }
-    Some(permit)
-}
-
-/// Sends one attempt, signed now. Not cancellable: a request on the wire
-/// finishes (bounded by the request timeout and the drain timeout).
-async fn send<T: Transport>(
-    shared: &Shared<T>,
-    transport: &T,
-    request: &InventoryRequest,
-) -> Attempt {
-    shared.stats.attempts.fetch_add(1, Ordering::Relaxed);
-    shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-    let now = unix_now(shared.clock_offset.load(Ordering::Relaxed));
-    let outcome = transport.send(request, now).await;
-    shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-    outcome
-}
-
-/// Feeds the pacer, the budget and the clock correction.
-fn learn_from<T: Transport>(shared: &Shared<T>, class: Class, outcome: &Attempt) {
-    let now = Instant::now().into_std();
-    match class {
-        Class::Success => {
-            shared.budget.refund_success();
-            shared.pacer.on_success(now);
-        }
-        Class::Throttled => shared.pacer.on_throttle(now),
-        Class::ClockSkew => {
-            if let Some(server) = server_time(outcome) {
-                let local = unix_now(0) as i64;
-                shared
-                    .clock_offset
-                    .store(server as i64 - local, Ordering::Relaxed);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn server_time(outcome: &Attempt) -> Option<u64> {
-    outcome
-        .as_ref()
-        .ok()
-        .and_then(|response| response.server_time)
-}
-
-/// Credentials rejected: skip the rest of the run. Bucket missing or
-/// forbidden: skip the rest of the bucket.
-fn remember_fatal<T: Transport>(
-    shared: &Shared<T>,
-    job: &Job,
-    bucket_skip: &OnceLock<String>,
-    class: Class,
-    outcome: &Attempt,
-) {
-    let code = outcome
-        .as_ref()
-        .ok()
-        .and_then(|response| response.code())
-        .unwrap_or_default();
-    let (bucket, id) = (job.bucket(), job.id());
-    match class {
-        Class::CredentialsRejected => {
-            let _ = shared.abort.set(format!(
-                "not sent: COS rejected the credentials ({code}) for {bucket}/{id}; check \
-                 the SecretId, SecretKey and security token, then run again"
-            ));
-        }
-        Class::BucketRefused => {
-            let _ = bucket_skip.set(format!(
-                "not sent: an earlier job on this bucket got {code} ({bucket}/{id})"
-            ));
-        }
-        _ => {}
-    }
-}
-
-/// Why a retryable failure is final anyway, if it is.
-fn no_more_retries<T: Transport>(
-    shared: &Shared<T>,
-    attempts: u32,
-    started: Instant,
-    class: Class,
-    outcome: &Attempt,
-) -> Option<String> {
-    let policy = &shared.config.retry;
-    if class == Class::ClockSkew && server_time(outcome).is_none() {
-        return Some(
-            "COS refused the signature's time window and sent no Date to correct our clock \
-             by; check this host's clock (NTP)"
-                .into(),
-        );
-    }
-    if attempts >= policy.max_attempts.get() {
-        return Some(format!("gave up after {attempts} attempts"));
-    }
-    if started.elapsed() >= policy.max_elapsed {
-        return Some(format!(
-            "gave up after {attempts} attempts in {}s",
-            started.elapsed().as_secs()
-        ));
-    }
-    if !shared.budget.try_spend(class) {
-        return Some(format!(
-            "not retried after {attempts} attempts: the run's retry budget is spent \
-             (too many failures; lower the concurrency or the rate)"
-        ));
-    }
-    None
-}
-
-fn notify_retry<T: Transport>(
-    shared: &Shared<T>,
-    job: &Job,
-    attempt: u32,
-    class: Class,
-    delay: Duration,
-    outcome: &Attempt,
-) {
-    shared.stats.retries.fetch_add(1, Ordering::Relaxed);
-    if let Some(observer) = &shared.observer {
-        observer(&Event::Retry {
-            bucket: job.bucket().to_string(),
-            id: job.id().to_string(),
-            attempt,
-            class,
-            delay,
-            message: rows::describe(outcome),
-        });
-    }
-}
-
-/// Sleeps out a backoff; false when cancelled meanwhile.
-async fn backoff<T: Transport>(shared: &Shared<T>, delay: Duration) -> bool {
-    shared.stats.retrying.fetch_add(1, Ordering::Relaxed);
-    let finished = tokio::select! {
-        biased;
-        _ = shared.cancel.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
-    };
-    shared.stats.retrying.fetch_sub(1, Ordering::Relaxed);
-    finished
 }

@@ -1,9 +1,16 @@
-//! The executor: every planned job becomes a signed `PUT Bucket inventory`,
-//! and every job ends as exactly one report row.
+//! The executor: every planned job becomes signed requests, and every job
+//! ends as exactly one report row.
+//!
+//! A run has up to two phases, each over the same machinery:
+//! - [`refresh`]: one `List Bucket inventory` per bucket (every page),
+//!   reconciled with the plan ([`crate::plan::reconcile`]) into the work
+//!   for each bucket: create, update, leave alone, delete.
+//! - [`execute`]: that work (or, without a refresh, every job put blind)
+//!   sent, one report row per job and per deleted id.
 //!
 //! - `lane`: buckets handed out whole to lanes, biggest first (a bucket
-//!   with 1,000 jobs starts early instead of becoming the run's tail);
-//!   each job's attempts, signed the moment they are sent.
+//!   with 1,000 jobs starts early instead of becoming the run's tail).
+//! - `attempt`: one request tried until it ends, signed when it is sent.
 //! - [`retry`]: the one classifier of outcomes, the backoff, the budget.
 //! - [`rate`]: the operator's caps and the adaptive pacer.
 //! - [`events`]: counters and events for whoever shows progress.
@@ -14,6 +21,7 @@
 //! timeout), the jobs without one are written as `cancelled` at the end:
 //! one row per job, always.
 
+mod attempt;
 pub mod events;
 mod lane;
 pub mod rate;
@@ -30,13 +38,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cos::client::{CosClient, Response, TransportError};
 use crate::cos::request::InventoryRequest;
+use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
 use crate::report::{ReportError, ReportRow, ReportWriter};
 use events::Stats;
@@ -79,6 +87,9 @@ pub struct ExecutorConfig {
     pub drain_timeout: Duration,
     /// Seeds the backoff jitter.
     pub seed: u64,
+    /// Seconds to add to this host's clock when signing, as an earlier
+    /// phase learned from COS (see [`RunResult::clock_offset`]).
+    pub clock_offset: i64,
 }
 
 impl Default for ExecutorConfig {
@@ -92,6 +103,7 @@ impl Default for ExecutorConfig {
             retry_budget: 500,
             drain_timeout: Duration::from_secs(10),
             seed: 0,
+            clock_offset: 0,
         }
     }
 }
@@ -128,6 +140,29 @@ pub struct RunResult {
     pub clock_offset: i64,
 }
 
+/// Every bucket of a plan after a refresh, in the plan's bucket order.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub buckets: Vec<BucketWork>,
+    /// The refresh's own counts: one per bucket (`applied` read,
+    /// `failed`/`skipped`/`cancelled` not).
+    pub result: RunResult,
+}
+
+/// What the lanes do with each bucket.
+enum Mode {
+    Refresh {
+        prune: PruneRule,
+        results: Vec<OnceLock<BucketWork>>,
+    },
+    Apply {
+        work: Vec<BucketWork>,
+    },
+}
+
+/// A row for the writer: the job's index, none for a deleted id.
+type RowMessage = (Option<usize>, ReportRow);
+
 /// Everything the lanes share.
 struct Shared<T> {
     plan: Arc<Plan>,
@@ -141,24 +176,116 @@ struct Shared<T> {
     cancel: CancellationToken,
     stats: Arc<Stats>,
     observer: Option<Observer>,
-    rows: mpsc::Sender<(usize, ReportRow)>,
-    /// Buckets as ranges of `plan.jobs()`, biggest first.
+    /// `None` in a refresh, which writes no report.
+    rows: Option<mpsc::Sender<RowMessage>>,
+    /// Buckets as ranges of `plan.jobs()`, in plan order.
     buckets: Vec<Range<usize>>,
+    /// Indices into `buckets`, biggest first.
+    order: Vec<usize>,
     next_bucket: AtomicU64,
     /// Seconds to add to our clock (learned from `RequestTimeTooSkewed`).
     clock_offset: AtomicI64,
     /// Why the rest of the run is skipped (credentials rejected).
     abort: OnceLock<String>,
+    mode: Mode,
 }
 
-/// What the writer thread hands back: the report, which jobs have a row,
-/// and the write failure that stopped it, if any.
-type WriterResult = (ReportWriter, Vec<bool>, Option<ReportError>);
+impl<T: Transport> Shared<T> {
+    fn new(
+        plan: Arc<Plan>,
+        transport: Option<T>,
+        config: ExecutorConfig,
+        control: &RunControl,
+        rows: Option<mpsc::Sender<RowMessage>>,
+        mode: Mode,
+    ) -> Self {
+        let buckets = bucket_ranges(plan.jobs());
+        let clock_offset = config.clock_offset;
+        let mut order: Vec<usize> = (0..buckets.len()).collect();
+        order.sort_by_key(|&index| std::cmp::Reverse(buckets[index].len()));
+        Shared {
+            limits: Limits::new(config.rate, config.bucket_rate),
+            pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now().into_std()),
+            budget: RetryBudget::new(config.retry_budget),
+            permits: Semaphore::new(config.concurrency.get()),
+            plan,
+            transport,
+            config,
+            cancel: control.cancel.clone(),
+            stats: control.stats.clone(),
+            observer: control.observer.clone(),
+            rows,
+            buckets,
+            order,
+            next_bucket: AtomicU64::new(0),
+            clock_offset: AtomicI64::new(clock_offset),
+            abort: OnceLock::new(),
+            mode,
+        }
+    }
 
-/// Runs every job of `plan`, writing one row per job to `report`. Without
-/// a `transport` this is a dry run: every job gets a `dry-run` row.
+    fn result(&self, started: Instant) -> RunResult {
+        RunResult {
+            stats: self.stats.snapshot(),
+            elapsed: started.elapsed(),
+            aborted: self.abort.get().cloned(),
+            clock_offset: self.clock_offset.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Reads what is on every bucket of `plan` and reconciles its jobs: one
+/// `List Bucket inventory` per bucket (every page), with the concurrency,
+/// rate limits, retries and cancellation of a write run. Progress counts
+/// buckets.
+pub async fn refresh<T: Transport>(
+    plan: Arc<Plan>,
+    transport: T,
+    prune: PruneRule,
+    config: ExecutorConfig,
+    control: RunControl,
+) -> Refreshed {
+    let started = Instant::now();
+    let count = plan.bucket_count();
+    control.stats.total.store(count as u64, Ordering::Relaxed);
+    let results = (0..count).map(|_| OnceLock::new()).collect();
+    let mode = Mode::Refresh { prune, results };
+    let shared = Arc::new(Shared::new(
+        plan,
+        Some(transport),
+        config,
+        &control,
+        None,
+        mode,
+    ));
+    run_lanes(&shared, &control).await;
+    let result = shared.result(started);
+    let Mode::Refresh { results, .. } = &shared.mode else {
+        unreachable!("built as a refresh");
+    };
+    let buckets = results
+        .iter()
+        .map(|slot| {
+            slot.get().cloned().unwrap_or_else(|| {
+                BucketWork::Unreadable(Unreadable {
+                    end: UnreadableEnd::Cancelled,
+                    http_status: None,
+                    error_code: String::new(),
+                    message: "not read: the run was interrupted".into(),
+                    request_id: String::new(),
+                })
+            })
+        })
+        .collect();
+    Refreshed { buckets, result }
+}
+
+/// Runs `work` (one entry per bucket of `plan`, in its order), writing one
+/// row per job and per deleted id to `report`. Without a `transport` this
+/// is a dry run: every job gets a `dry-run` row.
 pub async fn execute<T: Transport>(
     plan: Arc<Plan>,
+    work: Vec<BucketWork>,
     transport: Option<T>,
     config: ExecutorConfig,
     report: ReportWriter,
@@ -166,38 +293,37 @@ pub async fn execute<T: Transport>(
 ) -> Result<RunResult, ExecuteError> {
     let started = Instant::now();
     let total = plan.jobs().len();
-    control.stats.total.store(total as u64, Ordering::Relaxed);
+    let deletes: usize = work
+        .iter()
+        .map(|bucket| match bucket {
+            BucketWork::Changes(changes) if changes.limit.is_none() => changes.deletes.len(),
+            _ => 0,
+        })
+        .sum();
+    control
+        .stats
+        .total
+        .store((total + deletes) as u64, Ordering::Relaxed);
     let (rows, receiver) = mpsc::channel();
     let writer = spawn_writer(report, receiver, total, control.cancel.clone());
-    let shared = Arc::new(Shared {
-        limits: Limits::new(config.rate, config.bucket_rate),
-        pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now().into_std()),
-        budget: RetryBudget::new(config.retry_budget),
-        permits: Semaphore::new(config.concurrency.get()),
-        buckets: bucket_ranges(plan.jobs()),
+    let mode = Mode::Apply { work };
+    let shared = Arc::new(Shared::new(
         plan,
         transport,
         config,
-        cancel: control.cancel.clone(),
-        stats: control.stats.clone(),
-        observer: control.observer.clone(),
-        rows,
-        next_bucket: AtomicU64::new(0),
-        clock_offset: AtomicI64::new(0),
-        abort: OnceLock::new(),
-    });
+        &control,
+        Some(rows),
+        mode,
+    ));
     run_lanes(&shared, &control).await;
-    let aborted = shared.abort.get().cloned();
-    let clock_offset = shared.clock_offset.load(Ordering::Relaxed);
+    let result_at_end = shared.result(started);
     let plan = shared.plan.clone();
     drop(shared);
     let written = writer.join().map_err(|_| ExecuteError::WriterPanicked)?;
     write_missing_rows(&plan, written, &control.stats)?;
     Ok(RunResult {
         stats: control.stats.snapshot(),
-        elapsed: started.elapsed(),
-        aborted,
-        clock_offset,
+        ..result_at_end
     })
 }
 
@@ -226,6 +352,10 @@ async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) 
     }
 }
 
+/// What the writer thread hands back: the report, which jobs have a row,
+/// and the write failure that stopped it, if any.
+type WriterResult = (ReportWriter, Vec<bool>, Option<ReportError>);
+
 /// Writes a `cancelled` row for every job the writer has no row for, and
 /// closes the report.
 fn write_missing_rows(
@@ -238,7 +368,7 @@ fn write_missing_rows(
     }
     for (index, job) in plan.jobs().iter().enumerate() {
         if !written[index] {
-            let row = rows::cancelled(job, 0, Duration::ZERO, None);
+            let row = rows::cancelled(&rows::Target::job(job, "put"));
             stats.count(row.outcome);
             report.write(&row)?;
         }
@@ -255,8 +385,7 @@ fn lane_count(config: &ExecutorConfig, buckets: usize) -> usize {
     (2 * concurrency / per_lane).max(1).min(buckets)
 }
 
-/// The plan's buckets as ranges of its (bucket-sorted) jobs, biggest first
-/// (longest-processing-time-first keeps a huge bucket off the tail).
+/// The plan's buckets as ranges of its (bucket-sorted) jobs, in order.
 fn bucket_ranges(jobs: &[Job]) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     let mut start = 0;
@@ -266,7 +395,6 @@ fn bucket_ranges(jobs: &[Job]) -> Vec<Range<usize>> {
             start = index;
         }
     }
-    ranges.sort_by_key(|range| std::cmp::Reverse(range.len()));
     ranges
 }
 
@@ -274,7 +402,7 @@ fn bucket_ranges(jobs: &[Job]) -> Vec<Range<usize>> {
 /// reports which jobs have one. A write failure stops the run.
 fn spawn_writer(
     mut report: ReportWriter,
-    receiver: mpsc::Receiver<(usize, ReportRow)>,
+    receiver: mpsc::Receiver<RowMessage>,
     total: usize,
     cancel: CancellationToken,
 ) -> std::thread::JoinHandle<WriterResult> {
@@ -286,7 +414,11 @@ fn spawn_writer(
                 continue;
             }
             match report.write(&row) {
-                Ok(()) => written[index] = true,
+                Ok(()) => {
+                    if let Some(index) = index {
+                        written[index] = true;
+                    }
+                }
                 Err(err) => {
                     failure = Some(err);
                     cancel.cancel();
@@ -329,8 +461,17 @@ mod tests {
             job("c-1250000000", "x"),
             job("c-1250000000", "y"),
         ]);
-        assert_eq!(bucket_ranges(plan.jobs()), vec![1..4, 4..6, 0..1]);
+        assert_eq!(bucket_ranges(plan.jobs()), vec![0..1, 1..4, 4..6]);
         assert_eq!(bucket_ranges(&[]), Vec::<Range<usize>>::new());
+        let shared = Shared::new(
+            Arc::new(plan),
+            None::<CosClient>,
+            ExecutorConfig::default(),
+            &RunControl::default(),
+            None,
+            Mode::Apply { work: Vec::new() },
+        );
+        assert_eq!(shared.order, [1, 2, 0]);
     }
 
     #[test]
@@ -357,8 +498,10 @@ mod tests {
             job("a-1250000000", "x"),
             job("b-1250000000", "y"),
         ]));
+        let work = crate::plan::reconcile::blind(&plan);
         let result = execute(
             plan,
+            work,
             None::<CosClient>,
             ExecutorConfig::default(),
             ReportWriter::create(&path).unwrap(),
@@ -391,8 +534,10 @@ mod tests {
         .unwrap();
         let control = RunControl::default();
         control.cancel.cancel();
+        let work = crate::plan::reconcile::blind(&plan);
         let result = execute(
             plan,
+            work,
             Some(client),
             ExecutorConfig::default(),
             ReportWriter::create(&path).unwrap(),

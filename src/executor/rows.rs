@@ -1,10 +1,13 @@
-//! The report row each way a job can end.
+//! The report row for each way a job (or a pruned id) ends.
 
 use std::time::Duration;
 
 use super::Attempt;
+use super::attempt::{End, Ended};
 use crate::cos::client::TransportErrorKind;
+use crate::model::{BucketName, Region};
 use crate::plan::Job;
+use crate::plan::reconcile::{Unreadable, UnreadableEnd};
 use crate::report::{self, Outcome, ReportRow};
 
 /// One line about an attempt's outcome.
@@ -23,12 +26,32 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
     }
 }
 
-fn base_row(job: &Job, outcome: Outcome, attempts: u32, elapsed: Duration) -> ReportRow {
+/// What a row is about.
+pub(super) struct Target<'a> {
+    pub bucket: &'a BucketName,
+    pub region: &'a Region,
+    pub id: &'a str,
+    /// The report's `action` column.
+    pub action: &'static str,
+}
+
+impl<'a> Target<'a> {
+    pub fn job(job: &'a Job, action: &'static str) -> Self {
+        Target {
+            bucket: job.bucket(),
+            region: job.region(),
+            id: job.id().as_str(),
+            action,
+        }
+    }
+}
+
+fn base_row(target: &Target<'_>, outcome: Outcome, attempts: u32, elapsed: Duration) -> ReportRow {
     ReportRow {
-        bucket: job.bucket().to_string(),
-        region: job.region().to_string(),
-        id: job.id().to_string(),
-        action: "put",
+        bucket: target.bucket.to_string(),
+        region: target.region.to_string(),
+        id: target.id.to_string(),
+        action: target.action,
         outcome,
         http_status: None,
         error_code: String::new(),
@@ -60,62 +83,84 @@ fn with_attempt(mut row: ReportRow, attempt: Option<&Attempt>) -> ReportRow {
     row
 }
 
-pub(crate) fn applied(job: &Job, attempts: u32, elapsed: Duration, outcome: &Attempt) -> ReportRow {
-    with_attempt(
-        base_row(job, Outcome::Applied, attempts, elapsed),
-        Some(outcome),
-    )
-}
-
-pub(crate) fn failed(
-    job: &Job,
-    attempts: u32,
-    elapsed: Duration,
-    outcome: &Attempt,
-    why: Option<String>,
-) -> ReportRow {
-    let mut row = with_attempt(
-        base_row(job, Outcome::Failed, attempts, elapsed),
-        Some(outcome),
-    );
-    if let Some(why) = why {
-        row.message = format!("{why}: {}", row.message);
+/// The row of a request that ended; `success` is the outcome of a 2xx.
+pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> ReportRow {
+    let outcome = match &ended.end {
+        End::Succeeded => success,
+        End::Failed { .. } => Outcome::Failed,
+        End::Skipped(_) => Outcome::Skipped,
+        End::Cancelled => Outcome::Cancelled,
+    };
+    let base = base_row(target, outcome, ended.attempts, ended.elapsed);
+    let mut row = with_attempt(base, ended.last.as_ref());
+    match &ended.end {
+        End::Succeeded | End::Failed { why: None, .. } => {}
+        End::Failed { why: Some(why), .. } => row.message = format!("{why}: {}", row.message),
+        End::Skipped(reason) => row.message = reason.clone(),
+        End::Cancelled => row.message = interrupted(&row.message),
     }
     row
 }
 
-pub(crate) fn skipped(
-    job: &Job,
-    attempts: u32,
-    elapsed: Duration,
-    last: Option<&Attempt>,
-    reason: &str,
-) -> ReportRow {
-    let mut row = with_attempt(base_row(job, Outcome::Skipped, attempts, elapsed), last);
-    row.message = reason.to_string();
+fn interrupted(last: &str) -> String {
+    if last.is_empty() {
+        "not finished: the run was interrupted".to_string()
+    } else {
+        format!("not finished: the run was interrupted; last attempt: {last}")
+    }
+}
+
+/// A job that never started before the run ended.
+pub(super) fn cancelled(target: &Target<'_>) -> ReportRow {
+    let mut row = base_row(target, Outcome::Cancelled, 0, Duration::ZERO);
+    row.message = interrupted("");
     row
 }
 
-pub(crate) fn cancelled(
-    job: &Job,
-    attempts: u32,
-    elapsed: Duration,
-    last: Option<&Attempt>,
-) -> ReportRow {
-    let mut row = with_attempt(base_row(job, Outcome::Cancelled, attempts, elapsed), last);
-    row.message = if row.message.is_empty() {
-        "not finished: the run was interrupted".to_string()
-    } else {
-        format!(
-            "not finished: the run was interrupted; last attempt: {}",
-            row.message
-        )
+/// A job whose configuration is already on the bucket.
+pub(super) fn unchanged(target: &Target<'_>) -> ReportRow {
+    let mut row = base_row(target, Outcome::Unchanged, 0, Duration::ZERO);
+    row.message = "already on the bucket as the manifest says; nothing sent".to_string();
+    row
+}
+
+/// A job that fails without a request of its own, for `reason`.
+pub(super) fn refused(target: &Target<'_>, code: &str, reason: String) -> ReportRow {
+    let mut row = base_row(target, Outcome::Failed, 0, Duration::ZERO);
+    row.error_code = code.to_string();
+    row.message = reason;
+    row
+}
+
+/// A job on a bucket whose live state could not be read: the refresh's
+/// last answer, no request of its own.
+pub(super) fn unreadable(target: &Target<'_>, refresh: &Unreadable) -> ReportRow {
+    let outcome = match refresh.end {
+        UnreadableEnd::Failed => Outcome::Failed,
+        UnreadableEnd::Skipped => Outcome::Skipped,
+        UnreadableEnd::Cancelled => Outcome::Cancelled,
+    };
+    let mut row = base_row(target, outcome, 0, Duration::ZERO);
+    row.http_status = refresh.http_status;
+    row.error_code = refresh.error_code.clone();
+    row.request_id = refresh.request_id.clone();
+    row.message = match refresh.end {
+        UnreadableEnd::Failed => format!(
+            "not sent: the bucket's inventory could not be read: {}",
+            refresh.message
+        ),
+        _ => refresh.message.clone(),
     };
     row
 }
 
-pub(crate) fn dry_run(job: &Job) -> ReportRow {
-    let mut row = base_row(job, Outcome::DryRun, 0, Duration::ZERO);
+pub(super) fn dry_run(job: &Job, action: &'static str) -> ReportRow {
+    let mut row = base_row(
+        &Target::job(job, action),
+        Outcome::DryRun,
+        0,
+        Duration::ZERO,
+    );
     row.message = format!(
         "not sent (dry run); reports would go to {}",
         job.config().destination.report_location()

@@ -127,7 +127,8 @@ async fn run(
     };
     let plan = Arc::new(Plan::from_jobs(jobs));
     let report = ReportWriter::create(&path).unwrap();
-    let result = execute(plan, Some(script.clone()), config, report, control)
+    let work = crate::plan::reconcile::blind(&plan);
+    let result = execute(plan, work, Some(script.clone()), config, report, control)
         .await
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -281,8 +282,10 @@ async fn cancelling_during_a_backoff_ends_the_job_cancelled_with_its_last_answer
     let dir = tempfile::tempdir().unwrap();
     let report = ReportWriter::create(&dir.path().join("r.csv")).unwrap();
     let plan = Arc::new(Plan::from_jobs(vec![job(A, "x")]));
+    let work = crate::plan::reconcile::blind(&plan);
     let run = tokio::spawn(execute(
         plan,
+        work,
         Some(script.clone()),
         ExecutorConfig::default(),
         report,

@@ -22,6 +22,7 @@ pub(super) fn build_template(
     id: &Setting<String>,
     settings: &Settings,
     job_at: &Loc,
+    policy: Option<&str>,
     problems: &mut Problems,
 ) -> Option<Arc<Template>> {
     let mut checker = Checker {
@@ -88,6 +89,7 @@ pub(super) fn build_template(
         config,
         prefix_pattern,
         destination_region,
+        policy: policy.map(Arc::from),
     }))
 }
 

@@ -115,7 +115,8 @@ impl<'c> Expander<'c> {
             None => Settings::default(),
         };
         let settings = spec.set.or(&policy).or(&self.context.defaults.settings);
-        let template = build_template(&spec.id, &settings, &spec.at, problems);
+        let policy_name = spec.policy.as_ref().map(|name| name.value.as_str());
+        let template = build_template(&spec.id, &settings, &spec.at, policy_name, problems);
         let default_region = spec
             .region
             .as_ref()
@@ -214,15 +215,17 @@ impl<'c> Expander<'c> {
             );
             return None;
         };
-        let policy = match row.policy() {
-            Some(name) => self.context.policy(&name, problems)?.settings.clone(),
+        let policy_name = row.policy();
+        let policy = match &policy_name {
+            Some(name) => self.context.policy(name, problems)?.settings.clone(),
             None => Settings::default(),
         };
         let settings = row
             .settings(problems)
             .or(&policy)
             .or(&self.context.defaults.settings);
-        build_template(&id, &settings, &at, problems)
+        let policy_name = policy_name.as_ref().map(|name| name.value.as_str());
+        build_template(&id, &settings, &at, policy_name, problems)
     }
 
     /// One job of `template` on `name`; the bucket's own region wins over

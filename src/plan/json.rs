@@ -1,97 +1,195 @@
 //! The plan for programs: one JSON document, streamed bucket by bucket.
 //!
 //! The schema is documented in docs/manifest.md ("The JSON plan") and only
-//! grows: `{"version":1,"shard":"K/N"|null,"buckets":[{"bucket","region",
-//! "jobs":[…]}],"summary":{"jobs","buckets"}}`. Each job is serialised as
-//! it is reached, so a million-job plan never exists as one value.
+//! grows: `{"version":2,"refreshed","shard","buckets":[{"bucket","region",
+//! "status","error","limit","jobs":[…],"unmanaged","deletes"}],"summary",
+//! "by_policy","by_region"}`. Each job is serialised as it is reached, so a
+//! million-job plan never exists as one value.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
-use super::{Job, Plan, Shard, bucket_runs};
+use super::reconcile::{BucketChanges, BucketWork, JobAction, UnreadableEnd};
+use super::rollup::Rollup;
+use super::{Job, Plan, Shard};
 
 /// The version of this document's schema.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
-/// `plan` and `shard` as the JSON plan document.
+/// A plan and what would be done on each bucket, as the JSON document.
 pub struct PlanDocument<'a> {
     plan: &'a Plan,
+    work: &'a [BucketWork],
+    refreshed: bool,
     shard: Option<Shard>,
+    rollup: &'a Rollup,
 }
 
 impl<'a> PlanDocument<'a> {
-    pub fn new(plan: &'a Plan, shard: Option<Shard>) -> Self {
-        PlanDocument { plan, shard }
+    /// `work` has one entry per bucket of `plan`, in its order; `refreshed`
+    /// says whether it came from live state.
+    pub fn new(
+        plan: &'a Plan,
+        work: &'a [BucketWork],
+        refreshed: bool,
+        shard: Option<Shard>,
+        rollup: &'a Rollup,
+    ) -> Self {
+        PlanDocument {
+            plan,
+            work,
+            refreshed,
+            shard,
+            rollup,
+        }
     }
 }
 
 impl Serialize for PlanDocument<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut document = serializer.serialize_struct("Plan", 4)?;
+        let mut document = serializer.serialize_struct("Plan", 7)?;
         document.serialize_field("version", &VERSION)?;
+        document.serialize_field("refreshed", &self.refreshed)?;
         document.serialize_field("shard", &self.shard.map(|shard| shard.to_string()))?;
-        document.serialize_field("buckets", &Buckets(self.plan))?;
-        document.serialize_field(
-            "summary",
-            &Summary {
-                jobs: self.plan.jobs().len(),
-                buckets: self.plan.bucket_count(),
-            },
-        )?;
+        document.serialize_field("buckets", &Buckets(self))?;
+        document.serialize_field("summary", self.rollup)?;
+        document.serialize_field("by_policy", &self.rollup.by_policy)?;
+        document.serialize_field("by_region", &self.rollup.by_region)?;
         document.end()
     }
 }
 
-#[derive(Serialize)]
-struct Summary {
-    jobs: usize,
-    buckets: usize,
-}
-
-struct Buckets<'a>(&'a Plan);
+struct Buckets<'a>(&'a PlanDocument<'a>);
 
 impl Serialize for Buckets<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(bucket_runs(self.0.jobs()).map(Bucket))
+        let document = self.0;
+        serializer.collect_seq(
+            document
+                .plan
+                .buckets()
+                .zip(document.work)
+                .map(|(jobs, work)| Bucket { jobs, work }),
+        )
     }
 }
 
-/// The jobs of one bucket.
-struct Bucket<'a>(&'a [Job]);
+/// The jobs of one bucket and what would be done there.
+struct Bucket<'a> {
+    jobs: &'a [Job],
+    work: &'a BucketWork,
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    outcome: &'static str,
+    http_status: Option<u16>,
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonLimit {
+    planned: usize,
+    unmanaged: usize,
+    total: usize,
+}
 
 impl Serialize for Bucket<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let first = &self.0[0];
-        let mut bucket = serializer.serialize_struct("Bucket", 3)?;
+        let first = &self.jobs[0];
+        let mut bucket = serializer.serialize_struct("Bucket", 8)?;
         bucket.serialize_field("bucket", first.bucket().as_str())?;
         bucket.serialize_field("region", first.region().as_str())?;
-        bucket.serialize_field("jobs", &Jobs(self.0))?;
+        let empty = BucketChanges::default();
+        let (status, error, changes) = match self.work {
+            BucketWork::Unreadable(failure) => {
+                let error = JsonError {
+                    outcome: match failure.end {
+                        UnreadableEnd::Failed => "failed",
+                        UnreadableEnd::Skipped => "skipped",
+                        UnreadableEnd::Cancelled => "cancelled",
+                    },
+                    http_status: failure.http_status,
+                    code: &failure.error_code,
+                    message: &failure.message,
+                    request_id: &failure.request_id,
+                };
+                ("unreadable", Some(error), &empty)
+            }
+            BucketWork::Changes(changes) if changes.limit.is_some() => {
+                ("over_limit", None, changes)
+            }
+            BucketWork::Changes(changes) => ("ok", None, changes),
+        };
+        bucket.serialize_field("status", status)?;
+        bucket.serialize_field("error", &error)?;
+        let limit = changes.limit.map(|limit| JsonLimit {
+            planned: limit.planned,
+            unmanaged: limit.unmanaged,
+            total: limit.total(),
+        });
+        bucket.serialize_field("limit", &limit)?;
+        let actions: &[JobAction] = &changes.actions;
+        bucket.serialize_field("jobs", &Jobs(self.jobs, actions))?;
+        bucket.serialize_field("unmanaged", &changes.unmanaged)?;
+        bucket.serialize_field("deletes", &changes.deletes)?;
         bucket.end()
     }
 }
 
-struct Jobs<'a>(&'a [Job]);
+/// The jobs of a bucket with their actions (none known: an unreadable
+/// bucket).
+struct Jobs<'a>(&'a [Job], &'a [JobAction]);
 
 impl Serialize for Jobs<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(JobView))
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .enumerate()
+                .map(|(index, job)| JobView(job, self.1.get(index))),
+        )
     }
 }
 
 /// One job, its configuration expanded when it is written.
-struct JobView<'a>(&'a Job);
+struct JobView<'a>(&'a Job, Option<&'a JobAction>);
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    field: &'a str,
+    live: &'a str,
+    desired: &'a str,
+}
 
 impl Serialize for JobView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let config = self.0.config();
         let d = &config.destination;
+        let changes = match self.1 {
+            Some(JobAction::Update(changes)) => changes
+                .iter()
+                .map(|change| JsonChange {
+                    field: change.field,
+                    live: &change.live,
+                    desired: &change.desired,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         JsonJob {
             id: config.id.as_str(),
+            action: self.1.map(JobAction::as_str),
+            policy: self.0.policy(),
+            changes,
             enabled: config.enabled,
             included_object_versions: config.included_object_versions.as_str(),
             schedule: config.frequency.as_str(),
+            monthly_date: config.monthly_date.map(|day| day.get()),
             filter: config.filter.as_ref().map(|filter| JsonFilter {
                 prefix: filter.prefix.as_deref(),
                 tags: filter
@@ -124,9 +222,14 @@ impl Serialize for JobView<'_> {
 #[derive(Serialize)]
 struct JsonJob<'a> {
     id: &'a str,
+    /// `create`, `update`, `none` or `put`; null for an unreadable bucket.
+    action: Option<&'static str>,
+    policy: Option<&'a str>,
+    changes: Vec<JsonChange<'a>>,
     enabled: bool,
     included_object_versions: &'a str,
     schedule: &'a str,
+    monthly_date: Option<u8>,
     filter: Option<JsonFilter<'a>>,
     optional_fields: Vec<&'a str>,
     destination: JsonDestination<'a>,
@@ -177,21 +280,28 @@ mod tests {
             },
         );
         let plan = Plan::from_jobs(vec![job]);
+        let work = crate::plan::reconcile::blind(&plan);
+        let rollup = Rollup::of(&plan, &work);
         let shard = Some("1/4".parse().unwrap());
-        let text = serde_json::to_string(&PlanDocument::new(&plan, shard)).unwrap();
+        let document = PlanDocument::new(&plan, &work, false, shard, &rollup);
+        let text = serde_json::to_string(&document).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value["version"], 1);
+        assert_eq!(value["version"], 2);
         assert_eq!(value["shard"], "1/4");
         assert_eq!(value["summary"]["jobs"], 1);
+        assert_eq!(value["summary"]["put"], 1);
         assert_eq!(value["summary"]["buckets"], 1);
         let bucket = &value["buckets"][0];
         assert_eq!(bucket["bucket"], "a-1250000000");
+        assert_eq!(bucket["status"], "ok");
         assert_eq!(bucket["jobs"][0]["source"], "m.yaml:3");
-        assert!(text.starts_with(r#"{"version":1,"shard":"1/4","buckets":[{"bucket":"#));
-        let empty = serde_json::to_string(&PlanDocument::new(&Plan::default(), None)).unwrap();
-        assert_eq!(
-            empty,
-            r#"{"version":1,"shard":null,"buckets":[],"summary":{"jobs":0,"buckets":0}}"#
-        );
+        assert_eq!(bucket["jobs"][0]["action"], "put");
+        assert!(text.starts_with(r#"{"version":2,"refreshed":false,"shard":"1/4","buckets":[{"#));
+        let nothing = Plan::default();
+        let empty = Rollup::of(&nothing, &[]);
+        let none = PlanDocument::new(&nothing, &[], true, None, &empty);
+        let value: serde_json::Value = serde_json::to_value(&none).unwrap();
+        assert_eq!(value["buckets"], serde_json::json!([]));
+        assert_eq!(value["summary"]["jobs"], 0);
     }
 }

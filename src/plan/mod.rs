@@ -13,13 +13,17 @@
 //! - `check`: one job's settings → a validated configuration, every
 //!   problem reported where its value was written.
 //! - [`shard`]: the stable partition of buckets across hosts.
-//! - [`json`]: the plan as a JSON document, streamed.
+//! - [`json`]: the plan as a JSON document, streamed; [`rollup`]: its counts.
+//! - [`reconcile`]: one bucket's jobs against what is on it: create, update,
+//!   leave alone, delete; the limit with live jobs counted.
 //!
 //! Nothing here prints: problems are collected and returned.
 
 mod check;
 mod expand;
 pub mod json;
+pub mod reconcile;
+pub mod rollup;
 pub mod shard;
 
 use std::fmt;
@@ -58,6 +62,8 @@ pub(crate) struct Template {
     prefix_pattern: Option<String>,
     /// `None`: the destination is in each job's own region.
     destination_region: Option<Region>,
+    /// The policy the job's settings come from, if any.
+    policy: Option<Arc<str>>,
 }
 
 /// One inventory job on one bucket: the unit the executor sends and the
@@ -85,6 +91,7 @@ impl Job {
                 destination_region: Some(config.destination.region.clone()),
                 config,
                 prefix_pattern: None,
+                policy: None,
             }),
             file: Arc::from(source.file.as_path()),
             line: source.line as u32,
@@ -110,6 +117,10 @@ impl Job {
             config.destination.region = self.region.clone();
         }
         config
+    }
+    /// The name of the policy the job's settings come from, if any.
+    pub fn policy(&self) -> Option<&str> {
+        self.template.policy.as_deref()
     }
     pub fn source(&self) -> Source {
         Source {

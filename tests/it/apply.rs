@@ -49,6 +49,7 @@ fn cosinv(dir: &Path, args: &[&str]) -> Command {
         .env("COS_SECRET_ID", SECRET_ID)
         .env("COS_SECRET_KEY", SECRET_KEY)
         .env("COSINV_LOCK_DIR", dir)
+        .env("XDG_STATE_HOME", dir.join("state"))
         .arg("apply")
         .args(args)
         .stdin(Stdio::null());
@@ -163,7 +164,7 @@ async fn five_thousand_jobs_on_500_buckets_are_applied_and_match_the_manifest() 
         assert!(seen.max_in_flight <= 1, "{bucket}: {}", seen.max_in_flight);
     }
     assert!(
-        stderr(&output).contains("applied 5000, failed 0"),
+        stderr(&output).contains("applied 5000, unchanged 0, deleted 0, failed 0"),
         "{}",
         stderr(&output)
     );
@@ -230,7 +231,9 @@ async fn a_client_error_is_not_retried() {
         emulator.insert_inventory(full, config);
     }
     let report = dir.path().join("report.csv");
-    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
+    // Blind: a refresh would see the bucket full and send nothing to it.
+    let blind = &["--no-refresh"];
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, blind)).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let rows = read_report(&report);
     let failed: Vec<_> = rows
@@ -255,21 +258,33 @@ async fn a_host_clock_an_hour_off_is_corrected_from_the_server_date() {
     // expired"). COS an hour behind: they have not begun yet
     // (RequestTimeTooSkewed). Either way every job applies, signed again
     // with the server's time, and the summary says to fix the clock.
-    for (server, direction) in [(now() + 3_600, "behind"), (now() - 3_600, "ahead of")] {
+    // With a refresh the reads learn the clock and the writes use it; blind,
+    // the first write of each lane learns it.
+    let cases = [
+        (now() + 3_600, "behind", "--refresh"),
+        (now() - 3_600, "ahead of", "--refresh"),
+        (now() + 3_600, "behind", "--no-refresh"),
+        (now() - 3_600, "ahead of", "--no-refresh"),
+    ];
+    for (server, direction, mode) in cases {
         emulator.set_clock(Some(server));
-        let report = dir.path().join(format!("report-{direction}.csv"));
-        let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
+        let report = dir.path().join(format!("report-{direction}{mode}.csv"));
+        let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[mode])).await;
         let stderr = stderr(&output);
-        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert_eq!(output.status.code(), Some(0), "{mode}: {stderr}");
         let rows = read_report(&report);
-        assert_eq!(outcomes(&rows)["applied"], 40, "{stderr}");
-        assert!(
-            rows.iter().any(|row| row["attempts"] == "2"),
-            "no job was refused first: {stderr}"
-        );
+        let settled = outcomes(&rows).get("applied").copied().unwrap_or(0)
+            + outcomes(&rows).get("unchanged").copied().unwrap_or(0);
+        assert_eq!(settled, 40, "{mode}: {stderr}");
+        if mode == "--no-refresh" {
+            assert!(
+                rows.iter().any(|row| row["attempts"] == "2"),
+                "no job was refused first: {stderr}"
+            );
+        }
         assert!(
             stderr.contains(&format!("s {direction} COS's; requests were signed")),
-            "{stderr}"
+            "{mode}: {stderr}"
         );
     }
 }
@@ -506,26 +521,46 @@ async fn a_second_run_of_the_same_manifest_is_refused_while_the_first_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_sandbox_run_applies_the_example_organisation() {
+async fn the_readme_sandbox_run_applies_the_example_organisation_then_leaves_it_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
-    let report = dir.path().join("report.csv");
-    let output = run(cosinv(
-        dir.path(),
-        &[
-            examples.join("org.yaml").to_str().unwrap(),
-            examples.join("fleet.csv").to_str().unwrap(),
-            "--sandbox",
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    ))
-    .await;
+    let sandbox_run = |report: &Path| {
+        let mut command = cosinv(
+            dir.path(),
+            &[
+                examples.join("org.yaml").to_str().unwrap(),
+                examples.join("fleet.csv").to_str().unwrap(),
+                "--sandbox",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        // The sandbox keeps its state under XDG_STATE_HOME: here, not ~.
+        command.env("XDG_STATE_HOME", dir.path().join("state"));
+        command
+    };
+    let first = dir.path().join("first.csv");
+    let output = run(sandbox_run(&first)).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let rows = read_report(&report);
+    let rows = read_report(&first);
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|row| row["outcome"] == "applied"));
+    assert!(rows.iter().all(|row| row["action"] == "create"));
     assert!(stderr(&output).contains("sandbox"), "{}", stderr(&output));
+    assert!(dir.path().join("state/cosinv/sandbox.json").exists());
+
+    let second = dir.path().join("second.csv");
+    let output = run(sandbox_run(&second)).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let again = read_report(&second);
+    assert_eq!(again.len(), rows.len());
+    assert!(
+        again
+            .iter()
+            .all(|row| row["outcome"] == "unchanged" && row["action"] == "none"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,12 +617,13 @@ async fn shards_applied_one_after_another_cover_the_manifest_once() {
     }
     assert_eq!(reported, 180);
     assert_state_matches(&emulator, &manifest);
+    // One list and three PUTs per bucket: no bucket was touched twice.
     assert!(
         emulator
             .counters()
             .buckets
             .values()
-            .all(|b| b.requests == 3)
+            .all(|b| b.requests == 4)
     );
 }
 

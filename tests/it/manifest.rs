@@ -299,7 +299,7 @@ fn plan_text_and_json_show_every_job_per_bucket() {
              set: {{ schedule: Weekly }}\n"
         ),
     );
-    let output = cosinv(&["plan", yaml.to_str().unwrap()]);
+    let output = cosinv(&["plan", "--no-refresh", yaml.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
@@ -311,14 +311,25 @@ fn plan_text_and_json_show_every_job_per_bucket() {
         "{text}"
     );
     assert!(
-        text.ends_with("plan: 2 jobs to put on 2 buckets\n"),
+        text.contains(
+            "\nplan: 2 jobs on 2 buckets: 0 to create, 0 to update, 0 to delete, \
+                       0 unchanged, 2 to put;"
+        ),
         "{text}"
     );
 
-    let output = cosinv(&["plan", yaml.to_str().unwrap(), "--output", "json"]);
+    let output = cosinv(&[
+        "plan",
+        "--no-refresh",
+        yaml.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
+    assert_eq!(json["refreshed"], false);
     assert_eq!(json["summary"]["jobs"], 2);
+    assert_eq!(json["summary"]["put"], 2);
     let first = &json["buckets"][0];
     assert_eq!(first["bucket"], "logs-1250000000");
     let job = &first["jobs"][0];
@@ -383,6 +394,7 @@ fn shards_split_every_job_into_exactly_one_shard_stably() {
     let json = |shard: &str| {
         let output = cosinv(&[
             "plan",
+            "--no-refresh",
             yaml.to_str().unwrap(),
             "--output",
             "json",
@@ -402,7 +414,13 @@ fn shards_split_every_job_into_exactly_one_shard_stably() {
         .len();
     assert_eq!(first["summary"]["jobs"], expected);
 
-    let output = cosinv(&["plan", yaml.to_str().unwrap(), "--shard", "4/4"]);
+    let output = cosinv(&[
+        "plan",
+        "--no-refresh",
+        yaml.to_str().unwrap(),
+        "--shard",
+        "4/4",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("K/N"), "{}", stderr(&output));
 }

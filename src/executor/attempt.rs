@@ -1,0 +1,329 @@
+//! One request, tried until it ends: skip check, turn, send, classify,
+//! learn, decide — the same loop for every kind of call (PUT, DELETE, a
+//! page of a list), so reads and writes share concurrency, rate limits,
+//! retries and cancellation.
+
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's clock, so that tests on a paused clock see every wait.
+use tokio::time::Instant;
+
+use super::events::Event;
+use super::retry::{self, Class};
+use super::{Attempt, Shared, Transport, rows};
+use crate::cos::request::InventoryRequest;
+use crate::model::BucketName;
+
+/// How a request ended.
+#[derive(Debug)]
+pub(super) enum End {
+    /// A 2xx answer.
+    Succeeded,
+    /// A final failure; `why` says why a retryable one was not retried.
+    Failed { why: Option<String> },
+    /// Not sent (again): an earlier answer showed it would fail.
+    Skipped(String),
+    /// The run was cancelled before it ended.
+    Cancelled,
+}
+
+/// A request's end, with what its attempts got.
+#[derive(Debug)]
+pub(super) struct Ended {
+    pub end: End,
+    pub attempts: u32,
+    /// The last attempt's outcome, if one was sent.
+    pub last: Option<Attempt>,
+    pub elapsed: Duration,
+}
+
+impl Ended {
+    /// The successful answer's body.
+    pub fn body(&self) -> &[u8] {
+        match &self.last {
+            Some(Ok(response)) => &response.body,
+            _ => &[],
+        }
+    }
+}
+
+/// What names a request in `-vv` detail: its bucket and id (or `list`).
+pub(super) struct Subject<'a> {
+    pub bucket: &'a BucketName,
+    pub id: &'a str,
+}
+
+pub(super) fn unix_now(offset: i64) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now.saturating_add_signed(offset)
+}
+
+/// Tries `request` until it succeeds, fails for good, is skipped or is
+/// cancelled. `seed` makes its backoff jitter repeatable.
+pub(super) async fn run<T: Transport>(
+    shared: &Shared<T>,
+    transport: &T,
+    subject: Subject<'_>,
+    request: &InventoryRequest,
+    bucket_skip: &OnceLock<String>,
+    seed: u64,
+) -> Ended {
+    let started = Instant::now();
+    let mut rng = fastrand::Rng::with_seed(shared.config.seed ^ seed);
+    let mut attempts = 0u32;
+    let mut last: Option<Attempt> = None;
+    let end = loop {
+        if let Some(reason) = shared.abort.get().or(bucket_skip.get()) {
+            break End::Skipped(reason.clone());
+        }
+        let Some(permit) = wait_for_turn(shared, subject.bucket).await else {
+            break End::Cancelled;
+        };
+        attempts += 1;
+        let outcome = send(shared, transport, request).await;
+        drop(permit);
+        let class = retry::classify(&outcome);
+        learn_from(shared, class, &outcome);
+        let verdict = decide(
+            shared,
+            &subject,
+            bucket_skip,
+            attempts,
+            started,
+            class,
+            &outcome,
+        );
+        last = Some(outcome);
+        let Some(end) = verdict else {
+            let outcome = last.as_ref().expect("just set");
+            let delay = retry_delay(shared, attempts, class, outcome, &mut rng);
+            notify_retry(shared, &subject, attempts, class, delay, outcome);
+            if backoff(shared, delay).await {
+                continue;
+            }
+            break End::Cancelled;
+        };
+        break end;
+    };
+    Ended {
+        end,
+        attempts,
+        last,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// What the outcome of attempt number `attempts` means for the request:
+/// how it ends, or `None` to try again.
+fn decide<T: Transport>(
+    shared: &Shared<T>,
+    subject: &Subject<'_>,
+    bucket_skip: &OnceLock<String>,
+    attempts: u32,
+    started: Instant,
+    class: Class,
+    outcome: &Attempt,
+) -> Option<End> {
+    if class == Class::Success {
+        return Some(End::Succeeded);
+    }
+    if !class.is_retryable() {
+        remember_fatal(shared, subject, bucket_skip, class, outcome);
+        return Some(End::Failed { why: None });
+    }
+    no_more_retries(shared, attempts, started, class, outcome)
+        .map(|why| End::Failed { why: Some(why) })
+}
+
+/// How long to wait before the next attempt.
+fn retry_delay<T: Transport>(
+    shared: &Shared<T>,
+    attempts: u32,
+    class: Class,
+    outcome: &Attempt,
+    rng: &mut fastrand::Rng,
+) -> Duration {
+    if class == Class::ClockSkew {
+        // Nothing to wait for: the next signature uses COS's clock.
+        return Duration::ZERO;
+    }
+    let retry_after = outcome
+        .as_ref()
+        .ok()
+        .and_then(|response| response.retry_after)
+        .map(Duration::from_secs);
+    retry::backoff_delay(&shared.config.retry, attempts, rng.f64(), retry_after)
+}
+
+/// Waits for the bucket's rate, a global permit, the global rate and the
+/// adaptive pacer, in that order; `None` when cancelled meanwhile.
+async fn wait_for_turn<'a, T: Transport>(
+    shared: &'a Shared<T>,
+    bucket: &BucketName,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    let cancel = &shared.cancel;
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return None,
+        _ = shared.limits.bucket_ready(bucket) => {}
+    }
+    let permit = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return None,
+        permit = shared.permits.acquire() => permit.ok()?,
+    };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return None,
+        _ = async {
+            shared.limits.global_ready().await;
+            shared.pacer.acquire().await;
+        } => {}
+    }
+    Some(permit)
+}
+
+/// Sends one attempt, signed now. Not cancellable: a request on the wire
+/// finishes (bounded by the request timeout and the drain timeout).
+async fn send<T: Transport>(
+    shared: &Shared<T>,
+    transport: &T,
+    request: &InventoryRequest,
+) -> Attempt {
+    shared.stats.attempts.fetch_add(1, Ordering::Relaxed);
+    shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+    let now = unix_now(shared.clock_offset.load(Ordering::Relaxed));
+    let outcome = transport.send(request, now).await;
+    shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+    outcome
+}
+
+/// Feeds the pacer, the budget and the clock correction.
+fn learn_from<T: Transport>(shared: &Shared<T>, class: Class, outcome: &Attempt) {
+    let now = Instant::now().into_std();
+    match class {
+        Class::Success => {
+            shared.budget.refund_success();
+            shared.pacer.on_success(now);
+        }
+        Class::Throttled => shared.pacer.on_throttle(now),
+        Class::ClockSkew => {
+            if let Some(server) = server_time(outcome) {
+                let local = unix_now(0) as i64;
+                shared
+                    .clock_offset
+                    .store(server as i64 - local, Ordering::Relaxed);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn server_time(outcome: &Attempt) -> Option<u64> {
+    outcome
+        .as_ref()
+        .ok()
+        .and_then(|response| response.server_time)
+}
+
+/// Credentials rejected: skip the rest of the run. Bucket missing or
+/// forbidden: skip the rest of the bucket.
+fn remember_fatal<T: Transport>(
+    shared: &Shared<T>,
+    subject: &Subject<'_>,
+    bucket_skip: &OnceLock<String>,
+    class: Class,
+    outcome: &Attempt,
+) {
+    let code = outcome
+        .as_ref()
+        .ok()
+        .and_then(|response| response.code())
+        .unwrap_or_default();
+    let (bucket, id) = (subject.bucket, subject.id);
+    match class {
+        Class::CredentialsRejected => {
+            let _ = shared.abort.set(format!(
+                "not sent: COS rejected the credentials ({code}) for {bucket}/{id}; check \
+                 the SecretId, SecretKey and security token, then run again"
+            ));
+        }
+        Class::BucketRefused => {
+            let _ = bucket_skip.set(format!(
+                "not sent: an earlier request to this bucket got {code} ({bucket}/{id})"
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// Why a retryable failure is final anyway, if it is.
+fn no_more_retries<T: Transport>(
+    shared: &Shared<T>,
+    attempts: u32,
+    started: Instant,
+    class: Class,
+    outcome: &Attempt,
+) -> Option<String> {
+    let policy = &shared.config.retry;
+    if class == Class::ClockSkew && server_time(outcome).is_none() {
+        return Some(
+            "COS refused the signature's time window and sent no Date to correct our clock \
+             by; check this host's clock (NTP)"
+                .into(),
+        );
+    }
+    if attempts >= policy.max_attempts.get() {
+        return Some(format!("gave up after {attempts} attempts"));
+    }
+    if started.elapsed() >= policy.max_elapsed {
+        return Some(format!(
+            "gave up after {attempts} attempts in {}s",
+            started.elapsed().as_secs()
+        ));
+    }
+    if !shared.budget.try_spend(class) {
+        return Some(format!(
+            "not retried after {attempts} attempts: the run's retry budget is spent \
+             (too many failures; lower the concurrency or the rate)"
+        ));
+    }
+    None
+}
+
+fn notify_retry<T: Transport>(
+    shared: &Shared<T>,
+    subject: &Subject<'_>,
+    attempt: u32,
+    class: Class,
+    delay: Duration,
+    outcome: &Attempt,
+) {
+    shared.stats.retries.fetch_add(1, Ordering::Relaxed);
+    if let Some(observer) = &shared.observer {
+        observer(&Event::Retry {
+            bucket: subject.bucket.to_string(),
+            id: subject.id.to_string(),
+            attempt,
+            class,
+            delay,
+            message: rows::describe(outcome),
+        });
+    }
+}
+
+/// Sleeps out a backoff; false when cancelled meanwhile.
+async fn backoff<T: Transport>(shared: &Shared<T>, delay: Duration) -> bool {
+    shared.stats.retrying.fetch_add(1, Ordering::Relaxed);
+    let finished = tokio::select! {
+        biased;
+        _ = shared.cancel.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    };
+    shared.stats.retrying.fetch_sub(1, Ordering::Relaxed);
+    finished
+}
