@@ -14,10 +14,10 @@ use cosinv::report::HEADER;
 use crate::fixtures::write_manifest;
 use crate::now;
 
-const SECRET_ID: &str = "AKIDapplytests";
-const SECRET_KEY: &str = "apply-tests-secret";
+pub(crate) const SECRET_ID: &str = "AKIDapplytests";
+pub(crate) const SECRET_KEY: &str = "apply-tests-secret";
 
-async fn emulator(faults: Faults) -> Emulator {
+pub(crate) async fn emulator(faults: Faults) -> Emulator {
     Emulator::start(
         EmulatorConfig {
             credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
@@ -32,7 +32,13 @@ async fn emulator(faults: Faults) -> Emulator {
 }
 
 /// `cosinv apply` with test credentials, locks in `dir`, and `args`.
-fn cosinv(dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn cosinv(dir: &Path, args: &[&str]) -> Command {
+    subcommand(dir, "apply", args)
+}
+
+/// `cosinv SUBCOMMAND` with test credentials, locks and state in `dir`,
+/// and `args`.
+pub(crate) fn subcommand(dir: &Path, name: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
     for var in [
         "COS_SECRET_ID",
@@ -50,14 +56,14 @@ fn cosinv(dir: &Path, args: &[&str]) -> Command {
         .env("COS_SECRET_KEY", SECRET_KEY)
         .env("COSINV_LOCK_DIR", dir)
         .env("XDG_STATE_HOME", dir.join("state"))
-        .arg("apply")
+        .arg(name)
         .args(args)
         .stdin(Stdio::null());
     command
 }
 
 /// `cosinv apply MANIFEST --endpoint EMULATOR --report REPORT EXTRA...`.
-fn apply_to(
+pub(crate) fn apply_to(
     dir: &Path,
     manifest: &Path,
     emulator: &Emulator,
@@ -76,18 +82,18 @@ fn apply_to(
     cosinv(dir, &args)
 }
 
-async fn run(mut command: Command) -> Output {
+pub(crate) async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The report's rows as maps column → value, after checking the header.
-fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = reader
         .headers()
@@ -110,7 +116,7 @@ fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
 }
 
 /// Every (bucket, id) of the report, checking each appears once.
-fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
+pub(crate) fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
     let mut seen = BTreeSet::new();
     for row in rows {
         let key = (row["bucket"].clone(), row["id"].clone());
@@ -119,7 +125,7 @@ fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
     seen
 }
 
-fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
+pub(crate) fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for row in rows {
         *counts.entry(row["outcome"].clone()).or_default() += 1;
@@ -128,7 +134,7 @@ fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
 }
 
 /// The emulator holds exactly the manifest's configurations.
-fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
+pub(crate) fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
     let plan = cosinv::plan::load(&[manifest.to_path_buf()]).unwrap();
     let mut expected: BTreeMap<String, Vec<InventoryConfiguration>> = BTreeMap::new();
     for job in plan.jobs() {
