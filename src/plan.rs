@@ -17,7 +17,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::manifest::{
-    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, Setting, Settings, YamlManifest,
+    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, ReadOptions, Setting, Settings,
+    YamlManifest,
 };
 use crate::model::{
     self, AccountId, BucketName, Destination, Filter, Format, Frequency, IncludedObjectVersions,
@@ -209,10 +210,13 @@ impl fmt::Display for Shard {
 
 /// Every problem found in a set of manifests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} problem(s) in the manifests", .problems.len())]
+#[error("{total} problem(s) in the manifests")]
 pub struct ManifestErrors {
-    /// Each as `file:line: field: message`, in file order.
+    /// Each as `file:line: field: message`, in file order; capped, with a
+    /// last line saying how many are shown when there are more.
     pub problems: Vec<String>,
+    /// How many problems there are, shown or not.
+    pub total: usize,
 }
 
 /// What was read, for summaries.
@@ -229,6 +233,15 @@ pub fn load(files: &[PathBuf]) -> Result<Plan, ManifestErrors> {
 
 /// [`load`], and what was read.
 pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), ManifestErrors> {
+    load_with_options(files, &ReadOptions::default())
+}
+
+/// [`load_with_summary`], reading with `options` (regions allowed,
+/// buckets files outside the manifest's folder).
+pub fn load_with_options(
+    files: &[PathBuf],
+    options: &ReadOptions,
+) -> Result<(Plan, LoadSummary), ManifestErrors> {
     let mut problems = Problems::default();
     let mut yaml = Vec::new();
     let mut csv = Vec::new();
@@ -236,7 +249,9 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         let file: Arc<Path> = Arc::from(path.as_path());
         problems.declare_file(&file);
         match kind_of(path) {
-            Some(Kind::Yaml) => yaml.push((path, manifest::yaml::read(path, &mut problems))),
+            Some(Kind::Yaml) => {
+                yaml.push((path, manifest::yaml::read(path, options, &mut problems)))
+            }
             Some(Kind::Csv) => csv.push(path),
             None => problems.add(
                 &Loc::new(&file, 1),
@@ -246,14 +261,14 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         }
     }
     let context = Context::new(&yaml, &mut problems);
-    let mut expander = Expander::new(&context);
+    let mut expander = Expander::new(&context, options);
     for (_, manifest) in &yaml {
         for spec in &manifest.jobs {
             expander.yaml_job(spec, &mut problems);
         }
     }
     for path in csv {
-        manifest::csv::read(path, &mut problems, |row, problems| {
+        manifest::csv::read(path, options, &mut problems, |row, problems| {
             expander.csv_row(row, problems)
         });
     }
@@ -274,8 +289,10 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         }
     }
     if !problems.is_empty() {
+        let report = problems.into_report();
         return Err(ManifestErrors {
-            problems: problems.into_lines(),
+            problems: report.lines,
+            total: report.total,
         });
     }
     let summary = LoadSummary {
@@ -375,6 +392,7 @@ impl Context {
 /// Builds jobs from YAML job entries and CSV rows.
 struct Expander<'c> {
     context: &'c Context,
+    options: &'c ReadOptions,
     jobs: Vec<Job>,
     /// CSV rows that share every cell but bucket and region share a
     /// template; `None` remembers a template that failed validation.
@@ -384,9 +402,10 @@ struct Expander<'c> {
 }
 
 impl<'c> Expander<'c> {
-    fn new(context: &'c Context) -> Self {
+    fn new(context: &'c Context, options: &'c ReadOptions) -> Self {
         Expander {
             context,
+            options,
             jobs: Vec::new(),
             csv_templates: HashMap::new(),
             buckets_files: HashMap::new(),
@@ -453,7 +472,8 @@ impl<'c> Expander<'c> {
         if let Some(cached) = self.buckets_files.get(&path.value) {
             return cached.clone();
         }
-        let lines = manifest::read_buckets_file(&path.value, &path.at, problems).map(Arc::new);
+        let lines = manifest::read_buckets_file(&path.value, &path.at, self.options, problems)
+            .map(Arc::new);
         self.buckets_files.insert(path.value.clone(), lines.clone());
         lines
     }
@@ -568,7 +588,7 @@ impl<'c> Expander<'c> {
     }
 }
 
-const PLACEHOLDERS: [&str; 3] = ["{bucket}", "{region}", "{id}"];
+const PLACEHOLDERS: [&str; 3] = model::PREFIX_PLACEHOLDERS;
 
 fn expand(pattern: &str, bucket: &BucketName, region: &Region, id: &InventoryId) -> String {
     pattern
