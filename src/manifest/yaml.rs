@@ -165,14 +165,20 @@ fn explain(err: &serde_saphyr::Error, budget: &serde_saphyr::Budget) -> String {
             None => "duplicate key".to_string(),
         },
         Error::Eof { .. } => "the file ends in the middle of a value".to_string(),
-        other => {
-            let message = first_line_of(&other.to_string());
-            if message.contains("recursion limit") {
-                "lists or mappings are nested too deeply".to_string()
-            } else {
-                message
-            }
-        }
+        other => plain_syntax_message(first_line_of(&other.to_string())),
+    }
+}
+
+/// The parser's syntax messages, where their words are a parser's.
+fn plain_syntax_message(message: String) -> String {
+    if message.contains("recursion limit") {
+        "lists or mappings are nested too deeply".to_string()
+    } else if message.contains("found a tab") {
+        "a tab where YAML allows only spaces; indent with spaces".to_string()
+    } else if message.contains("simple key expected ':'") {
+        "expected ':' after a key (a key is on one line, at most 1,024 characters)".to_string()
+    } else {
+        message
     }
 }
 
@@ -216,8 +222,13 @@ fn explain_budget(
 fn first_line_of(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.split_once(": ") {
-        Some((position, rest)) if position.starts_with("line ") => rest.to_string(),
+    let first = match first.split_once(": ") {
+        Some((position, rest)) if position.starts_with("line ") => rest,
+        _ => first,
+    };
+    // "… at line 15, column 4": the problem's own line says where.
+    match first.rsplit_once(" at line ") {
+        Some((text, position)) if position.contains(", column ") => text.to_string(),
         _ => first.to_string(),
     }
 }
@@ -279,6 +290,10 @@ impl BracketScan {
 }
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "policies", "jobs"];
+/// Mappings whose repeated keys the planner reports (a policy defined
+/// twice, across files too) or the model does (a tag key twice): the
+/// reader keeps both entries and leaves the message to them.
+const DUPLICATES_REPORTED_LATER: &[&str] = &["policies", "filter.tags"];
 const POLICY_KEYS: &[&str] = &[
     "enabled",
     "included_object_versions",
@@ -367,7 +382,7 @@ impl Reader<'_> {
             Value::Map(entries) => entries,
             Value::Null => {
                 problems.add(
-                    &self.at(node),
+                    &Loc::new(&self.file, 1),
                     "file",
                     "is empty; a manifest starts with `version: 1`",
                 );
@@ -439,7 +454,9 @@ impl Reader<'_> {
     fn map<'n>(&self, node: &'n Node, field: &str, problems: &mut Problems) -> &'n [(Node, Node)] {
         match &node.value {
             Value::Map(entries) => {
-                self.duplicate_keys(entries, field, problems);
+                if !DUPLICATES_REPORTED_LATER.contains(&field) {
+                    self.duplicate_keys(entries, field, problems);
+                }
                 entries
             }
             Value::Null => &[],
@@ -759,8 +776,8 @@ impl Reader<'_> {
     fn job(&self, node: &Node, problems: &mut Problems) -> Option<JobSpec> {
         let at = self.at(node);
         let parts = self.job_parts(node, problems);
-        if parts.misspelt {
-            // What the misspelt key meant is unknown: checking the job
+        if parts.abandon {
+            // What a misspelt key meant is unknown: checking the job
             // further would only report its consequences.
             return None;
         }
@@ -791,7 +808,11 @@ impl Reader<'_> {
                 continue;
             };
             match name.as_str() {
-                "id" => parts.id = self.string(value, "id", problems),
+                "id" => {
+                    parts.id = self.string(value, "id", problems);
+                    // An id that is not text is reported already: not "missing" too.
+                    parts.abandon |= parts.id.is_none() && value.value != Value::Null;
+                }
                 "policy" => parts.policy = self.string(value, "policy", problems),
                 "region" => parts.region = self.region(value, "region", problems),
                 "set" => parts.set = self.settings(value, "set", problems),
@@ -800,7 +821,7 @@ impl Reader<'_> {
                 }
                 other => {
                     problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS));
-                    parts.misspelt = true;
+                    parts.abandon = true;
                 }
             }
         }
@@ -875,8 +896,9 @@ struct JobParts {
     set: Settings,
     /// Each of `bucket`, `buckets`, `buckets_file` given, with its key's place.
     buckets: Vec<(String, Buckets, Loc)>,
-    /// A key is not one a job has.
-    misspelt: bool,
+    /// A key is not one a job has, or the id is unusable (reported):
+    /// checking the job further would only report consequences.
+    abandon: bool,
     /// A bucket key's value could not be used (already reported).
     unusable_buckets: bool,
 }

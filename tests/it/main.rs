@@ -2,6 +2,7 @@
 //! once. Every test that needs a server starts the emulator on 127.0.0.1:0.
 
 mod apply;
+mod bad_input;
 mod emulator;
 mod fixtures;
 mod manifest;
