@@ -1139,6 +1139,33 @@ mod tests {
     }
 
     #[test]
+    fn the_options_allow_a_new_region_and_a_buckets_file_elsewhere() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("m")).unwrap();
+        std::fs::write(root.path().join("shared.txt"), "a-1250000000\n").unwrap();
+        let path = root.path().join("m/m.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\njobs:\n  - id: a\n    region: ap-newplace\n    \
+             buckets_file: ../shared.txt\n",
+        )
+        .unwrap();
+        let read_with = |options: &ReadOptions| {
+            let mut problems = Problems::default();
+            let manifest = read(&path, options, &mut problems);
+            (manifest.jobs.len(), problems.len())
+        };
+        assert_eq!(read_with(&ReadOptions::default()), (0, 2));
+        let open = ReadOptions {
+            regions: crate::model::RegionPolicy::allowing(vec![
+                crate::model::Region::parse("ap-newplace").unwrap(),
+            ]),
+            allow_buckets_file_outside: true,
+        };
+        assert_eq!(read_with(&open), (1, 0));
+    }
+
+    #[test]
     fn non_utf8_is_located() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.yaml");
