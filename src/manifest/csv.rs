@@ -3,12 +3,13 @@
 //! Rows are streamed to the planner, never held all at once: a
 //! 1,000,000-row fleet costs one record buffer here. Cells are handed out
 //! lazily, so rows that share everything but the bucket (the common case)
-//! cost the planner one lookup, not a dozen allocations.
-
-use std::path::Path;
-use std::sync::Arc;
+//! cost the planner one lookup, not a dozen allocations. Line numbers are
+//! the ones an editor shows, and no cell spans lines (see `Lines`);
+//! columns named `x-…` or `#…` belong to the spreadsheet and are skipped.
 
 use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
 
 use csv::{ByteRecord, ReaderBuilder, StringRecord, Trim};
 

@@ -4,7 +4,9 @@
 //! their line, then walked by hand: that is what lets every unknown key be
 //! reported (with the closest known one) and every problem carry its line,
 //! all in one pass, where `deny_unknown_fields` would stop at the first.
-//! serde-saphyr's budgets stop alias bombs and deep nesting.
+//! serde-saphyr's budgets stop alias bombs and deep nesting; its errors
+//! are put in the operator's words here, and repeated keys are passed
+//! through to be reported with the line of the first.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -187,7 +189,7 @@ fn explain_budget(
     budget: &serde_saphyr::Budget,
 ) -> String {
     use serde_saphyr::budget::BudgetBreach;
-    let count = |n: usize| super::thousands(n);
+    let count = super::thousands;
     match breach {
         BudgetBreach::Nodes { .. } => format!(
             "the file is too large: more than {} values, lists and mappings; list many buckets \
