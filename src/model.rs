@@ -26,6 +26,79 @@ pub const MAX_BUCKET_LEN: usize = 50;
 const MAX_TAG_KEY_LEN: usize = 128;
 const MAX_TAG_VALUE_LEN: usize = 256;
 
+/// Every COS region cosinv knows, sorted so that a binary search finds one.
+///
+/// Source: Tencent Cloud's COS documentation, "Regions and Access
+/// Endpoints" (<https://cloud.tencent.com/document/product/436/6224>), as
+/// the COS SDKs' and tools' region tables repeat it: the public-cloud
+/// regions of the Chinese mainland, the finance-cloud regions (`-fsi`,
+/// opened to financial institutions on request), and the regions of
+/// Asia-Pacific, the Americas and Europe. Older regions those tables still
+/// list (`ap-beijing-1`, `ap-mumbai`, `na-toronto`, `eu-moscow`) are kept:
+/// refusing a region that holds buckets is worse than accepting one that
+/// takes no new ones. A region COS adds later is accepted through
+/// [`RegionPolicy`], not by editing this list in a hurry.
+pub const COS_REGIONS: &[&str] = &[
+    "ap-bangkok",
+    "ap-beijing",
+    "ap-beijing-1",
+    "ap-beijing-fsi",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-jakarta",
+    "ap-mumbai",
+    "ap-nanjing",
+    "ap-seoul",
+    "ap-shanghai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-singapore",
+    "ap-tokyo",
+    "eu-frankfurt",
+    "eu-moscow",
+    "na-ashburn",
+    "na-siliconvalley",
+    "na-toronto",
+    "sa-saopaulo",
+];
+
+/// True for a region in [`COS_REGIONS`].
+pub fn is_cos_region(region: &str) -> bool {
+    COS_REGIONS.binary_search(&region).is_ok()
+}
+
+/// Which well-formed regions a manifest may name: COS's known ones, plus
+/// those the operator allows explicitly (a region COS opened after this
+/// release), or any at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionPolicy {
+    /// Accepted besides [`COS_REGIONS`].
+    pub extra: Vec<Region>,
+    /// Accept every well-formed region.
+    pub allow_unknown: bool,
+}
+
+impl RegionPolicy {
+    /// Known regions plus `extra`.
+    pub fn allowing(extra: Vec<Region>) -> Self {
+        RegionPolicy {
+            extra,
+            allow_unknown: false,
+        }
+    }
+
+    pub fn allows(&self, region: &str) -> bool {
+        self.allow_unknown
+            || is_cos_region(region)
+            || self.extra.iter().any(|extra| extra.as_str() == region)
+    }
+}
+
+/// Placeholders a destination prefix may hold, expanded per job.
+pub const PREFIX_PLACEHOLDERS: [&str; 3] = ["{bucket}", "{region}", "{id}"];
+
 /// A value that breaks one of COS's rules, with the field it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -189,17 +262,23 @@ impl Region {
             && value.as_bytes()[0].is_ascii_lowercase()
             && !value.ends_with('-');
         if valid {
-            Ok(Region(value.to_string()))
-        } else {
-            Err(InvalidField::new(
-                field,
-                format!(
-                    "{} is not a COS region; expected lowercase letters, digits and '-', \
-                     such as ap-guangzhou",
-                    quoted(value)
-                ),
-            ))
+            return Ok(Region(value.to_string()));
         }
+        // The usual slips: capitals, '_' or spaces for '-'.
+        let respelt = value.trim().to_ascii_lowercase().replace(['_', ' '], "-");
+        let hint = if is_cos_region(&respelt) {
+            format!(" (did you mean {respelt:?}?)")
+        } else {
+            String::new()
+        };
+        Err(InvalidField::new(
+            field,
+            format!(
+                "{} is not a COS region; expected lowercase letters, digits and '-', \
+                 such as ap-guangzhou{hint}",
+                quoted(value)
+            ),
+        ))
     }
 
     pub fn parse(value: &str) -> Result<Self, InvalidField> {
@@ -551,34 +630,35 @@ pub fn check_prefix(field: &'static str, prefix: &str) -> Result<(), InvalidFiel
     Ok(())
 }
 
+/// What to write instead of a destination prefix with a leading or
+/// trailing `/`: the same without them; `None` when nothing is left (the
+/// fix is to leave the prefix out).
+fn prefix_without_slashes(prefix: &str) -> Option<&str> {
+    Some(prefix.trim_matches('/')).filter(|trimmed| !trimmed.is_empty())
+}
+
 /// Checks a destination prefix: length, and no leading or trailing `/`.
+/// The fix a message suggests is itself a valid prefix.
 pub fn check_destination_prefix(prefix: &str) -> Result<(), InvalidField> {
     let field = "destination.prefix";
     check_prefix(field, prefix)?;
-    if prefix.starts_with('/') {
-        return Err(InvalidField::new(
-            field,
-            format!(
-                "{} starts with '/'; write it without, e.g. {}",
-                quoted(prefix),
-                quoted(prefix.trim_start_matches('/'))
-            ),
-        ));
+    if !prefix.starts_with('/') && !prefix.ends_with('/') {
+        return Ok(());
     }
-    if prefix.ends_with('/') {
-        let trimmed = prefix.trim_end_matches('/');
-        return Err(InvalidField::new(
-            field,
-            format!(
-                "{} ends with '/'; COS appends one itself, so reports would land under \
-                 {}; write {}",
-                quoted(prefix),
-                quoted(&format!("{prefix}/")),
-                quoted(trimmed)
-            ),
-        ));
-    }
-    Ok(())
+    let fix = match prefix_without_slashes(prefix) {
+        Some(trimmed) => format!("write {}", quoted(trimmed)),
+        None => "leave the prefix out".to_string(),
+    };
+    let message = if prefix.starts_with('/') {
+        format!("{} starts with '/'; {fix}", quoted(prefix))
+    } else {
+        format!(
+            "{} ends with '/'; COS appends one itself, so reports would land under {}; {fix}",
+            quoted(prefix),
+            quoted(&format!("{prefix}/")),
+        )
+    };
+    Err(InvalidField::new(field, message))
 }
 
 fn check_tags(tags: &[TagFilter]) -> Vec<InvalidField> {
@@ -748,6 +828,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_region_list_is_sorted_and_includes_the_finance_regions() {
+        assert!(COS_REGIONS.windows(2).all(|pair| pair[0] < pair[1]));
+        for region in COS_REGIONS {
+            assert!(Region::parse(region).is_ok(), "{region}");
+        }
+        for region in [
+            "ap-guangzhou",
+            "ap-shenzhen-fsi",
+            "ap-shanghai-fsi",
+            "ap-beijing-fsi",
+        ] {
+            assert!(is_cos_region(region), "{region}");
+        }
+        assert!(!is_cos_region("ap-guangzho"));
+    }
+
+    #[test]
+    fn a_region_policy_allows_known_extra_or_any() {
+        let strict = RegionPolicy::default();
+        assert!(strict.allows("ap-guangzhou"));
+        assert!(!strict.allows("ap-guangzho"));
+        let extra = RegionPolicy::allowing(vec![Region::parse("ap-newplace").unwrap()]);
+        assert!(extra.allows("ap-newplace") && extra.allows("ap-tokyo"));
+        assert!(!extra.allows("ap-otherplace"));
+        let any = RegionPolicy {
+            allow_unknown: true,
+            ..RegionPolicy::default()
+        };
+        assert!(any.allows("xx-anywhere"));
+    }
+
+    #[test]
+    fn a_misspelt_region_is_respelt() {
+        let err = Region::parse("AP_Guangzhou").unwrap_err();
+        assert!(
+            err.message.contains("did you mean \"ap-guangzhou\""),
+            "{err}"
+        );
+        let err = Region::parse("Bad Region").unwrap_err();
+        assert!(!err.message.contains("did you mean"), "{err}");
+    }
+
+    #[test]
     fn account_ids_are_digits() {
         assert!(AccountId::parse_for("account_id", "100000000001").is_ok());
         assert!(AccountId::parse_for("account_id", "10000a").is_err());
@@ -898,6 +1021,43 @@ pub(crate) mod tests {
         );
         config.destination.prefix = Some("/reports".into());
         assert!(!config.validate().is_empty());
+    }
+
+    /// The text of the last `write "…"` in a message.
+    fn suggested_fix(message: &str) -> Option<String> {
+        let (_, after) = message.rsplit_once("write \"")?;
+        Some(after.split_once('"')?.0.to_string())
+    }
+
+    #[test]
+    fn every_suggested_prefix_is_itself_valid() {
+        for bad in [
+            "/daily/{bucket}/",
+            "/daily",
+            "daily/",
+            "//daily//",
+            "/",
+            "///",
+            "a/b/",
+            "/a/b",
+        ] {
+            let err = check_destination_prefix(bad).unwrap_err();
+            match suggested_fix(&err.message) {
+                Some(fix) => {
+                    assert!(
+                        check_destination_prefix(&fix).is_ok(),
+                        "{bad} → {fix}: {err}"
+                    );
+                    assert!(!fix.is_empty(), "{err}");
+                }
+                None => assert!(err.message.contains("leave the prefix out"), "{err}"),
+            }
+        }
+        let err = check_destination_prefix("/daily/{bucket}/").unwrap_err();
+        assert_eq!(
+            suggested_fix(&err.message).as_deref(),
+            Some("daily/{bucket}")
+        );
     }
 
     #[test]

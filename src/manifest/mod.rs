@@ -6,6 +6,7 @@
 //! of every file is collected ([`Problems`]) instead of stopping at the
 //! first.
 
+mod checks;
 pub mod csv;
 mod suggest;
 pub mod yaml;
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use checks::ReadOptions;
 pub use suggest::did_you_mean;
 
 /// Largest YAML manifest read (a policy file is kilobytes; this is a
@@ -25,6 +27,9 @@ pub const MAX_BUCKETS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 pub const MAX_CSV_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Problems printed before the rest are only counted.
 pub const MAX_PROBLEMS_SHOWN: usize = 1_000;
+/// Lines of a buckets file that are not bucket entries before reading it
+/// stops: past this many, it is not a buckets file.
+pub const MAX_NON_BUCKET_LINES: usize = 100;
 
 /// A place in a manifest file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +86,12 @@ impl Problems {
     /// Records `field` at `at`; the field is spelled as the file's format
     /// spells it.
     pub fn add(&mut self, at: &Loc, field: &str, message: impl Into<String>) {
-        let field = if is_csv(&at.file) {
+        // A field name comes from the file (an unknown key or column): a
+        // megabyte of garbage or a control character must not reach the
+        // terminal as one.
+        let field = if field.len() > 80 || field.chars().any(char::is_control) {
+            crate::model::quoted(field)
+        } else if is_csv(&at.file) {
             field.replace('.', "_")
         } else {
             field.to_string()
@@ -122,8 +132,14 @@ impl Problems {
 
     /// Sorted by file then line, without repeats (a bad policy used by
     /// 10,000 buckets is one problem), as printable lines; long lists end
-    /// with a count of what was left out.
-    pub fn into_lines(mut self) -> Vec<String> {
+    /// with a line saying how many of how many are shown.
+    pub fn into_lines(self) -> Vec<String> {
+        self.into_report().lines
+    }
+
+    /// [`Problems::into_lines`], and how many problems there are in all
+    /// (the shown ones are capped, the count is not).
+    pub fn into_report(mut self) -> ProblemReport {
         self.problems.sort_by(|(a_file, a), (b_file, b)| {
             (a_file, a.at.line, &a.field, &a.message)
                 .cmp(&(b_file, b.at.line, &b.field, &b.message))
@@ -138,12 +154,36 @@ impl Problems {
             .collect();
         if total > MAX_PROBLEMS_SHOWN {
             lines.push(format!(
-                "… and {} more problems",
-                total - MAX_PROBLEMS_SHOWN
+                "… showing the first {} of {} problems",
+                thousands(MAX_PROBLEMS_SHOWN),
+                thousands(total)
             ));
         }
-        lines
+        ProblemReport { lines, total }
     }
+}
+
+/// The problems as printed, and their number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemReport {
+    /// At most [`MAX_PROBLEMS_SHOWN`] problems, then (when there are more)
+    /// a line saying how many are shown of how many.
+    pub lines: Vec<String>,
+    /// Every distinct problem, shown or not.
+    pub total: usize,
+}
+
+/// `2000` → `2,000`.
+pub fn thousands(number: usize) -> String {
+    let digits = number.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// A value and where it was written.
@@ -160,6 +200,8 @@ pub struct Settings {
     pub enabled: Option<Setting<bool>>,
     pub included_object_versions: Option<Setting<String>>,
     pub schedule: Option<Setting<String>>,
+    /// The day of a `Monthly` schedule.
+    pub monthly_date: Option<Setting<String>>,
     pub filter_prefix: Option<Setting<String>>,
     pub filter_tags: Option<Setting<Vec<(String, String)>>>,
     pub filter_period: Option<Setting<(Option<u64>, Option<u64>)>>,
@@ -185,6 +227,7 @@ impl Settings {
                 &fallback.included_object_versions,
             ),
             schedule: pick(&self.schedule, &fallback.schedule),
+            monthly_date: pick(&self.monthly_date, &fallback.monthly_date),
             filter_prefix: pick(&self.filter_prefix, &fallback.filter_prefix),
             filter_tags: pick(&self.filter_tags, &fallback.filter_tags),
             filter_period: pick(&self.filter_period, &fallback.filter_period),
@@ -254,10 +297,13 @@ pub struct BucketLine {
 }
 
 /// Reads a buckets file: one bucket per line, optional `,region`; blank
-/// lines and `#` comments skipped.
+/// lines and `#` comments skipped. A line that could not be a bucket entry
+/// is reported by number only (the file may be the wrong one, holding
+/// secrets); after [`MAX_NON_BUCKET_LINES`] of them reading stops.
 pub fn read_buckets_file(
     path: &Path,
     referenced_at: &Loc,
+    options: &ReadOptions,
     problems: &mut Problems,
 ) -> Option<Vec<BucketLine>> {
     let bytes = match read_capped(path, MAX_BUCKETS_FILE_BYTES) {
@@ -268,28 +314,42 @@ pub fn read_buckets_file(
         }
     };
     let file: Arc<Path> = Arc::from(path);
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
     let mut buckets = Vec::new();
+    let mut strange = 0;
     for (index, raw) in bytes.split(|&byte| byte == b'\n').enumerate() {
-        let line = index as u32 + 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
-            problems.add(&Loc::new(&file, line), "bucket", "is not UTF-8 text");
-            continue;
-        };
-        let text = text.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
+        let at = Loc::new(&file, index as u32 + 1);
+        match bucket_line(raw) {
+            Line::Skip => {}
+            Line::Bucket(name, region) => {
+                if let Some(region) = &region {
+                    options.check_region_at(region, &at, "region", problems);
+                }
+                buckets.push(BucketLine {
+                    name,
+                    region,
+                    line: at.line,
+                });
+            }
+            Line::Strange(why) => {
+                strange += 1;
+                if strange > MAX_NON_BUCKET_LINES {
+                    problems.add(
+                        &at,
+                        "bucket",
+                        format!(
+                            "stopped reading: more than {} lines are not bucket names; is \
+                             this a buckets file?",
+                            thousands(MAX_NON_BUCKET_LINES)
+                        ),
+                    );
+                    return Some(buckets);
+                }
+                problems.add(&at, "bucket", why);
+            }
         }
-        let (name, region) = match text.split_once(',') {
-            Some((name, region)) => (name.trim(), Some(region.trim().to_string())),
-            None => (text, None),
-        };
-        buckets.push(BucketLine {
-            name: name.to_string(),
-            region: region.filter(|region| !region.is_empty()),
-            line,
-        });
     }
-    if buckets.is_empty() {
+    if buckets.is_empty() && strange == 0 {
         problems.add(
             referenced_at,
             "buckets_file",
@@ -297,6 +357,36 @@ pub fn read_buckets_file(
         );
     }
     Some(buckets)
+}
+
+/// One line of a buckets file, understood.
+enum Line {
+    Skip,
+    Bucket(String, Option<String>),
+    /// Not a bucket entry; the reason, without the line's text.
+    Strange(&'static str),
+}
+
+fn bucket_line(raw: &[u8]) -> Line {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Line::Strange("this line is not UTF-8 text, so not a bucket name");
+    };
+    let text = text.trim();
+    if text.is_empty() || text.starts_with('#') {
+        return Line::Skip;
+    }
+    let (name, region) = match text.split_once(',') {
+        Some((name, region)) => (name.trim(), Some(region.trim()).filter(|r| !r.is_empty())),
+        None => (text, None),
+    };
+    if !checks::plausible_bucket_line(name, region) {
+        return Line::Strange(
+            "this line is not a bucket name (<name>-<APPID> in lowercase letters, digits and \
+             '-', optionally followed by ,region); it is not shown, in case the file holds \
+             something else",
+        );
+    }
+    Line::Bucket(name.to_string(), region.map(str::to_string))
 }
 
 /// Opens a file of at most `limit` bytes for reading, or says why not
@@ -343,5 +433,88 @@ pub fn resolve_relative(manifest: &Path, path: &str) -> PathBuf {
             .parent()
             .unwrap_or_else(|| Path::new(""))
             .join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_count_is_not_capped_with_the_shown_problems() {
+        let file: Arc<Path> = Arc::from(Path::new("m.yaml"));
+        let mut problems = Problems::default();
+        for line in 1..=2_000 {
+            problems.add(&Loc::new(&file, line), "bucket", "bad");
+        }
+        problems.add(&Loc::new(&file, 7), "bucket", "bad"); // a repeat
+        let report = problems.into_report();
+        assert_eq!(report.total, 2_000);
+        assert_eq!(report.lines.len(), MAX_PROBLEMS_SHOWN + 1);
+        assert_eq!(
+            report.lines.last().unwrap(),
+            "… showing the first 1,000 of 2,000 problems"
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    fn buckets_file(text: &[u8]) -> (Vec<BucketLine>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.txt");
+        std::fs::write(&path, text).unwrap();
+        let file: Arc<Path> = Arc::from(dir.path().join("m.yaml").as_path());
+        let mut problems = Problems::default();
+        let lines = read_buckets_file(
+            &path,
+            &Loc::new(&file, 5),
+            &ReadOptions::default(),
+            &mut problems,
+        )
+        .unwrap_or_default();
+        let shown = problems
+            .into_lines()
+            .into_iter()
+            .map(|line| line.rsplit_once('/').unwrap().1.to_string())
+            .collect();
+        (lines, shown)
+    }
+
+    #[test]
+    fn lines_that_are_not_buckets_are_never_echoed() {
+        let (lines, problems) = buckets_file(
+            "\u{feff}photos-1250000000\n# comment\n\nSecretKey=AbCdEf0123456789\n\
+             logs-1250000000 , ap-shanghai\nmedia-1250000000,ap-guangzho\nx,Token99\n"
+                .as_bytes(),
+        );
+        let names: Vec<&str> = lines.iter().map(|line| line.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["photos-1250000000", "logs-1250000000", "media-1250000000"]
+        );
+        assert_eq!(lines[1].region.as_deref(), Some("ap-shanghai"));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("b.txt:4: bucket: this line is not a bucket name"));
+        assert!(problems[1].starts_with("b.txt:6: region: \"ap-guangzho\" is not a COS region"));
+        assert!(problems[2].starts_with("b.txt:7: bucket: this line is not a bucket name"));
+        for problem in &problems {
+            assert!(
+                !problem.contains("AbCdEf") && !problem.contains("Token99"),
+                "{problem}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_of_something_else_stops_being_read() {
+        let junk = "Not A Bucket Line\n".repeat(50_000);
+        let (lines, problems) = buckets_file(junk.as_bytes());
+        assert!(lines.is_empty());
+        assert_eq!(problems.len(), MAX_NON_BUCKET_LINES + 1);
+        assert!(
+            problems.last().unwrap().contains("stopped reading"),
+            "{problems:?}"
+        );
     }
 }

@@ -2,6 +2,12 @@
 
 /// The known name closest to `given`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Far longer than every known name is no typo, and scoring a
+    // megabyte-long key against each name would take a while.
+    let longest = known.iter().map(|name| name.len()).max().unwrap_or(0);
+    if given.len() > 2 * longest + 8 {
+        return None;
+    }
     known
         .iter()
         .map(|candidate| (strsim::jaro_winkler(given, candidate), *candidate))
@@ -13,10 +19,11 @@ pub fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
 /// `unknown key "scedule"; did you mean "schedule"?` (or the list of known
 /// keys when nothing is close).
 pub fn unknown(kind: &str, given: &str, known: &[&str]) -> String {
+    let shown = crate::model::quoted(given);
     match did_you_mean(given, known) {
-        Some(close) => format!("unknown {kind} {given:?}; did you mean {close:?}?"),
+        Some(close) => format!("unknown {kind} {shown}; did you mean {close:?}?"),
         None => format!(
-            "unknown {kind} {given:?}; expected one of {}",
+            "unknown {kind} {shown}; expected one of {}",
             known.join(", ")
         ),
     }
@@ -35,6 +42,7 @@ mod tests {
             Some("optional_fields")
         );
         assert_eq!(did_you_mean("xyz", &known), None);
+        assert_eq!(did_you_mean(&"schedule".repeat(10_000), &known), None);
         assert_eq!(
             unknown("key", "xyz", &known),
             "unknown key \"xyz\"; expected one of schedule, enabled, optional_fields"

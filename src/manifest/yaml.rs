@@ -4,7 +4,9 @@
 //! their line, then walked by hand: that is what lets every unknown key be
 //! reported (with the closest known one) and every problem carry its line,
 //! all in one pass, where `deny_unknown_fields` would stop at the first.
-//! serde-saphyr's budgets stop alias bombs and deep nesting.
+//! serde-saphyr's budgets stop alias bombs and deep nesting; its errors
+//! are put in the operator's words here, and repeated keys are passed
+//! through to be reported with the line of the first.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,10 +14,11 @@ use std::sync::Arc;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::checks::{check_contained, check_placeholder_spelling};
 use super::suggest::unknown;
 use super::{
-    Buckets, Defaults, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, Setting, Settings,
-    YamlManifest, read_capped, resolve_relative,
+    Buckets, Defaults, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, ReadOptions, Setting,
+    Settings, YamlManifest, read_capped, resolve_relative,
 };
 
 /// A YAML node and the line it starts on.
@@ -109,34 +112,195 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// Parses YAML text into a node tree, or the parser's complaint and line.
+/// Parses YAML text into a node tree, or the line and a plain-words
+/// account of why it cannot be read.
 pub fn parse(text: &str) -> Result<Node, (u32, String)> {
-    serde_saphyr::from_str::<Node>(text).map_err(|err| {
-        let line = err
-            .location()
-            .map(|at| at.line() as u32)
-            .unwrap_or(1)
-            .max(1);
-        (line, first_line_of(&err.to_string()))
+    let mut options = serde_saphyr::Options::default();
+    // Repeated keys reach the reader, which reports each with the line of
+    // the first, in the manifest's words rather than the parser's.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    options.with_snippet = false;
+    let budget = options.budget.clone().unwrap_or_default();
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
+        let line = err.location().map_or(1, |at| at.line() as u32).max(1);
+        match unclosed_bracket(text) {
+            // The parser notices a missing `]` only where the text stops
+            // making sense, often lines later: point at the opening one.
+            Some((opened, bracket)) if opened <= line => (
+                opened,
+                format!(
+                    "unclosed {bracket} opened at line {opened}; close it with {}",
+                    if bracket == '[' { ']' } else { '}' }
+                ),
+            ),
+            _ => (line, explain(&err, &budget)),
+        }
     })
 }
 
-/// serde-saphyr's messages draw the source below the first line; the
+/// The parser's error, for an operator: what is wrong with the file, not
+/// which parser option would have allowed it.
+fn explain(err: &serde_saphyr::Error, budget: &serde_saphyr::Budget) -> String {
+    use serde_saphyr::Error;
+    let mut inner = err;
+    while let Error::WithSnippet { error, .. } | Error::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    match inner {
+        Error::Budget { breach, .. } => explain_budget(breach, budget),
+        Error::AliasReplayLimitExceeded { .. }
+        | Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. }
+        | Error::AliasReplayCounterOverflow { .. } => {
+            "aliases (*name) expand to too much text; a manifest needs no alias tricks".to_string()
+        }
+        Error::MultipleDocuments { .. } => {
+            "holds more than one YAML document (a `---` line after the first); a manifest is \
+             one document"
+                .to_string()
+        }
+        Error::UnknownAnchor { .. } => {
+            "an alias (*name) refers to an anchor (&name) not defined before it".to_string()
+        }
+        Error::DuplicateMappingKey { key, .. } => match key {
+            Some(key) => format!("duplicate key {}", crate::model::quoted(key)),
+            None => "duplicate key".to_string(),
+        },
+        Error::Eof { .. } => "the file ends in the middle of a value".to_string(),
+        other => plain_syntax_message(first_line_of(&other.to_string())),
+    }
+}
+
+/// The parser's syntax messages, where their words are a parser's.
+fn plain_syntax_message(message: String) -> String {
+    if message.contains("recursion limit") {
+        "lists or mappings are nested too deeply".to_string()
+    } else if message.contains("found a tab") {
+        "a tab where YAML allows only spaces; indent with spaces".to_string()
+    } else if message.contains("simple key expected ':'") {
+        "expected ':' after a key (a key is on one line, at most 1,024 characters)".to_string()
+    } else {
+        message
+    }
+}
+
+fn explain_budget(
+    breach: &serde_saphyr::budget::BudgetBreach,
+    budget: &serde_saphyr::Budget,
+) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    let count = super::thousands;
+    match breach {
+        BudgetBreach::Nodes { .. } => format!(
+            "the file is too large: more than {} values, lists and mappings; list many buckets \
+             in a buckets_file instead",
+            count(budget.max_nodes)
+        ),
+        BudgetBreach::Events { .. } => format!(
+            "the file is too large: more than {} YAML events",
+            count(budget.max_events)
+        ),
+        BudgetBreach::Depth { .. } => format!(
+            "lists or mappings are nested too deeply: more than {} levels",
+            budget.max_depth
+        ),
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::Anchors { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. }
+        | BudgetBreach::RecordedAnchorBytes { .. } => {
+            "uses too many aliases (*name) or anchors (&name); a manifest needs no alias tricks"
+                .to_string()
+        }
+        BudgetBreach::Documents { .. } => {
+            "holds more than one YAML document; a manifest is one document".to_string()
+        }
+        _ => "the file is too large or too deeply nested to be a manifest".to_string(),
+    }
+}
+
+/// serde-saphyr's messages may draw the source below the first line; the
 /// problem list wants one line, without the repeated position.
 fn first_line_of(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message);
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.split_once(": ") {
-        Some((position, rest)) if position.starts_with("line ") => rest.to_string(),
+    let first = match first.split_once(": ") {
+        Some((position, rest)) if position.starts_with("line ") => rest,
+        _ => first,
+    };
+    // "… at line 15, column 4": the problem's own line says where.
+    match first.rsplit_once(" at line ") {
+        Some((text, position)) if position.contains(", column ") => text.to_string(),
         _ => first.to_string(),
     }
 }
 
+/// The outermost `[` or `{` that is never closed, and its line. A rough
+/// scan (quotes and comments skipped, brackets counted where YAML starts
+/// a flow collection), used only to explain a file the parser refused.
+fn unclosed_bracket(text: &str) -> Option<(u32, char)> {
+    let mut scan = BracketScan::default();
+    for (index, line) in text.lines().enumerate() {
+        scan.line(line, index as u32 + 1);
+    }
+    scan.open
+        .first()
+        .copied()
+        .map(|(bracket, line)| (line, bracket))
+}
+
+#[derive(Default)]
+struct BracketScan {
+    /// Open brackets, outermost first, with their lines.
+    open: Vec<(char, u32)>,
+    /// Inside a quoted scalar (which may run over lines): its quote.
+    quote: Option<char>,
+}
+
+impl BracketScan {
+    fn line(&mut self, line: &str, number: u32) {
+        let mut previous = ' ';
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if let Some(quote) = self.quote {
+                match c {
+                    '\\' if quote == '"' => {
+                        chars.next();
+                    }
+                    '\'' if quote == '\'' && chars.peek() == Some(&'\'') => {
+                        chars.next();
+                    }
+                    c if c == quote => self.quote = None,
+                    _ => {}
+                }
+                previous = c;
+                continue;
+            }
+            let starts_token = previous.is_whitespace() || "[{,:-".contains(previous);
+            match c {
+                '#' if previous.is_whitespace() => return,
+                '"' | '\'' if starts_token => self.quote = Some(c),
+                '[' | '{' if starts_token || !self.open.is_empty() => self.open.push((c, number)),
+                ']' | '}' if !self.open.is_empty() => {
+                    self.open.pop();
+                }
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+}
+
 const TOP_KEYS: &[&str] = &["version", "defaults", "policies", "jobs"];
+/// Mappings whose repeated keys the planner reports (a policy defined
+/// twice, across files too) or the model does (a tag key twice): the
+/// reader keeps both entries and leaves the message to them.
+const DUPLICATES_REPORTED_LATER: &[&str] = &["policies", "filter.tags"];
 const POLICY_KEYS: &[&str] = &[
     "enabled",
     "included_object_versions",
     "schedule",
+    "monthly_date",
     "filter",
     "optional_fields",
     "destination",
@@ -162,12 +326,14 @@ const DESTINATION_KEYS: &[&str] = &[
     "encryption",
 ];
 
-/// Reads a YAML manifest; problems go to `problems`.
-pub fn read(path: &Path, problems: &mut Problems) -> YamlManifest {
+/// Reads a YAML manifest; problems go to `problems`. `options` says which
+/// regions are known and where buckets files may be.
+pub fn read(path: &Path, options: &ReadOptions, problems: &mut Problems) -> YamlManifest {
     let file: Arc<Path> = Arc::from(path);
     let reader = Reader {
         file: file.clone(),
         path,
+        options,
     };
     let top = Loc::new(&file, 1);
     let bytes = match read_capped(path, MAX_YAML_BYTES) {
@@ -205,6 +371,7 @@ pub fn read(path: &Path, problems: &mut Problems) -> YamlManifest {
 struct Reader<'a> {
     file: Arc<Path>,
     path: &'a Path,
+    options: &'a ReadOptions,
 }
 
 impl Reader<'_> {
@@ -218,7 +385,7 @@ impl Reader<'_> {
             Value::Map(entries) => entries,
             Value::Null => {
                 problems.add(
-                    &self.at(node),
+                    &Loc::new(&self.file, 1),
                     "file",
                     "is empty; a manifest starts with `version: 1`",
                 );
@@ -233,6 +400,7 @@ impl Reader<'_> {
                 return manifest;
             }
         };
+        self.duplicate_keys(entries, "", problems);
         let mut version_seen = false;
         for (key, value) in entries {
             let Some(name) = self.key(key, "", problems) else {
@@ -283,9 +451,17 @@ impl Reader<'_> {
         }
     }
 
+    /// A mapping's entries (none when it is not one: reported). A key
+    /// written twice is reported at the second with the line of the first;
+    /// both are read, so the second's own problems show too.
     fn map<'n>(&self, node: &'n Node, field: &str, problems: &mut Problems) -> &'n [(Node, Node)] {
         match &node.value {
-            Value::Map(entries) => entries,
+            Value::Map(entries) => {
+                if !DUPLICATES_REPORTED_LATER.contains(&field) {
+                    self.duplicate_keys(entries, field, problems);
+                }
+                entries
+            }
             Value::Null => &[],
             _ => {
                 problems.add(
@@ -296,6 +472,35 @@ impl Reader<'_> {
                 &[]
             }
         }
+    }
+
+    fn duplicate_keys(&self, entries: &[(Node, Node)], field: &str, problems: &mut Problems) {
+        let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        for (key, _) in entries {
+            let Some(name) = scalar_text(key) else {
+                continue;
+            };
+            match seen.get(&name) {
+                Some(first) => problems.add(
+                    &self.at(key),
+                    &key_path(field, &name),
+                    format!(
+                        "duplicate key {} (first at line {first}); give each key once",
+                        crate::model::quoted(&name)
+                    ),
+                ),
+                None => {
+                    seen.insert(name, key.line.max(1));
+                }
+            }
+        }
+    }
+
+    /// A region: a string COS (or the operator) knows as a region.
+    fn region(&self, node: &Node, field: &str, problems: &mut Problems) -> Option<Setting<String>> {
+        let region = self.string(node, field, problems)?;
+        self.options.check_region(&region, field, problems);
+        Some(region)
     }
 
     fn string(&self, node: &Node, field: &str, problems: &mut Problems) -> Option<Setting<String>> {
@@ -323,7 +528,7 @@ impl Reader<'_> {
                 continue;
             };
             match name.as_str() {
-                "region" => defaults.region = self.string(value, "defaults.region", problems),
+                "region" => defaults.region = self.region(value, "defaults.region", problems),
                 "account_id" => {
                     defaults.settings.destination_account_id =
                         self.string(value, "defaults.account_id", problems)
@@ -388,6 +593,7 @@ impl Reader<'_> {
                     self.string(value, "included_object_versions", problems)
             }
             "schedule" => settings.schedule = self.string(value, "schedule", problems),
+            "monthly_date" => settings.monthly_date = self.string(value, "monthly_date", problems),
             "optional_fields" => {
                 settings.optional_fields = self.string_list(value, "optional_fields", problems)
             }
@@ -537,7 +743,18 @@ impl Reader<'_> {
                     continue;
                 }
             };
-            *target = self.string(value, &field, problems);
+            let setting = match name.as_str() {
+                "region" => self.region(value, &field, problems),
+                _ => self.string(value, &field, problems),
+            };
+            if let Some(setting) = &setting {
+                match name.as_str() {
+                    "bucket" => self.options.check_destination_arn(setting, problems),
+                    "prefix" => check_placeholder_spelling(setting, &field, problems),
+                    _ => {}
+                }
+            }
+            *target = setting;
         }
     }
 
@@ -562,55 +779,13 @@ impl Reader<'_> {
 
     fn job(&self, node: &Node, problems: &mut Problems) -> Option<JobSpec> {
         let at = self.at(node);
-        let mut id = None;
-        let mut policy = None;
-        let mut region = None;
-        let mut set = Settings::default();
-        let mut buckets: Vec<(String, Buckets, Loc)> = Vec::new();
-        let mut misspelt = false;
-        for (key, value) in self.map(node, "jobs", problems) {
-            let Some(name) = self.key(key, "jobs", problems) else {
-                continue;
-            };
-            match name.as_str() {
-                "id" => id = self.string(value, "id", problems),
-                "policy" => policy = self.string(value, "policy", problems),
-                "region" => region = self.string(value, "region", problems),
-                "set" => set = self.settings(value, "set", problems),
-                "bucket" => {
-                    if let Some(bucket) = self.string(value, "bucket", problems) {
-                        buckets.push((name, Buckets::Listed(vec![bucket]), self.at(key)));
-                    }
-                }
-                "buckets" => {
-                    let listed = self.bucket_list(value, problems);
-                    buckets.push((name, Buckets::Listed(listed), self.at(key)));
-                }
-                "buckets_file" => {
-                    if let Some(path) = self.string(value, "buckets_file", problems) {
-                        let resolved = resolve_relative(self.path, &path.value);
-                        buckets.push((
-                            name,
-                            Buckets::File(Setting {
-                                value: resolved,
-                                at: path.at,
-                            }),
-                            self.at(key),
-                        ));
-                    }
-                }
-                other => {
-                    problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS));
-                    misspelt = true;
-                }
-            }
-        }
-        if misspelt {
-            // What the misspelt key meant is unknown: checking the job
+        let parts = self.job_parts(node, problems);
+        if parts.abandon {
+            // What a misspelt key meant is unknown: checking the job
             // further would only report its consequences.
             return None;
         }
-        let Some(id) = id else {
+        let Some(id) = parts.id else {
             problems.add(
                 &at,
                 "id",
@@ -618,34 +793,84 @@ impl Reader<'_> {
             );
             return None;
         };
-        if buckets.len() > 1 {
-            let names: Vec<&str> = buckets.iter().map(|(name, _, _)| name.as_str()).collect();
-            problems.add(
-                &buckets[1].2,
-                &buckets[1].0,
-                format!(
-                    "give only one of bucket, buckets and buckets_file (this job has {})",
-                    names.join(" and ")
-                ),
-            );
-            return None;
-        }
-        let Some((_, buckets, _)) = buckets.pop() else {
-            problems.add(
-                &at,
-                "buckets",
-                "missing; name the buckets with bucket, buckets or buckets_file",
-            );
-            return None;
-        };
+        let buckets = one_bucket_source(parts.buckets, parts.unusable_buckets, &at, problems)?;
         Some(JobSpec {
             at,
             id,
-            policy,
+            policy: parts.policy,
             buckets,
-            region,
-            set,
+            region: parts.region,
+            set: parts.set,
         })
+    }
+
+    /// A job's keys, each read; problems with single keys reported.
+    fn job_parts(&self, node: &Node, problems: &mut Problems) -> JobParts {
+        let mut parts = JobParts::default();
+        for (key, value) in self.map(node, "jobs", problems) {
+            let Some(name) = self.key(key, "jobs", problems) else {
+                continue;
+            };
+            match name.as_str() {
+                "id" => {
+                    parts.id = self.string(value, "id", problems);
+                    // An id that is not text is reported already: not "missing" too.
+                    parts.abandon |= parts.id.is_none() && value.value != Value::Null;
+                }
+                "policy" => parts.policy = self.string(value, "policy", problems),
+                "region" => parts.region = self.region(value, "region", problems),
+                "set" => parts.set = self.settings(value, "set", problems),
+                "bucket" | "buckets" | "buckets_file" => {
+                    self.job_buckets(&name, key, value, &mut parts, problems)
+                }
+                other => {
+                    problems.add(&self.at(key), other, unknown("key", other, JOB_KEYS));
+                    parts.abandon = true;
+                }
+            }
+        }
+        parts
+    }
+
+    /// One of `bucket`, `buckets`, `buckets_file`, added to `parts`.
+    fn job_buckets(
+        &self,
+        name: &str,
+        key: &Node,
+        value: &Node,
+        parts: &mut JobParts,
+        problems: &mut Problems,
+    ) {
+        let listed = match name {
+            "bucket" => self
+                .string(value, "bucket", problems)
+                .map(|bucket| Buckets::Listed(vec![bucket])),
+            "buckets" => Some(Buckets::Listed(self.bucket_list(value, problems))),
+            _ => self.buckets_file(value, problems),
+        };
+        match listed {
+            Some(source) => parts.buckets.push((name.to_string(), source, self.at(key))),
+            // Reported already, unless simply empty (then: "missing").
+            None if value.value != Value::Null => parts.unusable_buckets = true,
+            None => {}
+        }
+    }
+
+    /// `buckets_file`, resolved against the manifest's folder and kept
+    /// inside it unless the options allow otherwise.
+    fn buckets_file(&self, value: &Node, problems: &mut Problems) -> Option<Buckets> {
+        let path = self.string(value, "buckets_file", problems)?;
+        let resolved = resolve_relative(self.path, &path.value);
+        if !self.options.allow_buckets_file_outside
+            && let Err(message) = check_contained(self.path, &resolved)
+        {
+            problems.add(&path.at, "buckets_file", message);
+            return None;
+        }
+        Some(Buckets::File(Setting {
+            value: resolved,
+            at: path.at,
+        }))
     }
 
     fn bucket_list(&self, node: &Node, problems: &mut Problems) -> Vec<Setting<String>> {
@@ -663,6 +888,71 @@ impl Reader<'_> {
                 Vec::new()
             }
         }
+    }
+}
+
+/// A YAML job's keys, read but not yet put together.
+#[derive(Default)]
+struct JobParts {
+    id: Option<Setting<String>>,
+    policy: Option<Setting<String>>,
+    region: Option<Setting<String>>,
+    set: Settings,
+    /// Each of `bucket`, `buckets`, `buckets_file` given, with its key's place.
+    buckets: Vec<(String, Buckets, Loc)>,
+    /// A key is not one a job has, or the id is unusable (reported):
+    /// checking the job further would only report consequences.
+    abandon: bool,
+    /// A bucket key's value could not be used (already reported).
+    unusable_buckets: bool,
+}
+
+/// The job's one source of buckets, or a problem when it has none or more
+/// than one.
+fn one_bucket_source(
+    mut given: Vec<(String, Buckets, Loc)>,
+    unusable_buckets: bool,
+    job_at: &Loc,
+    problems: &mut Problems,
+) -> Option<Buckets> {
+    if given.len() > 1 {
+        let names: Vec<&str> = given.iter().map(|(name, _, _)| name.as_str()).collect();
+        problems.add(
+            &given[1].2,
+            &given[1].0,
+            format!(
+                "give only one of bucket, buckets and buckets_file (this job has {})",
+                names.join(" and ")
+            ),
+        );
+        return None;
+    }
+    if unusable_buckets {
+        return None;
+    }
+    match given.pop() {
+        Some((_, buckets, _)) => Some(buckets),
+        None => {
+            problems.add(
+                job_at,
+                "buckets",
+                "missing; name the buckets with bucket, buckets or buckets_file",
+            );
+            None
+        }
+    }
+}
+
+/// The field a repeated key is reported as: the key itself where the
+/// mapping's own problems name keys bare (the top, a job, a policy, a
+/// job's `set`), else under its parent (`destination.prefix`).
+fn key_path(parent: &str, key: &str) -> String {
+    let bare =
+        parent.is_empty() || parent == "jobs" || parent == "set" || parent.starts_with("policies.");
+    if bare {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
     }
 }
 
@@ -699,7 +989,7 @@ mod tests {
         let path = dir.path().join("m.yaml");
         std::fs::write(&path, text).unwrap();
         let mut problems = Problems::default();
-        let manifest = read(&path, &mut problems);
+        let manifest = read(&path, &ReadOptions::default(), &mut problems);
         let lines = problems
             .into_lines()
             .into_iter()
@@ -792,11 +1082,25 @@ mod tests {
                     e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n\
                     g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
         let (_, problems) = read_text(bomb);
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("yaml: "), "{problems:?}");
+        assert_eq!(
+            problems,
+            [
+                "6: yaml: the file is too large: more than 250,000 values, lists and mappings; \
+              list many buckets in a buckets_file instead"
+            ]
+        );
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let (_, problems) = read_text(&deep);
+        assert_eq!(
+            problems,
+            ["1: yaml: lists or mappings are nested too deeply"]
+        );
         let (_, problems) = read_text(&"[".repeat(100_000));
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("recursion limit"), "{problems:?}");
+        assert!(
+            problems[0].contains("unclosed [ opened at line 1"),
+            "{problems:?}"
+        );
         let (_, problems) = read_text("");
         assert_eq!(
             problems,
@@ -807,12 +1111,71 @@ mod tests {
     }
 
     #[test]
+    fn parser_complaints_are_in_plain_words() {
+        let (_, problems) = read_text(
+            "version: 1\njobs:\n  - id: a\n    bucket: a-1250000000\n    id: b\n    \
+             set: {}\nversion: 1\n",
+        );
+        assert_eq!(
+            problems,
+            [
+                "5: id: duplicate key \"id\" (first at line 3); give each key once",
+                "7: version: duplicate key \"version\" (first at line 1); give each key once",
+            ]
+        );
+        let (_, problems) = read_text(
+            "version: 1\njobs:\n  - id: a\n    buckets: [a-1250000000, b-1250000000\n    \
+             region: ap-guangzhou\n  - id: b\n",
+        );
+        assert_eq!(
+            problems,
+            ["4: yaml: unclosed [ opened at line 4; close it with ]"]
+        );
+        let (_, problems) = read_text("version: 1\n---\nversion: 1\n");
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("more than one YAML document"),
+            "{problems:?}"
+        );
+        for problem in problems {
+            assert!(!problem.contains("Options") && !problem.contains("from_str"));
+        }
+    }
+
+    #[test]
+    fn the_options_allow_a_new_region_and_a_buckets_file_elsewhere() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("m")).unwrap();
+        std::fs::write(root.path().join("shared.txt"), "a-1250000000\n").unwrap();
+        let path = root.path().join("m/m.yaml");
+        std::fs::write(
+            &path,
+            "version: 1\njobs:\n  - id: a\n    region: ap-newplace\n    \
+             buckets_file: ../shared.txt\n",
+        )
+        .unwrap();
+        let read_with = |options: &ReadOptions| {
+            let mut problems = Problems::default();
+            let manifest = read(&path, options, &mut problems);
+            (manifest.jobs.len(), problems.len())
+        };
+        assert_eq!(read_with(&ReadOptions::default()), (0, 2));
+        let open = ReadOptions {
+            regions: crate::model::RegionPolicy::allowing(vec![
+                crate::model::Region::parse("ap-newplace").unwrap(),
+            ]),
+            allow_buckets_file_outside: true,
+        };
+        assert_eq!(read_with(&open), (1, 0));
+    }
+
+    #[test]
     fn non_utf8_is_located() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.yaml");
         std::fs::write(&path, b"version: 1\njobs:\n  - id: \xff\n").unwrap();
         let mut problems = Problems::default();
-        read(&path, &mut problems);
+        read(&path, &ReadOptions::default(), &mut problems);
         let lines = problems.into_lines();
         assert_eq!(lines.len(), 1);
         assert!(

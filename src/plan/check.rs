@@ -13,7 +13,8 @@ use super::expand::PLACEHOLDERS;
 use crate::manifest::{self, Loc, Problems, Setting, Settings};
 use crate::model::{
     self, AccountId, BucketName, Destination, Filter, Format, Frequency, IncludedObjectVersions,
-    InvalidField, InventoryConfiguration, InventoryId, OptionalField, Period, Region, TagFilter,
+    InvalidField, InventoryConfiguration, InventoryId, MonthDay, OptionalField, Period, Region,
+    TagFilter,
 };
 
 /// Resolves and validates everything the buckets of one job share;
@@ -43,6 +44,9 @@ pub(super) fn build_template(
             .is_none()
             .then_some(IncludedObjectVersions::All));
     let frequency = checker.required(settings.schedule.as_ref(), "schedule", Frequency::from_str);
+    let monthly_date = checker.parse(settings.monthly_date.as_ref(), |text| {
+        MonthDay::parse_for("monthly_date", text)
+    });
     let optional_fields = checker.optional_fields();
     let filter = checker.filter();
     let destination = checker.destination();
@@ -68,7 +72,7 @@ pub(super) fn build_template(
         filter: filter.flatten(),
         optional_fields: optional_fields.unwrap_or_default(),
         frequency: frequency.unwrap_or(Frequency::Daily),
-        monthly_date: None,
+        monthly_date,
         destination,
     };
     let mut sample = config.clone();
@@ -137,6 +141,7 @@ impl Checker<'_> {
             "enabled" => s.enabled.as_ref().map(|s| &s.at),
             "included_object_versions" => at(&s.included_object_versions),
             "schedule" => at(&s.schedule),
+            "monthly_date" => at(&s.monthly_date),
             "filter.prefix" => at(&s.filter_prefix),
             "filter.tags" => s.filter_tags.as_ref().map(|s| &s.at),
             "filter.period" => s.filter_period.as_ref().map(|s| &s.at),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::check::build_template;
 use super::{Job, Template};
 use crate::manifest::{
-    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, Setting, Settings, YamlManifest,
+    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, ReadOptions, Setting, Settings,
+    YamlManifest,
 };
 use crate::model::{self, BucketName, InventoryId, Region};
 
@@ -87,6 +88,7 @@ impl Context {
 /// Builds jobs from YAML job entries and CSV rows.
 pub(super) struct Expander<'c> {
     context: &'c Context,
+    options: &'c ReadOptions,
     pub(super) jobs: Vec<Job>,
     /// CSV rows that share every cell but bucket and region share a
     /// template; `None` remembers a template that failed validation.
@@ -96,9 +98,10 @@ pub(super) struct Expander<'c> {
 }
 
 impl<'c> Expander<'c> {
-    pub(super) fn new(context: &'c Context) -> Self {
+    pub(super) fn new(context: &'c Context, options: &'c ReadOptions) -> Self {
         Expander {
             context,
+            options,
             jobs: Vec::new(),
             csv_templates: HashMap::new(),
             buckets_files: HashMap::new(),
@@ -110,7 +113,12 @@ impl<'c> Expander<'c> {
         let policy = match &spec.policy {
             Some(name) => match self.context.policy(name, problems) {
                 Some(policy) => policy.settings.clone(),
-                None => return,
+                None => {
+                    // The job cannot be complete without its policy; what
+                    // it sets itself is still checked, so one run shows all.
+                    check_id(&spec.id, problems);
+                    return;
+                }
             },
             None => Settings::default(),
         };
@@ -166,7 +174,8 @@ impl<'c> Expander<'c> {
         if let Some(cached) = self.buckets_files.get(&path.value) {
             return cached.clone();
         }
-        let lines = manifest::read_buckets_file(&path.value, &path.at, problems).map(Arc::new);
+        let lines = manifest::read_buckets_file(&path.value, &path.at, self.options, problems)
+            .map(Arc::new);
         self.buckets_files.insert(path.value.clone(), lines.clone());
         lines
     }
@@ -283,7 +292,14 @@ impl<'c> Expander<'c> {
     }
 }
 
-pub(super) const PLACEHOLDERS: [&str; 3] = ["{bucket}", "{region}", "{id}"];
+/// Reports an invalid id where it was written.
+fn check_id(id: &Setting<String>, problems: &mut Problems) {
+    if let Err(err) = InventoryId::parse(&id.value) {
+        problems.add(&id.at, err.field, err.message);
+    }
+}
+
+pub(super) const PLACEHOLDERS: [&str; 3] = model::PREFIX_PLACEHOLDERS;
 
 pub(super) fn expand(
     pattern: &str,

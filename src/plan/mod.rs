@@ -30,7 +30,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::manifest::{self, Loc, Problems};
+use crate::manifest::{self, Loc, Problems, ReadOptions};
 use crate::model::{self, BucketName, InventoryConfiguration, InventoryId, Region};
 
 pub use shard::{Shard, ShardError, shard_of};
@@ -182,10 +182,13 @@ fn bucket_runs(jobs: &[Job]) -> impl Iterator<Item = &[Job]> {
 
 /// Every problem found in a set of manifests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} problem(s) in the manifests", .problems.len())]
+#[error("{total} problem(s) in the manifests")]
 pub struct ManifestErrors {
-    /// Each as `file:line: field: message`, in file order.
+    /// Each as `file:line: field: message`, in file order; capped, with a
+    /// last line saying how many are shown when there are more.
     pub problems: Vec<String>,
+    /// How many problems there are, shown or not.
+    pub total: usize,
 }
 
 /// What was read, for summaries.
@@ -202,6 +205,15 @@ pub fn load(files: &[PathBuf]) -> Result<Plan, ManifestErrors> {
 
 /// [`load`], and what was read.
 pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), ManifestErrors> {
+    load_with_options(files, &ReadOptions::default())
+}
+
+/// [`load_with_summary`], reading with `options` (regions allowed,
+/// buckets files outside the manifest's folder).
+pub fn load_with_options(
+    files: &[PathBuf],
+    options: &ReadOptions,
+) -> Result<(Plan, LoadSummary), ManifestErrors> {
     let mut problems = Problems::default();
     let mut yaml = Vec::new();
     let mut csv = Vec::new();
@@ -209,7 +221,9 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         let file: Arc<Path> = Arc::from(path.as_path());
         problems.declare_file(&file);
         match kind_of(path) {
-            Some(Kind::Yaml) => yaml.push((path, manifest::yaml::read(path, &mut problems))),
+            Some(Kind::Yaml) => {
+                yaml.push((path, manifest::yaml::read(path, options, &mut problems)))
+            }
             Some(Kind::Csv) => csv.push(path),
             None => problems.add(
                 &Loc::new(&file, 1),
@@ -219,14 +233,14 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         }
     }
     let context = Context::new(&yaml, &mut problems);
-    let mut expander = Expander::new(&context);
+    let mut expander = Expander::new(&context, options);
     for (_, manifest) in &yaml {
         for spec in &manifest.jobs {
             expander.yaml_job(spec, &mut problems);
         }
     }
     for path in csv {
-        manifest::csv::read(path, &mut problems, |row, problems| {
+        manifest::csv::read(path, options, &mut problems, |row, problems| {
             expander.csv_row(row, problems)
         });
     }
@@ -247,8 +261,10 @@ pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), Manif
         }
     }
     if !problems.is_empty() {
+        let report = problems.into_report();
         return Err(ManifestErrors {
-            problems: problems.into_lines(),
+            problems: report.lines,
+            total: report.total,
         });
     }
     let summary = LoadSummary {

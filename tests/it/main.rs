@@ -3,6 +3,7 @@
 
 mod apply;
 mod architecture;
+mod bad_input;
 mod credentials;
 mod emulator;
 mod fixtures;

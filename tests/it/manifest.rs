@@ -118,7 +118,7 @@ jobs:
             "org.yaml:13: schedule: \"weekly\" is not one of Daily, Weekly, Monthly (did you mean \"Weekly\"? \
              values are case-sensitive) (job \"weekly\" at org.yaml:27)",
             "org.yaml:15: filter.period: start 20 must be before end 10 (Unix seconds) (job \"weekly\" at org.yaml:27)",
-            "org.yaml:16: destination.prefix: \"/bad/\" starts with '/'; write it without, e.g. \"bad/\" (job \"weekly\" at org.yaml:27)",
+            "org.yaml:16: destination.prefix: \"/bad/\" starts with '/'; write \"bad\" (job \"weekly\" at org.yaml:27)",
             "org.yaml:20: bucket: \"Not_A_Bucket\" is not a COS bucket name: no -APPID suffix; expected \
              <name>-<APPID> such as examplebucket-1250000000",
             "org.yaml:22: polcy: unknown key \"polcy\"; did you mean \"policy\"?",
@@ -127,7 +127,9 @@ jobs:
             "org.yaml:36: buckets_file: give only one of bucket, buckets and buckets_file (this job has bucket and buckets_file)",
             "fleet.csv:1: colour: unknown column \"colour\"; expected one of bucket, region, id, policy, enabled, \
              schedule, included_object_versions, filter_prefix, optional_fields, destination_bucket, \
-             destination_region, destination_prefix, destination_account_id, encryption",
+             destination_region, destination_prefix, destination_account_id, encryption, monthly_date; \
+             to keep a column cosinv should ignore, name it x-colour (columns starting with x- or # \
+             are ignored)",
         ],
         "{problems:#?}"
     );
