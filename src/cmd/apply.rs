@@ -1,31 +1,47 @@
-//! `cosinv apply`: load and check the manifests, take the run lock, open
-//! the report, then hand the plan to the [`executor`] with a progress
-//! display and signal handling, and turn the result into an exit code a
-//! cron job can act on.
+//! `cosinv apply`: load and check the manifests (and, with
+//! `--from-report`, keep only the jobs that did not apply last time), find
+//! the credentials and the route to COS, take the run lock, open the
+//! report and its sidecar, then hand the plan to the [`executor`] with a
+//! progress display and signal handling, and turn the result into an exit
+//! code a cron job can act on (see [`exit`]).
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::args::ApplyArgs;
+use super::args::{ApplyArgs, LogFormat, OutputFormat};
+use super::connect::{ConnectError, Route};
 use super::exit;
 use super::lock::{LockError, RunLock};
-use super::progress::{Progress, ProgressOptions, human_duration};
+use super::log::Log;
+use super::progress::{Progress, ProgressOptions};
 use super::runtime;
 use super::signals::StopSignals;
-use super::validate::print_problems;
-use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
-use crate::cos::credentials::{Credentials, CredentialsError};
+use super::summary;
+use super::text::count;
+use crate::cos::client::{ClientConfig, CosClient, Endpoint, EndpointError};
+use crate::cos::credentials::{CredentialSource, Credentials, SharedCredentials};
+use crate::cos::http::HttpOptions;
+use crate::cos::tls::{Trust, TrustError, TrustRoots};
 use crate::emulator::{self, Emulator, EmulatorConfig};
 use crate::executor::retry::RetryPolicy;
-use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult};
+use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl};
 use crate::plan::{self, ManifestErrors, Plan};
+use crate::report::previous::{PreviousReport, PreviousReportError};
+use crate::report::run::{
+    ManifestDigest, RecordError, RunOptions, RunRecord, SCHEMA_VERSION, Target, new_run_id,
+    sidecar_path,
+};
 use crate::report::{self, ReportError, ReportWriter};
 
 /// The longest a connection attempt may take, whatever `--request-timeout`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many jobs that left the manifests are named; the rest are counted.
+const GONE_SHOWN: usize = 5;
 
 /// Why `apply` could not run.
 #[derive(Debug, thiserror::Error)]
@@ -33,29 +49,31 @@ enum ApplyError {
     #[error(transparent)]
     Manifest(#[from] ManifestErrors),
     #[error(transparent)]
-    Credentials(#[from] CredentialsError),
-    #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
-    Endpoint(#[from] EndpointError),
+    Connect(#[from] ConnectError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error("{0}; choose another place with --report")]
     Report(#[from] ReportError),
-    #[error(transparent)]
-    Client(#[from] ClientBuildError),
+    #[error("{0}; choose another place with --report")]
+    Record(#[from] RecordError),
+    #[error("--from-report: {0}")]
+    Previous(#[from] PreviousReportError),
+    #[error("cannot read the manifest {}: {source}", path.display())]
+    Digest {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start the sandbox emulator on 127.0.0.1: {0}")]
     Sandbox(std::io::Error),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(
+        "--output json and --report - would both write to stdout; give the report a file \
+         (or drop --output json)"
+    )]
+    StdoutTwice,
     #[error(transparent)]
     Execute(#[from] ExecuteError),
-}
-
-/// The flag that lifts an endpoint refusal, when there is one.
-fn endpoint_hint(err: &EndpointError) -> &'static str {
-    match err {
-        EndpointError::InsecureHttp(_) => " (--allow-http)",
-        _ => "",
-    }
 }
 
 impl ApplyError {
@@ -69,19 +87,50 @@ impl ApplyError {
     }
 }
 
+impl From<EndpointError> for ApplyError {
+    fn from(err: EndpointError) -> Self {
+        ApplyError::Connect(err.into())
+    }
+}
+
 /// `cosinv apply`: the exit code.
 pub fn run(args: &ApplyArgs) -> u8 {
-    let outcome = prepare(args).and_then(|prepared| {
-        runtime::block_on(execute(args, prepared)).map_err(ApplyError::Runtime)?
-    });
+    let log = Log::new(args.log_format);
+    let outcome = if args.output == OutputFormat::Json && writes_report_to_stdout(args) {
+        Err(ApplyError::StdoutTwice)
+    } else {
+        runtime::block_on(apply(args, &log)).unwrap_or_else(|err| Err(ApplyError::Runtime(err)))
+    };
     match outcome {
         Ok(code) => code,
-        Err(ApplyError::Manifest(errors)) => print_problems("apply", &errors, "; nothing was sent"),
+        Err(ApplyError::Manifest(errors)) => problems(&log, &errors),
         Err(err) => {
-            eprintln!("cosinv apply: {err}");
+            log.error(&format!("cosinv apply: {err}"));
             err.exit_code()
         }
     }
+}
+
+/// `--report -`: the report on stdout.
+fn writes_report_to_stdout(args: &ApplyArgs) -> bool {
+    args.report.as_deref() == Some(Path::new("-"))
+}
+
+/// Every manifest problem, then a count; exit code 2.
+fn problems(log: &Log, errors: &ManifestErrors) -> u8 {
+    if log.format() == LogFormat::Text {
+        return super::validate::print_problems("apply", errors, "; nothing was sent");
+    }
+    for problem in &errors.problems {
+        log.error(&problem.to_string());
+    }
+    log.error(&format!("cosinv apply: {errors}; nothing was sent"));
+    exit::USAGE
+}
+
+async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
+    let prepared = prepare(args, log).await?;
+    execute(args, log, prepared).await
 }
 
 /// Everything checked and opened before the first request.
@@ -90,6 +139,8 @@ struct Prepared {
     report: ReportWriter,
     executor: ExecutorConfig,
     client: ClientSetup,
+    record: RunRecord,
+    record_path: PathBuf,
     _lock: RunLock,
 }
 
@@ -98,31 +149,92 @@ enum ClientSetup {
     /// `--dry-run`: nothing is sent.
     None,
     /// A real or rehearsal endpoint.
-    Remote(ClientConfig),
+    Remote(CosClient),
     /// `--sandbox`: an emulator in this process; the endpoint is known
     /// once it listens.
-    Sandbox(ClientConfig),
+    Sandbox(Box<ClientConfig>),
 }
 
-fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
-    let mut plan = plan::load(&args.files)?;
-    if let Some(shard) = args.shard {
-        plan = plan.shard(shard);
-    }
-    let client = client_setup(args)?;
+async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
+    let started = jiff::Timestamp::now();
+    let plan = select_jobs(args, log)?;
+    let client = client_setup(args, log).await?;
     let lock = RunLock::acquire(&args.files, args.shard)?;
     let report_path = args
         .report
         .clone()
-        .unwrap_or_else(|| report::default_report_path(jiff::Timestamp::now()));
+        .unwrap_or_else(|| report::default_report_path(started));
     let report = ReportWriter::create(&report_path)?;
+    let record = new_record(args, started, &report_path, target(args))?;
+    let record_path = sidecar_path(&report_path);
+    record.write(&record_path)?;
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
         executor: executor_config(args),
         client,
+        record,
+        record_path,
         _lock: lock,
     })
+}
+
+/// The manifests' jobs; with `--from-report`, only those that did not
+/// apply there; with `--shard`, only the shard's.
+fn select_jobs(args: &ApplyArgs, log: &Log) -> Result<Plan, ApplyError> {
+    let mut plan = plan::load(&args.files)?;
+    if let Some(path) = &args.from_report {
+        let previous = PreviousReport::read(path)?;
+        plan = rerun_only(plan, &previous, path, log, args.quiet);
+    }
+    if let Some(shard) = args.shard {
+        plan = plan.shard(shard);
+    }
+    Ok(plan)
+}
+
+/// The jobs of `plan` that `previous` says did not apply. Jobs of the
+/// report that the manifests no longer have are named and skipped.
+fn rerun_only(plan: Plan, previous: &PreviousReport, path: &Path, log: &Log, quiet: bool) -> Plan {
+    let mut present = BTreeSet::new();
+    let mut jobs = Vec::new();
+    for job in plan.jobs() {
+        let key = (job.bucket().to_string(), job.id().to_string());
+        if previous.rerun.contains(&key) {
+            jobs.push(job.clone());
+            present.insert(key);
+        }
+    }
+    let gone: Vec<String> = previous
+        .rerun
+        .difference(&present)
+        .map(|(bucket, id)| format!("{bucket}/{id}"))
+        .collect();
+    if !quiet {
+        log.info(&format!(
+            "cosinv: {}: {} applied, {} to send again",
+            path.display(),
+            count(previous.done as u64, "job", "jobs"),
+            count(jobs.len() as u64, "job", "jobs"),
+        ));
+    }
+    if !gone.is_empty() {
+        let more = gone.len().saturating_sub(GONE_SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        log.warn(&format!(
+            "cosinv: {} of {} {} no longer in the manifests and {} skipped: {}{more}",
+            count(gone.len() as u64, "job", "jobs"),
+            path.display(),
+            if gone.len() == 1 { "is" } else { "are" },
+            if gone.len() == 1 { "is" } else { "are" },
+            gone[..gone.len().min(GONE_SHOWN)].join(", "),
+        ));
+    }
+    Plan::from_jobs(jobs)
 }
 
 fn executor_config(args: &ApplyArgs) -> ExecutorConfig {
@@ -140,60 +252,138 @@ fn executor_config(args: &ApplyArgs) -> ExecutorConfig {
     }
 }
 
-fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
-    if args.dry_run {
-        return Ok(ClientSetup::None);
-    }
-    let config = |endpoint, credentials| ClientConfig {
-        endpoint,
-        credentials,
+/// The client's timeouts and pool, from the flags.
+fn tuned(args: &ApplyArgs) -> impl Fn(ClientConfig) -> ClientConfig + '_ {
+    move |config| ClientConfig {
         request_timeout: args.request_timeout,
         connect_timeout: args.request_timeout.min(MAX_CONNECT_TIMEOUT),
         max_idle_per_host: args.concurrency.get(),
-    };
-    if args.sandbox {
-        let credentials = Credentials::new(
-            emulator::SANDBOX_SECRET_ID,
-            emulator::SANDBOX_SECRET_KEY,
-            None,
-        );
-        return Ok(ClientSetup::Sandbox(config(Endpoint::Cos, credentials)));
+        ..config
     }
-    let endpoint = match &args.endpoint {
-        Some(text) => Endpoint::parse(text, args.allow_http)?,
-        None => Endpoint::Cos,
-    };
-    Ok(ClientSetup::Remote(config(
-        endpoint,
-        Credentials::from_env()?,
-    )))
 }
 
-async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
+async fn client_setup(args: &ApplyArgs, log: &Log) -> Result<ClientSetup, ApplyError> {
+    if args.dry_run {
+        return Ok(ClientSetup::None);
+    }
+    if args.sandbox {
+        return Ok(ClientSetup::Sandbox(Box::new(sandbox_config(args)?)));
+    }
+    let route = Route::from_args(&args.connection)?;
+    let credentials = route.credentials().await?;
+    if args.verbose > 0 && !args.quiet {
+        for line in route.describe(&credentials) {
+            log.info(&line);
+        }
+    }
+    Ok(ClientSetup::Remote(route.client(credentials, tuned(args))?))
+}
+
+/// The sandbox: its fixed credentials, no proxy (it is on 127.0.0.1).
+fn sandbox_config(args: &ApplyArgs) -> Result<ClientConfig, ApplyError> {
+    let credentials = SharedCredentials::fixed(sandbox_credentials(), CredentialSource::Explicit);
+    let trust = TrustRoots::load(&Trust::System)
+        .map_err(|err: TrustError| ApplyError::Connect(ConnectError::Trust(err)))?;
+    let http = HttpOptions {
+        trust: Some(trust),
+        ..HttpOptions::default()
+    };
+    Ok(tuned(args)(ClientConfig {
+        http,
+        ..ClientConfig::new(Endpoint::Cos, credentials)
+    }))
+}
+
+fn sandbox_credentials() -> Credentials {
+    Credentials::new(
+        emulator::SANDBOX_SECRET_ID,
+        emulator::SANDBOX_SECRET_KEY,
+        None,
+    )
+}
+
+fn target(args: &ApplyArgs) -> Target {
+    match (&args.connection.endpoint, args.dry_run, args.sandbox) {
+        (_, true, _) => Target::DryRun,
+        (_, _, true) => Target::Sandbox,
+        (Some(url), ..) => Target::Endpoint { url: url.clone() },
+        (None, ..) => Target::Cos,
+    }
+}
+
+/// The sidecar as the run starts: what was asked, with the manifests'
+/// digests.
+fn new_record(
+    args: &ApplyArgs,
+    started: jiff::Timestamp,
+    report: &Path,
+    target: Target,
+) -> Result<RunRecord, ApplyError> {
+    let manifests = args
+        .files
+        .iter()
+        .map(|path| {
+            ManifestDigest::of_file(path).map_err(|source| ApplyError::Digest {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RunRecord {
+        schema_version: SCHEMA_VERSION,
+        cosinv_version: env!("CARGO_PKG_VERSION"),
+        run_id: new_run_id(started),
+        started_at: report::timestamp(started),
+        finished_at: None,
+        report: report.to_path_buf(),
+        manifests,
+        target,
+        shard: args.shard.map(|shard| shard.to_string()),
+        from_report: args.from_report.clone(),
+        options: RunOptions {
+            concurrency: args.concurrency.get(),
+            bucket_concurrency: args.bucket_concurrency.get(),
+            rate: args.rate.map(|rate| rate.get()),
+            bucket_rate: args.bucket_rate.map(|rate| rate.get()),
+            max_attempts: args.max_attempts.get(),
+            request_timeout_secs: args.request_timeout.as_secs_f64(),
+            dry_run: args.dry_run,
+        },
+        stopped: None,
+        exit_code: None,
+        counts: None,
+    })
+}
+
+async fn execute(args: &ApplyArgs, log: &Log, prepared: Prepared) -> Result<u8, ApplyError> {
     let Prepared {
         plan,
         report,
         executor,
         client,
+        mut record,
+        record_path,
         _lock,
     } = prepared;
-    let report_path = report.path().to_path_buf();
     let (client, sandbox) = start_client(client).await?;
     let control = RunControl::default();
+    let bar =
+        args.log_format == LogFormat::Text && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let progress = Progress::new(
-        ProgressOptions::detect(args.quiet, args.verbose),
+        ProgressOptions::detect(args.quiet, args.verbose, bar),
         control.stats.clone(),
         plan.jobs().len() as u64,
+        log.clone(),
     );
     let control = RunControl {
         observer: progress.observer(),
         ..control
     };
-    let signal = watch_signals(control.cancel.clone(), control.force.clone(), &progress);
+    let signal = watch_signals(control.cancel.clone(), control.force.clone(), log.clone());
     if let Some(emulator) = &sandbox
         && !args.quiet
     {
-        progress.println(&format!(
+        log.info(&format!(
             "sandbox: an in-process COS emulator on {} (nothing leaves this machine)",
             emulator.endpoint()
         ));
@@ -202,14 +392,24 @@ async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError>
     let result = executor::execute(plan.clone(), client, executor, report, control).await;
     progress.finish();
     let result = result?;
-
-    eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
+    let signal = signal.load(Ordering::Relaxed);
+    let code = summary::exit_code(&result, signal);
+    summary::finish_record(&mut record, &result, signal, code);
+    if let Err(err) = record.write(&record_path) {
+        log.error(&format!("cosinv apply: {err}"));
+    }
+    for line in summary::lines(&result, &plan, &record) {
+        log.info(&line);
+    }
     if let Some(emulator) = sandbox {
-        eprintln!("{}", sandbox_summary(&emulator, &plan));
+        log.info(&summary::sandbox(&emulator, &plan));
         // The sandbox has no state file: nothing to save, nothing to fail.
         let _ = emulator.shutdown().await;
     }
-    Ok(exit_code(&result, signal.load(Ordering::Relaxed)))
+    if args.output == OutputFormat::Json {
+        summary::print_json(&record, log);
+    }
+    Ok(code)
 }
 
 async fn start_client(
@@ -217,21 +417,17 @@ async fn start_client(
 ) -> Result<(Option<CosClient>, Option<Emulator>), ApplyError> {
     match setup {
         ClientSetup::None => Ok((None, None)),
-        ClientSetup::Remote(config) => Ok((Some(CosClient::new(config)?), None)),
+        ClientSetup::Remote(client) => Ok((Some(client), None)),
         ClientSetup::Sandbox(mut config) => {
             let emulator = Emulator::start(
-                EmulatorConfig {
-                    credentials: config.credentials.clone(),
-                    buckets: None,
-                    faults: Default::default(),
-                    state_file: None,
-                },
+                EmulatorConfig::new(sandbox_credentials()),
                 ([127, 0, 0, 1], 0).into(),
             )
             .await
             .map_err(ApplyError::Sandbox)?;
             config.endpoint = Endpoint::parse(&emulator.endpoint(), false)?;
-            Ok((Some(CosClient::new(config)?), Some(emulator)))
+            let client = CosClient::new(*config).map_err(ConnectError::from)?;
+            Ok((Some(client), Some(emulator)))
         }
     }
 }
@@ -239,14 +435,10 @@ async fn start_client(
 /// SIGINT and SIGTERM: the first stops dispatching, the second stops
 /// waiting for requests on the wire. Returns the exit code of the first
 /// signal, 0 while none has come.
-fn watch_signals(
-    cancel: CancellationToken,
-    force: CancellationToken,
-    progress: &Progress,
-) -> Arc<AtomicU8> {
+fn watch_signals(cancel: CancellationToken, force: CancellationToken, log: Log) -> Arc<AtomicU8> {
     let received = Arc::new(AtomicU8::new(0));
     let Ok(mut signals) = StopSignals::watch() else {
-        progress.println("cosinv: cannot watch signals; Ctrl-C will stop at once");
+        log.warn("cosinv: cannot watch signals; Ctrl-C will stop at once");
         return received;
     };
     let first = received.clone();
@@ -257,9 +449,9 @@ fn watch_signals(
                 .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                eprintln!(
+                log.warn(
                     "cosinv: stopping: no new requests; waiting for those in flight \
-                     (signal again to stop at once)"
+                     (signal again to stop at once)",
                 );
                 cancel.cancel();
             } else {
@@ -268,138 +460,4 @@ fn watch_signals(
         }
     });
     received
-}
-
-/// The signal's code when a signal stopped the run; 1 when any job did not
-/// apply; 0 otherwise.
-fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
-    if signal_code != 0 {
-        return signal_code;
-    }
-    let stats = &result.stats;
-    if stats.failed + stats.skipped + stats.cancelled > 0 || result.aborted.is_some() {
-        exit::JOBS_FAILED
-    } else {
-        exit::SUCCESS
-    }
-}
-
-/// The last line of a run, printed even with `--quiet`.
-fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
-    let stats = &result.stats;
-    let scope = format!("{} jobs on {} buckets", stats.total, plan.bucket_count());
-    let elapsed = human_duration(result.elapsed);
-    let report = report.display();
-    if dry_run {
-        return format!(
-            "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
-        );
-    }
-    let seconds = result.elapsed.as_secs_f64().max(0.001);
-    let mut line = format!(
-        "cosinv: applied {}, failed {}, skipped {}, cancelled {} of {scope} in {elapsed} \
-         ({:.0} jobs/s, {} requests); report: {report}",
-        stats.applied,
-        stats.failed,
-        stats.skipped,
-        stats.cancelled,
-        stats.done() as f64 / seconds,
-        stats.attempts,
-    );
-    if let Some(reason) = &result.aborted {
-        line.push_str(&format!("\ncosinv: stopped early: {reason}"));
-    }
-    if result.clock_offset != 0 {
-        line.push_str(&clock_note(result.clock_offset));
-    }
-    line
-}
-
-fn clock_note(offset: i64) -> String {
-    let direction = if offset > 0 { "behind" } else { "ahead of" };
-    format!(
-        "\ncosinv: this host's clock is {} s {direction} COS's; requests were signed \
-         with COS's time instead. Fix the clock (NTP) so that other tools work too.",
-        offset.unsigned_abs()
-    )
-}
-
-fn sandbox_summary(emulator: &Emulator, plan: &Plan) -> String {
-    let buckets: Vec<&str> = plan
-        .buckets()
-        .map(|jobs| jobs[0].bucket().as_str())
-        .collect();
-    let stored: usize = buckets
-        .iter()
-        .map(|bucket| emulator.inventory(bucket).len())
-        .sum();
-    format!(
-        "sandbox: the emulator holds {stored} inventory configurations on {} buckets; \
-         its state ends with this run",
-        buckets.len()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::executor::StatsSnapshot;
-
-    fn result(applied: u64, failed: u64, cancelled: u64) -> RunResult {
-        RunResult {
-            stats: StatsSnapshot {
-                total: applied + failed + cancelled,
-                applied,
-                failed,
-                cancelled,
-                attempts: applied + failed,
-                ..StatsSnapshot::default()
-            },
-            elapsed: Duration::from_secs(2),
-            aborted: None,
-            clock_offset: 0,
-        }
-    }
-
-    #[test]
-    fn exit_codes_follow_the_contract() {
-        assert_eq!(exit_code(&result(10, 0, 0), 0), exit::SUCCESS);
-        assert_eq!(exit_code(&result(9, 1, 0), 0), exit::JOBS_FAILED);
-        assert_eq!(
-            exit_code(&result(5, 0, 5), exit::INTERRUPTED),
-            exit::INTERRUPTED
-        );
-        assert_eq!(
-            exit_code(&result(5, 0, 5), exit::TERMINATED),
-            exit::TERMINATED
-        );
-        let mut aborted = result(0, 0, 0);
-        aborted.aborted = Some("credentials rejected".into());
-        assert_eq!(exit_code(&aborted, 0), exit::JOBS_FAILED);
-    }
-
-    #[test]
-    fn summary_names_counts_and_the_report() {
-        let line = summary(
-            &result(9, 1, 0),
-            &Plan::default(),
-            std::path::Path::new("r.csv"),
-            false,
-        );
-        assert_eq!(
-            line,
-            "cosinv: applied 9, failed 1, skipped 0, cancelled 0 of 10 jobs on 0 buckets \
-             in 2.0s (5 jobs/s, 10 requests); report: r.csv"
-        );
-        let mut slow_clock = result(10, 0, 0);
-        slow_clock.clock_offset = 3_600;
-        let line = summary(&slow_clock, &Plan::default(), "r.csv".as_ref(), false);
-        assert!(
-            line.ends_with(
-                "this host's clock is 3600 s behind COS's; requests were signed with \
-                 COS's time instead. Fix the clock (NTP) so that other tools work too."
-            ),
-            "{line}"
-        );
-    }
 }

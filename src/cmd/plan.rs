@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::args::{OutputFormat, PlanArgs};
 use super::exit;
+use super::text::count;
 use super::validate::print_problems;
 use crate::model::InventoryConfiguration;
 use crate::plan::json::PlanDocument;
@@ -48,9 +49,9 @@ pub fn write_text(plan: &Plan, shard: Option<Shard>, out: &mut impl Write) -> st
     let shard = shard.map(|s| format!(" in shard {s}")).unwrap_or_default();
     writeln!(
         out,
-        "plan: {} jobs to put on {} buckets{shard}",
-        plan.jobs().len(),
-        plan.bucket_count()
+        "plan: {} to put on {}{shard}",
+        count(plan.jobs().len() as u64, "job", "jobs"),
+        count(plan.bucket_count() as u64, "bucket", "buckets"),
     )
 }
 

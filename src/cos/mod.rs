@@ -6,6 +6,10 @@
 //!   bucket lists) and their conversion to and from [`crate::model`].
 //! - [`request`]: one inventory call described without sending it.
 //! - [`client`]: the pooled HTTP client that signs and sends a request once.
+//! - [`http`]: what every HTTPS client of a run shares (trusted CAs,
+//!   proxies, names resolved to fixed addresses); [`tls`] loads the CAs
+//!   and recognises a refused certificate; [`proxy`] reads the proxy
+//!   variables.
 //! - [`error`]: COS's error codes and what each says about the next request.
 //!
 //! Nothing here retries, waits or decides what to do next: that is
@@ -14,6 +18,9 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod http;
+pub mod proxy;
 pub mod request;
 pub mod sign;
+pub mod tls;
 pub mod xml;

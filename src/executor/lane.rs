@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 
 use super::events::Event;
 use super::retry::{self, Class};
+use super::stop::StopReason;
 use super::{Attempt, Shared, Transport, rows};
 use crate::cos::request::InventoryRequest;
 use crate::plan::Job;
@@ -84,7 +85,11 @@ async fn run_job<T: Transport>(
     let mut attempts = 0u32;
     let mut last: Option<Attempt> = None;
     loop {
-        if let Some(reason) = shared.abort.get().or(bucket_skip.get()) {
+        if let Some(reason) = shared.abort.get() {
+            let reason = format!("not sent: {reason}");
+            return rows::skipped(job, attempts, started.elapsed(), last.as_ref(), &reason);
+        }
+        if let Some(reason) = bucket_skip.get() {
             return rows::skipped(job, attempts, started.elapsed(), last.as_ref(), reason);
         }
         let Some(permit) = wait_for_turn(shared, job).await else {
@@ -205,8 +210,9 @@ fn server_time(outcome: &Attempt) -> Option<u64> {
         .and_then(|response| response.server_time)
 }
 
-/// Credentials rejected: skip the rest of the run. Bucket missing or
-/// forbidden: skip the rest of the bucket.
+/// Credentials rejected or unavailable, or a certificate refused: skip the
+/// rest of the run. Bucket missing or forbidden: skip the rest of the
+/// bucket.
 fn remember_fatal<T: Transport>(
     shared: &Shared<T>,
     job: &Job,
@@ -214,25 +220,20 @@ fn remember_fatal<T: Transport>(
     class: Class,
     outcome: &Attempt,
 ) {
-    let code = outcome
-        .as_ref()
-        .ok()
-        .and_then(|response| response.code())
-        .unwrap_or_default();
-    let (bucket, id) = (job.bucket(), job.id());
-    match class {
-        Class::CredentialsRejected => {
-            let _ = shared.abort.set(format!(
-                "not sent: COS rejected the credentials ({code}) for {bucket}/{id}; check \
-                 the SecretId, SecretKey and security token, then run again"
-            ));
-        }
-        Class::BucketRefused => {
-            let _ = bucket_skip.set(format!(
-                "not sent: an earlier job on this bucket got {code} ({bucket}/{id})"
-            ));
-        }
-        _ => {}
+    if let Some(reason) = StopReason::from_attempt(class, job, outcome) {
+        let _ = shared.abort.set(reason);
+        return;
+    }
+    if class == Class::BucketRefused {
+        let code = outcome
+            .as_ref()
+            .ok()
+            .and_then(|response| response.code())
+            .unwrap_or_default();
+        let (bucket, id) = (job.bucket(), job.id());
+        let _ = bucket_skip.set(format!(
+            "not sent: an earlier job on this bucket got {code} ({bucket}/{id})"
+        ));
     }
 }
 

@@ -20,6 +20,8 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Timeout => "Timeout",
         TransportErrorKind::Connect => "ConnectError",
         TransportErrorKind::Connection => "ConnectionError",
+        TransportErrorKind::TlsVerification => "TlsCertificateRefused",
+        TransportErrorKind::Credentials => "NoCredentials",
     }
 }
 
@@ -37,6 +39,7 @@ fn base_row(job: &Job, outcome: Outcome, attempts: u32, elapsed: Duration) -> Re
         attempts,
         elapsed_ms: elapsed.as_millis() as u64,
         finished_at: report::timestamp(jiff::Timestamp::now()),
+        source: job.source().to_string(),
     }
 }
 

@@ -171,10 +171,17 @@ fn bucket_runs(jobs: &[Job]) -> impl Iterator<Item = &[Job]> {
 
 /// Every problem found in a set of manifests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} problem(s) in the manifests", .problems.len())]
+#[error("{} in the manifests", problem_count(.problems.len()))]
 pub struct ManifestErrors {
     /// Each as `file:line: field: message`, in file order.
     pub problems: Vec<String>,
+}
+
+fn problem_count(count: usize) -> String {
+    match count {
+        1 => "1 problem".to_string(),
+        _ => format!("{count} problems"),
+    }
 }
 
 /// What was read, for summaries.

@@ -14,16 +14,17 @@ use cosinv::report::HEADER;
 use crate::fixtures::write_manifest;
 use crate::now;
 
-const SECRET_ID: &str = "AKIDapplytests";
-const SECRET_KEY: &str = "apply-tests-secret";
+pub(crate) const SECRET_ID: &str = "AKIDapplytests";
+pub(crate) const SECRET_KEY: &str = "apply-tests-secret";
 
-async fn emulator(faults: Faults) -> Emulator {
+pub(crate) async fn emulator(faults: Faults) -> Emulator {
     Emulator::start(
         EmulatorConfig {
             credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
             buckets: None,
             faults,
             state_file: None,
+            tls: false,
         },
         ([127, 0, 0, 1], 0).into(),
     )
@@ -31,24 +32,48 @@ async fn emulator(faults: Faults) -> Emulator {
     .unwrap()
 }
 
-/// `cosinv apply` with test credentials, locks in `dir`, and `args`.
-fn cosinv(dir: &Path, args: &[&str]) -> Command {
+/// Variables of this machine that would change what a run does.
+const CLEARED: &[&str] = &[
+    "COS_SECRET_ID",
+    "COS_SECRET_KEY",
+    "COS_SECURITY_TOKEN",
+    "COS_ENDPOINT",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+    "TENCENTCLOUD_CREDENTIALS_FILE",
+    "TKE_REGION",
+    "TKE_PROVIDER_ID",
+    "TKE_ROLE_ARN",
+    "TKE_WEB_IDENTITY_TOKEN_FILE",
+    "TKE_IDENTITY_TOKEN_FILE",
+    "COSINV_STS_ENDPOINT",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// `cosinv apply` with test credentials, locks and HOME in `dir`, and
+/// `args`. The metadata service is a closed port on 127.0.0.1, so that a
+/// test that takes the credentials away never asks the real one.
+pub(crate) fn cosinv(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
-    for var in [
-        "COS_SECRET_ID",
-        "COS_SECRET_KEY",
-        "COS_SECURITY_TOKEN",
-        "COS_ENDPOINT",
-        "TENCENTCLOUD_SECRET_ID",
-        "TENCENTCLOUD_SECRET_KEY",
-        "TENCENTCLOUD_SESSION_TOKEN",
-    ] {
+    for var in CLEARED {
         command.env_remove(var);
     }
     command
         .env("COS_SECRET_ID", SECRET_ID)
         .env("COS_SECRET_KEY", SECRET_KEY)
         .env("COSINV_LOCK_DIR", dir)
+        .env("HOME", dir)
+        .env("COSINV_METADATA_ENDPOINT", "http://127.0.0.1:9/")
         .arg("apply")
         .args(args)
         .stdin(Stdio::null());
@@ -56,7 +81,7 @@ fn cosinv(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// `cosinv apply MANIFEST --endpoint EMULATOR --report REPORT EXTRA...`.
-fn apply_to(
+pub(crate) fn apply_to(
     dir: &Path,
     manifest: &Path,
     emulator: &Emulator,
@@ -75,18 +100,18 @@ fn apply_to(
     cosinv(dir, &args)
 }
 
-async fn run(mut command: Command) -> Output {
+pub(crate) async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The report's rows as maps column → value, after checking the header.
-fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
+pub(crate) fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = reader
         .headers()
@@ -118,7 +143,7 @@ fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
     seen
 }
 
-fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
+pub(crate) fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for row in rows {
         *counts.entry(row["outcome"].clone()).or_default() += 1;
@@ -127,7 +152,7 @@ fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
 }
 
 /// The emulator holds exactly the manifest's configurations.
-fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
+pub(crate) fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
     let plan = cosinv::plan::load(&[manifest.to_path_buf()]).unwrap();
     let mut expected: BTreeMap<String, Vec<InventoryConfiguration>> = BTreeMap::new();
     for job in plan.jobs() {
@@ -289,7 +314,7 @@ async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
     );
     command.env("COS_SECRET_KEY", "not-the-key");
     let output = run(command).await;
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let rows = read_report(&report);
     assert_eq!(jobs_once(&rows).len(), 100);
     let counts = outcomes(&rows);
@@ -431,6 +456,12 @@ async fn an_invalid_manifest_exits_2_before_anything_is_sent() {
 async fn missing_credentials_name_the_variables_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 1, 1);
+    // A metadata service without a role: not a CVM with one.
+    let metadata = emulator(Faults::default()).await;
+    metadata.set_roles(cosinv::emulator::RoleConfig {
+        cvm_role: None,
+        ..Default::default()
+    });
     let mut command = cosinv(
         dir.path(),
         &[
@@ -441,7 +472,8 @@ async fn missing_credentials_name_the_variables_and_exit_2() {
     );
     command
         .env_remove("COS_SECRET_ID")
-        .env_remove("COS_SECRET_KEY");
+        .env_remove("COS_SECRET_KEY")
+        .env("COSINV_METADATA_ENDPOINT", metadata.metadata_endpoint());
     let output = run(command).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(

@@ -7,6 +7,7 @@ mod credentials;
 mod emulator;
 mod fixtures;
 mod manifest;
+mod operations;
 mod sign_vectors;
 
 /// This machine's clock, Unix seconds: what cosinv signs with.
