@@ -5,7 +5,7 @@
 //! [`Duration`], secrets as [`SecretString`] — so a bad value is refused by
 //! clap with the flag's name, before anything runs, and nothing below
 //! checks it again. The help texts (examples, exit codes, environment
-//! variables, report columns) are in [`help`](super::help).
+//! variables, report columns) are in [`help`].
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};

@@ -22,7 +22,7 @@
 //! says which source was used (for `-v`), and verifies with webpki against
 //! exactly these roots (`tls_certs_only`).
 //!
-//! [`tls_failure`] finds a certificate verification error (unknown issuer,
+//! `tls_failure` finds a certificate verification error (unknown issuer,
 //! name mismatch, expired, a CA used as a server certificate, …) in the
 //! source chain of a request error. Such a failure will not go away on a
 //! retry, so it stops the run instead of being retried as a connection

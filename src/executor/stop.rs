@@ -2,7 +2,7 @@
 //!
 //! Some answers say that no further request of the run can succeed: COS
 //! refused the credentials, there are no credentials left to sign with, or
-//! the server's certificate was refused. [`StopReason::from_attempt`]
+//! the server's certificate was refused. `StopReason::from_attempt`
 //! recognises them (from the class [`super::retry::classify`] gave); the
 //! first one the run meets is kept, the jobs not yet sent are written as
 //! `skipped` with it, and it is handed back in
