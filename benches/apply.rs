@@ -14,6 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 
 use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
 use cosinv::cos::credentials::Credentials;
+use cosinv::cos::credentials::{CredentialSource, SharedCredentials};
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::executor::rate::Rate;
 use cosinv::executor::{self, ExecutorConfig, RunControl};
@@ -49,16 +50,19 @@ impl Bench {
                     buckets: None,
                     faults: Faults::default(),
                     state_file: None,
+                    tls: false,
                 },
                 ([127, 0, 0, 1], 0).into(),
             ))
             .unwrap();
+        let credentials = SharedCredentials::fixed(credentials, CredentialSource::Explicit);
         let client = CosClient::new(ClientConfig {
-            endpoint: Endpoint::parse(&emulator.endpoint(), false).unwrap(),
-            credentials,
-            request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             max_idle_per_host: 128,
+            ..ClientConfig::new(
+                Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+                credentials,
+            )
         })
         .unwrap();
         Bench {

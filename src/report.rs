@@ -3,14 +3,25 @@
 //! Each row is written and flushed whole before the next, so a crash, a
 //! `kill -9` or a full disk keeps every row finished before it. The header
 //! is a contract with whoever reads the file:
-//! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at`.
+//! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source`.
+//!
+//! The writer also counts what it wrote ([`ReportCounts`]), so the summary,
+//! `--output json` and the sidecar agree with the file. [`run`] holds the
+//! documents about a run (the sidecar `<report>.json`, the JSON result);
+//! [`previous`] reads an earlier report to rerun what did not apply.
+
+pub mod counts;
+pub mod previous;
+pub mod run;
+
+pub use counts::ReportCounts;
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The report's columns, in order.
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "bucket",
     "region",
     "id",
@@ -23,6 +34,7 @@ pub const HEADER: [&str; 12] = [
     "attempts",
     "elapsed_ms",
     "finished_at",
+    "source",
 ];
 
 /// How a job ended.
@@ -80,6 +92,8 @@ pub struct ReportRow {
     pub elapsed_ms: u64,
     /// RFC 3339, UTC.
     pub finished_at: String,
+    /// Where the job was defined: `file:line`.
+    pub source: String,
 }
 
 /// The report could not be written.
@@ -102,6 +116,7 @@ pub struct ReportWriter {
     path: PathBuf,
     csv: csv::Writer<File>,
     rows: u64,
+    counts: ReportCounts,
 }
 
 impl std::fmt::Debug for ReportWriter {
@@ -127,6 +142,7 @@ impl ReportWriter {
                 .has_headers(false)
                 .from_writer(file),
             rows: 0,
+            counts: ReportCounts::default(),
         };
         writer.write_header()?;
         Ok(writer)
@@ -139,6 +155,11 @@ impl ReportWriter {
     /// Rows written so far, the header not counted.
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// What the rows written so far say, counted.
+    pub fn counts(&self) -> &ReportCounts {
+        &self.counts
     }
 
     fn io_error(&self, source: std::io::Error) -> ReportError {
@@ -164,6 +185,7 @@ impl ReportWriter {
         let written = self.csv.serialize(row);
         self.flush_row(written)?;
         self.rows += 1;
+        self.counts.add(row);
         Ok(())
     }
 
@@ -218,6 +240,7 @@ mod tests {
             attempts: 1,
             elapsed_ms: 12,
             finished_at: "2026-11-24T03:30:00.000Z".into(),
+            source: "org.yaml:12".into(),
         }
     }
 
@@ -230,15 +253,18 @@ mod tests {
         // Readable before finish: each row is flushed as written.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(
-            "bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at\n"
+            "bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source\n"
         ));
         let mut reader = csv::Reader::from_path(&path).unwrap();
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 1);
         assert_eq!(&records[0][4], "failed");
         assert_eq!(&records[0][7], "bad, \"quoted\"\nvalue");
+        assert_eq!(&records[0][12], "org.yaml:12");
         writer.write(&row("b", Outcome::DryRun)).unwrap();
         assert_eq!(writer.rows(), 2);
+        assert_eq!(writer.counts().jobs, 2);
+        assert_eq!(writer.counts().by_error_code["InvalidArgument"], 1);
         assert_eq!(writer.finish().unwrap(), path);
     }
 

@@ -1,28 +1,45 @@
-//! `cosinv apply`: load and check the manifests, take the run lock, open
-//! the report; read what is on every bucket (unless `--no-refresh`), ask
-//! before deleting (`--prune`), then send what differs with a progress
-//! display and signal handling, and turn the result into an exit code a
-//! cron job can act on.
+//! `cosinv apply`: load and check the manifests (and, with
+//! `--from-report`, keep only the jobs that did not apply last time), find
+//! the credentials and the route to COS, take the run lock, open the
+//! report and its sidecar; read what is on every bucket (unless
+//! `--no-refresh`), ask before deleting (`--prune`), then send what
+//! differs with a progress display and signal handling, and turn the
+//! result into an exit code a cron job can act on (see [`exit`]).
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
-use super::args::ApplyArgs;
+use super::args::{ApplyArgs, LogFormat, OutputFormat};
 use super::connect::{self, ConnectError, Connection};
 use super::exit;
 use super::lock::{LockError, RunLock};
-use super::progress::{Counting, Progress, ProgressOptions, human_duration};
+use super::log::Log;
+use super::progress::{Counting, Progress, ProgressOptions};
 use super::runtime;
 use super::signals::StopSignals;
-use super::validate::print_problems;
-use crate::cos::client::{ClientConfig, CosClient};
-use crate::executor::{self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult};
-use crate::plan::reconcile::{self, BucketWork, PruneRule};
+use super::summary;
+use super::text::count;
+use crate::cos::client::CosClient;
+use crate::executor::events::Stats;
+use crate::executor::{
+    self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult, StopReason,
+};
+use crate::plan::reconcile::{self, BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{self, ManifestErrors, Plan};
+use crate::report::previous::{PreviousReport, PreviousReportError};
+use crate::report::run::{
+    ManifestDigest, RecordError, RunOptions, RunRecord, SCHEMA_VERSION, Target, new_run_id,
+    sidecar_path,
+};
 use crate::report::{self, ReportError, ReportWriter};
+
+/// How many jobs that left the manifests are named; the rest are counted.
+const GONE_SHOWN: usize = 5;
 
 /// Why `apply` could not run.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +52,22 @@ enum ApplyError {
     Lock(#[from] LockError),
     #[error("{0}; choose another place with --report")]
     Report(#[from] ReportError),
+    #[error("{0}; choose another place with --report")]
+    Record(#[from] RecordError),
+    #[error("--from-report: {0}")]
+    Previous(#[from] PreviousReportError),
+    #[error("cannot read the manifest {}: {source}", path.display())]
+    Digest {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(
+        "--output json and --report - would both write to stdout; give the report a file \
+         (or drop --output json)"
+    )]
+    StdoutTwice,
     #[error(transparent)]
     Execute(#[from] ExecuteError),
     #[error(
@@ -49,8 +80,8 @@ enum ApplyError {
 }
 
 impl ApplyError {
-    /// 2 for anything that stopped the run before it sent anything; 1 when
-    /// the run itself broke (the report says how far it got).
+    /// 2 for anything that stopped the run before it started; 1 when the
+    /// run itself broke (the report says how far it got).
     fn exit_code(&self) -> u8 {
         match self {
             ApplyError::Execute(_) => exit::JOBS_FAILED,
@@ -61,17 +92,45 @@ impl ApplyError {
 
 /// `cosinv apply`: the exit code.
 pub fn run(args: &ApplyArgs) -> u8 {
-    let outcome = prepare(args).and_then(|prepared| {
-        runtime::block_on(execute(args, prepared)).map_err(ApplyError::Runtime)?
-    });
+    let log = Log::new(args.log_format);
+    let deletes = args.reconcile.prune && !args.dry_run;
+    let outcome = if args.output == OutputFormat::Json && writes_report_to_stdout(args) {
+        Err(ApplyError::StdoutTwice)
+    } else if deletes && !args.yes && !std::io::stdin().is_terminal() {
+        Err(ApplyError::PruneNeedsConfirmation)
+    } else {
+        runtime::block_on(apply(args, &log)).unwrap_or_else(|err| Err(ApplyError::Runtime(err)))
+    };
     match outcome {
         Ok(code) => code,
-        Err(ApplyError::Manifest(errors)) => print_problems("apply", &errors, "; nothing was sent"),
+        Err(ApplyError::Manifest(errors)) => problems(&log, &errors),
         Err(err) => {
-            eprintln!("cosinv apply: {err}");
+            log.error(&format!("cosinv apply: {err}"));
             err.exit_code()
         }
     }
+}
+
+/// `--report -`: the report on stdout.
+fn writes_report_to_stdout(args: &ApplyArgs) -> bool {
+    args.report.as_deref() == Some(Path::new("-"))
+}
+
+/// Every manifest problem, then a count; exit code 2.
+fn problems(log: &Log, errors: &ManifestErrors) -> u8 {
+    if log.format() == LogFormat::Text {
+        return super::validate::print_problems("apply", errors, "; nothing was sent");
+    }
+    for problem in &errors.problems {
+        log.error(&problem.to_string());
+    }
+    log.error(&format!("cosinv apply: {errors}; nothing was sent"));
+    exit::USAGE
+}
+
+async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
+    let prepared = prepare(args, log).await?;
+    execute(args, log, prepared).await
 }
 
 /// Everything checked and opened before the first request.
@@ -80,84 +139,249 @@ struct Prepared {
     report: ReportWriter,
     executor: ExecutorConfig,
     /// `None` for a dry run: nothing is sent.
-    client: Option<ClientConfig>,
+    target: Option<connect::Target>,
+    record: RunRecord,
+    record_path: PathBuf,
     _lock: RunLock,
 }
 
-fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
-    let deletes = args.reconcile.prune && !args.dry_run;
-    if deletes && !args.yes && !std::io::stdin().is_terminal() {
-        return Err(ApplyError::PruneNeedsConfirmation);
-    }
-    let mut plan = plan::load(&args.files)?;
-    if let Some(shard) = args.shard {
-        plan = plan.shard(shard);
-    }
-    let client = match args.dry_run {
+async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
+    let started = jiff::Timestamp::now();
+    let plan = select_jobs(args, log)?;
+    let target = match args.dry_run {
         true => None,
-        false => Some(connect::client_config(&args.connect)?),
+        false => {
+            let verbose = args.display.verbose > 0 && !args.display.quiet;
+            let say = |line: &str| {
+                if verbose {
+                    log.info(line)
+                }
+            };
+            Some(connect::target(&args.connect, say).await?)
+        }
     };
     let lock = RunLock::acquire(&args.files, args.shard)?;
     let report_path = args
         .report
         .clone()
-        .unwrap_or_else(|| report::default_report_path(jiff::Timestamp::now()));
+        .unwrap_or_else(|| report::default_report_path(started));
     let report = ReportWriter::create(&report_path)?;
+    let record = new_record(args, started, &report_path, record_target(args))?;
+    let record_path = sidecar_path(&report_path);
+    record.write(&record_path)?;
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
         executor: connect::executor_config(&args.connect),
-        client,
+        target,
+        record,
+        record_path,
         _lock: lock,
     })
 }
 
-async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
+/// The manifests' jobs; with `--from-report`, only those that did not
+/// apply there; with `--shard`, only the shard's.
+fn select_jobs(args: &ApplyArgs, log: &Log) -> Result<Plan, ApplyError> {
+    let mut plan = plan::load(&args.files)?;
+    if let Some(path) = &args.from_report {
+        let previous = PreviousReport::read(path)?;
+        plan = rerun_only(plan, &previous, path, log, args.display.quiet);
+    }
+    if let Some(shard) = args.shard {
+        plan = plan.shard(shard);
+    }
+    Ok(plan)
+}
+
+/// The jobs of `plan` that `previous` says did not apply. Jobs of the
+/// report that the manifests no longer have are named and skipped.
+fn rerun_only(plan: Plan, previous: &PreviousReport, path: &Path, log: &Log, quiet: bool) -> Plan {
+    let mut present = BTreeSet::new();
+    let mut jobs = Vec::new();
+    for job in plan.jobs() {
+        let key = (job.bucket().to_string(), job.id().to_string());
+        if previous.rerun.contains(&key) {
+            jobs.push(job.clone());
+            present.insert(key);
+        }
+    }
+    let gone: Vec<String> = previous
+        .rerun
+        .difference(&present)
+        .map(|(bucket, id)| format!("{bucket}/{id}"))
+        .collect();
+    if !quiet {
+        log.info(&format!(
+            "cosinv: {}: {} applied, {} to send again",
+            path.display(),
+            count(previous.done as u64, "job", "jobs"),
+            count(jobs.len() as u64, "job", "jobs"),
+        ));
+    }
+    if !gone.is_empty() {
+        let more = gone.len().saturating_sub(GONE_SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        log.warn(&format!(
+            "cosinv: {} of {} {} no longer in the manifests and {} skipped: {}{more}",
+            count(gone.len() as u64, "job", "jobs"),
+            path.display(),
+            if gone.len() == 1 { "is" } else { "are" },
+            if gone.len() == 1 { "is" } else { "are" },
+            gone[..gone.len().min(GONE_SHOWN)].join(", "),
+        ));
+    }
+    Plan::from_jobs(jobs)
+}
+
+/// Where the run sends, as the sidecar records it.
+fn record_target(args: &ApplyArgs) -> Target {
+    match (&args.connect.endpoint, args.dry_run, args.connect.sandbox) {
+        (_, true, _) => Target::DryRun,
+        (_, _, true) => Target::Sandbox,
+        (Some(url), ..) => Target::Endpoint { url: url.clone() },
+        (None, ..) => Target::Cos,
+    }
+}
+
+/// The sidecar as the run starts: what was asked, with the manifests'
+/// digests.
+fn new_record(
+    args: &ApplyArgs,
+    started: jiff::Timestamp,
+    report: &Path,
+    target: Target,
+) -> Result<RunRecord, ApplyError> {
+    let manifests = args
+        .files
+        .iter()
+        .map(|path| {
+            ManifestDigest::of_file(path).map_err(|source| ApplyError::Digest {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RunRecord {
+        schema_version: SCHEMA_VERSION,
+        cosinv_version: env!("CARGO_PKG_VERSION"),
+        run_id: new_run_id(started),
+        started_at: report::timestamp(started),
+        finished_at: None,
+        report: report.to_path_buf(),
+        manifests,
+        target,
+        shard: args.shard.map(|shard| shard.to_string()),
+        from_report: args.from_report.clone(),
+        options: RunOptions {
+            concurrency: args.connect.concurrency.get(),
+            bucket_concurrency: args.connect.bucket_concurrency.get(),
+            rate: args.connect.rate.map(|rate| rate.get()),
+            bucket_rate: args.connect.bucket_rate.map(|rate| rate.get()),
+            max_attempts: args.connect.max_attempts.get(),
+            request_timeout_secs: args.connect.request_timeout.as_secs_f64(),
+            dry_run: args.dry_run,
+            refresh: args.reconcile.refreshes() && !args.dry_run,
+            prune: args.reconcile.prune && !args.dry_run,
+            prune_prefix: args.reconcile.prune_prefix.clone(),
+        },
+        stopped: None,
+        exit_code: None,
+        counts: None,
+    })
+}
+
+async fn execute(args: &ApplyArgs, log: &Log, prepared: Prepared) -> Result<u8, ApplyError> {
     let Prepared {
         plan,
         report,
         mut executor,
-        client,
+        target,
+        mut record,
+        record_path,
         _lock,
     } = prepared;
-    let report_path = report.path().to_path_buf();
-    let connection = match client {
-        Some(config) => Some(connect::connect(&args.connect, config).await?),
+    let connection = match target {
+        Some(target) => Some(connect::connect(&args.connect, target).await?),
         None => None,
     };
-    let options = ProgressOptions::detect(args.display.quiet, args.display.verbose);
     let stop = Stop::default();
-    let signal = watch_signals(&stop, options);
+    let signal = watch_signals(stop.cancel.clone(), stop.force.clone(), log.clone());
     if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref())
         && !args.display.quiet
     {
-        eprintln!(
+        log.info(&format!(
             "sandbox: a COS emulator in this process on {} (nothing leaves this machine); \
              its state is kept in {}",
             sandbox.emulator.endpoint(),
             sandbox.state.display()
-        );
+        ));
     }
     let client = connection.as_ref().map(|c| c.client.clone());
+    let mut stopped = None;
     let work = match (&client, args.reconcile.refreshes()) {
         (Some(client), true) => {
-            let refreshed = refresh(args, &plan, client, &executor, &stop, options).await;
-            if let Some(reason) = &refreshed.result.aborted {
-                eprintln!("cosinv: stopped early while reading the buckets: {reason}");
-            }
+            let refreshed = refresh(args, log, &plan, client, &executor, &stop).await;
             // Sign the writes with the clock the reads learned.
             executor.clock_offset = refreshed.result.clock_offset;
-            refreshed.buckets
+            stopped = refreshed.result.stopped;
+            match &stopped {
+                Some(reason) => nothing_sent(refreshed.buckets, reason),
+                None => refreshed.buckets,
+            }
         }
         _ => reconcile::blind(&plan),
     };
-    confirm_deletes(args, &plan, &work)?;
-    let result = apply(&plan, work, client, executor, report, &stop, options).await?;
-    eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
-    if let Some(connection) = connection {
-        shut_down(connection, &plan).await;
+    confirm_deletes(args, log, &plan, &work)?;
+    let phase = Phase {
+        args,
+        log,
+        plan: &plan,
+        stop: &stop,
+    };
+    let mut result = phase.apply(work, client, executor, report).await?;
+    result.stopped = result.stopped.or(stopped);
+    let signal = signal.load(Ordering::Relaxed);
+    let code = summary::exit_code(&result, signal);
+    summary::finish_record(&mut record, &result, signal, code);
+    if let Err(err) = record.write(&record_path) {
+        log.error(&format!("cosinv apply: {err}"));
     }
-    Ok(exit_code(&result, signal.load(Ordering::Relaxed)))
+    for line in summary::lines(&result, &plan, &record) {
+        log.info(&line);
+    }
+    if let Some(connection) = connection {
+        shut_down(connection, &plan, log).await;
+    }
+    if args.output == OutputFormat::Json {
+        summary::print_json(&record, log);
+    }
+    Ok(code)
+}
+
+/// After a refresh that stopped the run: nothing is sent. Buckets whose
+/// read failed keep its answer (the cause, in their rows); the others are
+/// skipped with the reason, so every job still has a row.
+fn nothing_sent(work: Vec<BucketWork>, reason: &StopReason) -> Vec<BucketWork> {
+    let skipped = Unreadable {
+        end: UnreadableEnd::Skipped,
+        http_status: None,
+        error_code: String::new(),
+        message: format!("not sent: {reason}"),
+        request_id: String::new(),
+    };
+    work.into_iter()
+        .map(|bucket| match bucket {
+            BucketWork::Unreadable(failed) if failed.end == UnreadableEnd::Failed => {
+                BucketWork::Unreadable(failed)
+            }
+            _ => BucketWork::Unreadable(skipped.clone()),
+        })
+        .collect()
 }
 
 /// The run's stop tokens, shared by both phases: a signal stops whichever
@@ -169,7 +393,7 @@ struct Stop {
 }
 
 impl Stop {
-    fn control(&self, progress: &Progress, stats: Arc<executor::events::Stats>) -> RunControl {
+    fn control(&self, progress: &Progress, stats: Arc<Stats>) -> RunControl {
         RunControl {
             cancel: self.cancel.clone(),
             force: self.force.clone(),
@@ -179,62 +403,84 @@ impl Stop {
     }
 }
 
+/// How progress is shown: a bar on a terminal with text logs.
+fn progress_options(args: &ApplyArgs) -> ProgressOptions {
+    let bar = args.log_format == LogFormat::Text && std::io::stderr().is_terminal();
+    ProgressOptions::detect(args.display.quiet, args.display.verbose, bar)
+}
+
 /// The refresh phase, with its own progress (buckets read).
 async fn refresh(
     args: &ApplyArgs,
+    log: &Log,
     plan: &Arc<Plan>,
     client: &CosClient,
     config: &ExecutorConfig,
     stop: &Stop,
-    options: ProgressOptions,
 ) -> Refreshed {
-    let stats = Arc::default();
-    let progress = Progress::new(
-        options.counting(Counting::BUCKETS),
-        Arc::clone(&stats),
-        plan.bucket_count() as u64,
-    );
+    let stats = Arc::<Stats>::default();
+    let options = progress_options(args).counting(Counting::BUCKETS);
+    let total = plan.bucket_count() as u64;
+    let progress = Progress::new(options, Arc::clone(&stats), total, log.clone());
     let prune = PruneRule {
         enabled: args.reconcile.prune && !args.dry_run,
         prefix: args.reconcile.prune_prefix.clone(),
     };
     progress.start();
-    let refreshed = executor::refresh(
-        plan.clone(),
-        client.clone(),
-        prune,
-        config.clone(),
-        stop.control(&progress, stats),
-    )
-    .await;
+    let control = stop.control(&progress, stats);
+    let refreshed =
+        executor::refresh(plan.clone(), client.clone(), prune, config.clone(), control).await;
     progress.finish();
-    if args.display.verbose > 0 {
-        super::plan::print_ignored(plan, &refreshed.buckets);
+    if let Some(reason) = &refreshed.result.stopped {
+        log.warn(&format!(
+            "cosinv: stopped early while reading the buckets: {reason}"
+        ));
+    }
+    if args.display.verbose > 0 && !args.display.quiet {
+        for line in super::plan::ignored_lines(plan, &refreshed.buckets) {
+            log.info(&line);
+        }
     }
     refreshed
 }
 
-/// The apply phase, with its own progress (jobs).
-async fn apply(
-    plan: &Arc<Plan>,
-    work: Vec<BucketWork>,
-    client: Option<CosClient>,
-    config: ExecutorConfig,
-    report: ReportWriter,
-    stop: &Stop,
-    options: ProgressOptions,
-) -> Result<RunResult, ExecuteError> {
-    let stats = Arc::default();
-    let progress = Progress::new(options, Arc::clone(&stats), plan.jobs().len() as u64);
-    progress.start();
-    let control = stop.control(&progress, stats);
-    let result = executor::execute(plan.clone(), work, client, config, report, control).await;
-    progress.finish();
-    result
+/// What both phases of a run share.
+struct Phase<'a> {
+    args: &'a ApplyArgs,
+    log: &'a Log,
+    plan: &'a Arc<Plan>,
+    stop: &'a Stop,
+}
+
+impl Phase<'_> {
+    /// The apply phase, with its own progress (jobs).
+    async fn apply(
+        &self,
+        work: Vec<BucketWork>,
+        client: Option<CosClient>,
+        config: ExecutorConfig,
+        report: ReportWriter,
+    ) -> Result<RunResult, ExecuteError> {
+        let stats = Arc::<Stats>::default();
+        let total = self.plan.jobs().len() as u64;
+        let options = progress_options(self.args);
+        let progress = Progress::new(options, Arc::clone(&stats), total, self.log.clone());
+        progress.start();
+        let control = self.stop.control(&progress, stats);
+        let plan = self.plan.clone();
+        let result = executor::execute(plan, work, client, config, report, control).await;
+        progress.finish();
+        result
+    }
 }
 
 /// With `--prune` and ids to delete: asks on the terminal, unless `--yes`.
-fn confirm_deletes(args: &ApplyArgs, plan: &Plan, work: &[BucketWork]) -> Result<(), ApplyError> {
+fn confirm_deletes(
+    args: &ApplyArgs,
+    log: &Log,
+    plan: &Plan,
+    work: &[BucketWork],
+) -> Result<(), ApplyError> {
     let deletes: Vec<(&str, &str)> = plan
         .buckets()
         .zip(work)
@@ -250,13 +496,12 @@ fn confirm_deletes(args: &ApplyArgs, plan: &Plan, work: &[BucketWork]) -> Result
     if deletes.is_empty() || args.yes {
         return Ok(());
     }
-    eprintln!(
-        "cosinv apply: --prune would delete {} inventory {} not in the manifests, e.g.:",
-        deletes.len(),
-        super::plural(deletes.len(), "job", "jobs")
-    );
+    log.warn(&format!(
+        "cosinv apply: --prune would delete {} not in the manifests, e.g.:",
+        count(deletes.len() as u64, "inventory job", "inventory jobs")
+    ));
     for (bucket, id) in deletes.iter().take(10) {
-        eprintln!("  - {bucket} {id}");
+        log.warn(&format!("  - {bucket} {id}"));
     }
     eprint!("Delete them? Type yes to go on: ");
     let mut answer = String::new();
@@ -269,43 +514,27 @@ fn confirm_deletes(args: &ApplyArgs, plan: &Plan, work: &[BucketWork]) -> Result
 }
 
 /// Saves the sandbox's state and says what it holds.
-async fn shut_down(connection: Connection, plan: &Plan) {
+async fn shut_down(connection: Connection, plan: &Plan, log: &Log) {
     let Some(sandbox) = connection.sandbox else {
         return;
     };
-    let buckets: Vec<&str> = plan
-        .buckets()
-        .map(|jobs| jobs[0].bucket().as_str())
-        .collect();
-    let stored: usize = buckets
-        .iter()
-        .map(|bucket| sandbox.emulator.inventory_ids(bucket).len())
-        .sum();
-    let saved = sandbox.emulator.shutdown().await;
-    eprintln!(
-        "sandbox: the emulator holds {stored} inventory configurations on {} buckets; \
-         state kept in {} (delete it to start empty)",
-        buckets.len(),
-        sandbox.state.display()
-    );
-    if let Err(err) = saved {
-        eprintln!("sandbox: cannot save the state: {err}");
+    let line = summary::sandbox(&sandbox.emulator, plan, &sandbox.state);
+    if let Err(err) = sandbox.emulator.shutdown().await {
+        log.error(&format!("sandbox: cannot save the state: {err}"));
     }
+    log.info(&line);
 }
 
 /// SIGINT and SIGTERM: the first stops dispatching, the second stops
 /// waiting for requests on the wire. Returns the exit code of the first
 /// signal, 0 while none has come.
-fn watch_signals(stop: &Stop, options: ProgressOptions) -> Arc<AtomicU8> {
+fn watch_signals(cancel: CancellationToken, force: CancellationToken, log: Log) -> Arc<AtomicU8> {
     let received = Arc::new(AtomicU8::new(0));
     let Ok(mut signals) = StopSignals::watch() else {
-        if !options.quiet {
-            eprintln!("cosinv: cannot watch signals; Ctrl-C will stop at once");
-        }
+        log.warn("cosinv: cannot watch signals; Ctrl-C will stop at once");
         return received;
     };
     let first = received.clone();
-    let stop = stop.clone();
     tokio::spawn(async move {
         loop {
             let code = signals.next().await.exit_code();
@@ -313,142 +542,15 @@ fn watch_signals(stop: &Stop, options: ProgressOptions) -> Arc<AtomicU8> {
                 .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                eprintln!(
+                log.warn(
                     "cosinv: stopping: no new requests; waiting for those in flight \
-                     (signal again to stop at once)"
+                     (signal again to stop at once)",
                 );
-                stop.cancel.cancel();
+                cancel.cancel();
             } else {
-                stop.force.cancel();
+                force.cancel();
             }
         }
     });
     received
-}
-
-/// The signal's code when a signal stopped the run; 1 when any job did not
-/// end as wanted; 0 otherwise.
-fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
-    if signal_code != 0 {
-        return signal_code;
-    }
-    let stats = &result.stats;
-    if stats.failed + stats.skipped + stats.cancelled > 0 || result.aborted.is_some() {
-        exit::JOBS_FAILED
-    } else {
-        exit::SUCCESS
-    }
-}
-
-/// The last line of a run, printed even with `--quiet`.
-fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
-    let stats = &result.stats;
-    let jobs = plan.jobs().len();
-    let buckets = plan.bucket_count();
-    let scope = format!(
-        "{jobs} {} on {buckets} {}",
-        super::plural(jobs, "job", "jobs"),
-        super::plural(buckets, "bucket", "buckets")
-    );
-    let elapsed = human_duration(result.elapsed);
-    let report = report.display();
-    if dry_run {
-        return format!(
-            "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
-        );
-    }
-    let seconds = result.elapsed.as_secs_f64().max(0.001);
-    let mut line = format!(
-        "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {} of \
-         {scope} in {elapsed} ({:.0} jobs/s, {} requests); report: {report}",
-        stats.applied,
-        stats.unchanged,
-        stats.deleted,
-        stats.failed,
-        stats.skipped,
-        stats.cancelled,
-        stats.done() as f64 / seconds,
-        stats.attempts,
-    );
-    if let Some(reason) = &result.aborted {
-        line.push_str(&format!("\ncosinv: stopped early: {reason}"));
-    }
-    if result.clock_offset != 0 {
-        line.push_str(&clock_note(result.clock_offset));
-    }
-    line
-}
-
-fn clock_note(offset: i64) -> String {
-    let direction = if offset > 0 { "behind" } else { "ahead of" };
-    format!(
-        "\ncosinv: this host's clock is {} s {direction} COS's; requests were signed \
-         with COS's time instead. Fix the clock (NTP) so that other tools work too.",
-        offset.unsigned_abs()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::executor::StatsSnapshot;
-    use std::time::Duration;
-
-    fn result(applied: u64, failed: u64, cancelled: u64) -> RunResult {
-        RunResult {
-            stats: StatsSnapshot {
-                total: applied + failed + cancelled,
-                applied,
-                failed,
-                cancelled,
-                attempts: applied + failed,
-                ..StatsSnapshot::default()
-            },
-            elapsed: Duration::from_secs(2),
-            aborted: None,
-            clock_offset: 0,
-        }
-    }
-
-    #[test]
-    fn exit_codes_follow_the_contract() {
-        assert_eq!(exit_code(&result(10, 0, 0), 0), exit::SUCCESS);
-        assert_eq!(exit_code(&result(9, 1, 0), 0), exit::JOBS_FAILED);
-        assert_eq!(
-            exit_code(&result(5, 0, 5), exit::INTERRUPTED),
-            exit::INTERRUPTED
-        );
-        assert_eq!(
-            exit_code(&result(5, 0, 5), exit::TERMINATED),
-            exit::TERMINATED
-        );
-        let mut aborted = result(0, 0, 0);
-        aborted.aborted = Some("credentials rejected".into());
-        assert_eq!(exit_code(&aborted, 0), exit::JOBS_FAILED);
-    }
-
-    #[test]
-    fn summary_names_counts_and_the_report() {
-        let line = summary(
-            &result(9, 1, 0),
-            &Plan::default(),
-            std::path::Path::new("r.csv"),
-            false,
-        );
-        assert_eq!(
-            line,
-            "cosinv: applied 9, unchanged 0, deleted 0, failed 1, skipped 0, cancelled 0 of \
-             0 jobs on 0 buckets in 2.0s (5 jobs/s, 10 requests); report: r.csv"
-        );
-        let mut slow_clock = result(10, 0, 0);
-        slow_clock.clock_offset = 3_600;
-        let line = summary(&slow_clock, &Plan::default(), "r.csv".as_ref(), false);
-        assert!(
-            line.ends_with(
-                "this host's clock is 3600 s behind COS's; requests were signed with \
-                 COS's time instead. Fix the clock (NTP) so that other tools work too."
-            ),
-            "{line}"
-        );
-    }
 }

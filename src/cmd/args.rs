@@ -4,7 +4,8 @@
 //! `NonZero`, rates as [`Rate`], shards as [`Shard`], timeouts as
 //! [`Duration`], secrets as [`SecretString`] — so a bad value is refused by
 //! clap with the flag's name, before anything runs, and nothing below
-//! checks it again.
+//! checks it again. The help texts (examples, exit codes, environment
+//! variables, report columns) are in [`help`].
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -14,6 +15,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
+use super::help;
+use crate::cos::http::ResolveRule;
 use crate::emulator::Fraction;
 use crate::executor::rate::Rate;
 use crate::plan::Shard;
@@ -23,9 +26,9 @@ use crate::plan::Shard;
     name = "cosinv",
     version,
     about = "Provision Tencent Cloud COS bucket inventory jobs across an organisation from a manifest",
-    long_about = "Provision Tencent Cloud COS bucket inventory jobs across an organisation from a manifest.\n\n\
-        Exit codes: 0 all jobs done, 1 some jobs failed, 2 invalid manifest or usage, \
-        130/143 interrupted by SIGINT/SIGTERM."
+    long_about = help::LONG_ABOUT,
+    after_help = help::main_after_help(),
+    after_long_help = help::main_after_long_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -35,13 +38,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests and report every problem at once, without contacting COS
+    #[command(after_help = help::validate_after_help())]
     Validate(ValidateArgs),
     /// Show, per bucket, the inventory jobs that apply would put
+    #[command(after_help = help::plan_after_help())]
     Plan(PlanArgs),
     /// Put the planned inventory jobs on COS and write a report CSV
+    #[command(
+        after_help = help::apply_after_help(),
+        after_long_help = help::apply_after_long_help()
+    )]
     Apply(ApplyArgs),
     /// Run a local COS-compatible server for tests and rehearsals
+    #[command(after_help = help::emulate_after_help())]
     Emulate(EmulateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = help::completions_after_help())]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one per command to a folder
+    #[command(after_help = help::man_after_help())]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +70,15 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
+    Json,
+}
+
+/// How lines on stderr are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Plain lines; without a terminal, each starts with an RFC 3339 UTC time
+    Text,
+    /// One JSON object per line (time, level, message, fields), for log shippers
     Json,
 }
 
@@ -87,22 +112,31 @@ pub struct ApplyArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write the report CSV [default: cosinv-report-YYYYMMDDTHHMMSSZ.csv, UTC]
+    /// Where to write the report CSV; - for standard output [default: cosinv-report-YYYYMMDDTHHMMSSZ.csv, UTC]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Plan and write the report without sending anything (no refresh, no deletes)
+    /// Send only the jobs that did not apply in this earlier report (the manifests still decide what each job puts)
+    #[arg(long, value_name = "REPORT")]
+    pub from_report: Option<PathBuf>,
+    /// Plan and write the report without sending anything (no reads, no deletes)
     #[arg(long)]
     pub dry_run: bool,
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Delete without asking: answers yes to the --prune confirmation
+    /// Delete without asking: the answer to --prune's confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
+    /// At the end, print one JSON document about the run on stdout (schema in the README)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT", help_heading = "Output")]
+    pub output: OutputFormat,
+    /// Lines on stderr: text (timestamped without a terminal) or one JSON object per line
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT", help_heading = "Output")]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub display: DisplayArgs,
 }
@@ -113,7 +147,7 @@ pub struct ReconcileArgs {
     /// Read what is on each bucket first and send only what differs (the default)
     #[arg(long, overrides_with = "no_refresh")]
     pub refresh: bool,
-    /// Do not read live state: put every job as it is (blind, as before)
+    /// Do not read live state: put every job as it is (blind)
     #[arg(long, overrides_with = "refresh")]
     pub no_refresh: bool,
     /// Delete live inventory ids the manifests do not list, on the buckets they cover
@@ -136,14 +170,20 @@ impl ReconcileArgs {
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
     /// Send every request to this address, keeping the virtual-hosted Host header
-    #[arg(long, env = "COS_ENDPOINT", value_name = "URL")]
+    #[arg(long, env = "COS_ENDPOINT", hide_env_values = true, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Allow a plain http:// endpoint that is not a loopback address
     #[arg(long)]
     pub allow_http: bool,
-    /// Run against a local emulator in this process (no credentials needed; state kept
+    /// Trust only the CA certificates in this PEM file (private CAs, TLS-inspecting proxies)
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Connect to ADDR for NAME (a host, or *.domain), keeping the name for Host, SNI and the certificate check
+    #[arg(long, value_name = "NAME=ADDR")]
+    pub resolve: Vec<ResolveRule>,
+    /// Run against a COS emulator in this process (no credentials needed; its state is kept
     /// between runs in --sandbox-state)
-    #[arg(long, conflicts_with = "endpoint")]
+    #[arg(long, conflicts_with_all = ["endpoint", "ca_bundle", "resolve"])]
     pub sandbox: bool,
     /// The sandbox's state file [default: $XDG_STATE_HOME/cosinv/sandbox.json]
     #[arg(long, value_name = "FILE", requires = "sandbox")]
@@ -170,13 +210,28 @@ pub struct ConnectArgs {
 
 /// What a run shows on stderr.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct DisplayArgs {
-    /// More detail on stderr (repeat for more)
+    /// More detail on stderr: -v where credentials come from and each failed job, -vv every retry
     #[arg(long, short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors and the final summary on stderr
     #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write cosinv.1 and one page per command (cosinv-apply.1, …) to this folder instead
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +254,12 @@ pub struct EmulateArgs {
     /// Keep the configurations in this JSON file across restarts
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a throwaway CA made at start
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls, where to write the CA certificate [default: cosinv-emulator-ca-PORT.pem in the temporary folder]
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_file: Option<PathBuf>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }
@@ -298,13 +359,36 @@ mod tests {
     fn help_lists_every_subcommand() {
         let command = Cli::command();
         let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
-        assert_eq!(names, ["validate", "plan", "apply", "emulate"]);
+        assert_eq!(
+            names,
+            ["validate", "plan", "apply", "emulate", "completions", "man"]
+        );
         let help = Cli::command().render_help().to_string();
         for name in names {
             let listed = help
                 .lines()
                 .any(|line| line.trim_start().starts_with(&format!("{name} ")));
             assert!(listed, "{name} is not in the list of commands:\n{help}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_name() {
+        let cases: [&[&str]; 7] = [
+            &["--concurrency", "0"],
+            &["--bucket-concurrency", "0"],
+            &["--max-attempts", "0"],
+            &["--rate", "0"],
+            &["--bucket-rate=-1"],
+            &["--request-timeout", "NaN"],
+            &["--shard", "8/8"],
+        ];
+        for flags in cases {
+            let mut line = vec!["cosinv", "apply", "m.yaml"];
+            line.extend_from_slice(flags);
+            let err = Cli::try_parse_from(&line).unwrap_err().to_string();
+            let flag = flags[0].split('=').next().unwrap();
+            assert!(err.contains(flag), "{flags:?}: {err}");
         }
     }
 
@@ -329,23 +413,62 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_are_refused_with_the_flag_name() {
-        let cases: [&[&str]; 7] = [
-            &["--concurrency", "0"],
-            &["--bucket-concurrency", "0"],
-            &["--max-attempts", "0"],
-            &["--rate", "0"],
-            &["--bucket-rate=-1"],
-            &["--request-timeout", "NaN"],
-            &["--shard", "8/8"],
-        ];
-        for flags in cases {
-            let mut line = vec!["cosinv", "apply", "m.yaml"];
-            line.extend_from_slice(flags);
-            let err = Cli::try_parse_from(&line).unwrap_err().to_string();
-            let flag = flags[0].split('=').next().unwrap();
-            assert!(err.contains(flag), "{flags:?}: {err}");
+    fn an_unset_endpoint_variable_is_not_shown_as_empty() {
+        let help = Cli::command()
+            .find_subcommand_mut("apply")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(!help.contains("COS_ENDPOINT="), "{help}");
+        assert!(help.contains("[env: COS_ENDPOINT]"), "{help}");
+    }
+
+    #[test]
+    fn every_subcommand_has_examples() {
+        let mut command = Cli::command();
+        command.build();
+        for sub in command
+            .get_subcommands()
+            .filter(|sub| sub.get_name() != "help")
+        {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("Examples:"),
+                "{} has no examples",
+                sub.get_name()
+            );
         }
+    }
+
+    #[test]
+    fn resolve_rules_and_output_formats_arrive_typed() {
+        let cli = Cli::try_parse_from([
+            "cosinv",
+            "apply",
+            "m.yaml",
+            "--resolve",
+            "*.myqcloud.com=127.0.0.1:9443",
+            "--output",
+            "json",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        let Command::Apply(args) = cli.command else {
+            panic!("not apply");
+        };
+        assert_eq!(args.connect.resolve.len(), 1);
+        assert_eq!(args.output, OutputFormat::Json);
+        assert_eq!(args.log_format, LogFormat::Json);
+        let err = Cli::try_parse_from(["cosinv", "apply", "m.yaml", "--resolve", "x"]).unwrap_err();
+        assert!(err.to_string().contains("--resolve"), "{err}");
+        let err =
+            Cli::try_parse_from(["cosinv", "apply", "m.yaml", "--sandbox", "--ca-bundle", "c"])
+                .unwrap_err();
+        assert!(err.to_string().contains("--ca-bundle"), "{err}");
     }
 
     #[test]
@@ -370,7 +493,7 @@ mod tests {
         assert_eq!(args.connect.concurrency.get(), 8);
         assert_eq!(args.connect.rate.unwrap().get(), 2.5);
         assert_eq!(args.connect.request_timeout, Duration::from_millis(500));
-        assert_eq!(args.shard.unwrap().to_string(), "3/8");
         assert!(args.reconcile.refreshes());
+        assert_eq!(args.shard.unwrap().to_string(), "3/8");
     }
 }

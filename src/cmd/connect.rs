@@ -1,13 +1,22 @@
-//! Talking to COS, for every command that does: the client (a real
-//! endpoint, a rehearsal endpoint, or the sandbox emulator in this
-//! process) and the executor's settings, from the connection flags.
+//! How a command reaches COS: the endpoint, the CAs it trusts, the
+//! proxies, names resolved to fixed addresses, the credentials, and the
+//! executor's settings, from [`ConnectArgs`] and the environment; or, with
+//! `--sandbox`, an emulator in this process whose state is kept between
+//! runs. Shared by every command that talks to COS; errors carry the flag
+//! or variable that fixes them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::ConnectArgs;
 use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
-use crate::cos::credentials::{Credentials, CredentialsError};
+use crate::cos::credentials::{
+    ChainOptions, CredentialChain, CredentialSource, Credentials, CredentialsError,
+    SharedCredentials,
+};
+use crate::cos::http::HttpOptions;
+use crate::cos::proxy::{Proxies, ProxyError};
+use crate::cos::tls::{Trust, TrustError, TrustRoots};
 use crate::emulator::{self, Emulator, EmulatorConfig};
 use crate::executor::ExecutorConfig;
 use crate::executor::retry::RetryPolicy;
@@ -15,18 +24,23 @@ use crate::executor::retry::RetryPolicy;
 /// The longest a connection attempt may take, whatever `--request-timeout`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a command could not connect.
+/// Why a command cannot reach COS.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
     #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
     Endpoint(#[from] EndpointError),
+    #[error("{0} (--ca-bundle)")]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     #[error(transparent)]
     Client(#[from] ClientBuildError),
     #[error(
-        "cannot start the sandbox emulator (state {path}): {source}; --sandbox-state FILE \
-             chooses another state file"
+        "cannot start the sandbox emulator (state {}): {source}; --sandbox-state FILE \
+         chooses another state file",
+        path.display()
     )]
     Sandbox {
         path: PathBuf,
@@ -40,18 +54,6 @@ fn endpoint_hint(err: &EndpointError) -> &'static str {
         EndpointError::InsecureHttp(_) => " (--allow-http)",
         _ => "",
     }
-}
-
-/// A client, and the sandbox it talks to when there is one.
-pub struct Connection {
-    pub client: CosClient,
-    pub sandbox: Option<Sandbox>,
-}
-
-/// The sandbox emulator of this run and where its state is kept.
-pub struct Sandbox {
-    pub emulator: Emulator,
-    pub state: PathBuf,
 }
 
 /// The executor's settings from the connection flags.
@@ -70,44 +72,145 @@ pub fn executor_config(args: &ConnectArgs) -> ExecutorConfig {
     }
 }
 
-/// Checks everything that can be checked before the runtime starts:
-/// credentials and the endpoint. The sandbox needs neither.
-pub fn client_config(args: &ConnectArgs) -> Result<ClientConfig, ConnectError> {
-    let (endpoint, credentials) = if args.sandbox {
-        let credentials = Credentials::new(
-            emulator::SANDBOX_SECRET_ID,
-            emulator::SANDBOX_SECRET_KEY,
-            None,
-        );
-        (Endpoint::Cos, credentials)
-    } else {
+/// The client's timeouts and pool, from the flags.
+fn tuned(args: &ConnectArgs) -> impl Fn(ClientConfig) -> ClientConfig + '_ {
+    move |config| ClientConfig {
+        request_timeout: args.request_timeout,
+        connect_timeout: args.request_timeout.min(MAX_CONNECT_TIMEOUT),
+        max_idle_per_host: args.concurrency.get(),
+        ..config
+    }
+}
+
+/// Where requests go, and what they go through.
+pub struct Route {
+    pub endpoint: Endpoint,
+    pub http: HttpOptions,
+}
+
+impl Route {
+    /// The endpoint and HTTP settings `args` and the environment ask for.
+    pub fn from_args(args: &ConnectArgs) -> Result<Route, ConnectError> {
         let endpoint = match &args.endpoint {
             Some(text) => Endpoint::parse(text, args.allow_http)?,
             None => Endpoint::Cos,
         };
-        (endpoint, Credentials::from_env()?)
-    };
-    Ok(ClientConfig {
-        endpoint,
-        credentials,
-        request_timeout: args.request_timeout,
-        connect_timeout: args.request_timeout.min(MAX_CONNECT_TIMEOUT),
-        max_idle_per_host: args.concurrency.get(),
-    })
+        let trust = match &args.ca_bundle {
+            Some(path) => Trust::Bundle(path.clone()),
+            None => Trust::System,
+        };
+        let http = HttpOptions {
+            trust: Some(TrustRoots::load(&trust)?),
+            proxies: Proxies::from_env()?,
+            resolve: args.resolve.clone(),
+        };
+        Ok(Route { endpoint, http })
+    }
+
+    /// Runs the credential chain, reaching STS the way COS is reached.
+    pub async fn credentials(&self) -> Result<SharedCredentials, ConnectError> {
+        let options = ChainOptions {
+            http: self.http.clone(),
+            ..ChainOptions::default()
+        };
+        Ok(CredentialChain::from_env(&options).await?)
+    }
+
+    /// What `-v` says about the route and the credentials (no secrets).
+    pub fn describe(&self, credentials: &SharedCredentials) -> Vec<String> {
+        let mut lines = vec![format!("cosinv: credentials: {}", credentials.source())];
+        if let Some(trust) = &self.http.trust {
+            lines.push(format!("cosinv: TLS: trusting {}", trust.origin()));
+        }
+        if let Some(proxies) = self.http.proxies.describe() {
+            lines.push(format!("cosinv: proxy: {proxies}"));
+        }
+        for rule in &self.http.resolve {
+            lines.push(format!("cosinv: resolve: {rule}"));
+        }
+        lines
+    }
+
+    /// The client, with the timeouts of `config`.
+    pub fn client(
+        self,
+        credentials: SharedCredentials,
+        tune: impl FnOnce(ClientConfig) -> ClientConfig,
+    ) -> Result<CosClient, ConnectError> {
+        let config = ClientConfig {
+            http: self.http,
+            ..ClientConfig::new(self.endpoint, credentials)
+        };
+        Ok(CosClient::new(tune(config))?)
+    }
 }
 
-/// Builds the client; with `--sandbox`, starts the emulator on 127.0.0.1
-/// first (its state read from, and kept in, the sandbox state file).
-pub async fn connect(
-    args: &ConnectArgs,
-    mut config: ClientConfig,
-) -> Result<Connection, ConnectError> {
-    if !args.sandbox {
-        return Ok(Connection {
-            client: CosClient::new(config)?,
-            sandbox: None,
-        });
+/// What a command talks to: a client for COS (or a rehearsal endpoint),
+/// or the sandbox's, started later because it needs the runtime.
+pub enum Target {
+    Remote(CosClient),
+    Sandbox(Box<ClientConfig>),
+}
+
+/// Checks the route and finds the credentials, before anything else is
+/// opened; `say` gets the `-v` lines (never secrets).
+pub async fn target(args: &ConnectArgs, mut say: impl FnMut(&str)) -> Result<Target, ConnectError> {
+    if args.sandbox {
+        return Ok(Target::Sandbox(Box::new(sandbox_config(args)?)));
     }
+    let route = Route::from_args(args)?;
+    let credentials = route.credentials().await?;
+    for line in route.describe(&credentials) {
+        say(&line);
+    }
+    Ok(Target::Remote(route.client(credentials, tuned(args))?))
+}
+
+/// The sandbox: its fixed credentials, no proxy (it is on 127.0.0.1).
+fn sandbox_config(args: &ConnectArgs) -> Result<ClientConfig, ConnectError> {
+    let credentials = SharedCredentials::fixed(sandbox_credentials(), CredentialSource::Explicit);
+    let http = HttpOptions {
+        trust: Some(TrustRoots::load(&Trust::System)?),
+        ..HttpOptions::default()
+    };
+    Ok(tuned(args)(ClientConfig {
+        http,
+        ..ClientConfig::new(Endpoint::Cos, credentials)
+    }))
+}
+
+fn sandbox_credentials() -> Credentials {
+    Credentials::new(
+        emulator::SANDBOX_SECRET_ID,
+        emulator::SANDBOX_SECRET_KEY,
+        None,
+    )
+}
+
+/// A client, and the sandbox it talks to when there is one.
+pub struct Connection {
+    pub client: CosClient,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// The sandbox emulator of this run and where its state is kept.
+pub struct Sandbox {
+    pub emulator: Emulator,
+    pub state: PathBuf,
+}
+
+/// The client of `target`; for the sandbox, starts the emulator on
+/// 127.0.0.1 first, its state read from (and kept in) the state file.
+pub async fn connect(args: &ConnectArgs, target: Target) -> Result<Connection, ConnectError> {
+    let mut config = match target {
+        Target::Remote(client) => {
+            return Ok(Connection {
+                client,
+                sandbox: None,
+            });
+        }
+        Target::Sandbox(config) => *config,
+    };
     let state = args
         .sandbox_state
         .clone()
@@ -121,10 +224,8 @@ pub async fn connect(
     }
     let emulator = Emulator::start(
         EmulatorConfig {
-            credentials: config.credentials.clone(),
-            buckets: None,
-            faults: Default::default(),
             state_file: Some(state.clone()),
+            ..EmulatorConfig::new(sandbox_credentials())
         },
         ([127, 0, 0, 1], 0).into(),
     )

@@ -1,7 +1,9 @@
-//! `cosinv emulate`: serve the local COS until SIGINT or SIGTERM.
+//! `cosinv emulate`: serve the local COS until SIGINT or SIGTERM. With
+//! `--tls`, over HTTPS: the throwaway CA's certificate is written to a
+//! file whose path is printed, for `apply --ca-bundle`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::args::{EmulateArgs, FaultArgs};
@@ -45,8 +47,25 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let ca_file = match write_ca(&emulator, args) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("cosinv emulate: {message}");
+            return exit::USAGE;
+        }
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {}", emulator.endpoint());
+    if let Some(path) = &ca_file {
+        let _ = writeln!(
+            stdout,
+            "CA certificate: {} (trust it with: cosinv apply --ca-bundle {} \
+             --resolve '*.myqcloud.com={}')",
+            path.display(),
+            path.display(),
+            emulator.addr()
+        );
+    }
     let _ = stdout.flush();
     signals.next().await;
     eprintln!("cosinv emulate: stopping");
@@ -57,6 +76,23 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
         }
         _ => exit::SUCCESS,
     }
+}
+
+/// With TLS, the CA certificate in `--ca-file` or the temporary folder.
+fn write_ca(emulator: &Emulator, args: &EmulateArgs) -> Result<Option<PathBuf>, String> {
+    let Some(pem) = emulator.ca_pem() else {
+        return Ok(None);
+    };
+    let path = args.ca_file.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("cosinv-emulator-ca-{}.pem", emulator.addr().port()))
+    });
+    std::fs::write(&path, pem).map_err(|err| {
+        format!(
+            "cannot write the CA certificate to {}: {err}",
+            path.display()
+        )
+    })?;
+    Ok(Some(path))
 }
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
@@ -87,6 +123,7 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
         buckets,
         faults: faults(&args.faults),
         state_file: args.state.clone(),
+        tls: args.tls,
     })
 }
 

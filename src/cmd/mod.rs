@@ -1,22 +1,32 @@
 //! The command line and the terminal: the only module that knows either.
 //!
-//! [`args`] parses the command line into typed settings; one file per
-//! subcommand ([`validate`], [`plan`], [`apply`], [`emulate`]) turns them
-//! into library calls and library errors into messages with flag hints;
-//! [`progress`], [`lock`], [`exit`], [`runtime`] and [`signals`] are what
-//! those commands share. Nothing below `cmd` names a flag, prints, or
-//! reads the environment for settings.
+//! [`args`] parses the command line into typed settings ([`help`] holds
+//! the help texts); one file per subcommand ([`validate`], [`plan`],
+//! [`apply`], [`emulate`], [`completions`], [`man`]) turns them into
+//! library calls and library errors into messages with flag hints;
+//! [`connect`] (the route to COS and the credentials), [`log`] (lines on
+//! stderr), [`progress`], [`summary`] (how a run ends), [`lock`],
+//! [`exit`], [`runtime`], [`signals`] and [`text`] are what those
+//! commands share. Nothing below `cmd` names a flag or prints; below it,
+//! only the credential chain and the proxy settings read the environment,
+//! and only when `cmd` asks them to.
 
 pub mod apply;
 pub mod args;
+pub mod completions;
 pub mod connect;
 pub mod emulate;
 pub mod exit;
+pub mod help;
 pub mod lock;
+pub mod log;
+pub mod man;
 pub mod plan;
 pub mod progress;
 pub mod runtime;
 pub mod signals;
+pub mod summary;
+pub mod text;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -48,10 +58,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Emulate(args) => emulate::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     }
-}
-
-/// `one` or `many` as `count` asks: "1 job", "2 jobs".
-pub fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
-    if count == 1 { one } else { many }
 }

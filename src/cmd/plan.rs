@@ -5,11 +5,13 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::args::{OutputFormat, PlanArgs};
+use super::args::{LogFormat, OutputFormat, PlanArgs};
 use super::connect::{self, ConnectError};
 use super::exit;
+use super::log::Log;
 use super::progress::{Counting, Progress, ProgressOptions};
 use super::runtime;
+use super::text::noun;
 use super::validate::print_problems;
 use crate::executor::{self, RunControl};
 use crate::model::InventoryConfiguration;
@@ -77,62 +79,75 @@ fn outcome_code(args: &PlanArgs, rollup: &Rollup) -> u8 {
 
 /// Reads every bucket's inventory, with progress on stderr.
 fn refresh(args: &PlanArgs, plan: &Arc<Plan>) -> Result<Vec<BucketWork>, String> {
-    let config = connect::client_config(&args.connect).map_err(|err| err.to_string())?;
-    let prune = PruneRule {
-        enabled: args.reconcile.prune,
-        prefix: args.reconcile.prune_prefix.clone(),
-    };
-    let options = ProgressOptions::detect(args.display.quiet, args.display.verbose)
-        .counting(Counting::BUCKETS);
-    let executor_config = connect::executor_config(&args.connect);
-    let work = runtime::block_on(async {
-        let connection = connect::connect(&args.connect, config).await?;
-        let control = RunControl::default();
-        let progress = Progress::new(options, control.stats.clone(), plan.bucket_count() as u64);
-        let control = RunControl {
-            observer: progress.observer(),
-            ..control
-        };
-        progress.start();
-        let refreshed = executor::refresh(
-            plan.clone(),
-            connection.client.clone(),
-            prune,
-            executor_config,
-            control,
-        )
-        .await;
-        progress.finish();
-        if let Some(sandbox) = connection.sandbox {
-            let _ = sandbox.emulator.shutdown().await;
-        }
-        Ok::<_, ConnectError>(refreshed)
-    })
-    .map_err(|err| format!("cannot start the async runtime: {err}"))?
-    .map_err(|err| err.to_string())?;
-    if let Some(reason) = &work.result.aborted {
+    let log = Log::new(LogFormat::Text);
+    let work = runtime::block_on(read_buckets(args, plan, &log))
+        .map_err(|err| format!("cannot start the async runtime: {err}"))?
+        .map_err(|err| err.to_string())?;
+    if let Some(reason) = &work.result.stopped {
         return Err(format!("stopped while reading the buckets: {reason}"));
     }
-    if args.display.verbose > 0 {
-        print_ignored(plan, &work.buckets);
+    if args.display.verbose > 0 && !args.display.quiet {
+        for line in ignored_lines(plan, &work.buckets) {
+            log.info(&line);
+        }
     }
     Ok(work.buckets)
 }
 
+async fn read_buckets(
+    args: &PlanArgs,
+    plan: &Arc<Plan>,
+    log: &Log,
+) -> Result<executor::Refreshed, ConnectError> {
+    let verbose = args.display.verbose > 0 && !args.display.quiet;
+    let target = connect::target(&args.connect, |line| {
+        if verbose {
+            log.info(line)
+        }
+    })
+    .await?;
+    let connection = connect::connect(&args.connect, target).await?;
+    let prune = PruneRule {
+        enabled: args.reconcile.prune,
+        prefix: args.reconcile.prune_prefix.clone(),
+    };
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let options = ProgressOptions::detect(args.display.quiet, args.display.verbose, bar)
+        .counting(Counting::BUCKETS);
+    let control = RunControl::default();
+    let total = plan.bucket_count() as u64;
+    let progress = Progress::new(options, control.stats.clone(), total, log.clone());
+    let control = RunControl {
+        observer: progress.observer(),
+        ..control
+    };
+    progress.start();
+    let config = connect::executor_config(&args.connect);
+    let client = connection.client.clone();
+    let refreshed = executor::refresh(plan.clone(), client, prune, config, control).await;
+    progress.finish();
+    if let Some(sandbox) = connection.sandbox {
+        let _ = sandbox.emulator.shutdown().await;
+    }
+    Ok(refreshed)
+}
+
 /// `-v`: elements on the buckets that cosinv never sends, ignored when
 /// comparing.
-pub fn print_ignored(plan: &Plan, work: &[BucketWork]) {
+pub fn ignored_lines(plan: &Plan, work: &[BucketWork]) -> Vec<String> {
+    let mut lines = Vec::new();
     for (jobs, work) in plan.buckets().zip(work) {
         let BucketWork::Changes(changes) = work else {
             continue;
         };
         for (id, path) in &changes.ignored {
-            eprintln!(
+            lines.push(format!(
                 "cosinv: {} {id}: <{path}> is not an element cosinv sends; ignored when comparing",
                 jobs[0].bucket()
-            );
+            ));
         }
     }
+    lines
 }
 
 fn write_plan(
@@ -280,8 +295,8 @@ fn write_rollup(
 ) -> std::io::Result<()> {
     let totals = &rollup.totals;
     let shard = shard.map(|s| format!(" in shard {s}")).unwrap_or_default();
-    let jobs = super::plural(rollup.jobs, "job", "jobs");
-    let buckets = super::plural(rollup.buckets, "bucket", "buckets");
+    let jobs = noun(rollup.jobs as u64, "job", "jobs");
+    let buckets = noun(rollup.buckets as u64, "bucket", "buckets");
     writeln!(
         out,
         "plan: {} {jobs} on {} {buckets}{shard}: {} to create, {} to update, {} to delete, \

@@ -1,17 +1,23 @@
 //! What a run shows while it works: a progress bar on a terminal, a log
 //! line every few seconds otherwise (cron mails, CI logs), and `-v`/`-vv`
-//! detail about failures and retries.
+//! detail about failures and retries. Every line goes through the run's
+//! [`Log`], so nothing is printed across the bar.
 //!
 //! The executor only counts (see [`Stats`]); this module reads the counters
 //! on a timer, so a run with a million jobs does not redraw a million times.
+//! The rate shown and the ETA come from a moving average ([`RateMeter`]);
+//! the ETA appears only once the average rests on enough time and jobs to
+//! mean something. Jobs written `cancelled` when a run is interrupted are
+//! not progress: the bar stops at the jobs that really ended.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::log::{Level, Log};
 use crate::executor::events::{Event, Observer, Stats, StatsSnapshot};
 use crate::report::Outcome;
 
@@ -19,23 +25,32 @@ use crate::report::Outcome;
 const BAR_REFRESH: Duration = Duration::from_millis(100);
 /// How often a log line is written when stderr is not a terminal.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// The moving average forgets with this time constant.
+const RATE_WINDOW: Duration = Duration::from_secs(20);
+/// No ETA before the average covers this long…
+const ETA_AFTER: Duration = Duration::from_secs(5);
+/// …and this many finished jobs.
+const ETA_MIN_JOBS: u64 = 20;
 
 /// What is counted: jobs applied, or buckets read (a refresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counting {
-    /// Plural noun of the unit: `jobs`, `buckets`.
-    pub noun: &'static str,
+    /// The unit, singular and plural: `job`/`jobs`, `bucket`/`buckets`.
+    pub one: &'static str,
+    pub many: &'static str,
     /// What a unit that went well is: `applied`, `read`.
     pub done: &'static str,
 }
 
 impl Counting {
     pub const JOBS: Counting = Counting {
-        noun: "jobs",
+        one: "job",
+        many: "jobs",
         done: "applied",
     };
     pub const BUCKETS: Counting = Counting {
-        noun: "buckets",
+        one: "bucket",
+        many: "buckets",
         done: "read",
     };
 }
@@ -47,7 +62,7 @@ pub struct ProgressOptions {
     pub quiet: bool,
     /// `-v` count: 1 shows failed jobs, 2 also shows retries.
     pub verbose: u8,
-    /// stderr is a terminal: draw a bar instead of log lines.
+    /// Draw a bar (stderr is a terminal, text lines) instead of log lines.
     pub terminal: bool,
     /// `NO_COLOR` is set: no colours in the bar.
     pub no_color: bool,
@@ -55,12 +70,13 @@ pub struct ProgressOptions {
 }
 
 impl ProgressOptions {
-    /// Reads the terminal and `NO_COLOR` from this process.
-    pub fn detect(quiet: bool, verbose: u8) -> Self {
+    /// Reads `NO_COLOR` from this process; `bar` says whether a bar may be
+    /// drawn.
+    pub fn detect(quiet: bool, verbose: u8, bar: bool) -> Self {
         ProgressOptions {
             quiet,
             verbose,
-            terminal: std::io::stderr().is_terminal(),
+            terminal: bar,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty()),
             counting: Counting::JOBS,
         }
@@ -72,30 +88,80 @@ impl ProgressOptions {
     }
 }
 
+/// Jobs per second as a moving average, and the ETA it gives.
+#[derive(Debug, Clone, Default)]
+pub struct RateMeter {
+    /// Jobs per second, smoothed; `None` before the second sample.
+    rate: Option<f64>,
+    last: Option<(Duration, u64)>,
+    /// How long the average has been fed.
+    covered: Duration,
+}
+
+impl RateMeter {
+    /// Feeds `done` jobs at `elapsed` since the start.
+    pub fn update(&mut self, elapsed: Duration, done: u64) {
+        let Some((then, before)) = self.last else {
+            self.last = Some((elapsed, done));
+            return;
+        };
+        let dt = elapsed.saturating_sub(then);
+        if dt.is_zero() {
+            return;
+        }
+        let instant = done.saturating_sub(before) as f64 / dt.as_secs_f64();
+        let weight = 1.0 - (-dt.as_secs_f64() / RATE_WINDOW.as_secs_f64()).exp();
+        self.rate = Some(match self.rate {
+            // Until the window has filled, the plain average so far.
+            Some(rate) if self.covered >= RATE_WINDOW => rate + weight * (instant - rate),
+            _ => done as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
+        });
+        self.covered += dt;
+        self.last = Some((elapsed, done));
+    }
+
+    /// The smoothed rate, jobs per second.
+    pub fn rate(&self) -> f64 {
+        self.rate.unwrap_or(0.0)
+    }
+
+    /// Time left for `total - done` jobs, once it means something.
+    pub fn eta(&self, done: u64, total: u64) -> Option<Duration> {
+        let rate = self.rate?;
+        if self.covered < ETA_AFTER || done < ETA_MIN_JOBS.min(total) || rate <= 0.0 {
+            return None;
+        }
+        let left = total.saturating_sub(done) as f64 / rate;
+        Duration::try_from_secs_f64(left).ok()
+    }
+}
+
+/// Jobs that really ended: cancelled ones are not progress.
+fn finished(stats: &StatsSnapshot) -> u64 {
+    stats.done() - stats.cancelled
+}
+
 /// The display of one run.
 pub struct Progress {
     options: ProgressOptions,
     stats: Arc<Stats>,
     bar: Option<ProgressBar>,
+    log: Log,
     stop: CancellationToken,
 }
 
 impl Progress {
-    pub fn new(options: ProgressOptions, stats: Arc<Stats>, total: u64) -> Self {
+    pub fn new(options: ProgressOptions, stats: Arc<Stats>, total: u64, log: Log) -> Self {
         let bar = (options.terminal && !options.quiet).then(|| new_bar(total, options.no_color));
+        if let Some(bar) = &bar {
+            log.attach(bar.clone());
+        }
         Progress {
             options,
             stats,
             bar,
+            log,
             stop: CancellationToken::new(),
-        }
-    }
-
-    /// Prints a line without tearing the bar.
-    pub fn println(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
         }
     }
 
@@ -105,13 +171,10 @@ impl Progress {
             return None;
         }
         let verbose = self.options.verbose;
-        let bar = self.bar.clone();
+        let log = self.log.clone();
         Some(Arc::new(move |event: &Event| {
             if let Some(line) = event_line(event, verbose) {
-                match &bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
+                log.line(Level::Info, &line, event_fields(event));
             }
         }))
     }
@@ -124,6 +187,7 @@ impl Progress {
         let stats = self.stats.clone();
         let stop = self.stop.clone();
         let bar = self.bar.clone();
+        let log = self.log.clone();
         let counting = self.options.counting;
         tokio::spawn(async move {
             let started = Instant::now();
@@ -134,38 +198,53 @@ impl Progress {
             };
             let mut ticker =
                 tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let mut meter = RateMeter::default();
+            meter.update(Duration::ZERO, 0);
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = ticker.tick() => {}
                 }
                 let snapshot = stats.snapshot();
+                meter.update(started.elapsed(), finished(&snapshot));
                 match &bar {
                     Some(bar) => {
-                        bar.set_position(snapshot.done());
-                        bar.set_message(bar_message(&snapshot, started.elapsed(), counting));
+                        bar.set_position(finished(&snapshot));
+                        bar.set_message(bar_message(&snapshot, &meter));
                     }
-                    None => eprintln!("{}", status_line(&snapshot, started.elapsed(), counting)),
+                    None => log.line(
+                        Level::Info,
+                        &status_line(&snapshot, started.elapsed(), &meter, counting),
+                        status_fields(&snapshot),
+                    ),
                 }
             }
         });
     }
 
-    /// Stops the display; the caller prints the summary next.
+    /// Stops the display; the caller prints the summary next. After an
+    /// interruption the bar stays, stopped at the jobs that really ended.
     pub fn finish(&self) {
         self.stop.cancel();
+        self.log.detach();
         if let Some(bar) = &self.bar {
-            bar.set_position(self.stats.snapshot().done());
-            bar.finish_and_clear();
+            let snapshot = self.stats.snapshot();
+            bar.set_position(finished(&snapshot));
+            if snapshot.cancelled > 0 {
+                bar.abandon_with_message("interrupted");
+            } else {
+                bar.finish_and_clear();
+            }
         }
     }
 }
 
+/// At most 80 columns: the bar takes what the rest leaves.
 fn new_bar(total: u64, no_color: bool) -> ProgressBar {
     let template = if no_color {
-        "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}, ETA {eta}"
+        "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} {msg}"
     } else {
-        "{spinner:.green} [{elapsed_precise}] [{bar:30.cyan/blue}] {pos}/{len} {msg}, ETA {eta}"
+        "{spinner:.green} {elapsed_precise} [{wide_bar:.cyan/blue}] {pos}/{len} {msg}"
     };
     let style = ProgressStyle::with_template(template)
         .expect("the progress template is valid")
@@ -175,50 +254,93 @@ fn new_bar(total: u64, no_color: bool) -> ProgressBar {
     bar
 }
 
-/// The part of the bar that is not drawn by indicatif itself.
-pub fn bar_message(stats: &StatsSnapshot, elapsed: Duration, counting: Counting) -> String {
-    format!(
-        "{:.0} {}/s, failed {}, retrying {}",
-        jobs_per_second(stats.done(), elapsed),
-        counting.noun,
-        stats.failed + stats.skipped,
-        stats.retrying
-    )
-}
-
-fn jobs_per_second(done: u64, elapsed: Duration) -> f64 {
-    let seconds = elapsed.as_secs_f64();
-    if seconds > 0.0 {
-        done as f64 / seconds
-    } else {
-        0.0
+/// The part of the bar that is not drawn by indicatif itself; short, so
+/// that the line fits 80 columns with a bar left to see.
+pub fn bar_message(stats: &StatsSnapshot, meter: &RateMeter) -> String {
+    let mut message = format!("{:.0}/s", meter.rate());
+    let failed = stats.failed + stats.skipped;
+    if failed > 0 {
+        message.push_str(&format!(" {failed} failed"));
     }
+    if stats.retrying > 0 {
+        message.push_str(&format!(" {} retrying", stats.retrying));
+    }
+    if let Some(eta) = meter.eta(finished(stats), stats.total) {
+        message.push_str(&format!(" ETA {}", human_duration(eta)));
+    }
+    message
 }
 
 /// A progress line for logs: counts, rate and an estimate of what is left.
-pub fn status_line(stats: &StatsSnapshot, elapsed: Duration, counting: Counting) -> String {
-    let done = stats.done();
-    let rate = jobs_per_second(done, elapsed);
-    let eta = if rate > 0.0 && stats.total > done {
-        format!(
-            ", ETA {}",
-            human_duration(Duration::from_secs_f64((stats.total - done) as f64 / rate))
-        )
-    } else {
-        String::new()
-    };
+pub fn status_line(
+    stats: &StatsSnapshot,
+    elapsed: Duration,
+    meter: &RateMeter,
+    counting: Counting,
+) -> String {
+    let done = finished(stats);
+    let eta = meter
+        .eta(done, stats.total)
+        .map(|eta| format!(", ETA {}", human_duration(eta)))
+        .unwrap_or_default();
     format!(
-        "cosinv: {done}/{total} {noun} done ({done_word} {applied}, failed {failed}, \
-         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {noun}/s{eta}",
+        "cosinv: {done}/{total} {units} done ({done_word} {applied}, failed {failed}, \
+         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {many}/s{eta}",
         total = stats.total,
-        noun = counting.noun,
+        units = super::text::noun(stats.total, counting.one, counting.many),
+        many = counting.many,
         done_word = counting.done,
         applied = stats.applied + stats.unchanged + stats.deleted + stats.dry_run,
         failed = stats.failed,
         skipped = stats.skipped,
         retrying = stats.retrying,
         elapsed = human_duration(elapsed),
+        rate = meter.rate(),
     )
+}
+
+/// The counts of a progress line, for JSON logs.
+fn status_fields(stats: &StatsSnapshot) -> Map<String, Value> {
+    let mut fields = Map::new();
+    for (name, value) in [
+        ("done", finished(stats)),
+        ("total", stats.total),
+        ("applied", stats.applied + stats.dry_run),
+        ("unchanged", stats.unchanged),
+        ("deleted", stats.deleted),
+        ("failed", stats.failed),
+        ("skipped", stats.skipped),
+        ("retrying", stats.retrying),
+        ("attempts", stats.attempts),
+    ] {
+        fields.insert(name.into(), value.into());
+    }
+    fields
+}
+
+/// The job of an event, for JSON logs.
+fn event_fields(event: &Event) -> Map<String, Value> {
+    let mut fields = Map::new();
+    match event {
+        Event::Finished(row) => {
+            fields.insert("bucket".into(), row.bucket.clone().into());
+            fields.insert("id".into(), row.id.clone().into());
+            fields.insert("outcome".into(), row.outcome.as_str().into());
+            fields.insert("error_code".into(), row.error_code.clone().into());
+            fields.insert("attempts".into(), row.attempts.into());
+        }
+        Event::Retry {
+            bucket,
+            id,
+            attempt,
+            ..
+        } => {
+            fields.insert("bucket".into(), bucket.clone().into());
+            fields.insert("id".into(), id.clone().into());
+            fields.insert("attempt".into(), (*attempt).into());
+        }
+    }
+    fields
 }
 
 /// One line about an event, if `verbose` asks for it: failures at `-v`,
@@ -292,9 +414,23 @@ mod tests {
         }
     }
 
+    /// A meter fed at 1 s steps with `per_second` jobs each.
+    fn meter(seconds: u64, per_second: u64) -> RateMeter {
+        let mut meter = RateMeter::default();
+        for second in 0..=seconds {
+            meter.update(Duration::from_secs(second), second * per_second);
+        }
+        meter
+    }
+
     #[test]
     fn status_line_has_counts_rate_and_eta() {
-        let line = status_line(&snapshot(), Duration::from_secs(10), Counting::JOBS);
+        let line = status_line(
+            &snapshot(),
+            Duration::from_secs(10),
+            &meter(10, 50),
+            Counting::JOBS,
+        );
         assert_eq!(
             line,
             "cosinv: 500/1000 jobs done (applied 400, failed 50, skipped 50, retrying 3) \
@@ -303,24 +439,74 @@ mod tests {
     }
 
     #[test]
-    fn bar_message_has_rate_failures_and_retries() {
+    fn bar_message_has_rate_failures_retries_and_eta() {
         assert_eq!(
-            bar_message(&snapshot(), Duration::from_secs(10), Counting::JOBS),
-            "50 jobs/s, failed 100, retrying 3"
+            bar_message(&snapshot(), &meter(10, 50)),
+            "50/s 100 failed 3 retrying ETA 10.0s"
         );
     }
 
     #[test]
-    fn status_line_without_progress_has_no_eta() {
+    fn no_eta_until_it_means_something() {
+        // Half a second in, 75 ms left by the rate so far: not shown.
+        let mut early = RateMeter::default();
+        early.update(Duration::ZERO, 0);
+        early.update(Duration::from_millis(500), 450);
+        assert_eq!(early.eta(450, 500), None);
+        // Too few jobs for an estimate, however long.
+        assert_eq!(meter(30, 0).eta(0, 1_000), None);
         let line = status_line(
             &StatsSnapshot {
                 total: 5,
                 ..StatsSnapshot::default()
             },
             Duration::ZERO,
+            &RateMeter::default(),
             Counting::BUCKETS,
         );
         assert!(line.ends_with("0 buckets/s"), "{line}");
+    }
+
+    #[test]
+    fn the_rate_follows_recent_jobs() {
+        let mut meter = meter(60, 100);
+        for second in 61..=120 {
+            meter.update(Duration::from_secs(second), 6_000 + (second - 60) * 10);
+        }
+        // A minute at 10/s after a minute at 100/s: far below the overall
+        // average of 55/s.
+        assert!(meter.rate() < 20.0, "{}", meter.rate());
+        let eta = meter.eta(6_600, 7_000).unwrap();
+        assert!(eta > Duration::from_secs(20), "{eta:?}");
+    }
+
+    #[test]
+    fn cancelled_jobs_are_not_progress() {
+        let stats = StatsSnapshot {
+            total: 10,
+            applied: 3,
+            cancelled: 7,
+            ..StatsSnapshot::default()
+        };
+        assert_eq!(finished(&stats), 3);
+    }
+
+    #[test]
+    fn the_bar_fits_80_columns() {
+        let stats = StatsSnapshot {
+            total: 1_000_000,
+            applied: 999_000,
+            failed: 100_000,
+            retrying: 64,
+            ..StatsSnapshot::default()
+        };
+        let message = bar_message(&stats, &meter(3_600, 300));
+        // spinner, elapsed, brackets, pos/len and spaces around them.
+        let fixed = 1 + 1 + 8 + 1 + 2 + 1 + "1000000/1000000".len() + 1;
+        assert!(
+            fixed + message.len() <= 70,
+            "{message} leaves less than 10 columns of bar"
+        );
     }
 
     fn row(outcome: Outcome) -> ReportRow {
@@ -337,6 +523,7 @@ mod tests {
             attempts: 1,
             elapsed_ms: 3,
             finished_at: String::new(),
+            source: "m.yaml:3".into(),
         }
     }
 
@@ -385,11 +572,16 @@ mod tests {
             no_color: false,
             counting: Counting::JOBS,
         };
-        assert!(Progress::new(quiet, stats.clone(), 10).bar.is_none());
+        let log = Log::with(super::super::args::LogFormat::Text, true);
+        assert!(
+            Progress::new(quiet, stats.clone(), 10, log.clone())
+                .bar
+                .is_none()
+        );
         let cron = ProgressOptions {
             terminal: false,
             ..quiet
         };
-        assert!(Progress::new(cron, stats, 10).bar.is_none());
+        assert!(Progress::new(cron, stats, 10, log).bar.is_none());
     }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::args::ValidateArgs;
 use super::exit;
+use super::text::count;
 use crate::plan::{self, ManifestErrors};
 
 /// `cosinv validate`: exit code 0, or 2 with every problem on stderr.
@@ -11,11 +12,11 @@ pub fn run(args: &ValidateArgs) -> u8 {
     match plan::load_with_summary(&args.files) {
         Ok((plan, summary)) => {
             println!(
-                "ok: {} jobs on {} buckets from {} policies in {} files",
-                plan.jobs().len(),
-                plan.bucket_count(),
-                summary.policies,
-                summary.files
+                "ok: {} on {} from {} in {}",
+                count(plan.jobs().len() as u64, "job", "jobs"),
+                count(plan.bucket_count() as u64, "bucket", "buckets"),
+                count(summary.policies as u64, "policy", "policies"),
+                count(summary.files as u64, "file", "files"),
             );
             exit::SUCCESS
         }

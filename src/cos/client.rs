@@ -1,18 +1,26 @@
 //! The COS HTTP client: sends one [`InventoryRequest`] once.
 //!
-//! [`CosClient`] signs a request for the time it is sent, sends it over one
-//! pooled reqwest client (keep-alive, rustls with the ring provider) and
-//! turns the answer into a [`Response`] or a [`TransportError`]. It does not
-//! retry: deciding what to do with an answer is
-//! [`crate::executor::retry`]'s job.
+//! [`CosClient`] asks its [`SharedCredentials`] for the current credentials
+//! (refreshed there when temporary ones near their end), signs the request
+//! with them for the time it is sent (the signer stays pure), sends it over
+//! one pooled reqwest client (keep-alive, rustls with the ring provider,
+//! the [`HttpOptions`] of the run: trusted CAs, proxies, fixed addresses)
+//! and turns the answer into a [`Response`] or a [`TransportError`]. It
+//! does not retry: deciding what to do with an answer is
+//! [`crate::executor::retry`]'s job. The error's kind says what a retry
+//! cannot fix: a refused server certificate
+//! ([`TransportErrorKind::TlsVerification`]) or credentials that cannot be
+//! had ([`TransportErrorKind::Credentials`]).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::credentials::Credentials;
+use super::credentials::SharedCredentials;
+pub use super::http::{ClientBuildError, HttpOptions};
 use super::request::InventoryRequest;
+use super::tls::tls_failure;
 use super::xml;
 
 /// Largest response body read; inventory answers are far smaller.
@@ -134,6 +142,13 @@ pub enum TransportErrorKind {
     Connect,
     /// The connection broke (reset, closed early, truncated body).
     Connection,
+    /// The server's certificate was refused (unknown CA, another name,
+    /// expired, a CA certificate as the server's): no retry can succeed.
+    TlsVerification,
+    /// No credentials to sign with: temporary ones expired and could not
+    /// be refreshed, or they hold a value no HTTP header can carry. The
+    /// request was not sent.
+    Credentials,
 }
 
 /// A request that got no complete HTTP answer.
@@ -145,7 +160,16 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    fn from_reqwest(err: &reqwest::Error) -> Self {
+    fn from_reqwest(err: &reqwest::Error, host: &str) -> Self {
+        if let Some(failure) = tls_failure(err) {
+            return TransportError {
+                kind: TransportErrorKind::TlsVerification,
+                message: format!(
+                    "TLS: the certificate of {host} was refused: {}",
+                    failure.reason
+                ),
+            };
+        }
         let kind = if err.is_timeout() {
             TransportErrorKind::Timeout
         } else if err.is_connect() {
@@ -170,25 +194,38 @@ impl TransportError {
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub endpoint: Endpoint,
-    pub credentials: Credentials,
+    pub credentials: SharedCredentials,
     /// Whole-request timeout (connect, send, answer).
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     /// Idle keep-alive connections kept per host.
     pub max_idle_per_host: usize,
+    /// Trusted CAs, proxies and fixed addresses.
+    pub http: HttpOptions,
 }
 
-/// Could not build the HTTP client.
-#[derive(Debug, thiserror::Error)]
-#[error("could not set up the HTTP client: {0}")]
-pub struct ClientBuildError(#[from] reqwest::Error);
+impl ClientConfig {
+    /// `endpoint` and `credentials` with the defaults of `cosinv apply`:
+    /// 30 s per request, 10 s to connect, 64 idle connections per host,
+    /// [`HttpOptions::default`].
+    pub fn new(endpoint: Endpoint, credentials: SharedCredentials) -> Self {
+        ClientConfig {
+            endpoint,
+            credentials,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_idle_per_host: 64,
+            http: HttpOptions::default(),
+        }
+    }
+}
 
 /// A pooled, signing COS client. Cheap to clone.
 #[derive(Clone)]
 pub struct CosClient {
     http: reqwest::Client,
     endpoint: Endpoint,
-    credentials: Credentials,
+    credentials: SharedCredentials,
 }
 
 impl std::fmt::Debug for CosClient {
@@ -202,19 +239,14 @@ impl std::fmt::Debug for CosClient {
 
 impl CosClient {
     pub fn new(config: ClientConfig) -> Result<Self, ClientBuildError> {
-        // reqwest is built without a default crypto provider (aws-lc-rs
-        // needs cmake); ring is installed once per process. A second
-        // install fails harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = config
+            .http
+            .builder()?
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
-            .http1_only()
-            .no_proxy()
-            .user_agent(concat!("cosinv/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(CosClient {
             http,
@@ -223,7 +255,13 @@ impl CosClient {
         })
     }
 
-    /// Signs `request` for `now` (Unix seconds) and sends it once.
+    /// The credentials' source, for `-v`.
+    pub fn credentials(&self) -> &SharedCredentials {
+        &self.credentials
+    }
+
+    /// Signs `request` for `now` (Unix seconds) with the current
+    /// credentials and sends it once.
     pub async fn send(
         &self,
         request: &InventoryRequest,
@@ -234,14 +272,25 @@ impl CosClient {
             self.endpoint.base_url(&request.host),
             request.query()
         );
-        let mut headers = HeaderMap::new();
-        for (name, value) in request.signed_headers(&self.credentials, now) {
-            let value = HeaderValue::from_str(&value).map_err(|_| TransportError {
-                kind: TransportErrorKind::Connection,
-                message: format!("header {name} has a value that cannot be sent"),
+        let credentials = self
+            .credentials
+            .current()
+            .await
+            .map_err(|err| TransportError {
+                kind: TransportErrorKind::Credentials,
+                message: err.to_string(),
             })?;
-            headers.insert(HeaderName::from_static(name), value);
+        let mut headers = HeaderMap::new();
+        for (name, value) in request.signed_headers(&credentials, now) {
+            headers.insert(
+                HeaderName::from_static(name),
+                self.header_value(name, &value)?,
+            );
         }
+        let host = reqwest::Url::parse(&url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+            .unwrap_or_else(|| request.host.clone());
         let answer = self
             .http
             .request(request.method(), &url)
@@ -249,12 +298,29 @@ impl CosClient {
             .body(request.body.clone())
             .send()
             .await
-            .map_err(|err| TransportError::from_reqwest(&err))?;
-        read_response(answer).await
+            .map_err(|err| TransportError::from_reqwest(&err, &host))?;
+        read_response(answer, &host).await
+    }
+
+    /// A signed header's value; one no header can carry comes from the
+    /// credentials (the SecretId in `Authorization`, the token), which
+    /// the chain checks, so this is a last line of defence.
+    fn header_value(&self, name: &str, value: &str) -> Result<HeaderValue, TransportError> {
+        HeaderValue::from_str(value).map_err(|_| TransportError {
+            kind: TransportErrorKind::Credentials,
+            message: format!(
+                "the {name} header cannot carry the credentials from {}: \
+                 a value has a character no HTTP header may hold (a newline?)",
+                self.credentials.source()
+            ),
+        })
     }
 }
 
-async fn read_response(mut answer: reqwest::Response) -> Result<Response, TransportError> {
+async fn read_response(
+    mut answer: reqwest::Response,
+    host: &str,
+) -> Result<Response, TransportError> {
     let status = answer.status().as_u16();
     let header = |name: &str| {
         answer
@@ -270,7 +336,7 @@ async fn read_response(mut answer: reqwest::Response) -> Result<Response, Transp
     while let Some(chunk) = answer
         .chunk()
         .await
-        .map_err(|err| TransportError::from_reqwest(&err))?
+        .map_err(|err| TransportError::from_reqwest(&err, host))?
     {
         if body.len() + chunk.len() > MAX_RESPONSE_BODY {
             return Err(TransportError {
@@ -314,6 +380,7 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cos::credentials::{CredentialSource, Credentials};
     use crate::cos::request::bucket_host;
     use crate::model::{BucketName, Region};
 
@@ -363,18 +430,11 @@ mod tests {
 
     #[test]
     fn client_debug_hides_the_secret() {
-        let client = CosClient::new(ClientConfig {
-            endpoint: Endpoint::Cos,
-            credentials: Credentials::new(
-                "AKIDshown",
-                "hidden-secret",
-                Some("hidden-token".into()),
-            ),
-            request_timeout: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(1),
-            max_idle_per_host: 1,
-        })
-        .unwrap();
+        let credentials = SharedCredentials::fixed(
+            Credentials::new("AKIDshown", "hidden-secret", Some("hidden-token".into())),
+            CredentialSource::Explicit,
+        );
+        let client = CosClient::new(ClientConfig::new(Endpoint::Cos, credentials)).unwrap();
         let text = format!("{client:?}");
         assert!(
             text.contains("AKIDshown") && !text.contains("hidden"),

@@ -44,6 +44,35 @@ pub struct Credentials {
     security_token: Option<SecretString>,
 }
 
+/// One of the three values of [`Credentials`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialPart {
+    SecretId,
+    SecretKey,
+    SecurityToken,
+}
+
+impl CredentialPart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialPart::SecretId => "SecretId",
+            CredentialPart::SecretKey => "SecretKey",
+            CredentialPart::SecurityToken => "security token",
+        }
+    }
+}
+
+impl fmt::Display for CredentialPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a value cannot be sent, said without the value.
+pub const UNSENDABLE: &str = "has a character no HTTP header may carry, or leading or trailing \
+     whitespace (a trailing newline is common in files written by echo or \
+     mounted from Kubernetes secrets); remove it";
+
 /// Credentials were needed but not found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
@@ -63,6 +92,10 @@ pub enum CredentialsError {
         missing: &'static str,
         present: &'static str,
     },
+    /// A variable holds a value that cannot be sent; the value is not
+    /// shown.
+    #[error("{variable} {UNSENDABLE}")]
+    Unsendable { variable: &'static str },
     /// Another source of the chain failed; the error says which.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -103,14 +136,24 @@ impl Credentials {
 
     /// Like [`Credentials::from_env`] with a lookup function, so tests do not
     /// touch the process environment.
+    /// Every value must be one an HTTP header can carry
+    /// ([`CredentialsError::Unsendable`] names the variable).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CredentialsError> {
-        let first = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
+        let first = |names: &[&'static str]| -> Result<Option<String>, CredentialsError> {
+            let found = names.iter().find_map(|name| {
+                lookup(name)
+                    .filter(|value| !value.is_empty())
+                    .map(|value| (*name, value))
+            });
+            match found {
+                Some((variable, value)) if !header_safe(&value) => {
+                    Err(CredentialsError::Unsendable { variable })
+                }
+                found => Ok(found.map(|(_, value)| value)),
+            }
         };
-        match (first(&SECRET_ID_VARS), first(&SECRET_KEY_VARS)) {
-            (Some(id), Some(key)) => Ok(Credentials::new(id, key, first(&TOKEN_VARS))),
+        match (first(&SECRET_ID_VARS)?, first(&SECRET_KEY_VARS)?) {
+            (Some(id), Some(key)) => Ok(Credentials::new(id, key, first(&TOKEN_VARS)?)),
             (None, None) => Err(CredentialsError::Missing),
             (Some(_), None) => Err(CredentialsError::Incomplete {
                 missing: SECRET_KEY_VARS[0],
@@ -127,6 +170,24 @@ impl Credentials {
         &self.secret_id
     }
 
+    /// The first value no HTTP header can carry, if any. The SecretKey is
+    /// never sent but is held to the same rule: a stray newline in it
+    /// would only show as `SignatureDoesNotMatch` from COS.
+    pub fn unsendable_part(&self) -> Option<CredentialPart> {
+        if !header_safe(&self.secret_id) {
+            return Some(CredentialPart::SecretId);
+        }
+        if !header_safe(self.secret_key.expose_secret()) {
+            return Some(CredentialPart::SecretKey);
+        }
+        match &self.security_token {
+            Some(token) if !header_safe(token.expose_secret()) => {
+                Some(CredentialPart::SecurityToken)
+            }
+            _ => None,
+        }
+    }
+
     /// The secret key, for the signer only.
     pub(crate) fn secret_key(&self) -> &str {
         self.secret_key.expose_secret()
@@ -139,6 +200,12 @@ impl Credentials {
             .as_ref()
             .map(|token| token.expose_secret())
     }
+}
+
+/// Visible ASCII and inner spaces or tabs only: what an HTTP header value
+/// may hold, without the whitespace a server would strip.
+fn header_safe(value: &str) -> bool {
+    value.trim() == value && reqwest::header::HeaderValue::from_str(value).is_ok()
 }
 
 impl fmt::Debug for Credentials {
@@ -227,6 +294,53 @@ mod tests {
         }
         let err = Credentials::from_lookup(lookup(&[("COS_SECRET_ID", "x")])).unwrap_err();
         assert!(err.to_string().contains("COS_SECRET_KEY"));
+    }
+
+    #[test]
+    fn values_no_header_can_carry_name_the_variable_not_the_value() {
+        let err = Credentials::from_lookup(lookup(&[
+            ("COS_SECRET_ID", "AKIDok"),
+            ("COS_SECRET_KEY", "key"),
+            ("COS_SECURITY_TOKEN", "token-from-a-secret-file\n"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            CredentialsError::Unsendable {
+                variable: "COS_SECURITY_TOKEN"
+            }
+        );
+        assert!(!err.to_string().contains("token-from"), "{err}");
+        for (name, value) in [
+            ("TENCENTCLOUD_SECRET_ID", " AKIDspace"),
+            ("TENCENTCLOUD_SECRET_KEY", "k\u{7f}"),
+        ] {
+            let mut pairs = vec![
+                ("TENCENTCLOUD_SECRET_ID", "AKIDok"),
+                ("TENCENTCLOUD_SECRET_KEY", "key"),
+            ];
+            pairs.retain(|(n, _)| *n != name);
+            pairs.push((name, value));
+            let err = Credentials::from_lookup(lookup(&pairs)).unwrap_err();
+            assert_eq!(err, CredentialsError::Unsendable { variable: name });
+        }
+    }
+
+    #[test]
+    fn unsendable_parts_are_found_in_any_credentials() {
+        assert_eq!(Credentials::new("a", "b", None).unsendable_part(), None);
+        assert_eq!(
+            Credentials::new("a", "b", Some("t\r\n".into())).unsendable_part(),
+            Some(CredentialPart::SecurityToken)
+        );
+        assert_eq!(
+            Credentials::new("a\n", "b", None).unsendable_part(),
+            Some(CredentialPart::SecretId)
+        );
+        assert_eq!(
+            Credentials::new("a", "b\t", None).unsendable_part(),
+            Some(CredentialPart::SecretKey)
+        );
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - [`live`]: what is on a bucket, read faithfully whatever made it.
 //! - [`request`]: one inventory call described without sending it.
 //! - [`client`]: the pooled HTTP client that signs and sends a request once.
+//! - [`http`]: what every HTTPS client of a run shares (trusted CAs,
+//!   proxies, names resolved to fixed addresses); [`tls`] loads the CAs
+//!   and recognises a refused certificate; [`proxy`] reads the proxy
+//!   variables.
 //! - [`error`]: COS's error codes and what each says about the next request.
 //!
 //! Nothing here retries, waits or decides what to do next: that is
@@ -15,7 +19,10 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod http;
 pub mod live;
+pub mod proxy;
 pub mod request;
 pub mod sign;
+pub mod tls;
 pub mod xml;

@@ -14,6 +14,9 @@
 //! - `metadata`, `sts`: the CVM metadata service and STS, handing out
 //!   short-lived temporary credentials that the signature check accepts
 //!   until they expire (see [`RoleConfig`]).
+//! - [`tls`]: HTTPS with a throwaway CA ([`EmulatorConfig::tls`]), so
+//!   tests exercise certificate verification and one TLS connection per
+//!   bucket host.
 //!
 //! Its command (`cosinv emulate`) lives in [`crate::cmd::emulate`].
 
@@ -23,6 +26,7 @@ mod metadata;
 mod service;
 mod store;
 mod sts;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,6 +50,7 @@ use crate::model::InventoryConfiguration;
 pub use faults::{Fraction, InvalidFraction};
 pub use metadata::METADATA_PATH;
 pub use sts::{RoleConfig, STS_PATH};
+pub use tls::{TlsIdentity, TlsSetupError};
 
 /// The SecretId a sandbox run signs with and its emulator accepts.
 pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
@@ -83,6 +88,23 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Keep state in this file across restarts.
     pub state_file: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a CA made at start (see
+    /// [`tls`]); [`Emulator::ca_pem`] is the CA to trust.
+    pub tls: bool,
+}
+
+impl EmulatorConfig {
+    /// An emulator accepting `credentials`: every bucket exists, no
+    /// faults, no state file, plain HTTP.
+    pub fn new(credentials: Credentials) -> Self {
+        EmulatorConfig {
+            credentials,
+            buckets: None,
+            faults: Faults::default(),
+            state_file: None,
+            tls: false,
+        }
+    }
 }
 
 /// Requests seen, for tests and rehearsals.
@@ -93,6 +115,9 @@ pub struct Counters {
     #[serde(serialize_with = "serialize_requests")]
     pub requests: BTreeMap<(String, String), u64>,
     pub buckets: BTreeMap<String, BucketCounters>,
+    /// TLS connections by the server name the client sent (SNI); `""`
+    /// for a handshake without one (an IP address).
+    pub tls_server_names: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -187,6 +212,7 @@ impl Drop for InFlight {
 /// A running emulator.
 pub struct Emulator {
     addr: SocketAddr,
+    tls: Option<TlsIdentity>,
     inner: Arc<Inner>,
     accept: Option<tokio::task::JoinHandle<()>>,
     saver: Option<tokio::task::JoinHandle<()>>,
@@ -196,10 +222,16 @@ pub struct Emulator {
 impl Emulator {
     /// Binds `listen` (use `127.0.0.1:0` in tests) and serves on the
     /// current tokio runtime until [`Emulator::shutdown`] or drop.
+    /// With [`EmulatorConfig::tls`], the certificates are made first; a
+    /// failure to make them is an `io::Error` of kind `Other`.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> std::io::Result<Emulator> {
         let store = store::Store::open(config.buckets, config.state_file)?;
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let tls = match config.tls {
+            true => Some(TlsIdentity::generate(addr.ip()).map_err(std::io::Error::other)?),
+            false => None,
+        };
         let inner = Arc::new(Inner {
             credentials: config.credentials,
             store,
@@ -211,13 +243,14 @@ impl Emulator {
             save_error: Mutex::new(None),
             roles: sts::Roles::default(),
         });
-        let accept = tokio::spawn(accept_loop(listener, inner.clone()));
+        let accept = tokio::spawn(accept_loop(listener, inner.clone(), tls.clone()));
         let saver = inner
             .store
             .has_state_file()
             .then(|| tokio::spawn(store::save_periodically(inner.clone())));
         Ok(Emulator {
             addr,
+            tls,
             inner,
             accept: Some(accept),
             saver,
@@ -227,17 +260,23 @@ impl Emulator {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://ADDR`: the endpoint to send requests to.
+    /// `http://ADDR` (`https://` with TLS): the endpoint to send requests
+    /// to.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+    /// The CA certificate (PEM) that signed the server's, with TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(TlsIdentity::ca_pem)
     }
     /// `http://ADDR/-/metadata`, for `COSINV_METADATA_ENDPOINT`.
     pub fn metadata_endpoint(&self) -> String {
-        format!("http://{}{METADATA_PATH}", self.addr)
+        format!("{}{METADATA_PATH}", self.endpoint())
     }
     /// `http://ADDR/-/sts`, for `COSINV_STS_ENDPOINT`.
     pub fn sts_endpoint(&self) -> String {
-        format!("http://{}{STS_PATH}", self.addr)
+        format!("{}{STS_PATH}", self.endpoint())
     }
     /// Replaces the CVM role and STS settings (see [`RoleConfig`]).
     pub fn set_roles(&self, roles: RoleConfig) {
@@ -311,7 +350,7 @@ impl Drop for Emulator {
     }
 }
 
-async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, tls: Option<TlsIdentity>) {
     loop {
         let accepted = tokio::select! {
             _ = inner.shutdown.cancelled() => break,
@@ -324,19 +363,47 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         };
         let _ = stream.set_nodelay(true);
         let inner = inner.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let shutdown = inner.shutdown.clone();
-            let service = service_fn(move |request| {
-                let inner = inner.clone();
-                async move { service::handle(inner, request).await }
-            });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
-                _ = connection => {}
+                _ = connection(stream, inner, tls) => {}
                 _ = shutdown.cancelled() => {}
             }
         });
     }
+}
+
+/// Serves one connection, after a TLS handshake when there is TLS. A
+/// client that refuses the certificate ends the connection here.
+async fn connection(stream: tokio::net::TcpStream, inner: Arc<Inner>, tls: Option<TlsIdentity>) {
+    match tls {
+        Some(tls) => {
+            if let Ok(stream) = tls.acceptor().accept(stream).await {
+                let name = stream.get_ref().1.server_name().unwrap_or_default();
+                *inner
+                    .counters
+                    .lock()
+                    .tls_server_names
+                    .entry(name.to_string())
+                    .or_default() += 1;
+                serve(stream, inner).await;
+            }
+        }
+        None => serve(stream, inner).await,
+    }
+}
+
+async fn serve<S>(stream: S, inner: Arc<Inner>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let inner = inner.clone();
+        async move { service::handle(inner, request).await }
+    });
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::events::Event;
 use super::retry::{self, Class};
+use super::stop::StopReason;
 use super::{Attempt, Shared, Transport, rows};
 use crate::cos::request::InventoryRequest;
 use crate::model::BucketName;
@@ -77,7 +78,10 @@ pub(super) async fn run<T: Transport>(
     let mut attempts = 0u32;
     let mut last: Option<Attempt> = None;
     let end = loop {
-        if let Some(reason) = shared.abort.get().or(bucket_skip.get()) {
+        if let Some(reason) = shared.abort.get() {
+            break End::Skipped(format!("not sent: {reason}"));
+        }
+        if let Some(reason) = bucket_skip.get() {
             break End::Skipped(reason.clone());
         }
         let Some(permit) = wait_for_turn(shared, subject.bucket).await else {
@@ -230,8 +234,9 @@ fn server_time(outcome: &Attempt) -> Option<u64> {
         .and_then(|response| response.server_time)
 }
 
-/// Credentials rejected: skip the rest of the run. Bucket missing or
-/// forbidden: skip the rest of the bucket.
+/// Credentials rejected or unavailable, or a certificate refused: skip the
+/// rest of the run. Bucket missing or forbidden: skip the rest of the
+/// bucket.
 fn remember_fatal<T: Transport>(
     shared: &Shared<T>,
     subject: &Subject<'_>,
@@ -239,25 +244,20 @@ fn remember_fatal<T: Transport>(
     class: Class,
     outcome: &Attempt,
 ) {
-    let code = outcome
-        .as_ref()
-        .ok()
-        .and_then(|response| response.code())
-        .unwrap_or_default();
-    let (bucket, id) = (subject.bucket, subject.id);
-    match class {
-        Class::CredentialsRejected => {
-            let _ = shared.abort.set(format!(
-                "not sent: COS rejected the credentials ({code}) for {bucket}/{id}; check \
-                 the SecretId, SecretKey and security token, then run again"
-            ));
-        }
-        Class::BucketRefused => {
-            let _ = bucket_skip.set(format!(
-                "not sent: an earlier request to this bucket got {code} ({bucket}/{id})"
-            ));
-        }
-        _ => {}
+    if let Some(reason) = StopReason::from_attempt(class, subject.bucket, subject.id, outcome) {
+        let _ = shared.abort.set(reason);
+        return;
+    }
+    if class == Class::BucketRefused {
+        let code = outcome
+            .as_ref()
+            .ok()
+            .and_then(|response| response.code())
+            .unwrap_or_default();
+        let (bucket, id) = (subject.bucket, subject.id);
+        let _ = bucket_skip.set(format!(
+            "not sent: an earlier request to this bucket got {code} ({bucket}/{id})"
+        ));
     }
 }
 

@@ -106,6 +106,7 @@ async fn list_bucket<T: Transport>(
         region: job.region(),
         id: "",
         action: "list",
+        job: None,
     };
     let mut live = Vec::new();
     let mut token: Option<String> = None;
@@ -195,6 +196,7 @@ async fn delete_unlisted<T: Transport>(
                 region: job.region(),
                 id,
                 action: "delete",
+                job: None,
             };
             let row = match &shared.transport {
                 None => rows::refused(&target, "", "not sent (dry run)".into()),

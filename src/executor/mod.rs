@@ -15,6 +15,8 @@
 //! - [`rate`]: the operator's caps and the adaptive pacer.
 //! - [`events`]: counters and events for whoever shows progress.
 //! - `rows`: the report row for each way a job ends.
+//! - [`stop`]: why a run stops before every job was tried
+//!   ([`StopReason`], in [`RunResult::stopped`]).
 //!
 //! Rows go to a writer thread as jobs end. The writer remembers which jobs
 //! have a row, so however the run ends (done, cancelled, drained after a
@@ -29,6 +31,7 @@ pub mod retry;
 mod rows;
 #[cfg(test)]
 mod scripted;
+pub mod stop;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -46,12 +49,13 @@ use crate::cos::client::{CosClient, Response, TransportError};
 use crate::cos::request::InventoryRequest;
 use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
-use crate::report::{ReportError, ReportRow, ReportWriter};
+use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
 use events::Stats;
 use rate::{AdaptiveConfig, AdaptiveRate, Limits, Rate};
 use retry::{RetryBudget, RetryPolicy};
 
 pub use events::{Event, Observer, StatsSnapshot};
+pub use stop::StopReason;
 
 /// What one attempt got: an HTTP answer, or no complete answer.
 pub type Attempt = Result<Response, TransportError>;
@@ -133,8 +137,11 @@ pub struct RunControl {
 pub struct RunResult {
     pub stats: StatsSnapshot,
     pub elapsed: Duration,
-    /// Set when COS rejected the credentials and the rest was skipped.
-    pub aborted: Option<String>,
+    /// Set when the run stopped sending early (credentials rejected or
+    /// unavailable, a certificate refused) and the rest was skipped.
+    pub stopped: Option<StopReason>,
+    /// The report's rows, counted as written.
+    pub counts: ReportCounts,
     /// Seconds COS's clock is ahead of ours (negative: behind), when a
     /// refused signature window made us correct it; 0 otherwise.
     pub clock_offset: i64,
@@ -185,8 +192,8 @@ struct Shared<T> {
     next_bucket: AtomicU64,
     /// Seconds to add to our clock (learned from `RequestTimeTooSkewed`).
     clock_offset: AtomicI64,
-    /// Why the rest of the run is skipped (credentials rejected).
-    abort: OnceLock<String>,
+    /// Why the rest of the run is skipped.
+    abort: OnceLock<StopReason>,
     mode: Mode,
 }
 
@@ -228,7 +235,8 @@ impl<T: Transport> Shared<T> {
         RunResult {
             stats: self.stats.snapshot(),
             elapsed: started.elapsed(),
-            aborted: self.abort.get().cloned(),
+            stopped: self.abort.get().cloned(),
+            counts: ReportCounts::default(),
             clock_offset: self.clock_offset.load(Ordering::Relaxed),
         }
     }
@@ -320,9 +328,10 @@ pub async fn execute<T: Transport>(
     let plan = shared.plan.clone();
     drop(shared);
     let written = writer.join().map_err(|_| ExecuteError::WriterPanicked)?;
-    write_missing_rows(&plan, written, &control.stats)?;
+    let counts = write_missing_rows(&plan, written, &control.stats)?;
     Ok(RunResult {
         stats: control.stats.snapshot(),
+        counts,
         ..result_at_end
     })
 }
@@ -357,12 +366,12 @@ async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) 
 type WriterResult = (ReportWriter, Vec<bool>, Option<ReportError>);
 
 /// Writes a `cancelled` row for every job the writer has no row for, and
-/// closes the report.
+/// closes the report; the report's counts.
 fn write_missing_rows(
     plan: &Plan,
     (mut report, written, failure): WriterResult,
     stats: &Stats,
-) -> Result<(), ExecuteError> {
+) -> Result<ReportCounts, ExecuteError> {
     if let Some(err) = failure {
         return Err(err.into());
     }
@@ -373,8 +382,9 @@ fn write_missing_rows(
             report.write(&row)?;
         }
     }
+    let counts = report.counts().clone();
     report.finish()?;
-    Ok(())
+    Ok(counts)
 }
 
 /// More lanes than permits, so lanes blocked on one bucket's rate limit
@@ -524,13 +534,14 @@ mod tests {
             job("a-1250000000", "x"),
             job("a-1250000000", "y"),
         ]));
-        let client = CosClient::new(crate::cos::client::ClientConfig {
-            endpoint: crate::cos::client::Endpoint::parse("http://127.0.0.1:9", false).unwrap(),
-            credentials: crate::cos::credentials::Credentials::new("a", "b", None),
-            request_timeout: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(1),
-            max_idle_per_host: 1,
-        })
+        let credentials = crate::cos::credentials::SharedCredentials::fixed(
+            crate::cos::credentials::Credentials::new("a", "b", None),
+            crate::cos::credentials::CredentialSource::Explicit,
+        );
+        let client = CosClient::new(crate::cos::client::ClientConfig::new(
+            crate::cos::client::Endpoint::parse("http://127.0.0.1:9", false).unwrap(),
+            credentials,
+        ))
         .unwrap();
         let control = RunControl::default();
         control.cancel.cancel();

@@ -4,7 +4,8 @@
 //! - [`classify`] is the one place that decides what an outcome means: retry
 //!   it, stop the whole run, stop the bucket, or accept it as final. It
 //!   reads the HTTP status and the parsed COS `<Code>` only (never by
-//!   searching body text);
+//!   searching body text), or the kind of a failure without an answer (a
+//!   refused certificate or missing credentials stop the run);
 //! - [`backoff_delay`] is a pure function of the attempt, the policy, a
 //!   random number the caller supplies and any `Retry-After`;
 //! - [`RetryBudget`] is shared by all workers: retries spend from it and
@@ -40,6 +41,13 @@ pub enum Class {
     /// expired or invalid token): no request of the run can succeed, so
     /// the run stops sending.
     CredentialsRejected,
+    /// No credentials to sign with (expired and not refreshable, or a
+    /// value no header can carry): the request was not sent, and the run
+    /// stops sending.
+    CredentialsUnavailable,
+    /// The server's certificate was refused: no retry can fix that, so the
+    /// run stops sending.
+    TlsRefused,
     /// The bucket does not exist or refuses these credentials: no other
     /// request to it can succeed, so the rest of the bucket is skipped.
     BucketRefused,
@@ -69,6 +77,8 @@ impl Class {
             Class::Conflict => "conflict",
             Class::ClockSkew => "clock-skew",
             Class::CredentialsRejected => "credentials-rejected",
+            Class::CredentialsUnavailable => "credentials-unavailable",
+            Class::TlsRefused => "tls-refused",
             Class::BucketRefused => "bucket-refused",
             Class::ClientError => "client-error",
         }
@@ -82,6 +92,8 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
             TransportErrorKind::Timeout
             | TransportErrorKind::Connect
             | TransportErrorKind::Connection => Class::Transient,
+            TransportErrorKind::TlsVerification => Class::TlsRefused,
+            TransportErrorKind::Credentials => Class::CredentialsUnavailable,
         },
         Ok(response) if signature_expired(response) => Class::ClockSkew,
         Ok(response) => classify_response(response.status, response.code()),
@@ -310,11 +322,31 @@ mod tests {
     }
 
     #[test]
+    fn refused_certificates_and_missing_credentials_stop_the_run() {
+        let failure = |kind| {
+            classify(&Err(TransportError {
+                kind,
+                message: String::new(),
+            }))
+        };
+        assert_eq!(
+            failure(TransportErrorKind::TlsVerification),
+            Class::TlsRefused
+        );
+        assert_eq!(
+            failure(TransportErrorKind::Credentials),
+            Class::CredentialsUnavailable
+        );
+    }
+
+    #[test]
     fn only_client_errors_refusals_and_success_are_final() {
         for class in [
             Class::Success,
             Class::ClientError,
             Class::CredentialsRejected,
+            Class::CredentialsUnavailable,
+            Class::TlsRefused,
             Class::BucketRefused,
         ] {
             assert!(!class.is_retryable(), "{class:?}");

@@ -23,6 +23,8 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Timeout => "Timeout",
         TransportErrorKind::Connect => "ConnectError",
         TransportErrorKind::Connection => "ConnectionError",
+        TransportErrorKind::TlsVerification => "TlsCertificateRefused",
+        TransportErrorKind::Credentials => "NoCredentials",
     }
 }
 
@@ -33,6 +35,8 @@ pub(super) struct Target<'a> {
     pub id: &'a str,
     /// The report's `action` column.
     pub action: &'static str,
+    /// The job's `file:line`; none for a pruned id (no manifest has it).
+    pub job: Option<&'a Job>,
 }
 
 impl<'a> Target<'a> {
@@ -42,6 +46,7 @@ impl<'a> Target<'a> {
             region: job.region(),
             id: job.id().as_str(),
             action,
+            job: Some(job),
         }
     }
 }
@@ -60,6 +65,10 @@ fn base_row(target: &Target<'_>, outcome: Outcome, attempts: u32, elapsed: Durat
         attempts,
         elapsed_ms: elapsed.as_millis() as u64,
         finished_at: report::timestamp(jiff::Timestamp::now()),
+        source: target
+            .job
+            .map(|job| job.source().to_string())
+            .unwrap_or_default(),
     }
 }
 

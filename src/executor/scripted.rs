@@ -200,7 +200,9 @@ async fn rejected_credentials_stop_the_whole_run() {
     script.answer(B, "x", [slow_down(Some(1))]);
     let jobs = vec![job(A, "x"), job(A, "y"), job(B, "x")];
     let (result, rows) = run(&script, jobs, ExecutorConfig::default()).await;
-    assert!(result.aborted.unwrap().contains("InvalidAccessKeyId"));
+    let stopped = result.stopped.unwrap();
+    assert_eq!(stopped.kind(), "credentials-rejected");
+    assert!(stopped.to_string().contains("InvalidAccessKeyId"));
     assert_eq!(outcome(&rows, A, "x"), "failed after 1");
     assert_eq!(outcome(&rows, A, "y"), "skipped after 0");
     let other = &rows[&(B.to_string(), "x".to_string())];

@@ -182,13 +182,20 @@ fn bucket_runs(jobs: &[Job]) -> impl Iterator<Item = &[Job]> {
 
 /// Every problem found in a set of manifests.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{total} problem(s) in the manifests")]
+#[error("{} in the manifests", problem_count(*.total))]
 pub struct ManifestErrors {
     /// Each as `file:line: field: message`, in file order; capped, with a
     /// last line saying how many are shown when there are more.
     pub problems: Vec<String>,
     /// How many problems there are, shown or not.
     pub total: usize,
+}
+
+fn problem_count(count: usize) -> String {
+    match count {
+        1 => "1 problem".to_string(),
+        _ => format!("{count} problems"),
+    }
 }
 
 /// What was read, for summaries.

@@ -24,6 +24,7 @@ pub(crate) async fn emulator(faults: Faults) -> Emulator {
             buckets: None,
             faults,
             state_file: None,
+            tls: false,
         },
         ([127, 0, 0, 1], 0).into(),
     )
@@ -31,24 +32,46 @@ pub(crate) async fn emulator(faults: Faults) -> Emulator {
     .unwrap()
 }
 
-/// `cosinv apply` with test credentials, locks in `dir`, and `args`.
+/// Variables of this machine that would change what a run does.
+const CLEARED: &[&str] = &[
+    "COS_SECRET_ID",
+    "COS_SECRET_KEY",
+    "COS_SECURITY_TOKEN",
+    "COS_ENDPOINT",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+    "TENCENTCLOUD_CREDENTIALS_FILE",
+    "TKE_REGION",
+    "TKE_PROVIDER_ID",
+    "TKE_ROLE_ARN",
+    "TKE_WEB_IDENTITY_TOKEN_FILE",
+    "TKE_IDENTITY_TOKEN_FILE",
+    "COSINV_STS_ENDPOINT",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// `cosinv apply` with test credentials, locks, state and HOME in `dir`,
+/// and `args`.
 pub(crate) fn cosinv(dir: &Path, args: &[&str]) -> Command {
     subcommand(dir, "apply", args)
 }
 
-/// `cosinv SUBCOMMAND` with test credentials, locks and state in `dir`,
-/// and `args`.
+/// `cosinv SUBCOMMAND` with test credentials, locks, state and HOME in
+/// `dir`, and `args`. The metadata service is a closed port on 127.0.0.1,
+/// so that a test that takes the credentials away never asks the real one.
 pub(crate) fn subcommand(dir: &Path, name: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
-    for var in [
-        "COS_SECRET_ID",
-        "COS_SECRET_KEY",
-        "COS_SECURITY_TOKEN",
-        "COS_ENDPOINT",
-        "TENCENTCLOUD_SECRET_ID",
-        "TENCENTCLOUD_SECRET_KEY",
-        "TENCENTCLOUD_SESSION_TOKEN",
-    ] {
+    for var in CLEARED {
         command.env_remove(var);
     }
     command
@@ -56,6 +79,8 @@ pub(crate) fn subcommand(dir: &Path, name: &str, args: &[&str]) -> Command {
         .env("COS_SECRET_KEY", SECRET_KEY)
         .env("COSINV_LOCK_DIR", dir)
         .env("XDG_STATE_HOME", dir.join("state"))
+        .env("HOME", dir)
+        .env("COSINV_METADATA_ENDPOINT", "http://127.0.0.1:9/")
         .arg(name)
         .args(args)
         .stdin(Stdio::null());
@@ -310,7 +335,7 @@ async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
     );
     command.env("COS_SECRET_KEY", "not-the-key");
     let output = run(command).await;
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let rows = read_report(&report);
     assert_eq!(jobs_once(&rows).len(), 100);
     let counts = outcomes(&rows);
@@ -452,6 +477,12 @@ async fn an_invalid_manifest_exits_2_before_anything_is_sent() {
 async fn missing_credentials_name_the_variables_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 1, 1);
+    // A metadata service without a role: not a CVM with one.
+    let metadata = emulator(Faults::default()).await;
+    metadata.set_roles(cosinv::emulator::RoleConfig {
+        cvm_role: None,
+        ..Default::default()
+    });
     let mut command = cosinv(
         dir.path(),
         &[
@@ -462,7 +493,8 @@ async fn missing_credentials_name_the_variables_and_exit_2() {
     );
     command
         .env_remove("COS_SECRET_ID")
-        .env_remove("COS_SECRET_KEY");
+        .env_remove("COS_SECRET_KEY")
+        .env("COSINV_METADATA_ENDPOINT", metadata.metadata_endpoint());
     let output = run(command).await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(

@@ -34,6 +34,7 @@ async fn start(roles: RoleConfig) -> Emulator {
             buckets: None,
             faults: Faults::default(),
             state_file: None,
+            tls: false,
         },
         ([127, 0, 0, 1], 0).into(),
     )
@@ -92,13 +93,11 @@ impl Setup {
 
 /// The status of a List request signed with `credentials`, and its code.
 async fn list_with(emulator: &Emulator, credentials: &Credentials) -> (u16, Option<String>) {
-    let client = CosClient::new(ClientConfig {
-        endpoint: Endpoint::parse(&emulator.endpoint(), false).unwrap(),
-        credentials: credentials.clone(),
-        request_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        max_idle_per_host: 1,
-    })
+    let credentials = SharedCredentials::fixed(credentials.clone(), CredentialSource::Explicit);
+    let client = CosClient::new(ClientConfig::new(
+        Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+        credentials,
+    ))
     .unwrap();
     let bucket = BucketName::parse("photos-1250000000").unwrap();
     let region = Region::parse("ap-guangzhou").unwrap();
@@ -224,6 +223,32 @@ async fn tke_oidc_gives_temporary_credentials_where_no_cvm_role_is_bound() {
     let credentials = shared.current().await.unwrap();
     assert!(credentials.security_token().is_some());
     assert_eq!(list_with(&emulator, &credentials).await, (200, None));
+}
+
+/// A pod on a node with an instance role gets its own OIDC role, not the
+/// node's.
+#[tokio::test]
+async fn tke_oidc_comes_before_the_node_s_cvm_role() {
+    let emulator = start(RoleConfig {
+        cvm_role: Some("node-role".into()),
+        web_identity_token: Some(WEB_TOKEN.into()),
+        ..RoleConfig::default()
+    })
+    .await;
+    let mut setup = Setup::new(&emulator);
+    setup.tke(WEB_TOKEN);
+    let shared = setup.chain().await.unwrap();
+    assert_eq!(
+        shared.source(),
+        &CredentialSource::TkeOidc {
+            role_arn: ROLE_ARN.into()
+        }
+    );
+    assert_eq!(
+        emulator.issued_credentials(),
+        1,
+        "the node's role was asked too"
+    );
 }
 
 #[tokio::test]

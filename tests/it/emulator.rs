@@ -34,6 +34,7 @@ async fn start(buckets: Option<Vec<BucketEntry>>) -> Emulator {
             buckets,
             faults: Faults::default(),
             state_file: None,
+            tls: false,
         },
         ([127, 0, 0, 1], 0).into(),
     )
@@ -345,6 +346,7 @@ async fn a_configured_security_token_is_required() {
             buckets: None,
             faults: Faults::default(),
             state_file: None,
+            tls: false,
         },
         ([127, 0, 0, 1], 0).into(),
     )
@@ -568,11 +570,14 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     assert!(send_bytes(&emulator, &raw.bytes()).await.is_none());
 
     let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
-        endpoint: cosinv::cos::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
-        credentials: credentials(),
         request_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(5),
-        max_idle_per_host: 1,
+        ..cosinv::cos::client::ClientConfig::new(
+            cosinv::cos::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+            cosinv::cos::credentials::SharedCredentials::fixed(
+                credentials(),
+                cosinv::cos::credentials::CredentialSource::Explicit,
+            ),
+        )
     })
     .unwrap();
     let bucket = cosinv::model::BucketName::parse(BUCKET).unwrap();
@@ -664,6 +669,7 @@ async fn the_state_file_keeps_configurations_across_restarts() {
         buckets: None,
         faults: Faults::default(),
         state_file: Some(state.clone()),
+        tls: false,
     };
     let first = Emulator::start(config(), ([127, 0, 0, 1], 0).into())
         .await
@@ -710,11 +716,14 @@ fn cosinv_emulate_serves_until_sigterm() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let status = runtime.block_on(async {
         let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
-            endpoint: cosinv::cos::client::Endpoint::parse(&endpoint, false).unwrap(),
-            credentials: credentials(),
             request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
-            max_idle_per_host: 1,
+            ..cosinv::cos::client::ClientConfig::new(
+                cosinv::cos::client::Endpoint::parse(&endpoint, false).unwrap(),
+                cosinv::cos::credentials::SharedCredentials::fixed(
+                    credentials(),
+                    cosinv::cos::credentials::CredentialSource::Explicit,
+                ),
+            )
         })
         .unwrap();
         let bucket = cosinv::model::BucketName::parse(BUCKET).unwrap();

@@ -8,6 +8,7 @@ mod credentials;
 mod emulator;
 mod fixtures;
 mod manifest;
+mod operations;
 mod reconcile;
 mod sign_vectors;
 

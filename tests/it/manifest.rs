@@ -213,7 +213,7 @@ fn the_limit_is_1000_jobs_per_bucket() {
     let at_limit = many_ids(dir.path(), 1000);
     let output = cosinv(&["validate", at_limit.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).contains("1000 jobs on 1 buckets"));
+    assert!(stdout(&output).contains("1000 jobs on 1 bucket "));
     let over = many_ids(dir.path(), 1001);
     let problems = problems(dir.path(), &[&over]);
     assert_eq!(

@@ -1,17 +1,25 @@
-//! The provider chain: where cosinv looks for credentials, in the order
-//! Tencent's SDKs do (`DefaultCredentialProvider`), first found wins.
+//! The provider chain: where cosinv looks for credentials, first found
+//! wins. The order is Tencent's SDKs' (`DefaultCredentialProvider`) but
+//! for one change, made as AWS's SDKs order web identity before instance
+//! metadata:
 //!
 //! 1. **Environment**: `COS_SECRET_ID`/`COS_SECRET_KEY` (and
 //!    `COS_SECURITY_TOKEN`), else the `TENCENTCLOUD_*` ones (see
-//!    [`Credentials::from_lookup`]). Only one of id and key set is an error.
+//!    [`Credentials::from_lookup`]). Only one of id and key set is an error;
+//!    so is a value no HTTP header can carry (a trailing newline).
 //! 2. **Profile file**: `[default]` of `$TENCENTCLOUD_CREDENTIALS_FILE`,
 //!    `~/.tencentcloud/credentials` or `/etc/tencentcloud/credentials`
 //!    (see the `profile` module). A file that is there but broken is an
 //!    error.
-//! 3. **CVM instance role**: from the metadata service (see the `cvm`
+//! 3. **TKE OIDC role**, when any `TKE_*` variable is set: STS
+//!    `AssumeRoleWithWebIdentity` (see the `tke` module). It comes before
+//!    the CVM role because a pod runs on a node that may have a CVM role
+//!    of its own: the pod was given its own role, narrower than the
+//!    node's, and must get it, not the node's. Where the variables are
+//!    set, they are the more specific statement of intent.
+//! 4. **CVM instance role**: from the metadata service (see the `cvm`
 //!    module); where there is none the probe gives up within
 //!    [`ChainOptions::metadata_timeout`].
-//! 4. **TKE OIDC role**: `TKE_*` variables and STS (see the `tke` module).
 //!
 //! Naming a profile or a profile file in [`ChainOptions`] is an explicit
 //! choice: then that profile is read and nothing else is tried.
@@ -19,7 +27,7 @@
 //! The metadata service and STS can be moved with
 //! [`METADATA_ENDPOINT_VAR`](super::METADATA_ENDPOINT_VAR) and
 //! [`STS_ENDPOINT_VAR`](super::STS_ENDPOINT_VAR) (tests point them at the
-//! emulator).
+//! emulator). STS is reached with [`ChainOptions::http`] (proxies, CAs).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,13 +35,14 @@ use std::time::Duration;
 use super::cvm::CvmRole;
 use super::profile::{self, DEFAULT_PROFILE, SYSTEM_PROFILE_FILE};
 use super::remote;
-use super::shared::SharedCredentials;
+use super::shared::{SharedCredentials, checked};
 use super::source::{CredentialSource, SourceError};
 use super::tke::{TkeConfig, TkeRole};
-use super::{Credentials, CredentialsError, SECRET_ID_VARS};
+use super::{CredentialPart, Credentials, CredentialsError, SECRET_ID_VARS};
+use crate::cos::http::HttpOptions;
 
 /// What the caller decides about the chain. `Default` is the SDKs' chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ChainOptions {
     /// Read this section of the profile file, and no other source.
     pub profile: Option<String>,
@@ -46,6 +55,8 @@ pub struct ChainOptions {
     /// How long the CVM metadata probe waits (to connect, and for the
     /// role name) before deciding this is not a CVM.
     pub metadata_timeout: Duration,
+    /// Proxies and trusted CAs for STS (and CAs for the metadata service).
+    pub http: HttpOptions,
 }
 
 impl Default for ChainOptions {
@@ -55,6 +66,7 @@ impl Default for ChainOptions {
             profile_file: None,
             system_profile_file: PathBuf::from(SYSTEM_PROFILE_FILE),
             metadata_timeout: Duration::from_secs(1),
+            http: HttpOptions::default(),
         }
     }
 }
@@ -87,10 +99,10 @@ impl CredentialChain {
         if let Some(found) = profile_file(options, lookup).await? {
             return Ok(found);
         }
-        if let Some(found) = cvm_role(options, lookup).await? {
+        if let Some(found) = tke_role(options, lookup).await? {
             return Ok(found);
         }
-        if let Some(found) = tke_role(lookup).await? {
+        if let Some(found) = cvm_role(options, lookup).await? {
             return Ok(found);
         }
         Err(SourceError::NotFound.into())
@@ -141,6 +153,16 @@ async fn profile_file(
 
 async fn read_profile(path: PathBuf, profile: &str) -> Result<SharedCredentials, SourceError> {
     let credentials = profile::read(&path, profile).await?;
+    if let Some(part) = credentials.unsendable_part() {
+        return Err(SourceError::ProfileUnsendable {
+            path,
+            profile: profile.to_string(),
+            key: match part {
+                CredentialPart::SecretId => "secret_id",
+                _ => "secret_key",
+            },
+        });
+    }
     Ok(SharedCredentials::fixed(
         credentials,
         CredentialSource::ProfileFile {
@@ -156,16 +178,16 @@ async fn cvm_role(
 ) -> Result<Option<SharedCredentials>, SourceError> {
     let roles_url = remote::metadata_roles_url(lookup)?;
     // Without an HTTP client there is no metadata service to ask.
-    let Ok(http) = remote::metadata_client(options.metadata_timeout) else {
+    let Ok(http) = remote::metadata_client(options.metadata_timeout, &options.http) else {
         return Ok(None);
     };
     let Some(role) = CvmRole::discover(http, roles_url, options.metadata_timeout).await else {
         return Ok(None);
     };
-    let first = role.fetch_credentials().await?;
     let source = CredentialSource::CvmRole {
         role: role.role().to_string(),
     };
+    let first = checked(role.fetch_credentials().await?, &source)?;
     Ok(Some(SharedCredentials::refreshing(
         source,
         first,
@@ -173,21 +195,25 @@ async fn cvm_role(
     )))
 }
 
-async fn tke_role(lookup: Lookup<'_>) -> Result<Option<SharedCredentials>, SourceError> {
+async fn tke_role(
+    options: &ChainOptions,
+    lookup: Lookup<'_>,
+) -> Result<Option<SharedCredentials>, SourceError> {
     let Some(config) = TkeConfig::from_lookup(lookup)? else {
         return Ok(None);
     };
     let url = remote::sts_url(lookup)?;
     let role_arn = config.role_arn.clone();
-    let http = remote::sts_client().map_err(|failure| SourceError::Sts {
+    let http = remote::sts_client(&options.http).map_err(|failure| SourceError::Sts {
         role_arn: role_arn.clone(),
         endpoint: url.to_string(),
         failure,
     })?;
     let role = TkeRole::new(http, url, config);
-    let first = role.fetch_credentials().await?;
+    let source = CredentialSource::TkeOidc { role_arn };
+    let first = checked(role.fetch_credentials().await?, &source)?;
     Ok(Some(SharedCredentials::refreshing(
-        CredentialSource::TkeOidc { role_arn },
+        source,
         first,
         Box::new(role),
     )))

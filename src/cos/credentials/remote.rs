@@ -12,8 +12,11 @@
 //!   the SDKs' `Endpoint`). Plain http is refused unless it is to a
 //!   loopback address: the request carries the web identity token.
 //!
-//! Neither client goes through a proxy (the metadata service is on the
-//! instance's own link; the Java COS SDK also bypasses proxies for it).
+//! The metadata service is asked directly, never through a proxy (it is on
+//! the instance's own link; the Java COS SDK also bypasses proxies for
+//! it). STS is asked with the run's [`HttpOptions`]: through
+//! `HTTPS_PROXY` unless `NO_PROXY` says otherwise, as Tencent's SDKs do,
+//! and trusting the run's CAs (a TLS-inspecting proxy re-signs STS too).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -21,6 +24,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::source::{RemoteFailure, SourceError};
+use crate::cos::http::HttpOptions;
 
 /// Overrides the metadata service's base URL.
 pub const METADATA_ENDPOINT_VAR: &str = "COSINV_METADATA_ENDPOINT";
@@ -104,28 +108,32 @@ fn is_loopback(url: &Url) -> bool {
 
 /// The client for the metadata service: gives up on connecting after
 /// `connect_timeout`, so that a machine that is not a CVM learns it fast.
-pub(crate) fn metadata_client(connect_timeout: Duration) -> Result<reqwest::Client, RemoteFailure> {
-    builder()
+/// Never through a proxy, never to fixed addresses; the same trusted CAs
+/// (a bare container has none of its own).
+pub(crate) fn metadata_client(
+    connect_timeout: Duration,
+    http: &HttpOptions,
+) -> Result<reqwest::Client, RemoteFailure> {
+    let direct = HttpOptions {
+        trust: http.trust.clone(),
+        ..HttpOptions::default()
+    };
+    direct
+        .builder()
+        .map_err(|err| RemoteFailure::from_reqwest(&err.0))?
         .connect_timeout(connect_timeout)
         .build()
         .map_err(|err| RemoteFailure::from_reqwest(&err))
 }
 
-pub(crate) fn sts_client() -> Result<reqwest::Client, RemoteFailure> {
-    builder()
+/// The client for STS: through the run's proxies, trusting its CAs.
+pub(crate) fn sts_client(http: &HttpOptions) -> Result<reqwest::Client, RemoteFailure> {
+    http.builder()
+        .map_err(|err| RemoteFailure::from_reqwest(&err.0))?
         .connect_timeout(STS_CONNECT_TIMEOUT)
         .timeout(STS_TIMEOUT)
         .build()
         .map_err(|err| RemoteFailure::from_reqwest(&err))
-}
-
-fn builder() -> reqwest::ClientBuilder {
-    // As in the COS client: ring is the crypto provider, installed once.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .http1_only()
-        .user_agent(concat!("cosinv/", env!("CARGO_PKG_VERSION")))
 }
 
 #[cfg(test)]

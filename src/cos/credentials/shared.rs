@@ -226,7 +226,10 @@ impl SharedCredentials {
             return Ok(self.inner.state.load().credentials.clone());
         };
         let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-        let result = refresher.fetch().await;
+        let result = refresher
+            .fetch()
+            .await
+            .and_then(|issued| checked(issued, &self.inner.source));
         let now = Instant::now();
         let old = self.inner.state.load_full();
         match result {
@@ -274,6 +277,19 @@ impl SharedCredentials {
             failure: Some((attempt, expired.clone())),
         }));
         Err(expired)
+    }
+}
+
+/// `issued`, unless a value cannot be sent in a header: then a refresh
+/// failure like any other, which stops the run once the credentials in use
+/// have expired.
+pub(crate) fn checked(issued: Issued, from: &CredentialSource) -> Result<Issued, SourceError> {
+    match issued.credentials.unsendable_part() {
+        Some(part) => Err(SourceError::Unsendable {
+            from: from.clone(),
+            part,
+        }),
+        None => Ok(issued),
     }
 }
 
@@ -489,6 +505,46 @@ mod tests {
         let all: Vec<String> = futures_util::future::join_all((0..8).map(|_| id(&shared))).await;
         assert!(all.iter().all(|id| id == "AKID2"), "{all:?}");
         assert_eq!(script.fetches(), 1);
+    }
+
+    /// Hands out credentials whose token ends in a newline.
+    struct BadToken;
+
+    impl Refresh for BadToken {
+        fn fetch(&self) -> BoxFuture<'_, Result<Issued, SourceError>> {
+            Box::pin(async {
+                Ok(Issued {
+                    credentials: Credentials::new("AKIDbad", "k", Some("token\n".into())),
+                    expires_in: Duration::from_secs(7200),
+                })
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshed_values_no_header_can_carry_are_a_typed_error() {
+        let source = CredentialSource::CvmRole { role: "r".into() };
+        let shared = SharedCredentials::refreshing(
+            source.clone(),
+            issued(1, Duration::from_secs(7200)),
+            Box::new(BadToken),
+        );
+        // Still good: the old ones go on.
+        tokio::time::advance(Duration::from_secs(6480)).await;
+        assert_eq!(id(&shared).await, "AKID1");
+        tokio::time::advance(Duration::from_secs(720)).await;
+        let err = shared.current().await.unwrap_err();
+        let CredentialsError::Source(SourceError::Expired { cause, .. }) = &err else {
+            panic!("unexpected {err:?}");
+        };
+        assert_eq!(
+            **cause,
+            SourceError::Unsendable {
+                from: source,
+                part: crate::cos::credentials::CredentialPart::SecurityToken
+            }
+        );
+        assert!(!err.to_string().contains("token\n"), "{err}");
     }
 
     #[test]

@@ -80,6 +80,22 @@ pub enum SourceError {
         profile: String,
         key: &'static str,
     },
+    #[error("the profile file {}: {key} in [{profile}] {}", path.display(), super::UNSENDABLE)]
+    ProfileUnsendable {
+        path: PathBuf,
+        profile: String,
+        key: &'static str,
+    },
+    /// Temporary credentials as a source handed them out, with a value no
+    /// HTTP header can carry (the value is not shown).
+    #[error(
+        "the {part} from {from} has a character no HTTP header may carry; \
+         it cannot be used to sign requests"
+    )]
+    Unsendable {
+        from: CredentialSource,
+        part: super::CredentialPart,
+    },
     #[error("{variable}={value:?} is not usable: {reason}")]
     BadEndpoint {
         variable: &'static str,

@@ -1,0 +1,325 @@
+//! How an `apply` run ends: its exit code, the summary lines (printed even
+//! with `--quiet`), the sidecar's last state and the `--output json`
+//! document.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::exit;
+use super::log::Log;
+use super::progress::human_duration;
+use super::text::count;
+use crate::emulator::Emulator;
+use crate::executor::RunResult;
+use crate::plan::Plan;
+use crate::report::Outcome;
+use crate::report::run::{RunRecord, Stopped};
+
+/// How many error codes the summary names.
+const TOP_CODES: usize = 3;
+
+/// The signal's code when a signal stopped the run; 3 when the run stopped
+/// early; 1 when any job did not apply; 0 otherwise.
+pub fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
+    if signal_code != 0 {
+        return signal_code;
+    }
+    if result.stopped.is_some() {
+        return exit::STOPPED;
+    }
+    let stats = &result.stats;
+    if stats.failed + stats.skipped + stats.cancelled > 0 {
+        exit::JOBS_FAILED
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// The sidecar as the run ends.
+pub fn finish_record(record: &mut RunRecord, result: &RunResult, signal_code: u8, code: u8) {
+    record.finished_at = Some(crate::report::timestamp(jiff::Timestamp::now()));
+    record.counts = Some(result.counts.clone());
+    record.exit_code = Some(code);
+    record.stopped = match (signal_code, &result.stopped) {
+        (exit::INTERRUPTED, _) => Some(Stopped {
+            kind: "interrupted".into(),
+            message: "SIGINT".into(),
+        }),
+        (exit::TERMINATED, _) => Some(Stopped {
+            kind: "terminated".into(),
+            message: "SIGTERM".into(),
+        }),
+        (_, Some(reason)) => Some(Stopped {
+            kind: reason.kind().into(),
+            message: reason.to_string(),
+        }),
+        _ => None,
+    };
+}
+
+/// The last lines of a run: the counts, what failed most, why the run
+/// stopped, and a clock that is off.
+pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String> {
+    let counts = &result.counts;
+    // Rows for pruned ids are not jobs.
+    let deletes = counts.by_action.get("delete").copied().unwrap_or_default();
+    let scope = format!(
+        "{} on {}",
+        count(counts.jobs - deletes, "job", "jobs"),
+        count(plan.bucket_count() as u64, "bucket", "buckets")
+    );
+    let elapsed = human_duration(result.elapsed);
+    let report = record.report.display();
+    if record.options.dry_run {
+        return vec![format!(
+            "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
+        )];
+    }
+    let seconds = result.elapsed.as_secs_f64().max(0.001);
+    let mut lines = vec![format!(
+        "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {} of \
+         {scope} in {elapsed} ({:.0} jobs/s, {}); report: {report}",
+        counts.outcome(Outcome::Applied),
+        counts.outcome(Outcome::Unchanged),
+        counts.outcome(Outcome::Deleted),
+        counts.outcome(Outcome::Failed),
+        counts.outcome(Outcome::Skipped),
+        counts.outcome(Outcome::Cancelled),
+        counts.sent as f64 / seconds,
+        count(counts.attempts, "request", "requests"),
+    )];
+    if let Some(line) = failed_codes(result) {
+        lines.push(line);
+    }
+    if let Some(reason) = &result.stopped {
+        lines.push(format!("cosinv: stopped early: {reason}"));
+    }
+    if result.clock_offset != 0 {
+        lines.push(clock_note(result.clock_offset));
+    }
+    lines
+}
+
+/// `cosinv: failed 500: NoSuchBucket 499, AccessDenied 1`.
+fn failed_codes(result: &RunResult) -> Option<String> {
+    let failed = result.counts.outcome(Outcome::Failed);
+    if failed == 0 {
+        return None;
+    }
+    let (top, rest) = result.counts.top_error_codes(TOP_CODES);
+    let mut codes: Vec<String> = top
+        .iter()
+        .map(|(code, count)| format!("{code} {count}"))
+        .collect();
+    if rest > 0 {
+        codes.push(format!("other {rest}"));
+    }
+    Some(format!("cosinv: failed {failed}: {}", codes.join(", ")))
+}
+
+fn clock_note(offset: i64) -> String {
+    let direction = if offset > 0 { "behind" } else { "ahead of" };
+    format!(
+        "cosinv: this host's clock is {} s {direction} COS's; requests were signed \
+         with COS's time instead. Fix the clock (NTP) so that other tools work too.",
+        offset.unsigned_abs()
+    )
+}
+
+/// What the sandbox holds, and where its state is kept.
+pub fn sandbox(emulator: &Emulator, plan: &Plan, state: &Path) -> String {
+    let buckets: Vec<&str> = plan
+        .buckets()
+        .map(|jobs| jobs[0].bucket().as_str())
+        .collect();
+    let stored: usize = buckets
+        .iter()
+        .map(|bucket| emulator.inventory_ids(bucket).len())
+        .sum();
+    format!(
+        "sandbox: the emulator holds {} on {}; state kept in {} (delete it to start empty)",
+        count(
+            stored as u64,
+            "inventory configuration",
+            "inventory configurations"
+        ),
+        count(buckets.len() as u64, "bucket", "buckets"),
+        state.display(),
+    )
+}
+
+/// The `--output json` document on stdout.
+pub fn print_json(record: &RunRecord, log: &Log) {
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut stdout, &record.summary())
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(stdout))
+        .and_then(|()| stdout.flush());
+    if let Err(err) = written
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        log.error(&format!(
+            "cosinv apply: cannot write the JSON result: {err}"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{StatsSnapshot, StopReason};
+    use crate::report::run::{RunOptions, SCHEMA_VERSION, Target};
+    use crate::report::{ReportCounts, ReportRow};
+    use std::time::Duration;
+
+    fn row(outcome: Outcome, code: &str) -> ReportRow {
+        ReportRow {
+            bucket: "b-1250000000".into(),
+            region: "ap-guangzhou".into(),
+            id: "x".into(),
+            action: "put",
+            outcome,
+            http_status: Some(200),
+            error_code: code.into(),
+            message: String::new(),
+            request_id: String::new(),
+            attempts: u32::from(outcome != Outcome::Cancelled),
+            elapsed_ms: 0,
+            finished_at: String::new(),
+            source: String::new(),
+        }
+    }
+
+    fn result(applied: u64, failed: u64, cancelled: u64) -> RunResult {
+        let mut counts = ReportCounts::default();
+        for _ in 0..applied {
+            counts.add(&row(Outcome::Applied, ""));
+        }
+        for _ in 0..failed {
+            counts.add(&row(Outcome::Failed, "InventoryFull"));
+        }
+        for _ in 0..cancelled {
+            counts.add(&row(Outcome::Cancelled, ""));
+        }
+        RunResult {
+            stats: StatsSnapshot {
+                total: applied + failed + cancelled,
+                applied,
+                failed,
+                cancelled,
+                attempts: applied + failed,
+                ..StatsSnapshot::default()
+            },
+            elapsed: Duration::from_secs(2),
+            stopped: None,
+            counts,
+            clock_offset: 0,
+        }
+    }
+
+    fn record(dry_run: bool) -> RunRecord {
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            cosinv_version: "0",
+            run_id: "id".into(),
+            started_at: "t".into(),
+            finished_at: None,
+            report: "r.csv".into(),
+            manifests: Vec::new(),
+            target: Target::Cos,
+            shard: None,
+            from_report: None,
+            options: RunOptions {
+                concurrency: 1,
+                bucket_concurrency: 1,
+                rate: None,
+                bucket_rate: None,
+                max_attempts: 1,
+                request_timeout_secs: 1.0,
+                dry_run,
+                refresh: true,
+                prune: false,
+                prune_prefix: None,
+            },
+            stopped: None,
+            exit_code: None,
+            counts: None,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(exit_code(&result(10, 0, 0), 0), exit::SUCCESS);
+        assert_eq!(exit_code(&result(9, 1, 0), 0), exit::JOBS_FAILED);
+        assert_eq!(
+            exit_code(&result(5, 0, 5), exit::INTERRUPTED),
+            exit::INTERRUPTED
+        );
+        assert_eq!(
+            exit_code(&result(5, 0, 5), exit::TERMINATED),
+            exit::TERMINATED
+        );
+        let mut stopped = result(0, 1, 0);
+        stopped.stopped = Some(StopReason::TlsRefused {
+            message: "TLS".into(),
+        });
+        assert_eq!(exit_code(&stopped, 0), exit::STOPPED);
+        assert_eq!(exit_code(&stopped, exit::INTERRUPTED), exit::INTERRUPTED);
+    }
+
+    #[test]
+    fn summary_names_counts_codes_and_the_report() {
+        let lines = lines(&result(9, 1, 0), &Plan::default(), &record(false));
+        assert_eq!(
+            lines,
+            [
+                "cosinv: applied 9, unchanged 0, deleted 0, failed 1, skipped 0, cancelled 0 of \
+                 10 jobs on 0 buckets in 2.0s (5 jobs/s, 10 requests); report: r.csv",
+                "cosinv: failed 1: InventoryFull 1",
+            ]
+        );
+        let mut slow_clock = result(10, 0, 0);
+        slow_clock.clock_offset = 3_600;
+        let lines = super::lines(&slow_clock, &Plan::default(), &record(false));
+        assert!(
+            lines[1].ends_with(
+                "this host's clock is 3600 s behind COS's; requests were signed with \
+                 COS's time instead. Fix the clock (NTP) so that other tools work too."
+            ),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn jobs_per_second_counts_only_jobs_sent_and_words_agree_with_numbers() {
+        // Four applied, six cancelled before they were sent, in 2 s.
+        let lines = lines(&result(4, 0, 6), &Plan::default(), &record(false));
+        assert!(lines[0].contains("(2 jobs/s, 4 requests)"), "{lines:?}");
+        let one = super::lines(&result(1, 0, 0), &Plan::default(), &record(false));
+        assert!(one[0].contains("of 1 job on 0 buckets"), "{one:?}");
+        assert!(one[0].contains("jobs/s, 1 request)"), "{one:?}");
+        let one = super::lines(&result(1, 0, 0), &Plan::default(), &record(true));
+        assert_eq!(
+            one,
+            ["cosinv: dry run: 1 job on 0 buckets would be put; nothing was sent; report: r.csv"]
+        );
+    }
+
+    #[test]
+    fn the_record_says_why_the_run_stopped() {
+        let mut stopped = result(0, 1, 0);
+        stopped.stopped = Some(StopReason::CredentialsUnavailable {
+            message: "expired".into(),
+        });
+        let mut record = record(false);
+        finish_record(&mut record, &stopped, 0, exit::STOPPED);
+        assert_eq!(
+            record.stopped.as_ref().unwrap().kind,
+            "credentials-unavailable"
+        );
+        assert_eq!(record.exit_code, Some(3));
+        assert_eq!(record.counts.as_ref().unwrap().jobs, 1);
+        finish_record(&mut record, &stopped, exit::INTERRUPTED, exit::INTERRUPTED);
+        assert_eq!(record.stopped.unwrap().kind, "interrupted");
+    }
+}

@@ -1,0 +1,104 @@
+//! Why a run stops before every job has been tried.
+//!
+//! Some answers say that no further request of the run can succeed: COS
+//! refused the credentials, there are no credentials left to sign with, or
+//! the server's certificate was refused. `StopReason::from_attempt`
+//! recognises them (from the class [`super::retry::classify`] gave); the
+//! first one the run meets is kept, the jobs not yet sent are written as
+//! `skipped` with it, and it is handed back in
+//! [`super::RunResult::stopped`] for the caller to turn into an exit code.
+
+use super::Attempt;
+use super::retry::Class;
+use crate::model::BucketName;
+
+/// A reason the whole run stopped sending.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StopReason {
+    /// COS refused the credentials (unknown SecretId, bad signature,
+    /// expired or invalid token).
+    #[error(
+        "COS rejected the credentials ({code}) for {bucket}/{id}; check the SecretId, \
+         SecretKey and security token, then run again"
+    )]
+    CredentialsRejected {
+        code: String,
+        bucket: String,
+        id: String,
+    },
+    /// There were no credentials to sign with: temporary ones expired and
+    /// could not be refreshed, or a value cannot be sent.
+    #[error("no usable credentials: {message}")]
+    CredentialsUnavailable { message: String },
+    /// A server certificate was refused; `message` names the host and the
+    /// reason.
+    #[error("{message}")]
+    TlsRefused { message: String },
+}
+
+impl StopReason {
+    /// The reason `outcome` (of class `class`, for `id` on `bucket`) stops
+    /// the run, if it does.
+    pub(crate) fn from_attempt(
+        class: Class,
+        bucket: &BucketName,
+        id: &str,
+        outcome: &Attempt,
+    ) -> Option<StopReason> {
+        let message = || match outcome {
+            Ok(response) => response.describe(),
+            Err(err) => err.message.clone(),
+        };
+        match class {
+            Class::CredentialsRejected => Some(StopReason::CredentialsRejected {
+                code: outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|response| response.code())
+                    .unwrap_or_default()
+                    .to_string(),
+                bucket: bucket.to_string(),
+                id: id.to_string(),
+            }),
+            Class::CredentialsUnavailable => {
+                Some(StopReason::CredentialsUnavailable { message: message() })
+            }
+            Class::TlsRefused => Some(StopReason::TlsRefused { message: message() }),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and JSON: `credentials-rejected`,
+    /// `credentials-unavailable`, `tls-refused`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StopReason::CredentialsRejected { .. } => "credentials-rejected",
+            StopReason::CredentialsUnavailable { .. } => "credentials-unavailable",
+            StopReason::TlsRefused { .. } => "tls-refused",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cos::client::{TransportError, TransportErrorKind};
+    use crate::executor::tests::job;
+
+    #[test]
+    fn only_run_stopping_classes_give_a_reason() {
+        let job = job("photos-1250000000", "daily");
+        let tls: Attempt = Err(TransportError {
+            kind: TransportErrorKind::TlsVerification,
+            message: "TLS: the certificate of x was refused: UnknownIssuer".into(),
+        });
+        let (bucket, id) = (job.bucket(), job.id().as_str());
+        let reason = StopReason::from_attempt(Class::TlsRefused, bucket, id, &tls).unwrap();
+        assert_eq!(reason.kind(), "tls-refused");
+        assert!(reason.to_string().contains("UnknownIssuer"), "{reason}");
+        assert_eq!(
+            StopReason::from_attempt(Class::Transient, bucket, id, &tls),
+            None
+        );
+    }
+}

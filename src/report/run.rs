@@ -1,0 +1,293 @@
+//! The documents about a run, beside its report.
+//!
+//! - [`RunRecord`] is the sidecar `<report>.json` ([`sidecar_path`]): what
+//!   was run (cosinv's version, each manifest's path and SHA-256, where
+//!   requests went, the shard, the options that shape the run), when, and
+//!   what came of it. It is written when the run starts, so a run that
+//!   dies still leaves one, and again when it ends; each time whole
+//!   (written beside, then renamed over).
+//! - [`RunSummary`] is the `--output json` document: the record's counts,
+//!   times, run id and report path, for a program that started the run.
+//!
+//! Both carry `schema_version` ([`SCHEMA_VERSION`]): fields may be added
+//! within a version; a field removed or changed in meaning is a new
+//! version.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::ReportCounts;
+
+/// The version of [`RunRecord`] and [`RunSummary`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The sidecar of `report`: the same path with `.json` added
+/// (`report.csv` → `report.csv.json`).
+pub fn sidecar_path(report: &Path) -> PathBuf {
+    let mut name = report.as_os_str().to_owned();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// A manifest as it was read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManifestDigest {
+    pub path: PathBuf,
+    /// Lower-case hex.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+impl ManifestDigest {
+    /// Reads `path` through SHA-256.
+    pub fn of_file(path: &Path) -> std::io::Result<ManifestDigest> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; 64 * 1024];
+        let mut bytes = 0u64;
+        loop {
+            let read = file.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            bytes += read as u64;
+        }
+        Ok(ManifestDigest {
+            path: path.to_path_buf(),
+            sha256: hex::encode(hasher.finalize()),
+            bytes,
+        })
+    }
+}
+
+/// Where the requests of a run went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Target {
+    /// COS itself: `https://<bucket>.cos.<region>.myqcloud.com`.
+    Cos,
+    /// Every request to this address.
+    Endpoint { url: String },
+    /// An emulator inside the run.
+    Sandbox,
+    /// Nowhere: a dry run.
+    DryRun,
+}
+
+/// The settings that shape a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunOptions {
+    pub concurrency: usize,
+    pub bucket_concurrency: usize,
+    /// Requests per second; `None`: unlimited.
+    pub rate: Option<f64>,
+    pub bucket_rate: Option<f64>,
+    pub max_attempts: u32,
+    pub request_timeout_secs: f64,
+    pub dry_run: bool,
+    /// Live state was read first (not `--no-refresh`).
+    pub refresh: bool,
+    /// Ids the manifests do not list were deleted (`--prune`).
+    pub prune: bool,
+    pub prune_prefix: Option<String>,
+}
+
+/// Why a run stopped early, for the documents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stopped {
+    /// `credentials-rejected`, `credentials-unavailable`, `tls-refused`,
+    /// `interrupted`, `terminated`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// The sidecar `<report>.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub cosinv_version: &'static str,
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// `None` while the run goes on.
+    pub finished_at: Option<String>,
+    pub report: PathBuf,
+    pub manifests: Vec<ManifestDigest>,
+    pub target: Target,
+    /// `K/N`, when sharded.
+    pub shard: Option<String>,
+    /// The earlier report whose unfinished jobs this run sends again.
+    pub from_report: Option<PathBuf>,
+    pub options: RunOptions,
+    pub stopped: Option<Stopped>,
+    pub exit_code: Option<u8>,
+    /// `None` while the run goes on.
+    pub counts: Option<ReportCounts>,
+}
+
+/// The `--output json` document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunSummary<'a> {
+    pub schema_version: u32,
+    pub run_id: &'a str,
+    pub started_at: &'a str,
+    pub finished_at: Option<&'a str>,
+    pub report: &'a Path,
+    pub dry_run: bool,
+    pub stopped: Option<&'a Stopped>,
+    pub exit_code: Option<u8>,
+    pub counts: Option<&'a ReportCounts>,
+}
+
+/// A run document could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct RecordError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+impl RunRecord {
+    /// The `--output json` view of this record.
+    pub fn summary(&self) -> RunSummary<'_> {
+        RunSummary {
+            schema_version: SCHEMA_VERSION,
+            run_id: &self.run_id,
+            started_at: &self.started_at,
+            finished_at: self.finished_at.as_deref(),
+            report: &self.report,
+            dry_run: self.options.dry_run,
+            stopped: self.stopped.as_ref(),
+            exit_code: self.exit_code,
+            counts: self.counts.as_ref(),
+        }
+    }
+
+    /// Writes the record to `path` whole: to a file beside it, then
+    /// renamed over it.
+    pub fn write(&self, path: &Path) -> Result<(), RecordError> {
+        let failed = |source| RecordError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        serde_json::to_writer_pretty(&mut file, self).map_err(|err| failed(err.into()))?;
+        file.write_all(b"\n").map_err(failed)?;
+        file.as_file().sync_all().map_err(failed)?;
+        file.persist(path).map_err(|err| failed(err.error))?;
+        Ok(())
+    }
+}
+
+/// A run id: the UTC start time and 32 random bits,
+/// `20261124T033000Z-1a2b3c4d`.
+pub fn new_run_id(now: jiff::Timestamp) -> String {
+    format!(
+        "{}-{:08x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        fastrand::u32(..)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RunRecord {
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            cosinv_version: "0.1.0",
+            run_id: "20261124T033000Z-00000001".into(),
+            started_at: "2026-11-24T03:30:00.000Z".into(),
+            finished_at: None,
+            report: "r.csv".into(),
+            manifests: Vec::new(),
+            target: Target::Endpoint {
+                url: "http://127.0.0.1:9000/".into(),
+            },
+            shard: Some("1/8".into()),
+            from_report: None,
+            options: RunOptions {
+                concurrency: 64,
+                bucket_concurrency: 1,
+                rate: None,
+                bucket_rate: Some(2.5),
+                max_attempts: 8,
+                request_timeout_secs: 30.0,
+                dry_run: false,
+                refresh: true,
+                prune: false,
+                prune_prefix: None,
+            },
+            stopped: None,
+            exit_code: None,
+            counts: None,
+        }
+    }
+
+    #[test]
+    fn the_sidecar_is_the_report_path_with_json_added() {
+        assert_eq!(
+            sidecar_path(Path::new("/var/log/r.csv")),
+            Path::new("/var/log/r.csv.json")
+        );
+    }
+
+    #[test]
+    fn manifests_are_hashed_as_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, "abc").unwrap();
+        let digest = ManifestDigest::of_file(&path).unwrap();
+        assert_eq!(
+            digest.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(digest.bytes, 3);
+    }
+
+    #[test]
+    fn records_are_written_whole_and_read_back_as_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv.json");
+        let mut record = record();
+        record.write(&path).unwrap();
+        record.finished_at = Some("2026-11-24T03:31:00.000Z".into());
+        record.counts = Some(ReportCounts::default());
+        record.write(&path).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["target"]["kind"], "endpoint");
+        assert_eq!(json["options"]["bucket_rate"], 2.5);
+        assert_eq!(json["finished_at"], "2026-11-24T03:31:00.000Z");
+        assert_eq!(json["counts"]["jobs"], 0);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "a temporary file was left behind");
+    }
+
+    #[test]
+    fn the_summary_is_a_view_of_the_record() {
+        let record = record();
+        let json = serde_json::to_value(record.summary()).unwrap();
+        assert_eq!(json["run_id"], "20261124T033000Z-00000001");
+        assert_eq!(json["report"], "r.csv");
+        assert_eq!(json["dry_run"], false);
+        assert!(json["counts"].is_null());
+    }
+
+    #[test]
+    fn run_ids_start_with_the_time() {
+        let now: jiff::Timestamp = "2026-11-24T03:30:00Z".parse().unwrap();
+        let id = new_run_id(now);
+        assert!(id.starts_with("20261124T033000Z-"), "{id}");
+        assert_eq!(id.len(), "20261124T033000Z-".len() + 8);
+    }
+}
