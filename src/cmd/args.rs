@@ -17,7 +17,7 @@ use secrecy::SecretString;
 
 use super::help;
 use crate::cos::http::ResolveRule;
-use crate::emulator::Fraction;
+use crate::emulator::{self, Fraction};
 use crate::executor::rate::Rate;
 use crate::plan::Shard;
 
@@ -298,9 +298,41 @@ pub struct FaultArgs {
     /// Fault: send Retry-After: SECS with 503 and 429 answers
     #[arg(long, value_name = "SECS")]
     pub retry_after: Option<u64>,
+    /// Fault: the global ceiling over time, SECS:RATE,… after start (e.g. 0:40,30:200,60:40)
+    #[arg(long, value_name = "SCHEDULE", value_parser = parse_rate_schedule)]
+    pub rate_limit_schedule: Option<RateSchedule>,
+    /// Fault: the service is down from START to END seconds after start (e.g. 10..20)
+    #[arg(long, value_name = "START..END", value_parser = parse_window)]
+    pub outage: Option<(f64, f64)>,
+    /// Fault: during --outage, answer 503 ServiceUnavailable or refuse connections
+    #[arg(long, value_enum, default_value_t = OutageModeArg::Unavailable, requires = "outage")]
+    pub outage_mode: OutageModeArg,
     /// Seed of the fault generator: the same seed, the same faults
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// A parsed `--rate-limit-schedule`.
+pub type RateSchedule = Vec<(Duration, f64)>;
+
+fn parse_rate_schedule(text: &str) -> Result<RateSchedule, String> {
+    emulator::parse_rate_schedule(text).map_err(|err| err.to_string())
+}
+
+/// `START..END` seconds, checked as an outage window.
+fn parse_window(text: &str) -> Result<(f64, f64), String> {
+    let outage = emulator::parse_outage(text, emulator::OutageMode::Unavailable)
+        .map_err(|err| err.to_string())?;
+    Ok((outage.start.as_secs_f64(), outage.end.as_secs_f64()))
+}
+
+/// `--outage-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutageModeArg {
+    /// Every answer is 503 ServiceUnavailable
+    Unavailable,
+    /// Nothing listens: connections are refused
+    Refuse,
 }
 
 /// A positive, finite number of seconds.

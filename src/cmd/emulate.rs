@@ -6,13 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::args::{EmulateArgs, FaultArgs};
+use super::args::{EmulateArgs, FaultArgs, OutageModeArg};
 use super::exit;
 use super::runtime;
 use super::signals::StopSignals;
 use crate::cos::credentials::Credentials;
 use crate::cos::xml::BucketEntry;
-use crate::emulator::{Emulator, EmulatorConfig, Faults, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY};
+use crate::emulator::{
+    Emulator, EmulatorConfig, Faults, Outage, OutageMode, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY,
+};
 
 /// `cosinv emulate`: the exit code.
 pub fn run(args: &EmulateArgs) -> u8 {
@@ -158,6 +160,15 @@ fn faults(args: &FaultArgs) -> Faults {
         rate_limit: args.rate_limit.map(|rate| rate.get()),
         bucket_rate_limit: args.bucket_rate_limit.map(|rate| rate.get()),
         retry_after: args.retry_after,
+        rate_limit_schedule: args.rate_limit_schedule.clone().unwrap_or_default(),
+        outage: args.outage.map(|(start, end)| Outage {
+            start: Duration::from_secs_f64(start),
+            end: Duration::from_secs_f64(end),
+            mode: match args.outage_mode {
+                OutageModeArg::Unavailable => OutageMode::Unavailable,
+                OutageModeArg::Refuse => OutageMode::Refuse,
+            },
+        }),
         seed: args.seed,
     }
 }

@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::Faults;
+use super::{Faults, Outage, OutageMode};
 
 /// A fraction of requests, from 0 to 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
@@ -23,6 +23,58 @@ impl Fraction {
     pub fn get(self) -> f64 {
         self.0
     }
+}
+
+/// A rate schedule or outage window that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not {expected}")]
+pub struct InvalidSchedule {
+    pub text: String,
+    pub expected: &'static str,
+}
+
+/// Parses `SECS:RATE,SECS:RATE,…` (offsets in seconds, increasing; rates
+/// positive), e.g. `0:40,10:200,20:40`.
+pub fn parse_rate_schedule(text: &str) -> Result<Vec<(Duration, f64)>, InvalidSchedule> {
+    let bad = || InvalidSchedule {
+        text: text.to_string(),
+        expected: "SECS:RATE[,SECS:RATE…] with increasing seconds and positive rates",
+    };
+    let mut schedule: Vec<(Duration, f64)> = Vec::new();
+    for step in text.split(',') {
+        let (at, rate) = step.split_once(':').ok_or_else(bad)?;
+        let at: f64 = at.trim().parse().map_err(|_| bad())?;
+        let rate: f64 = rate.trim().parse().map_err(|_| bad())?;
+        let at = Duration::try_from_secs_f64(at).map_err(|_| bad())?;
+        let increasing = schedule.last().is_none_or(|(last, _)| at > *last);
+        if !(rate.is_finite() && rate > 0.0 && increasing) {
+            return Err(bad());
+        }
+        schedule.push((at, rate));
+    }
+    Ok(schedule)
+}
+
+/// Parses `START..END` (seconds after the emulator starts), e.g. `10..20`.
+pub fn parse_outage(text: &str, mode: OutageMode) -> Result<Outage, InvalidSchedule> {
+    let bad = || InvalidSchedule {
+        text: text.to_string(),
+        expected: "START..END in seconds, START before END",
+    };
+    let (start, end) = text.split_once("..").ok_or_else(bad)?;
+    let seconds = |value: &str| {
+        value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(bad)
+    };
+    let (start, end) = (seconds(start)?, seconds(end)?);
+    if start >= end {
+        return Err(bad());
+    }
+    Ok(Outage { start, end, mode })
 }
 
 impl std::str::FromStr for Fraction {
@@ -66,6 +118,8 @@ pub(crate) struct FaultState {
 
 struct State {
     faults: Faults,
+    /// When the faults were set: the origin of the schedule and outage.
+    started: Instant,
     rng: fastrand::Rng,
     global: Option<TokenBucket>,
     per_bucket: HashMap<String, TokenBucket>,
@@ -98,6 +152,23 @@ impl TokenBucket {
     }
 }
 
+/// The global ceiling `elapsed` after the faults were set.
+fn ceiling_at(faults: &Faults, elapsed: Duration) -> Option<f64> {
+    faults
+        .rate_limit_schedule
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= elapsed)
+        .map(|(_, rate)| *rate)
+        .or(faults.rate_limit)
+}
+
+pub(crate) const SERVICE_UNAVAILABLE: Injected = Injected::Error {
+    status: 503,
+    code: crate::cos::error::SERVICE_UNAVAILABLE,
+    message: "Service Unavailable.",
+};
+
 impl FaultState {
     pub(crate) fn new(faults: Faults) -> Self {
         FaultState {
@@ -125,10 +196,31 @@ impl FaultState {
         state.faults.latency + extra
     }
 
+    /// While connections are refused: how long that goes on.
+    pub(crate) fn refusing(&self) -> Option<Duration> {
+        let state = self.lock();
+        let elapsed = state.started.elapsed();
+        state
+            .faults
+            .outage
+            .filter(|outage| outage.mode == OutageMode::Refuse)
+            .filter(|outage| (outage.start..outage.end).contains(&elapsed))
+            .map(|outage| outage.end - elapsed)
+    }
+
     /// Decides the fate of a request to `bucket`.
     pub(crate) fn draw(&self, bucket: Option<&str>) -> Injected {
         let mut state = self.lock();
         let faults = state.faults.clone();
+        let elapsed = state.started.elapsed();
+        if let Some(outage) = faults.outage
+            && (outage.start..outage.end).contains(&elapsed)
+        {
+            return match outage.mode {
+                OutageMode::Unavailable => SERVICE_UNAVAILABLE,
+                OutageMode::Refuse => Injected::Reset,
+            };
+        }
         let draw = state.rng.f64();
         let mut threshold = 0.0;
         let outcomes = [
@@ -159,7 +251,7 @@ impl FaultState {
             }
         }
         let now = Instant::now();
-        if let Some(rate) = faults.rate_limit {
+        if let Some(rate) = ceiling_at(&faults, elapsed) {
             let global = state
                 .global
                 .get_or_insert_with(|| TokenBucket::full(rate, now));
@@ -189,6 +281,7 @@ impl State {
     fn new(faults: Faults) -> Self {
         State {
             rng: fastrand::Rng::with_seed(faults.seed),
+            started: Instant::now(),
             faults,
             global: None,
             per_bucket: HashMap::new(),
@@ -229,6 +322,32 @@ mod tests {
                 .iter()
                 .all(|f| *f == Injected::Nothing)
         );
+    }
+
+    #[test]
+    fn schedules_and_outages_parse_and_apply_by_time() {
+        let schedule = parse_rate_schedule("0:40, 10:200,20.5:5").unwrap();
+        assert_eq!(schedule[2], (Duration::from_millis(20_500), 5.0));
+        for bad in ["", "10", "a:1", "10:1,5:2", "0:0", "0:-1"] {
+            assert!(parse_rate_schedule(bad).is_err(), "{bad}");
+        }
+        let faults = Faults {
+            rate_limit: Some(7.0),
+            rate_limit_schedule: vec![(Duration::from_secs(5), 40.0)],
+            ..Faults::default()
+        };
+        assert_eq!(ceiling_at(&faults, Duration::from_secs(1)), Some(7.0));
+        assert_eq!(ceiling_at(&faults, Duration::from_secs(6)), Some(40.0));
+        let outage = parse_outage("0..3600", OutageMode::Unavailable).unwrap();
+        let state = FaultState::new(Faults {
+            outage: Some(outage),
+            ..Faults::default()
+        });
+        assert_eq!(state.draw(Some("b")), SERVICE_UNAVAILABLE);
+        assert_eq!(state.refusing(), None);
+        for bad in ["10", "5..5", "9..3", "a..b"] {
+            assert!(parse_outage(bad, OutageMode::Refuse).is_err(), "{bad}");
+        }
     }
 
     #[test]

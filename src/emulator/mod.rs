@@ -47,7 +47,7 @@ use crate::cos::credentials::Credentials;
 use crate::cos::xml::BucketEntry;
 use crate::model::InventoryConfiguration;
 
-pub use faults::{Fraction, InvalidFraction};
+pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};
 pub use metadata::METADATA_PATH;
 pub use sts::{RoleConfig, STS_PATH};
 pub use tls::{TlsIdentity, TlsSetupError};
@@ -76,7 +76,31 @@ pub struct Faults {
     pub bucket_rate_limit: Option<f64>,
     /// Seconds sent as `Retry-After` on throttling answers.
     pub retry_after: Option<u64>,
+    /// The global ceiling over time: from each offset (since the faults
+    /// were set) on, this many requests per second; before the first,
+    /// `rate_limit`.
+    pub rate_limit_schedule: Vec<(Duration, f64)>,
+    /// A window in which the service is down.
+    pub outage: Option<Outage>,
     pub seed: u64,
+}
+
+/// A window (offsets since the faults were set) in which every request
+/// fails.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outage {
+    pub start: Duration,
+    pub end: Duration,
+    pub mode: OutageMode,
+}
+
+/// How the service is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageMode {
+    /// Every answer is 503 ServiceUnavailable.
+    Unavailable,
+    /// Connections are refused: nothing listens.
+    Refuse,
 }
 
 #[derive(Debug, Clone)]
@@ -350,11 +374,19 @@ impl Drop for Emulator {
     }
 }
 
-async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, tls: Option<TlsIdentity>) {
+async fn accept_loop(mut listener: TcpListener, inner: Arc<Inner>, tls: Option<TlsIdentity>) {
     loop {
+        if let Some(down) = inner.faults.refusing() {
+            match refuse_for(listener, &inner, down).await {
+                Some(again) => listener = again,
+                None => break,
+            }
+        }
         let accepted = tokio::select! {
             _ = inner.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
+            // Look at the outage window again now and then.
+            _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
         };
         let Ok((stream, _)) = accepted else {
             // Out of file descriptors and the like: wait, then go on.
@@ -372,6 +404,25 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, tls: Option<TlsId
             }
         });
     }
+}
+
+/// An outage that refuses connections: nothing listens for `down`, then
+/// the same address is listened on again (`None` when shut down
+/// meanwhile, or the address cannot be had back).
+async fn refuse_for(listener: TcpListener, inner: &Inner, down: Duration) -> Option<TcpListener> {
+    let addr = listener.local_addr().ok()?;
+    drop(listener);
+    tokio::select! {
+        _ = inner.shutdown.cancelled() => return None,
+        _ = tokio::time::sleep(down) => {}
+    }
+    for _ in 0..100 {
+        if let Ok(listener) = TcpListener::bind(addr).await {
+            return Some(listener);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 /// Serves one connection, after a TLS handshake when there is TLS. A
