@@ -52,8 +52,13 @@ pub enum Outcome {
     /// Not sent: an earlier answer showed it would fail (no such bucket,
     /// credentials rejected).
     Skipped,
-    /// Not finished: the run was interrupted.
+    /// Not finished: the run was interrupted before its request was sent
+    /// (or between attempts).
     Cancelled,
+    /// Sent, but no answer came (the run was stopped while it was on the
+    /// wire, or the last attempt timed out or lost its connection): COS
+    /// may or may not have made the change. A rerun settles it.
+    Unknown,
     /// A dry run: nothing sent.
     DryRun,
 }
@@ -67,6 +72,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
             Outcome::Cancelled => "cancelled",
+            Outcome::Unknown => "unknown",
             Outcome::DryRun => "dry-run",
         }
     }
@@ -277,6 +283,7 @@ mod tests {
             Outcome::Failed,
             Outcome::Skipped,
             Outcome::Cancelled,
+            Outcome::Unknown,
             Outcome::DryRun,
         ]
         .iter()
@@ -291,6 +298,7 @@ mod tests {
                 "failed",
                 "skipped",
                 "cancelled",
+                "unknown",
                 "dry-run"
             ]
         );

@@ -136,9 +136,10 @@ impl RateMeter {
     }
 }
 
-/// Jobs that really ended: cancelled ones are not progress.
+/// Jobs that really ended: cancelled ones (and those whose answer never
+/// came) are not progress.
 fn finished(stats: &StatsSnapshot) -> u64 {
-    stats.done() - stats.cancelled
+    stats.done() - stats.cancelled - stats.unknown
 }
 
 /// The display of one run.
@@ -347,7 +348,12 @@ fn event_fields(event: &Event) -> Map<String, Value> {
 /// retries at `-vv`.
 pub fn event_line(event: &Event, verbose: u8) -> Option<String> {
     match event {
-        Event::Finished(row) if matches!(row.outcome, Outcome::Failed | Outcome::Skipped) => {
+        Event::Finished(row)
+            if matches!(
+                row.outcome,
+                Outcome::Failed | Outcome::Skipped | Outcome::Unknown
+            ) =>
+        {
             let status = row
                 .http_status
                 .map(|status| format!(" HTTP {status}"))

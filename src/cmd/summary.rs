@@ -28,7 +28,7 @@ pub fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
         return exit::STOPPED;
     }
     let stats = &result.stats;
-    if stats.failed + stats.skipped + stats.cancelled > 0 {
+    if stats.failed + stats.skipped + stats.cancelled + stats.unknown > 0 {
         exit::JOBS_FAILED
     } else {
         exit::SUCCESS
@@ -76,9 +76,13 @@ pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String>
         )];
     }
     let seconds = result.elapsed.as_secs_f64().max(0.001);
+    let unknown = match counts.outcome(Outcome::Unknown) {
+        0 => String::new(),
+        unknown => format!(", unknown {unknown}"),
+    };
     let mut lines = vec![format!(
-        "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {} of \
-         {scope} in {elapsed} ({:.0} jobs/s, {}); report: {report}",
+        "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {}{unknown} \
+         of {scope} in {elapsed} ({:.0} jobs/s, {}); report: {report}",
         counts.outcome(Outcome::Applied),
         counts.outcome(Outcome::Unchanged),
         counts.outcome(Outcome::Deleted),

@@ -4,7 +4,7 @@
 //! retries and cancellation.
 
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // tokio's clock, so that tests on a paused clock see every wait.
@@ -54,7 +54,13 @@ impl Ended {
 pub(super) struct Subject<'a> {
     pub bucket: &'a BucketName,
     pub id: &'a str,
+    /// Where the run keeps this job's attempts and whether one is on the
+    /// wire, for a row if the run is stopped mid-request.
+    pub slot: Option<&'a AtomicU32>,
 }
+
+/// The bit of a slot that says a request is on the wire.
+pub(super) const ON_WIRE: u32 = 1 << 31;
 
 pub(super) fn unix_now(offset: i64) -> u64 {
     let now = SystemTime::now()
@@ -88,7 +94,13 @@ pub(super) async fn run<T: Transport>(
             break End::Cancelled;
         };
         attempts += 1;
+        if let Some(slot) = subject.slot {
+            slot.store(attempts | ON_WIRE, Ordering::Relaxed);
+        }
         let outcome = send(shared, transport, request).await;
+        if let Some(slot) = subject.slot {
+            slot.store(attempts, Ordering::Relaxed);
+        }
         drop(permit);
         let class = retry::classify(&outcome);
         learn_from(shared, class, &outcome);

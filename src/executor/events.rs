@@ -20,6 +20,7 @@ pub struct Stats {
     pub failed: AtomicU64,
     pub skipped: AtomicU64,
     pub cancelled: AtomicU64,
+    pub unknown: AtomicU64,
     pub dry_run: AtomicU64,
     /// Requests sent, retries included.
     pub attempts: AtomicU64,
@@ -41,6 +42,7 @@ pub struct StatsSnapshot {
     pub failed: u64,
     pub skipped: u64,
     pub cancelled: u64,
+    pub unknown: u64,
     pub dry_run: u64,
     pub attempts: u64,
     pub retries: u64,
@@ -57,6 +59,7 @@ impl StatsSnapshot {
             + self.failed
             + self.skipped
             + self.cancelled
+            + self.unknown
             + self.dry_run
     }
 }
@@ -72,6 +75,7 @@ impl Stats {
             failed: get(&self.failed),
             skipped: get(&self.skipped),
             cancelled: get(&self.cancelled),
+            unknown: get(&self.unknown),
             dry_run: get(&self.dry_run),
             attempts: get(&self.attempts),
             retries: get(&self.retries),
@@ -88,6 +92,7 @@ impl Stats {
             Outcome::Failed => &self.failed,
             Outcome::Skipped => &self.skipped,
             Outcome::Cancelled => &self.cancelled,
+            Outcome::Unknown => &self.unknown,
             Outcome::DryRun => &self.dry_run,
         };
         counter.fetch_add(1, Ordering::Relaxed);

@@ -115,6 +115,7 @@ async fn list_bucket<T: Transport>(
         let subject = Subject {
             bucket: job.bucket(),
             id: "(list)",
+            slot: None,
         };
         let seed = page as u64 ^ hash_of(job.bucket().as_str());
         let ended = attempt::run(shared, transport, subject, &request, &bucket_skip, seed).await;
@@ -158,7 +159,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
         BucketWork::Unreadable(refresh) => {
             for (offset, job) in jobs.iter().enumerate() {
                 let row = rows::unreadable(&Target::job(job, "put"), refresh);
-                finish(shared, Some(first + offset), row);
+                finish(shared, first + offset, row);
             }
             return;
         }
@@ -171,26 +172,41 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
                 "InventoryLimit",
                 limit.message(),
             );
-            finish(shared, Some(first + offset), row);
+            finish(shared, first + offset, row);
         }
         return;
     }
     let bucket_skip = OnceLock::new();
-    delete_unlisted(shared, &jobs[0], changes, &bucket_skip).await;
+    let deletes = Deletes {
+        job: &jobs[0],
+        changes,
+        first: shared.delete_base[bucket],
+    };
+    delete_unlisted(shared, deletes, &bucket_skip).await;
     put_jobs(shared, first, jobs, changes, &bucket_skip).await;
 }
 
 /// Deletes the bucket's pruned ids, before its PUTs so that the room they
 /// free is there when the PUTs arrive.
+/// A bucket's pruned ids: any of its jobs (for the bucket and region),
+/// its changes, and the index of its first delete among the run's rows.
+#[derive(Clone, Copy)]
+struct Deletes<'a> {
+    job: &'a Job,
+    changes: &'a BucketChanges,
+    first: usize,
+}
+
 async fn delete_unlisted<T: Transport>(
     shared: &Shared<T>,
-    job: &Job,
-    changes: &BucketChanges,
+    deletes: Deletes<'_>,
     bucket_skip: &OnceLock<String>,
 ) {
     let concurrency = shared.config.bucket_concurrency.get();
-    futures_util::stream::iter(&changes.deletes)
-        .for_each_concurrent(concurrency, |id| async move {
+    let job = deletes.job;
+    futures_util::stream::iter(deletes.changes.deletes.iter().enumerate())
+        .for_each_concurrent(concurrency, |(offset, id)| async move {
+            let index = deletes.first + offset;
             let target = Target {
                 bucket: job.bucket(),
                 region: job.region(),
@@ -205,6 +221,7 @@ async fn delete_unlisted<T: Transport>(
                     let subject = Subject {
                         bucket: job.bucket(),
                         id,
+                        slot: shared.slots.get(index),
                     };
                     let seed = hash_of(id);
                     let ended =
@@ -212,7 +229,7 @@ async fn delete_unlisted<T: Transport>(
                     deleted_row(&target, &ended)
                 }
             };
-            finish(shared, None, row);
+            finish(shared, index, row);
         })
         .await;
 }
@@ -240,7 +257,7 @@ async fn put_jobs<T: Transport>(
         .for_each_concurrent(concurrency, |(offset, (job, action))| async move {
             let index = first + offset;
             let row = put_job(shared, index, job, action, bucket_skip).await;
-            finish(shared, Some(index), row);
+            finish(shared, index, row);
         })
         .await;
 }
@@ -264,6 +281,7 @@ async fn put_job<T: Transport>(
     let subject = Subject {
         bucket: job.bucket(),
         id: job.id().as_str(),
+        slot: shared.slots.get(index),
     };
     let ended = attempt::run(
         shared,
@@ -278,8 +296,9 @@ async fn put_job<T: Transport>(
 }
 
 /// Counts a row, tells the observer, hands it to the writer. `index` is
-/// the job's (none for a pruned id).
-fn finish<T: Transport>(shared: &Shared<T>, index: Option<usize>, row: ReportRow) {
+/// the row's place among the run's: the job's, or after the jobs for a
+/// pruned id.
+fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
     shared.stats.count(row.outcome);
     if let Some(observer) = &shared.observer {
         observer(&Event::Finished(row.clone()));

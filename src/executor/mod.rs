@@ -36,7 +36,7 @@ pub mod stop;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::ops::Range;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -167,8 +167,9 @@ enum Mode {
     },
 }
 
-/// A row for the writer: the job's index, none for a deleted id.
-type RowMessage = (Option<usize>, ReportRow);
+/// A row for the writer, with its place among the run's rows (jobs first,
+/// then pruned ids).
+type RowMessage = (usize, ReportRow);
 
 /// Everything the lanes share.
 struct Shared<T> {
@@ -194,6 +195,11 @@ struct Shared<T> {
     clock_offset: AtomicI64,
     /// Why the rest of the run is skipped.
     abort: OnceLock<StopReason>,
+    /// Per row of an apply (jobs, then pruned ids): attempts so far, and
+    /// [`attempt::ON_WIRE`] while one is on the wire. Empty in a refresh.
+    slots: Vec<AtomicU32>,
+    /// Per bucket: the place of its first pruned id among the rows.
+    delete_base: Vec<usize>,
     mode: Mode,
 }
 
@@ -210,6 +216,7 @@ impl<T: Transport> Shared<T> {
         let clock_offset = config.clock_offset;
         let mut order: Vec<usize> = (0..buckets.len()).collect();
         order.sort_by_key(|&index| std::cmp::Reverse(buckets[index].len()));
+        let (slots, delete_base) = row_places(plan.jobs().len(), &mode);
         Shared {
             limits: Limits::new(config.rate, config.bucket_rate),
             pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now().into_std()),
@@ -227,6 +234,8 @@ impl<T: Transport> Shared<T> {
             next_bucket: AtomicU64::new(0),
             clock_offset: AtomicI64::new(clock_offset),
             abort: OnceLock::new(),
+            slots,
+            delete_base,
             mode,
         }
     }
@@ -313,7 +322,7 @@ pub async fn execute<T: Transport>(
         .total
         .store((total + deletes) as u64, Ordering::Relaxed);
     let (rows, receiver) = mpsc::channel();
-    let writer = spawn_writer(report, receiver, total, control.cancel.clone());
+    let writer = spawn_writer(report, receiver, total + deletes, control.cancel.clone());
     let mode = Mode::Apply { work };
     let shared = Arc::new(Shared::new(
         plan,
@@ -325,10 +334,12 @@ pub async fn execute<T: Transport>(
     ));
     run_lanes(&shared, &control).await;
     let result_at_end = shared.result(started);
-    let plan = shared.plan.clone();
-    drop(shared);
+    // Every lane has ended: this is the last handle, and dropping its
+    // sender lets the writer finish.
+    let mut shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("lanes ended"));
+    shared.rows = None;
     let written = writer.join().map_err(|_| ExecuteError::WriterPanicked)?;
-    let counts = write_missing_rows(&plan, written, &control.stats)?;
+    let counts = write_missing_rows(&shared, written, &control.stats)?;
     Ok(RunResult {
         stats: control.stats.snapshot(),
         counts,
@@ -365,19 +376,44 @@ async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) 
 /// and the write failure that stopped it, if any.
 type WriterResult = (ReportWriter, Vec<bool>, Option<ReportError>);
 
-/// Writes a `cancelled` row for every job the writer has no row for, and
-/// closes the report; the report's counts.
-fn write_missing_rows(
-    plan: &Plan,
+/// The rows of an apply: one slot per job, then one per pruned id (of
+/// buckets under the limit), and where each bucket's pruned ids start.
+fn row_places(jobs: usize, mode: &Mode) -> (Vec<AtomicU32>, Vec<usize>) {
+    let Mode::Apply { work } = mode else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut next = jobs;
+    let delete_base = work
+        .iter()
+        .map(|bucket| {
+            let first = next;
+            if let BucketWork::Changes(changes) = bucket
+                && changes.limit.is_none()
+            {
+                next += changes.deletes.len();
+            }
+            first
+        })
+        .collect();
+    ((0..next).map(|_| AtomicU32::new(0)).collect(), delete_base)
+}
+
+/// Writes a row for every job and pruned id the writer has none for —
+/// `unknown` if its request was on the wire when the run stopped,
+/// `cancelled` otherwise — and closes the report; the report's counts.
+fn write_missing_rows<T: Transport>(
+    shared: &Shared<T>,
     (mut report, written, failure): WriterResult,
     stats: &Stats,
 ) -> Result<ReportCounts, ExecuteError> {
     if let Some(err) = failure {
         return Err(err.into());
     }
-    for (index, job) in plan.jobs().iter().enumerate() {
-        if !written[index] {
-            let row = rows::cancelled(&rows::Target::job(job, "put"));
+    for (place, target) in row_targets(shared) {
+        if !written[place] {
+            let slot = shared.slots[place].load(Ordering::Relaxed);
+            let on_wire = slot & attempt::ON_WIRE != 0;
+            let row = rows::unfinished(&target, slot & !attempt::ON_WIRE, on_wire);
             stats.count(row.outcome);
             report.write(&row)?;
         }
@@ -385,6 +421,41 @@ fn write_missing_rows(
     let counts = report.counts().clone();
     report.finish()?;
     Ok(counts)
+}
+
+/// What each row of an apply is about, with its place: the jobs (with
+/// their actions), then each bucket's pruned ids.
+fn row_targets<T: Transport>(shared: &Shared<T>) -> Vec<(usize, rows::Target<'_>)> {
+    let Mode::Apply { work } = &shared.mode else {
+        return Vec::new();
+    };
+    let jobs = shared.plan.jobs();
+    let mut targets = Vec::with_capacity(shared.slots.len());
+    for ((range, work), &first) in shared.buckets.iter().zip(work).zip(&shared.delete_base) {
+        let actions = match work {
+            BucketWork::Changes(changes) => Some(changes),
+            BucketWork::Unreadable(_) => None,
+        };
+        for (offset, job) in jobs[range.clone()].iter().enumerate() {
+            let action = actions
+                .and_then(|changes| changes.actions.get(offset))
+                .map_or("put", |action| action.as_str());
+            targets.push((range.start + offset, rows::Target::job(job, action)));
+        }
+        let pruned = actions.filter(|changes| changes.limit.is_none());
+        for (offset, id) in pruned.iter().flat_map(|c| c.deletes.iter()).enumerate() {
+            let job = &jobs[range.start];
+            let target = rows::Target {
+                bucket: job.bucket(),
+                region: job.region(),
+                id,
+                action: "delete",
+                job: None,
+            };
+            targets.push((first + offset, target));
+        }
+    }
+    targets
 }
 
 /// More lanes than permits, so lanes blocked on one bucket's rate limit
@@ -424,11 +495,7 @@ fn spawn_writer(
                 continue;
             }
             match report.write(&row) {
-                Ok(()) => {
-                    if let Some(index) = index {
-                        written[index] = true;
-                    }
-                }
+                Ok(()) => written[index] = true,
                 Err(err) => {
                     failure = Some(err);
                     cancel.cancel();

@@ -115,10 +115,10 @@ fn signature_expired(response: &Response) -> bool {
 pub fn classify_response(status: u16, cos_code: Option<&str>) -> Class {
     match (status, cos_code) {
         (200..=299, _) => Class::Success,
-        (_, Some(code::SLOW_DOWN | code::TOO_MANY_REQUESTS | code::SERVICE_UNAVAILABLE)) => {
-            Class::Throttled
-        }
-        (429 | 503, _) => Class::Throttled,
+        // Only a request to slow down is throttling; any other 503
+        // (ServiceUnavailable, a proxy's page) is the service failing.
+        (_, Some(code::SLOW_DOWN | code::TOO_MANY_REQUESTS)) => Class::Throttled,
+        (429, _) => Class::Throttled,
         (_, Some(code::REQUEST_TIME_TOO_SKEWED)) => Class::ClockSkew,
         (_, Some(code::REQUEST_TIMEOUT)) => Class::Transient,
         (500..=599, _) => Class::ServerError,
@@ -268,7 +268,8 @@ mod tests {
             (200, None, Class::Success),
             (204, None, Class::Success),
             (503, Some("SlowDown"), Class::Throttled),
-            (503, None, Class::Throttled),
+            (503, None, Class::ServerError),
+            (503, Some("ServiceUnavailable"), Class::ServerError),
             (429, None, Class::Throttled),
             (400, Some("SlowDown"), Class::Throttled),
             (500, Some("InternalError"), Class::ServerError),

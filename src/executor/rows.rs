@@ -92,16 +92,30 @@ fn with_attempt(mut row: ReportRow, attempt: Option<&Attempt>) -> ReportRow {
     row
 }
 
+/// Whether an attempt may have reached COS without its answer reaching
+/// us: a timeout, or a connection that broke after the request went out
+/// (refused connections and refused certificates sent nothing).
+fn answer_lost(attempt: Option<&Attempt>) -> bool {
+    matches!(
+        attempt,
+        Some(Err(err)) if matches!(err.kind, TransportErrorKind::Timeout | TransportErrorKind::Connection)
+    )
+}
+
 /// The row of a request that ended; `success` is the outcome of a 2xx.
 pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> ReportRow {
     let outcome = match &ended.end {
         End::Succeeded => success,
+        End::Failed { .. } if answer_lost(ended.last.as_ref()) => Outcome::Unknown,
         End::Failed { .. } => Outcome::Failed,
         End::Skipped(_) => Outcome::Skipped,
         End::Cancelled => Outcome::Cancelled,
     };
     let base = base_row(target, outcome, ended.attempts, ended.elapsed);
     let mut row = with_attempt(base, ended.last.as_ref());
+    if outcome == Outcome::Unknown {
+        row.message = format!("{UNKNOWN_NOTE}; last attempt: {}", row.message);
+    }
     match &ended.end {
         End::Succeeded | End::Failed { why: None, .. } => {}
         End::Failed { why: Some(why), .. } => row.message = format!("{why}: {}", row.message),
@@ -119,10 +133,24 @@ fn interrupted(last: &str) -> String {
     }
 }
 
-/// A job that never started before the run ended.
-pub(super) fn cancelled(target: &Target<'_>) -> ReportRow {
-    let mut row = base_row(target, Outcome::Cancelled, 0, Duration::ZERO);
-    row.message = interrupted("");
+/// What an `unknown` row says: the change may or may not have been made.
+const UNKNOWN_NOTE: &str = "no answer came: COS may or may not have made the change (a rerun \
+                            settles it)";
+
+/// A job without a row when the run ended: `cancelled` if nothing of it
+/// was on the wire, `unknown` if a request was (its answer never came).
+pub(super) fn unfinished(target: &Target<'_>, attempts: u32, on_wire: bool) -> ReportRow {
+    let outcome = if on_wire {
+        Outcome::Unknown
+    } else {
+        Outcome::Cancelled
+    };
+    let mut row = base_row(target, outcome, attempts, Duration::ZERO);
+    row.message = if on_wire {
+        format!("{UNKNOWN_NOTE}; the run was stopped while the request was on the wire")
+    } else {
+        interrupted("")
+    };
     row
 }
 

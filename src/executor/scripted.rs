@@ -223,7 +223,8 @@ async fn attempts_stop_at_the_maximum() {
         ..ExecutorConfig::default()
     };
     let (_, rows) = run(&script, vec![job(A, "x")], config).await;
-    assert_eq!(outcome(&rows, A, "x"), "failed after 4");
+    // A broken connection may have carried the request: unknown, not failed.
+    assert_eq!(outcome(&rows, A, "x"), "unknown after 4");
     let row = &rows[&(A.to_string(), "x".to_string())];
     assert_eq!(row.error_code, "ConnectionError");
     assert!(
@@ -300,4 +301,79 @@ async fn cancelling_during_a_backoff_ends_the_job_cancelled_with_its_last_answer
     assert_eq!(script.attempts(), 1);
     let text = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     assert!(text.contains("last attempt: HTTP 503 SlowDown"), "{text}");
+}
+
+/// Never answers: every request stays on the wire.
+struct Silent;
+
+impl Transport for Silent {
+    async fn send(&self, _request: &InventoryRequest, _now: u64) -> Attempt {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_on_the_wire_when_the_run_is_stopped_ends_unknown_not_cancelled() {
+    let control = RunControl::default();
+    let (cancel, force) = (control.cancel.clone(), control.force.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let report = ReportWriter::create(&path).unwrap();
+    let plan = Arc::new(Plan::from_jobs(vec![job(A, "x"), job(A, "y")]));
+    let work = crate::plan::reconcile::blind(&plan);
+    let run = tokio::spawn(execute(
+        plan,
+        work,
+        Some(Silent),
+        ExecutorConfig::default(),
+        report,
+        control,
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cancel.cancel();
+    force.cancel();
+    let result = run.await.unwrap().unwrap();
+    assert_eq!((result.stats.unknown, result.stats.cancelled), (1, 1));
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let rows: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[4].to_string(), r[9].to_string())
+        })
+        .collect();
+    assert!(rows.contains(&("unknown".into(), "1".into())), "{rows:?}");
+    assert!(rows.contains(&("cancelled".into(), "0".into())), "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_last_attempt_without_an_answer_is_unknown_a_refused_connection_failed() {
+    let script = Arc::new(Script::default());
+    let timeout = || {
+        Err(TransportError {
+            kind: TransportErrorKind::Timeout,
+            message: "timed out".into(),
+        })
+    };
+    let refused = || {
+        Err(TransportError {
+            kind: TransportErrorKind::Connect,
+            message: "connection refused".into(),
+        })
+    };
+    script.answer(A, "x", (0..2).map(|_| timeout()));
+    script.answer(A, "y", (0..2).map(|_| refused()));
+    let config = ExecutorConfig {
+        retry: RetryPolicy {
+            max_attempts: std::num::NonZeroU32::new(2).unwrap(),
+            base_delay: Duration::ZERO,
+            ..RetryPolicy::default()
+        },
+        ..ExecutorConfig::default()
+    };
+    let (_, rows) = run(&script, vec![job(A, "x"), job(A, "y")], config).await;
+    assert_eq!(outcome(&rows, A, "x"), "unknown after 2");
+    assert_eq!(outcome(&rows, A, "y"), "failed after 2");
+    let unknown = &rows[&(A.to_string(), "x".to_string())];
+    assert!(unknown.message.contains("may or may not"), "{unknown:?}");
 }
