@@ -3,6 +3,7 @@
 //! display and signal handling, and turn the result into an exit code a
 //! cron job can act on.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -22,7 +23,11 @@ use crate::emulator::{self, Emulator, EmulatorConfig};
 use crate::executor::retry::RetryPolicy;
 use crate::executor::{self, ExecuteError, ExecutorConfig, RunControl, RunResult};
 use crate::plan::{self, ManifestErrors, Plan};
-use crate::report::{self, ReportError, ReportWriter};
+use crate::report::{self, ReportError, ReportTarget, ReportWriter};
+
+/// Where requests go when `--endpoint` is not given. `--sandbox` wins over
+/// it (a shell that exports it for real runs can still rehearse).
+pub const ENDPOINT_VAR: &str = "COS_ENDPOINT";
 
 /// The longest a connection attempt may take, whatever `--request-timeout`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,7 +39,7 @@ enum ApplyError {
     Manifest(#[from] ManifestErrors),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
+    #[error("--endpoint (or {ENDPOINT_VAR}) {0}{hint}", hint = endpoint_hint(.0))]
     Endpoint(#[from] EndpointError),
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -44,6 +49,8 @@ enum ApplyError {
     Client(#[from] ClientBuildError),
     #[error("cannot start the sandbox emulator on 127.0.0.1: {0}")]
     Sandbox(std::io::Error),
+    #[error("{0} would all write to standard output; send one of them elsewhere")]
+    StdoutShared(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -90,7 +97,9 @@ struct Prepared {
     report: ReportWriter,
     executor: ExecutorConfig,
     client: ClientSetup,
-    _lock: RunLock,
+    /// `None` for a dry run or a sandbox: they change nothing on COS, so
+    /// there is nothing to race.
+    _lock: Option<RunLock>,
 }
 
 /// Where requests go and with which credentials.
@@ -110,12 +119,11 @@ fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
         plan = plan.shard(shard);
     }
     let client = client_setup(args)?;
-    let lock = RunLock::acquire(&args.files, args.shard)?;
-    let report_path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| report::default_report_path(jiff::Timestamp::now()));
-    let report = ReportWriter::create(&report_path)?;
+    let lock = match client {
+        ClientSetup::Remote(_) => Some(RunLock::acquire(&args.files, args.shard)?),
+        ClientSetup::None | ClientSetup::Sandbox(_) => None,
+    };
+    let report = open_report(args)?;
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
@@ -123,6 +131,37 @@ fn prepare(args: &ApplyArgs) -> Result<Prepared, ApplyError> {
         client,
         _lock: lock,
     })
+}
+
+/// `--report -` is standard output (progress and the summary stay on
+/// stderr); any other path is the library's to open or refuse, before the
+/// first request.
+fn open_report(args: &ApplyArgs) -> Result<ReportWriter, ApplyError> {
+    let claims = stdout_claims(args);
+    if claims.len() > 1 {
+        return Err(ApplyError::StdoutShared(claims.join(" and ")));
+    }
+    Ok(match args.report.as_deref() {
+        Some(path) if is_stdout(path) => ReportWriter::stdout()?,
+        Some(path) => ReportWriter::create(path)?,
+        None => ReportWriter::create(&report::default_report_path(jiff::Timestamp::now()))?,
+    })
+}
+
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// What wants this process's standard output; each may have it only
+/// alone. Today only the report can; a machine-readable result on stdout
+/// (`--output json`) must add itself here, so that it is refused beside
+/// `--report -` before anything runs.
+fn stdout_claims(args: &ApplyArgs) -> Vec<&'static str> {
+    let mut claims = Vec::new();
+    if args.report.as_deref().is_some_and(is_stdout) {
+        claims.push("--report -");
+    }
+    claims
 }
 
 fn executor_config(args: &ApplyArgs) -> ExecutorConfig {
@@ -152,6 +191,9 @@ fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
         max_idle_per_host: args.concurrency.get(),
     };
     if args.sandbox {
+        if env_endpoint().is_some() && !args.quiet {
+            eprintln!("cosinv apply: sandbox: the endpoint from {ENDPOINT_VAR} is ignored");
+        }
         let credentials = Credentials::new(
             emulator::SANDBOX_SECRET_ID,
             emulator::SANDBOX_SECRET_KEY,
@@ -159,14 +201,21 @@ fn client_setup(args: &ApplyArgs) -> Result<ClientSetup, ApplyError> {
         );
         return Ok(ClientSetup::Sandbox(config(Endpoint::Cos, credentials)));
     }
-    let endpoint = match &args.endpoint {
-        Some(text) => Endpoint::parse(text, args.allow_http)?,
+    let endpoint = match args.endpoint.clone().or_else(env_endpoint) {
+        Some(text) => Endpoint::parse(&text, args.allow_http)?,
         None => Endpoint::Cos,
     };
     Ok(ClientSetup::Remote(config(
         endpoint,
         Credentials::from_env()?,
     )))
+}
+
+/// `COS_ENDPOINT`, when set and not empty.
+fn env_endpoint() -> Option<String> {
+    std::env::var(ENDPOINT_VAR)
+        .ok()
+        .filter(|text| !text.trim().is_empty())
 }
 
 async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError> {
@@ -177,7 +226,7 @@ async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError>
         client,
         _lock,
     } = prepared;
-    let report_path = report.path().to_path_buf();
+    let report_target = report.target().clone();
     let (client, sandbox) = start_client(client).await?;
     let control = RunControl::default();
     let progress = Progress::new(
@@ -203,7 +252,7 @@ async fn execute(args: &ApplyArgs, prepared: Prepared) -> Result<u8, ApplyError>
     progress.finish();
     let result = result?;
 
-    eprintln!("{}", summary(&result, &plan, &report_path, args.dry_run));
+    eprintln!("{}", summary(&result, &plan, &report_target, args.dry_run));
     if let Some(emulator) = sandbox {
         eprintln!("{}", sandbox_summary(&emulator, &plan));
         // The sandbox has no state file: nothing to save, nothing to fail.
@@ -285,11 +334,10 @@ fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
 }
 
 /// The last line of a run, printed even with `--quiet`.
-fn summary(result: &RunResult, plan: &Plan, report: &std::path::Path, dry_run: bool) -> String {
+fn summary(result: &RunResult, plan: &Plan, report: &ReportTarget, dry_run: bool) -> String {
     let stats = &result.stats;
     let scope = format!("{} jobs on {} buckets", stats.total, plan.bucket_count());
     let elapsed = human_duration(result.elapsed);
-    let report = report.display();
     if dry_run {
         return format!(
             "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
@@ -383,7 +431,7 @@ mod tests {
         let line = summary(
             &result(9, 1, 0),
             &Plan::default(),
-            std::path::Path::new("r.csv"),
+            &ReportTarget::File("r.csv".into()),
             false,
         );
         assert_eq!(
@@ -393,7 +441,7 @@ mod tests {
         );
         let mut slow_clock = result(10, 0, 0);
         slow_clock.clock_offset = 3_600;
-        let line = summary(&slow_clock, &Plan::default(), "r.csv".as_ref(), false);
+        let line = summary(&slow_clock, &Plan::default(), &ReportTarget::Stdout, false);
         assert!(
             line.ends_with(
                 "this host's clock is 3600 s behind COS's; requests were signed with \

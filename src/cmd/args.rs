@@ -102,8 +102,10 @@ pub struct ApplyArgs {
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Send every request to this address, keeping the virtual-hosted Host header
-    #[arg(long, env = "COS_ENDPOINT", value_name = "URL")]
+    /// Send every request to this address, keeping the virtual-hosted Host header [env: COS_ENDPOINT]
+    // Read from the environment by `apply`, not by clap: clap would count
+    // the variable as the flag and refuse `--sandbox` beside it.
+    #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Allow a plain http:// endpoint that is not a loopback address
     #[arg(long)]
