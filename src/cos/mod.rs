@@ -7,6 +7,7 @@
 //! - [`request`]: one inventory call described without sending it.
 //! - [`client`]: the pooled HTTP client that signs and sends a request once.
 //! - [`error`]: COS's error codes and what each says about the next request.
+//! - [`text`]: the server's text (messages, codes, ids) made safe to show.
 //!
 //! Nothing here retries, waits or decides what to do next: that is
 //! [`crate::executor`]'s job.
@@ -16,4 +17,5 @@ pub mod credentials;
 pub mod error;
 pub mod request;
 pub mod sign;
+pub mod text;
 pub mod xml;

@@ -20,6 +20,7 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Timeout => "Timeout",
         TransportErrorKind::Connect => "ConnectError",
         TransportErrorKind::Connection => "ConnectionError",
+        TransportErrorKind::TooLarge => "ResponseTooLarge",
     }
 }
 
