@@ -5,9 +5,18 @@
 //! The arithmetic is the client's (`crate::cos::sign`, pinned by Tencent's
 //! vectors); what is the emulator's own is picking those values out of a
 //! request as received, which is what the tests here build by hand.
+//!
+//! A signature proves only what it covers, so, as COS does, the lists must
+//! cover what binds a request: `host` (the bucket and region), `content-md5`
+//! on a PUT (the body; a PUT without one is refused anyway), and every
+//! query parameter sent (the API and the id). A request signed over less is refused with `AccessDenied`, the
+//! code COS (like S3, "There were headers present in the request which
+//! were not signed") gives to requests whose signature is well formed but
+//! does not authorise what was sent.
 
 use crate::cos::credentials::Credentials;
-use crate::cos::sign::{self, KeyTime, SignableRequest};
+use crate::cos::error::ACCESS_DENIED;
+use crate::cos::sign::{self, KeyTime, ParsedAuthorization, SignableRequest};
 
 /// A request as the verifier sees it: values as received, the path and
 /// the query percent-decoded.
@@ -79,6 +88,7 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
             "Access Denied: the x-cos-security-token header is missing or wrong",
         ));
     }
+    check_coverage(request, &parsed)?;
     let headers = signed_values(&parsed.header_list, |name| request.header(name))
         .map_err(|name| mismatch(format!("header {name} is in q-header-list but not sent")))?;
     let params = signed_values(&parsed.url_param_list, |name| {
@@ -111,6 +121,43 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
              StringToSign: {:?}",
             expected.string_to_sign
         )));
+    }
+    Ok(())
+}
+
+/// The signature must cover `host`, `content-md5` on a PUT that sends it,
+/// and every query parameter present.
+fn check_coverage(request: &Received<'_>, parsed: &ParsedAuthorization) -> Result<(), Refusal> {
+    let listed = |list: &[String], name: &str| list.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let unsigned_header = |name: &str| {
+        refuse(
+            ACCESS_DENIED,
+            format!("Access Denied: the {name} header must be signed (q-header-list)"),
+        )
+    };
+    if !listed(&parsed.header_list, "host") {
+        return Err(unsigned_header("host"));
+    }
+    // A PUT without Content-MD5 at all is refused later, with the code COS
+    // gives it (InvalidDigest); one that sends it must sign it.
+    if request.method.eq_ignore_ascii_case("PUT")
+        && request.header("content-md5").is_some()
+        && !listed(&parsed.header_list, "content-md5")
+    {
+        return Err(unsigned_header("content-md5"));
+    }
+    let unsigned = request
+        .query
+        .iter()
+        .find(|(name, _)| !listed(&parsed.url_param_list, &sign::cos_encode(name)));
+    if let Some((name, _)) = unsigned {
+        return Err(refuse(
+            ACCESS_DENIED,
+            format!(
+                "Access Denied: the query parameter {name:?} is sent but not signed \
+                 (q-url-param-list)"
+            ),
+        ));
     }
     Ok(())
 }
@@ -279,6 +326,57 @@ mod tests {
         assert_eq!(
             check("GET", "/", &query, &unsigned, NOW).unwrap_err().code,
             "AccessDenied"
+        );
+    }
+
+    /// An Authorization over `signed_params` and `signed_headers` only,
+    /// on a request that sends `query` and `headers`.
+    fn signed_over_less(
+        method: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        signed_params: &[(&str, &str)],
+        signed_headers: &[(&str, &str)],
+    ) -> Result<(), Refusal> {
+        let (mut sent, _) = signed(method, "/", signed_params, signed_headers);
+        let authorization = sent.pop().unwrap();
+        let mut all: Pairs = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        all.push(authorization);
+        let query: Pairs = query
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        check(method, "/", &query, &all, NOW)
+    }
+
+    #[test]
+    fn a_signature_over_nothing_binds_nothing_and_is_refused() {
+        let host = ("host", "b-1250000000.cos.ap-guangzhou.myqcloud.com");
+        let md5 = ("content-md5", "abc==");
+        let query = [("inventory", ""), ("id", "a")];
+        let refused = signed_over_less("GET", &query, &[host], &[], &[]).unwrap_err();
+        assert_eq!(refused.code, "AccessDenied");
+        assert!(
+            refused.message.contains("host header must be signed"),
+            "{refused:?}"
+        );
+
+        let refused = signed_over_less("PUT", &query, &[host, md5], &query, &[host]).unwrap_err();
+        assert!(refused.message.contains("content-md5"), "{refused:?}");
+
+        let refused = signed_over_less("GET", &query, &[host], &query[..1], &[host]).unwrap_err();
+        assert_eq!(refused.code, "AccessDenied");
+        assert!(
+            refused.message.contains("\"id\" is sent but not signed"),
+            "{refused:?}"
+        );
+
+        assert_eq!(
+            signed_over_less("PUT", &query, &[host, md5], &query, &[host, md5]),
+            Ok(())
         );
     }
 
