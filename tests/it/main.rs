@@ -6,6 +6,7 @@ mod architecture;
 mod credentials;
 mod emulator;
 mod fixtures;
+mod hostile;
 mod manifest;
 mod sign_vectors;
 
