@@ -4,8 +4,12 @@
 //! - `server`: a scripted HTTP server of canned raw answers.
 //! - `answers`: bad answers, each classified and explained in the report.
 //! - `local`: the run lock, report targets, `--sandbox` beside `COS_ENDPOINT`.
+//! - `canaries`: known secret values never appear in anything cosinv writes.
+//! - `fuzz_*`: property tests of the parsers and the emulator (proptest;
+//!   `PROPTEST_CASES` runs them longer).
 
 mod answers;
+mod canaries;
 mod local;
 mod server;
 
