@@ -10,7 +10,11 @@
 
 mod answers;
 mod canaries;
+mod fuzz_emulator;
+mod fuzz_manifest;
+mod fuzz_xml;
 mod local;
+mod mutate;
 mod server;
 
 use std::collections::BTreeMap;
