@@ -9,6 +9,11 @@
 //! `--output json` and the sidecar agree with the file. [`run`] holds the
 //! documents about a run (the sidecar `<report>.json`, the JSON result);
 //! [`previous`] reads an earlier report to rerun what did not apply.
+//!
+//! The report is usually a regular file, synced at the end. It may also be
+//! standard output, a character device (`/dev/null`: no report) or a FIFO
+//! with a reader; whatever cannot be written is refused when the writer is
+//! created, before any request is sent.
 
 pub mod counts;
 pub mod previous;
@@ -102,6 +107,25 @@ pub struct ReportRow {
     pub source: String,
 }
 
+/// Where the report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// A path: a regular file (created or truncated), a character device
+    /// such as `/dev/null`, or a FIFO with a reader.
+    File(PathBuf),
+    /// This process's standard output.
+    Stdout,
+}
+
+impl std::fmt::Display for ReportTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportTarget::File(path) => write!(f, "{}", path.display()),
+            ReportTarget::Stdout => f.write_str("standard output"),
+        }
+    }
+}
+
 /// The report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -110,52 +134,103 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write the report {path}: {source}")]
+    /// A FIFO that no process reads: writing would wait for ever.
+    #[error("the report {path} is a FIFO that no process is reading")]
+    NoReader { path: PathBuf },
+    /// A folder, a block device or a socket.
+    #[error("the report {path} is a {kind}, not a file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error("cannot write the report {target}: {source}")]
     Write {
-        path: PathBuf,
+        target: ReportTarget,
         source: std::io::Error,
     },
 }
 
-/// Writes rows to a CSV file, one flushed row at a time.
+/// What the rows are written to.
+enum Sink {
+    File(File),
+    Stdout(std::io::Stdout),
+}
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(bytes),
+            Sink::Stdout(out) => out.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Stdout(out) => out.flush(),
+        }
+    }
+}
+
+/// Writes rows as CSV, one flushed row at a time.
 pub struct ReportWriter {
-    path: PathBuf,
-    csv: csv::Writer<File>,
+    target: ReportTarget,
+    csv: csv::Writer<Sink>,
     rows: u64,
     counts: ReportCounts,
+    /// Only a regular file can be synced to disk; a device, a FIFO or
+    /// standard output refuses `fsync`, and must not fail a finished run.
+    sync: bool,
 }
 
 impl std::fmt::Debug for ReportWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReportWriter")
-            .field("path", &self.path)
+            .field("target", &self.target)
             .field("rows", &self.rows)
             .finish()
     }
 }
 
 impl ReportWriter {
-    /// Creates (or truncates) `path` and writes the header.
+    /// Opens `path` and writes the header: a regular file is created or
+    /// truncated; a character device (`/dev/null`) or a FIFO that a process
+    /// reads is written to. Anything else is refused here, before a run
+    /// starts: a FIFO without a reader, a folder, a block device, a socket.
     pub fn create(path: &Path) -> Result<Self, ReportError> {
-        let file = File::create(path).map_err(|source| ReportError::Create {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (file, sync) = open_report(path)?;
+        Self::start(
+            ReportTarget::File(path.to_path_buf()),
+            Sink::File(file),
+            sync,
+        )
+    }
+
+    /// Writes the report to standard output.
+    pub fn stdout() -> Result<Self, ReportError> {
+        Self::start(ReportTarget::Stdout, Sink::Stdout(std::io::stdout()), false)
+    }
+
+    fn start(target: ReportTarget, sink: Sink, sync: bool) -> Result<Self, ReportError> {
         let mut writer = ReportWriter {
-            path: path.to_path_buf(),
+            target,
             // The header is written by hand, so a report with no rows has one.
             csv: csv::WriterBuilder::new()
                 .has_headers(false)
-                .from_writer(file),
+                .from_writer(sink),
             rows: 0,
             counts: ReportCounts::default(),
+            sync,
         };
         writer.write_header()?;
         Ok(writer)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn target(&self) -> &ReportTarget {
+        &self.target
+    }
+
+    /// Whether the report is a regular file (not standard output, a device
+    /// or a FIFO): only then does anything belong beside it.
+    pub fn is_regular_file(&self) -> bool {
+        self.sync
     }
 
     /// Rows written so far, the header not counted.
@@ -170,7 +245,7 @@ impl ReportWriter {
 
     fn io_error(&self, source: std::io::Error) -> ReportError {
         ReportError::Write {
-            path: self.path.clone(),
+            target: self.target.clone(),
             source,
         }
     }
@@ -195,23 +270,92 @@ impl ReportWriter {
         Ok(())
     }
 
-    /// Flushes and syncs the file to disk.
-    pub fn finish(mut self) -> Result<PathBuf, ReportError> {
-        let path = self.path.clone();
-        let io_error = |source| ReportError::Write {
-            path: path.clone(),
-            source,
-        };
-        self.csv.flush().map_err(io_error)?;
-        let file = self
+    /// Flushes, and syncs a regular file to disk.
+    pub fn finish(mut self) -> Result<ReportTarget, ReportError> {
+        self.csv.flush().map_err(|err| self.io_error(err))?;
+        let target = self.target.clone();
+        let sync = self.sync;
+        let sink = self
             .csv
             .into_inner()
-            .map_err(|err| io_error(std::io::Error::other(err.to_string())))?;
-        file.sync_all().map_err(io_error)?;
-        let mut file = file;
-        file.flush().map_err(io_error)?;
-        Ok(path)
+            .map_err(|err| std::io::Error::other(err.to_string()));
+        let synced = match sink {
+            Ok(Sink::File(file)) if sync => file.sync_all(),
+            Ok(_) => Ok(()),
+            Err(err) => Err(err),
+        };
+        synced.map_err(|source| ReportError::Write {
+            target: target.clone(),
+            source,
+        })?;
+        Ok(target)
     }
+}
+
+/// Opens the report without blocking (a FIFO without a reader fails at
+/// once instead of waiting), checks what it is, then makes it blocking
+/// again. Returns the file and whether it is a regular file.
+fn open_report(path: &Path) -> Result<(File, bool), ReportError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let create_error = |source| ReportError::Create {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ENXIO) if is_fifo(path) => ReportError::NoReader {
+                path: path.to_path_buf(),
+            },
+            _ => create_error(err),
+        })?;
+    let kind = file.metadata().map_err(create_error)?.file_type();
+    let not_a_file = |kind| ReportError::NotAFile {
+        path: path.to_path_buf(),
+        kind,
+    };
+    if kind.is_block_device() {
+        return Err(not_a_file("block device"));
+    }
+    if kind.is_socket() {
+        return Err(not_a_file("socket"));
+    }
+    if kind.is_dir() {
+        return Err(not_a_file("folder"));
+    }
+    set_blocking(&file).map_err(create_error)?;
+    if kind.is_file() {
+        // Truncated only now that it is known to be a regular file.
+        file.set_len(0).map_err(create_error)?;
+    }
+    Ok((file, kind.is_file()))
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_fifo())
+}
+
+/// Clears `O_NONBLOCK`, so writes to a FIFO or a terminal wait instead of
+/// failing with `EAGAIN`.
+fn set_blocking(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for as long as `file` lives; F_GETFL and F_SETFL
+    // read and set flags only, touching no memory of ours.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `cosinv-report-<UTC timestamp>.csv`, e.g.
@@ -271,7 +415,7 @@ mod tests {
         assert_eq!(writer.rows(), 2);
         assert_eq!(writer.counts().jobs, 2);
         assert_eq!(writer.counts().by_error_code["InvalidArgument"], 1);
-        assert_eq!(writer.finish().unwrap(), path);
+        assert_eq!(writer.finish().unwrap(), ReportTarget::File(path));
     }
 
     #[test]
@@ -321,6 +465,66 @@ mod tests {
             err.to_string().contains("/nonexistent-dir/x/r.csv"),
             "{err}"
         );
+    }
+
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    fn a_character_device_is_written_and_never_synced() {
+        let mut writer = ReportWriter::create(Path::new("/dev/null")).unwrap();
+        writer.write(&row("a", Outcome::Applied)).unwrap();
+        assert_eq!(
+            writer.finish().unwrap(),
+            ReportTarget::File("/dev/null".into())
+        );
+    }
+
+    #[test]
+    fn a_fifo_without_a_reader_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let err = ReportWriter::create(&fifo).unwrap_err();
+        assert!(matches!(err, ReportError::NoReader { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_with_a_reader_gets_the_rows() {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        // Non-blocking, so opening needs no writer yet.
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut writer = ReportWriter::create(&fifo).unwrap();
+        writer.write(&row("a", Outcome::Applied)).unwrap();
+        writer.finish().unwrap();
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("bucket,region,id,"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn folders_are_refused_and_files_are_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ReportWriter::create(dir.path()).is_err());
+        let path = dir.path().join("old.csv");
+        std::fs::write(&path, "x".repeat(10_000)).unwrap();
+        ReportWriter::create(&path).unwrap().finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
     }
 
     #[test]

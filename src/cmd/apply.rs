@@ -64,10 +64,10 @@ enum ApplyError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error(
-        "--output json and --report - would both write to stdout; give the report a file \
-         (or drop --output json)"
+        "{0} would all write to standard output; give the report a file (or drop \
+         --output json)"
     )]
-    StdoutTwice,
+    StdoutShared(String),
     #[error(transparent)]
     Execute(#[from] ExecuteError),
     #[error(
@@ -94,8 +94,9 @@ impl ApplyError {
 pub fn run(args: &ApplyArgs) -> u8 {
     let log = Log::new(args.log_format);
     let deletes = args.reconcile.prune && !args.dry_run;
-    let outcome = if args.output == OutputFormat::Json && writes_report_to_stdout(args) {
-        Err(ApplyError::StdoutTwice)
+    let claims = stdout_claims(args);
+    let outcome = if claims.len() > 1 {
+        Err(ApplyError::StdoutShared(claims.join(" and ")))
     } else if deletes && !args.yes && !std::io::stdin().is_terminal() {
         Err(ApplyError::PruneNeedsConfirmation)
     } else {
@@ -111,9 +112,23 @@ pub fn run(args: &ApplyArgs) -> u8 {
     }
 }
 
-/// `--report -`: the report on stdout.
+/// `--report -`: the report on standard output (progress and the summary
+/// stay on stderr).
 fn writes_report_to_stdout(args: &ApplyArgs) -> bool {
     args.report.as_deref() == Some(Path::new("-"))
+}
+
+/// What wants this process's standard output; each may have it only
+/// alone, refused together before anything runs.
+fn stdout_claims(args: &ApplyArgs) -> Vec<&'static str> {
+    let mut claims = Vec::new();
+    if writes_report_to_stdout(args) {
+        claims.push("--report -");
+    }
+    if args.output == OutputFormat::Json {
+        claims.push("--output json");
+    }
+    claims
 }
 
 /// Every manifest problem, then a count; exit code 2.
@@ -141,8 +156,11 @@ struct Prepared {
     /// `None` for a dry run: nothing is sent.
     target: Option<connect::Target>,
     record: RunRecord,
-    record_path: PathBuf,
-    _lock: RunLock,
+    /// The sidecar, beside a report file (none for a report on stdout).
+    record_path: Option<PathBuf>,
+    /// `None` for a dry run or a sandbox: they change nothing on COS, so
+    /// there is nothing to race.
+    _lock: Option<RunLock>,
 }
 
 async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
@@ -157,18 +175,34 @@ async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
                     log.info(line)
                 }
             };
-            Some(connect::target(&args.connect, say).await?)
+            let quiet = args.display.quiet;
+            let warn = |line: &str| {
+                if !quiet {
+                    log.warn(&format!("cosinv apply: {line}"))
+                }
+            };
+            Some(connect::target(&args.connect, say, warn).await?)
         }
     };
-    let lock = RunLock::acquire(&args.files, args.shard)?;
-    let report_path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| report::default_report_path(started));
-    let report = ReportWriter::create(&report_path)?;
+    let lock = match target {
+        Some(connect::Target::Remote(_)) => Some(RunLock::acquire(&args.files, args.shard)?),
+        Some(connect::Target::Sandbox(_)) | None => None,
+    };
+    let (report, report_path) = match &args.report {
+        Some(path) if writes_report_to_stdout(args) => (ReportWriter::stdout()?, path.clone()),
+        given => {
+            let path = given
+                .clone()
+                .unwrap_or_else(|| report::default_report_path(started));
+            (ReportWriter::create(&path)?, path)
+        }
+    };
     let record = new_record(args, started, &report_path, record_target(args))?;
-    let record_path = sidecar_path(&report_path);
-    record.write(&record_path)?;
+    // The sidecar sits beside a report file only: never `/dev/null.json`.
+    let record_path = report.is_regular_file().then(|| sidecar_path(&report_path));
+    if let Some(path) = &record_path {
+        record.write(path)?;
+    }
     Ok(Prepared {
         plan: Arc::new(plan),
         report,
@@ -348,7 +382,9 @@ async fn execute(args: &ApplyArgs, log: &Log, prepared: Prepared) -> Result<u8, 
     let signal = signal.load(Ordering::Relaxed);
     let code = summary::exit_code(&result, signal);
     summary::finish_record(&mut record, &result, signal, code);
-    if let Err(err) = record.write(&record_path) {
+    if let Some(path) = &record_path
+        && let Err(err) = record.write(path)
+    {
         log.error(&format!("cosinv apply: {err}"));
     }
     for line in summary::lines(&result, &plan, &record) {

@@ -169,8 +169,10 @@ impl ReconcileArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
-    /// Send every request to this address, keeping the virtual-hosted Host header
-    #[arg(long, env = "COS_ENDPOINT", hide_env_values = true, value_name = "URL")]
+    /// Send every request to this address, keeping the virtual-hosted Host header [env: COS_ENDPOINT]
+    // Read from the environment by `cmd::connect`, not by clap: clap would
+    // count the variable as the flag and refuse `--sandbox` beside it.
+    #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// Allow a plain http:// endpoint that is not a loopback address
     #[arg(long)]
@@ -451,6 +453,7 @@ mod tests {
             .unwrap()
             .render_long_help()
             .to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(!help.contains("COS_ENDPOINT="), "{help}");
         assert!(help.contains("[env: COS_ENDPOINT]"), "{help}");
     }

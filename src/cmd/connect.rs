@@ -21,13 +21,24 @@ use crate::emulator::{self, Emulator, EmulatorConfig};
 use crate::executor::ExecutorConfig;
 use crate::executor::retry::RetryPolicy;
 
+/// The endpoint's variable, read here rather than by clap (which would
+/// count it as the flag and refuse `--sandbox` beside it).
+pub const ENDPOINT_VAR: &str = "COS_ENDPOINT";
+
+/// `COS_ENDPOINT`, when set and not empty.
+fn env_endpoint() -> Option<String> {
+    std::env::var(ENDPOINT_VAR)
+        .ok()
+        .filter(|text| !text.trim().is_empty())
+}
+
 /// The longest a connection attempt may take, whatever `--request-timeout`.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a command cannot reach COS.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("--endpoint {0}{hint}", hint = endpoint_hint(.0))]
+    #[error("--endpoint (or {ENDPOINT_VAR}) {0}{hint}", hint = endpoint_hint(.0))]
     Endpoint(#[from] EndpointError),
     #[error("{0} (--ca-bundle)")]
     Trust(#[from] TrustError),
@@ -91,8 +102,8 @@ pub struct Route {
 impl Route {
     /// The endpoint and HTTP settings `args` and the environment ask for.
     pub fn from_args(args: &ConnectArgs) -> Result<Route, ConnectError> {
-        let endpoint = match &args.endpoint {
-            Some(text) => Endpoint::parse(text, args.allow_http)?,
+        let endpoint = match args.endpoint.clone().or_else(env_endpoint) {
+            Some(text) => Endpoint::parse(&text, args.allow_http)?,
             None => Endpoint::Cos,
         };
         let trust = match &args.ca_bundle {
@@ -153,9 +164,19 @@ pub enum Target {
 }
 
 /// Checks the route and finds the credentials, before anything else is
-/// opened; `say` gets the `-v` lines (never secrets).
-pub async fn target(args: &ConnectArgs, mut say: impl FnMut(&str)) -> Result<Target, ConnectError> {
+/// opened; `say` gets the `-v` lines (never secrets), `warn` what the user
+/// should know anyway.
+pub async fn target(
+    args: &ConnectArgs,
+    mut say: impl FnMut(&str),
+    mut warn: impl FnMut(&str),
+) -> Result<Target, ConnectError> {
     if args.sandbox {
+        if env_endpoint().is_some() {
+            warn(&format!(
+                "sandbox: the endpoint from {ENDPOINT_VAR} is ignored"
+            ));
+        }
         return Ok(Target::Sandbox(Box::new(sandbox_config(args)?)));
     }
     let route = Route::from_args(args)?;

@@ -100,12 +100,13 @@ async fn read_buckets(
     log: &Log,
 ) -> Result<executor::Refreshed, ConnectError> {
     let verbose = args.display.verbose > 0 && !args.display.quiet;
-    let target = connect::target(&args.connect, |line| {
+    let say = |line: &str| {
         if verbose {
             log.info(line)
         }
-    })
-    .await?;
+    };
+    let warn = |line: &str| log.warn(&format!("cosinv plan: {line}"));
+    let target = connect::target(&args.connect, say, warn).await?;
     let connection = connect::connect(&args.connect, target).await?;
     let prune = PruneRule {
         enabled: args.reconcile.prune,

@@ -69,7 +69,10 @@ pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String>
         count(plan.bucket_count() as u64, "bucket", "buckets")
     );
     let elapsed = human_duration(result.elapsed);
-    let report = record.report.display();
+    let report = match record.report.as_path() {
+        path if path == Path::new("-") => "standard output".to_string(),
+        path => path.display().to_string(),
+    };
     if record.options.dry_run {
         return vec![format!(
             "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"

@@ -11,6 +11,11 @@
 //! cannot fix: a refused server certificate
 //! ([`TransportErrorKind::TlsVerification`]) or credentials that cannot be
 //! had ([`TransportErrorKind::Credentials`]).
+//!
+//! It trusts no answer: redirects are never followed (a `307` to another
+//! host would carry the security token and the body there, and its `200`
+//! would pass for COS's), a body is read up to [`MAX_RESPONSE_BODY`] only,
+//! and the server's text is made [`printable`] here, once.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -20,11 +25,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::credentials::SharedCredentials;
 pub use super::http::{ClientBuildError, HttpOptions};
 use super::request::InventoryRequest;
+use super::text::{printable, printable_within};
 use super::tls::tls_failure;
 use super::xml;
 
-/// Largest response body read; inventory answers are far smaller.
-const MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
+/// Largest response body read; inventory answers are far smaller (a full
+/// list page of 100 configurations is well under 1 MiB).
+pub const MAX_RESPONSE_BODY: usize = 4 * 1024 * 1024;
 
 /// Where requests are sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +114,9 @@ pub struct Response {
     /// For a non-2xx answer without a COS error document: what the body
     /// looked like (an HTML page from a proxy, say).
     pub unparsed_error: Option<String>,
+    /// For a 3xx: where the server said to go (the `Location` header's
+    /// host, or the header itself when it names no host). Never followed.
+    pub redirect_to: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -120,8 +130,23 @@ impl Response {
         self.error.as_ref().map(|error| error.code.as_str())
     }
 
+    pub fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status)
+    }
+
     /// A one-line description of a failed answer.
     pub fn describe(&self) -> String {
+        if self.is_redirect() {
+            let to = self
+                .redirect_to
+                .as_deref()
+                .unwrap_or("nowhere (no Location)");
+            return format!(
+                "COS answered {} redirect to {to}; cosinv never follows redirects (the \
+                 signed request would go to another server): check the endpoint",
+                self.status
+            );
+        }
         match (&self.error, &self.unparsed_error) {
             (Some(error), _) if error.message.is_empty() => {
                 format!("HTTP {} {}", self.status, error.code)
@@ -149,6 +174,9 @@ pub enum TransportErrorKind {
     /// be refreshed, or they hold a value no HTTP header can carry. The
     /// request was not sent.
     Credentials,
+    /// The answer's body is larger than [`MAX_RESPONSE_BODY`]; it was not
+    /// read. Asking again would get the same answer.
+    TooLarge,
 }
 
 /// A request that got no complete HTTP answer.
@@ -186,7 +214,20 @@ impl TransportError {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        TransportError { kind, message }
+        TransportError {
+            kind,
+            message: printable(&message),
+        }
+    }
+
+    fn too_large(status: u16) -> Self {
+        TransportError {
+            kind: TransportErrorKind::TooLarge,
+            message: format!(
+                "the HTTP {status} answer's body is larger than {MAX_RESPONSE_BODY} bytes, the \
+                 most cosinv reads; not retried, as the same request would get the same answer"
+            ),
+        }
     }
 }
 
@@ -247,6 +288,9 @@ impl CosClient {
             .pool_max_idle_per_host(config.max_idle_per_host)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
+            // A redirect is answered to us, never followed: see the module
+            // documentation.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(CosClient {
             http,
@@ -317,10 +361,7 @@ impl CosClient {
     }
 }
 
-async fn read_response(
-    mut answer: reqwest::Response,
-    host: &str,
-) -> Result<Response, TransportError> {
+async fn read_response(answer: reqwest::Response, host: &str) -> Result<Response, TransportError> {
     let status = answer.status().as_u16();
     let header = |name: &str| {
         answer
@@ -329,23 +370,14 @@ async fn read_response(
             .and_then(|value| value.to_str().ok())
             .map(str::to_string)
     };
-    let request_id = header("x-cos-request-id");
+    let request_id = header("x-cos-request-id").map(|id| printable(&id));
     let retry_after = header("retry-after").and_then(|value| value.trim().parse().ok());
     let server_time = header("date").and_then(|value| parse_http_date(&value));
-    let mut body = Vec::new();
-    while let Some(chunk) = answer
-        .chunk()
-        .await
-        .map_err(|err| TransportError::from_reqwest(&err, host))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE_BODY {
-            return Err(TransportError {
-                kind: TransportErrorKind::Connection,
-                message: format!("response body larger than {MAX_RESPONSE_BODY} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let redirect_to = (300..400)
+        .contains(&status)
+        .then(|| header("location").map(|location| redirect_target(&location)))
+        .flatten();
+    let body = read_body(answer, status, host).await?;
     let (error, unparsed_error) = if (200..300).contains(&status) {
         (None, None)
     } else {
@@ -367,8 +399,49 @@ async fn read_response(
         server_time,
         error,
         unparsed_error,
+        redirect_to,
         body,
     })
+}
+
+/// The body, up to [`MAX_RESPONSE_BODY`]: an announced length over the cap
+/// is refused before reading, a stream that grows past it is cut off.
+async fn read_body(
+    mut answer: reqwest::Response,
+    status: u16,
+    host: &str,
+) -> Result<Vec<u8>, TransportError> {
+    if answer
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BODY as u64)
+    {
+        return Err(TransportError::too_large(status));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|err| TransportError::from_reqwest(&err, host))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+            return Err(TransportError::too_large(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Where a redirect points, for the message: the host (and port) of an
+/// absolute `Location`, else the header itself; printable and short.
+fn redirect_target(location: &str) -> String {
+    let named = reqwest::Url::parse(location).ok().and_then(|url| {
+        let host = url.host_str()?.to_string();
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    printable_within(named.as_deref().unwrap_or(location), 256)
 }
 
 /// Parses an HTTP `Date` (`Tue, 24 Nov 2026 03:30:00 GMT`).
@@ -426,6 +499,31 @@ mod tests {
             Some(1_535_424_818)
         );
         assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn a_redirect_names_where_it_points_and_is_never_followed() {
+        assert_eq!(
+            redirect_target("http://evil.example:8080/x?y"),
+            "evil.example:8080"
+        );
+        assert_eq!(redirect_target("https://other.example/"), "other.example");
+        assert_eq!(redirect_target("/elsewhere\u{1b}[2J"), "/elsewhere[2J");
+        let answer = Response {
+            status: 307,
+            request_id: None,
+            retry_after: None,
+            server_time: None,
+            error: None,
+            unparsed_error: None,
+            redirect_to: Some("evil.example:8080".into()),
+            body: Vec::new(),
+        };
+        assert_eq!(
+            answer.describe(),
+            "COS answered 307 redirect to evil.example:8080; cosinv never follows redirects \
+             (the signed request would go to another server): check the endpoint"
+        );
     }
 
     #[test]

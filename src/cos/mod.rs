@@ -12,6 +12,7 @@
 //!   and recognises a refused certificate; [`proxy`] reads the proxy
 //!   variables.
 //! - [`error`]: COS's error codes and what each says about the next request.
+//! - [`text`]: the server's text (messages, codes, ids) made safe to show.
 //!
 //! Nothing here retries, waits or decides what to do next: that is
 //! [`crate::executor`]'s job.
@@ -24,5 +25,6 @@ pub mod live;
 pub mod proxy;
 pub mod request;
 pub mod sign;
+pub mod text;
 pub mod tls;
 pub mod xml;

@@ -12,6 +12,8 @@
 use quick_xml::events::Event;
 use serde::{Deserialize, Serialize};
 
+use super::text::printable;
+
 use crate::model::{
     self, AccountId, Filter, InvalidField, InventoryConfiguration, InventoryId, MonthDay,
     OptionalField, Period, TagFilter,
@@ -50,7 +52,7 @@ fn join_fields(errors: &[InvalidField]) -> String {
 /// The first bytes of a body, printable, for error messages.
 pub fn snippet(body: &[u8]) -> String {
     const MAX: usize = 60;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let text = printable(&String::from_utf8_lossy(&body[..body.len().min(MAX)]));
     if body.is_empty() {
         "(empty body)".to_string()
     } else if body.len() > MAX {
@@ -63,7 +65,8 @@ pub fn snippet(body: &[u8]) -> String {
 fn malformed(document: &'static str, body: &[u8], reason: impl ToString) -> XmlError {
     XmlError::Malformed {
         document,
-        reason: reason.to_string(),
+        // A parser's reason may quote the body (an element's name).
+        reason: printable(&reason.to_string()),
         snippet: snippet(body),
     }
 }
@@ -594,8 +597,17 @@ pub fn error_to_xml(error: &CosErrorBody) -> String {
     to_xml(ERROR_ROOT, error)
 }
 
+/// Reads a COS `<Error>`. Every field is the server's text, so each comes
+/// back [`printable`]: without control characters, at most about 1 KB.
 pub fn error_from_xml(body: &[u8]) -> Result<CosErrorBody, XmlError> {
     let error: CosErrorBody = from_xml("COS error response", body, ERROR_ROOT)?;
+    let error = CosErrorBody {
+        code: printable(&error.code),
+        message: printable(&error.message),
+        resource: printable(&error.resource),
+        request_id: printable(&error.request_id),
+        trace_id: printable(&error.trace_id),
+    };
     if error.code.is_empty() {
         return Err(malformed(
             "COS error response",

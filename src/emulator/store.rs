@@ -132,8 +132,12 @@ impl Store {
         self.state_file.is_some()
     }
 
-    /// Runs `f` on the bucket, creating it on first use unless the bucket
-    /// list is fixed.
+    /// Runs `f` on the bucket, creating it on first use (in `region`)
+    /// unless the bucket list is fixed. A bucket lives in one region: asked
+    /// through another region's host it does not exist, as on COS. A
+    /// bucket of unknown region (made by [`Store::insert_unchecked`]) takes
+    /// the region of its first request; a request naming no region (path
+    /// style on a bare address) is not checked.
     fn with_bucket<T>(
         &self,
         bucket: &str,
@@ -157,6 +161,13 @@ impl Store {
             );
         }
         let state = buckets.get_mut(bucket).ok_or(StoreError::NoSuchBucket)?;
+        match region {
+            Some(region) if state.location.is_empty() => state.location = region.to_string(),
+            Some(region) if !state.location.eq_ignore_ascii_case(region) => {
+                return Err(StoreError::NoSuchBucket);
+            }
+            _ => {}
+        }
         Ok(f(state))
     }
 
@@ -417,6 +428,40 @@ mod tests {
         let mut config = sample();
         config.id = InventoryId::parse(id).unwrap();
         config
+    }
+
+    #[test]
+    fn a_bucket_exists_only_in_its_own_region() {
+        let store = Store::open(None, None).unwrap();
+        let bucket = "b-1250000000";
+        store.put(bucket, Some("ap-beijing"), config("a")).unwrap();
+        assert_eq!(
+            store.get(bucket, Some("ap-guangzhou"), "a"),
+            Err(StoreError::NoSuchBucket)
+        );
+        assert_eq!(
+            store.put(bucket, Some("ap-shanghai"), config("b")),
+            Err(StoreError::NoSuchBucket)
+        );
+        assert!(
+            store
+                .get(bucket, Some("AP-BEIJING"), "a")
+                .unwrap()
+                .is_some()
+        );
+        assert!(store.get(bucket, None, "a").unwrap().is_some());
+        // Unknown region (test set-up): the first request decides.
+        store.insert_unchecked("c-1250000000", "x", Stored::Parsed(Box::new(config("x"))));
+        assert!(
+            store
+                .get("c-1250000000", Some("eu-frankfurt"), "x")
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            store.get("c-1250000000", Some("ap-beijing"), "x"),
+            Err(StoreError::NoSuchBucket)
+        );
     }
 
     #[test]

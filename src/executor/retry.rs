@@ -53,6 +53,12 @@ pub enum Class {
     BucketRefused,
     /// A 4xx that will fail the same way again.
     ClientError,
+    /// A 3xx: the request was sent somewhere that points elsewhere. Never
+    /// followed (the signed request and its token would go to another
+    /// server) and not retried (the answer would be the same).
+    Redirected,
+    /// An answer whose body is over the size cap: not read, not retried.
+    TooLarge,
 }
 
 impl Class {
@@ -81,6 +87,8 @@ impl Class {
             Class::TlsRefused => "tls-refused",
             Class::BucketRefused => "bucket-refused",
             Class::ClientError => "client-error",
+            Class::Redirected => "redirected",
+            Class::TooLarge => "too-large",
         }
     }
 }
@@ -94,6 +102,7 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
             | TransportErrorKind::Connection => Class::Transient,
             TransportErrorKind::TlsVerification => Class::TlsRefused,
             TransportErrorKind::Credentials => Class::CredentialsUnavailable,
+            TransportErrorKind::TooLarge => Class::TooLarge,
         },
         Ok(response) if signature_expired(response) => Class::ClockSkew,
         Ok(response) => classify_response(response.status, response.code()),
@@ -115,6 +124,7 @@ fn signature_expired(response: &Response) -> bool {
 pub fn classify_response(status: u16, cos_code: Option<&str>) -> Class {
     match (status, cos_code) {
         (200..=299, _) => Class::Success,
+        (300..=399, _) => Class::Redirected,
         // Only a request to slow down is throttling; any other 503
         // (ServiceUnavailable, a proxy's page) is the service failing.
         (_, Some(code::SLOW_DOWN | code::TOO_MANY_REQUESTS)) => Class::Throttled,
@@ -258,6 +268,7 @@ mod tests {
                 ..Default::default()
             }),
             unparsed_error: None,
+            redirect_to: None,
             body: Vec::new(),
         })
     }
@@ -290,6 +301,10 @@ mod tests {
             (404, Some("NoSuchBucket"), Class::BucketRefused),
             (403, Some("AccessDenied"), Class::BucketRefused),
             (400, None, Class::ClientError),
+            (301, None, Class::Redirected),
+            (307, None, Class::Redirected),
+            (308, Some("PermanentRedirect"), Class::Redirected),
+            (302, Some("SlowDown"), Class::Redirected),
         ];
         for (status, code, want) in cases {
             assert_eq!(classify(&response(status, code)), want, "{status} {code:?}");
@@ -341,7 +356,16 @@ mod tests {
     }
 
     #[test]
-    fn only_client_errors_refusals_and_success_are_final() {
+    fn a_body_over_the_cap_is_final() {
+        let outcome = Err(TransportError {
+            kind: TransportErrorKind::TooLarge,
+            message: String::new(),
+        });
+        assert_eq!(classify(&outcome), Class::TooLarge);
+    }
+
+    #[test]
+    fn only_client_errors_refusals_redirects_oversize_and_success_are_final() {
         for class in [
             Class::Success,
             Class::ClientError,
@@ -349,6 +373,8 @@ mod tests {
             Class::CredentialsUnavailable,
             Class::TlsRefused,
             Class::BucketRefused,
+            Class::Redirected,
+            Class::TooLarge,
         ] {
             assert!(!class.is_retryable(), "{class:?}");
         }

@@ -25,6 +25,7 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Connection => "ConnectionError",
         TransportErrorKind::TlsVerification => "TlsCertificateRefused",
         TransportErrorKind::Credentials => "NoCredentials",
+        TransportErrorKind::TooLarge => "ResponseTooLarge",
     }
 }
 

@@ -83,6 +83,7 @@ fn status(status: u16, code: Option<&str>) -> Attempt {
             ..Default::default()
         }),
         unparsed_error: None,
+        redirect_to: None,
         body: Vec::new(),
     })
 }

@@ -740,3 +740,50 @@ fn cosinv_emulate_serves_until_sigterm() {
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
 }
+
+#[tokio::test]
+async fn a_bucket_is_not_found_through_another_regions_host() {
+    let emulator = start(None).await;
+    assert_eq!(send(&emulator, put("list1")).await.status, 200);
+    let elsewhere = "photos-1250000000.cos.ap-beijing.myqcloud.com";
+    let get = |host| Raw::new("GET", host, "/", vec![("inventory", ""), ("id", "list1")]);
+    let answer = send(&emulator, get(elsewhere)).await;
+    assert_eq!((answer.status, answer.code()), (404, "NoSuchBucket".into()));
+    let answer = send(
+        &emulator,
+        Raw::new("PUT", elsewhere, "/", vec![("inventory", ""), ("id", "b")])
+            .body(config_xml("b").as_bytes()),
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(send(&emulator, get(HOST)).await.status, 200);
+    assert_eq!(emulator.inventory(BUCKET).len(), 1);
+}
+
+#[tokio::test]
+async fn a_signature_that_covers_nothing_opens_nothing() {
+    let emulator = start(None).await;
+    assert_eq!(send(&emulator, put("list1")).await.status, 200);
+    // Signed over no header and no parameter: valid arithmetic, but it
+    // binds neither bucket, nor id, nor body.
+    let authorization = sign::sign(
+        &SignableRequest {
+            method: "GET",
+            path: "/",
+            params: &[],
+            headers: &[],
+        },
+        &credentials(),
+        KeyTime::around(now(), 60, 900),
+    );
+    let mut raw = Raw::new("GET", HOST, "/", vec![("inventory", ""), ("id", "list1")]);
+    raw.sign_with = None;
+    raw.headers.push(("Authorization", authorization));
+    let answer = send(&emulator, raw).await;
+    assert_eq!((answer.status, answer.code()), (403, "AccessDenied".into()));
+    assert!(
+        answer.body.contains("host header must be signed"),
+        "{}",
+        answer.body
+    );
+}

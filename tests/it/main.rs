@@ -7,6 +7,7 @@ mod bad_input;
 mod credentials;
 mod emulator;
 mod fixtures;
+mod hostile;
 mod manifest;
 mod operations;
 mod reconcile;

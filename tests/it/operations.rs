@@ -497,7 +497,11 @@ async fn json_output_and_a_report_on_stdout_are_refused_together() {
     ))
     .await;
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--output json and --report -"));
+    let said = stderr(&output);
+    assert!(
+        said.contains("--report - and --output json would all write to standard output"),
+        "{said}"
+    );
     assert!(stdout(&output).is_empty());
 }
 
