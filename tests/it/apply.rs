@@ -351,8 +351,23 @@ async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
     );
 }
 
+/// A run signalled mid-way: its output, its report's rows, and what a
+/// rerun needs.
+struct Interrupted {
+    output: Output,
+    rows: Vec<BTreeMap<String, String>>,
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+    manifest: std::path::PathBuf,
+}
+
 /// Starts a slow run, waits for a few finished rows, signals it.
 async fn interrupt_mid_run(signal: &str) -> (Output, Vec<BTreeMap<String, String>>, Emulator) {
+    let run = interrupted(signal).await;
+    (run.output, run.rows, run.emulator)
+}
+
+async fn interrupted(signal: &str) -> Interrupted {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 100, 10);
     let emulator = emulator(Faults {
@@ -396,7 +411,46 @@ async fn interrupt_mid_run(signal: &str) -> (Output, Vec<BTreeMap<String, String
         .await
         .unwrap();
     let rows = read_report(&report);
-    (output, rows, emulator)
+    Interrupted {
+        output,
+        rows,
+        emulator,
+        dir,
+        manifest,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_leaves_whole_rows_only_true_ones_and_a_rerun_converges() {
+    let killed = interrupted("-KILL").await;
+    assert_eq!(killed.output.status.code(), None, "killed by a signal");
+    // read_report parsed every row with all its columns: whole rows only.
+    assert!(!killed.rows.is_empty() && killed.rows.len() < 1_000);
+    jobs_once(&killed.rows);
+    for row in killed.rows.iter().filter(|row| row["outcome"] == "applied") {
+        let stored = killed.emulator.inventory(&row["bucket"]);
+        assert!(
+            stored.iter().any(|config| config.id.as_str() == row["id"]),
+            "{row:?} says applied but the server does not have it"
+        );
+    }
+    let report = killed.dir.path().join("rekilled.csv");
+    let output = run(apply_to(
+        killed.dir.path(),
+        &killed.manifest,
+        &killed.emulator,
+        &report,
+        &["--concurrency", "16"],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = read_report(&report);
+    assert_eq!(jobs_once(&rows).len(), 1_000);
+    assert!(
+        rows.iter()
+            .all(|row| row["outcome"] == "applied" || row["outcome"] == "unchanged")
+    );
+    assert_state_matches(&killed.emulator, &killed.manifest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
