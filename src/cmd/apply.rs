@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{ApplyArgs, LogFormat, OutputFormat};
 use super::connect::{self, ConnectError, Connection};
+use super::discovery::{
+    self, DiscoveryError, destination_lines, fetch_settings, load_offline, unresolved_notes,
+};
 use super::exit;
 use super::lock::{LockError, RunLock};
 use super::log::Log;
@@ -24,13 +27,14 @@ use super::runtime;
 use super::signals::StopSignals;
 use super::summary;
 use super::text::count;
+use crate::account::check_destinations;
 use crate::cos::client::CosClient;
 use crate::executor::events::Stats;
 use crate::executor::{
     self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult, StopReason,
 };
 use crate::plan::reconcile::{self, BucketWork, PruneRule, Unreadable, UnreadableEnd};
-use crate::plan::{self, ManifestErrors, Plan};
+use crate::plan::{LoadSummary, ManifestErrors, Plan};
 use crate::report::previous::{PreviousReport, PreviousReportError};
 use crate::report::run::{
     ManifestDigest, RecordError, RunOptions, RunRecord, SCHEMA_VERSION, Target, new_run_id,
@@ -77,6 +81,13 @@ enum ApplyError {
     PruneNeedsConfirmation,
     #[error("nothing was sent: the deletions were not confirmed")]
     PruneDeclined,
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(
+        "--check-destinations reads each destination bucket's policy, and --dry-run sends \
+         nothing; drop one of them (cosinv plan --check-destinations checks without applying)"
+    )]
+    CheckOffline,
 }
 
 impl ApplyError {
@@ -96,6 +107,8 @@ pub fn run(args: &ApplyArgs) -> u8 {
     let deletes = args.reconcile.prune && !args.dry_run;
     let outcome = if args.output == OutputFormat::Json && writes_report_to_stdout(args) {
         Err(ApplyError::StdoutTwice)
+    } else if args.check_destinations && args.dry_run {
+        Err(ApplyError::CheckOffline)
     } else if deletes && !args.yes && !std::io::stdin().is_terminal() {
         Err(ApplyError::PruneNeedsConfirmation)
     } else {
@@ -103,7 +116,8 @@ pub fn run(args: &ApplyArgs) -> u8 {
     };
     match outcome {
         Ok(code) => code,
-        Err(ApplyError::Manifest(errors)) => problems(&log, &errors),
+        Err(ApplyError::Manifest(errors))
+        | Err(ApplyError::Discovery(DiscoveryError::Manifest(errors))) => problems(&log, &errors),
         Err(err) => {
             log.error(&format!("cosinv apply: {err}"));
             err.exit_code()
@@ -122,7 +136,7 @@ fn problems(log: &Log, errors: &ManifestErrors) -> u8 {
         return super::validate::print_problems("apply", errors, "; nothing was sent");
     }
     for problem in &errors.problems {
-        log.error(&problem.to_string());
+        log.error(&super::validate::with_flag_hint(problem));
     }
     log.error(&format!("cosinv apply: {errors}; nothing was sent"));
     exit::USAGE
@@ -139,7 +153,7 @@ struct Prepared {
     report: ReportWriter,
     executor: ExecutorConfig,
     /// `None` for a dry run: nothing is sent.
-    target: Option<connect::Target>,
+    connection: Option<Connection>,
     record: RunRecord,
     record_path: PathBuf,
     _lock: RunLock,
@@ -147,7 +161,8 @@ struct Prepared {
 
 async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
     let started = jiff::Timestamp::now();
-    let plan = select_jobs(args, log)?;
+    // Every manifest problem is shown before anything is asked or opened.
+    let loaded = load_offline(&args.files, &args.read)?;
     let target = match args.dry_run {
         true => None,
         false => {
@@ -161,6 +176,11 @@ async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
         }
     };
     let lock = RunLock::acquire(&args.files, args.shard)?;
+    let connection = match target {
+        Some(target) => Some(connect::connect(&args.connect, target).await?),
+        None => None,
+    };
+    let plan = select_jobs(args, log, loaded, connection.as_ref()).await?;
     let report_path = args
         .report
         .clone()
@@ -173,23 +193,60 @@ async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
         plan: Arc::new(plan),
         report,
         executor: connect::executor_config(&args.connect),
-        target,
+        connection,
         record,
         record_path,
         _lock: lock,
     })
 }
 
-/// The manifests' jobs; with `--from-report`, only those that did not
-/// apply there; with `--shard`, only the shard's.
-fn select_jobs(args: &ApplyArgs, log: &Log) -> Result<Plan, ApplyError> {
-    let mut plan = plan::load(&args.files)?;
+/// The manifests' jobs, `discover:` ones resolved through `connection`
+/// (left out on a dry run); with `--from-report`, only those that did not
+/// apply there; with `--shard`, only the shard's. With
+/// `--check-destinations`, the warnings are logged.
+async fn select_jobs(
+    args: &ApplyArgs,
+    log: &Log,
+    loaded: (Plan, LoadSummary),
+    connection: Option<&Connection>,
+) -> Result<Plan, ApplyError> {
+    let quiet = args.display.quiet;
+    let mut settings = fetch_settings(&args.connect);
+    let (mut plan, _) = match connection {
+        Some(connection) => {
+            let options = args.read.options();
+            let client = &connection.client;
+            discovery::resolve(
+                &args.files,
+                &options,
+                loaded,
+                client,
+                &mut settings,
+                log,
+                quiet,
+            )
+            .await?
+        }
+        None => {
+            let why = "--dry-run sends nothing, GET Service included";
+            for note in unresolved_notes("apply", &loaded.1, why) {
+                log.warn(&note);
+            }
+            loaded
+        }
+    };
     if let Some(path) = &args.from_report {
         let previous = PreviousReport::read(path)?;
         plan = rerun_only(plan, &previous, path, log, args.display.quiet);
     }
     if let Some(shard) = args.shard {
         plan = plan.shard(shard);
+    }
+    if let (Some(connection), true) = (connection, args.check_destinations) {
+        let check = check_destinations(&connection.client, &plan, &settings).await;
+        for line in destination_lines(&plan, &check) {
+            log.warn(&line);
+        }
     }
     Ok(plan)
 }
@@ -300,15 +357,11 @@ async fn execute(args: &ApplyArgs, log: &Log, prepared: Prepared) -> Result<u8, 
         plan,
         report,
         mut executor,
-        target,
+        connection,
         mut record,
         record_path,
         _lock,
     } = prepared;
-    let connection = match target {
-        Some(target) => Some(connect::connect(&args.connect, target).await?),
-        None => None,
-    };
     let stop = Stop::default();
     let signal = watch_signals(stop.cancel.clone(), stop.force.clone(), log.clone());
     if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref())

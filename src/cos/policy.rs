@@ -30,18 +30,21 @@ use crate::model::{BucketName, Region};
 /// the prefix's last `/` matches it.
 const ANY_KEY: &str = "\u{1}";
 
-/// A bucket policy, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bucket policy, read, its patterns compiled once (a million jobs may
+/// ask the same policy).
+#[derive(Debug, Clone)]
 pub struct BucketPolicy {
     statements: Vec<Statement>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Statement {
     allow: bool,
-    principals: Vec<String>,
-    actions: Vec<String>,
-    resources: Vec<String>,
+    /// Names everyone or the COS service.
+    names_cos: bool,
+    /// Covers `name/cos:PutObject`.
+    puts_objects: bool,
+    resources: Vec<globset::GlobMatcher>,
 }
 
 /// A policy document cosinv cannot read.
@@ -116,7 +119,7 @@ impl BucketPolicy {
     pub fn report_writes(&self, target: &ReportTarget<'_>) -> Grant {
         let probes = target.probes();
         let covering = |statement: &Statement| {
-            statement.names_cos() && statement.puts_objects() && statement.covers(&probes)
+            statement.names_cos && statement.puts_objects && statement.covers(&probes)
         };
         if let Some(index) = self.statements.iter().position(|s| !s.allow && covering(s)) {
             return Grant::Denied {
@@ -155,53 +158,55 @@ impl Statement {
             Some(other) => strings(other),
             None => Vec::new(),
         };
+        let actions = field(statement, "action").map(strings).unwrap_or_default();
+        let resources = field(statement, "resource")
+            .map(strings)
+            .unwrap_or_default();
         Ok(Statement {
             allow,
-            principals,
-            actions: field(statement, "action").map(strings).unwrap_or_default(),
-            resources: field(statement, "resource")
-                .map(strings)
-                .unwrap_or_default(),
-        })
-    }
-
-    /// Everyone, or the COS service of any account.
-    fn names_cos(&self) -> bool {
-        self.principals.iter().any(|principal| {
-            let principal = principal.trim();
-            matches!(
-                principal,
-                "*" | "qcs::cam::anyone:anyone" | "qcs::cam::anyone"
-            ) || principal
-                .strip_prefix("qcs::cam::uin/")
-                .and_then(|rest| rest.split_once(':'))
-                .is_some_and(|(uin, who)| {
-                    !uin.is_empty()
-                        && uin.bytes().all(|b| b.is_ascii_digit())
-                        && who == "service/cos"
-                })
-        })
-    }
-
-    fn puts_objects(&self) -> bool {
-        self.actions.iter().any(|action| {
-            let action = action.trim();
-            let full = if action.starts_with("name/") || action == "*" {
-                action.to_string()
-            } else {
-                format!("name/{action}")
-            };
-            wildcard_matches(&full, "name/cos:PutObject")
+            names_cos: names_cos(&principals),
+            puts_objects: puts_objects(&actions),
+            resources: resources
+                .iter()
+                .filter_map(|r| wildcard(r.trim()))
+                .collect(),
         })
     }
 
     fn covers(&self, probes: &[String]) -> bool {
-        self.resources.iter().any(|resource| {
-            probes
-                .iter()
-                .any(|probe| wildcard_matches(resource.trim(), probe))
-        })
+        self.resources
+            .iter()
+            .any(|resource| probes.iter().any(|probe| resource.is_match(probe)))
     }
+}
+
+/// Everyone, or the COS service of any account.
+fn names_cos(principals: &[String]) -> bool {
+    principals.iter().any(|principal| {
+        let principal = principal.trim();
+        matches!(
+            principal,
+            "*" | "qcs::cam::anyone:anyone" | "qcs::cam::anyone"
+        ) || principal
+            .strip_prefix("qcs::cam::uin/")
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(uin, who)| {
+                !uin.is_empty() && uin.bytes().all(|b| b.is_ascii_digit()) && who == "service/cos"
+            })
+    })
+}
+
+/// An action that covers `name/cos:PutObject` (`cos:…` is `name/cos:…`).
+fn puts_objects(actions: &[String]) -> bool {
+    actions.iter().any(|action| {
+        let action = action.trim();
+        let full = if action.starts_with("name/") || action == "*" {
+            action.to_string()
+        } else {
+            format!("name/{action}")
+        };
+        wildcard(&full).is_some_and(|pattern| pattern.is_match("name/cos:PutObject"))
+    })
 }
 
 /// A key of `object` in any case.
@@ -228,13 +233,14 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// COS's wildcard: `*` is any run of characters (`/` included); nothing
 /// else is special. Matched by globset with everything but `*` escaped.
-fn wildcard_matches(pattern: &str, text: &str) -> bool {
+fn wildcard(pattern: &str) -> Option<globset::GlobMatcher> {
     let glob: Vec<String> = pattern.split('*').map(globset::escape).collect();
     globset::GlobBuilder::new(&glob.join("*"))
         .literal_separator(false)
         .backslash_escape(false)
         .build()
-        .is_ok_and(|glob| glob.compile_matcher().is_match(text))
+        .ok()
+        .map(|glob| glob.compile_matcher())
 }
 
 #[cfg(test)]
@@ -387,15 +393,15 @@ mod tests {
             Err(PolicyError::NotJson(_))
         ));
         assert_eq!(
-            BucketPolicy::parse(br#"{"version":"2.0"}"#),
-            Err(PolicyError::NoStatements)
+            BucketPolicy::parse(br#"{"version":"2.0"}"#).unwrap_err(),
+            PolicyError::NoStatements
         );
         assert_eq!(
-            BucketPolicy::parse(br#"{"Statement":[{"Effect":"maybe"}]}"#),
-            Err(PolicyError::Effect {
+            BucketPolicy::parse(br#"{"Statement":[{"Effect":"maybe"}]}"#).unwrap_err(),
+            PolicyError::Effect {
                 index: 1,
                 effect: "maybe".into()
-            })
+            }
         );
     }
 }
