@@ -119,7 +119,11 @@ pub fn destination_lines(plan: &Plan, check: &DestinationCheck) -> Vec<String> {
         .zip(&check.warnings)
         .filter_map(|(job, warning)| {
             let warning = warning.as_ref()?;
-            Some(format!("cosinv: warning: {} {}: {warning}", job.bucket(), job.id()))
+            Some(format!(
+                "cosinv: warning: {} {}: {warning}",
+                job.bucket(),
+                job.id()
+            ))
         })
         .take(DESTINATION_WARNINGS_SHOWN)
         .collect();
