@@ -1,10 +1,12 @@
-//! `cosinv apply`: load and check the manifests (and, with
-//! `--from-report`, keep only the jobs that did not apply last time), find
-//! the credentials and the route to COS, take the run lock, open the
-//! report and its sidecar; read what is on every bucket (unless
-//! `--no-refresh`), ask before deleting (`--prune`), then send what
-//! differs with a progress display and signal handling, and turn the
-//! result into an exit code a cron job can act on (see [`exit`]).
+//! `cosinv apply`: load and check the manifests, find the credentials and
+//! the route to COS, take the run lock, resolve `discover:` jobs from the
+//! account's bucket list (with `--from-report`, keep only the jobs that
+//! did not apply last time; with `--check-destinations`, warn about
+//! destinations COS may not write to), open the report and its sidecar;
+//! read what is on every bucket (unless `--no-refresh`), ask before
+//! deleting (`--prune`), then send what differs with a progress display
+//! and signal handling, and turn the result into an exit code a cron job
+//! can act on (see [`exit`]).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;

@@ -1,6 +1,8 @@
 //! `cosinv plan`: what apply would do, for people (text) or programs
 //! (JSON). By default it reads what is on every bucket first (as apply
-//! does); `--no-refresh` stays offline and shows every job as a blind put.
+//! does), after resolving `discover:` jobs from the account's bucket list
+//! and, with `--check-destinations`, reading the destinations' policies;
+//! `--no-refresh` stays offline and shows every job as a blind put.
 
 use std::io::Write;
 use std::sync::Arc;
