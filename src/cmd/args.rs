@@ -101,7 +101,7 @@ pub struct BucketsArgs {
     /// Only buckets in this region (repeatable); with exactly one, that region's endpoint is asked
     #[arg(long, value_name = "REGION", value_parser = parse_region)]
     pub region: Vec<Region>,
-    /// Only buckets whose name matches this glob (*, ?, [abc], {a,b}), e.g. 'media-*'
+    /// Only buckets whose name matches this glob (*, ?, `[abc]`, {a,b}), e.g. 'media-*'
     #[arg(long = "match", value_name = "GLOB")]
     pub matches: Option<BucketPattern>,
     /// Leave out buckets whose name matches this glob (repeatable)
