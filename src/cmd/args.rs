@@ -101,8 +101,12 @@ pub struct BucketsArgs {
     /// Only buckets in this region (repeatable); with exactly one, that region's endpoint is asked
     #[arg(long, value_name = "REGION", value_parser = parse_region)]
     pub region: Vec<Region>,
-    /// Only buckets whose name matches this glob (*, ?, `[abc]`, {a,b}), e.g. 'media-*'
-    #[arg(long = "match", value_name = "GLOB")]
+    // In `help`, not a doc comment: rustdoc would read `[abc]` as a link.
+    #[arg(
+        long = "match",
+        value_name = "GLOB",
+        help = "Only buckets whose name matches this glob (*, ?, [abc], {a,b}), e.g. 'media-*'"
+    )]
     pub matches: Option<BucketPattern>,
     /// Leave out buckets whose name matches this glob (repeatable)
     #[arg(long, value_name = "GLOB")]
