@@ -534,8 +534,9 @@ async fn a_new_region_and_a_shared_buckets_file_are_allowed_by_flag() {
     let output = run(subcommand(root.path(), "plan", &offline)).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("a-1250000000 (ap-newplace)"));
+    let report = root.path().join("r.csv");
     let mut dry = allowed.to_vec();
-    dry.extend(["--dry-run", "--report", "-"]);
+    dry.extend(["--dry-run", "--report", report.to_str().unwrap()]);
     let output = run(subcommand(root.path(), "apply", &dry)).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
