@@ -5,12 +5,15 @@
 //! (checked, expanded jobs) → [`executor`] (signed requests through
 //! [`cos`]) → [`report`] (one CSV row per job). [`model`] is the inventory
 //! configuration and COS's rules for each value; [`emulator`] is a local COS
-//! that tests, benchmarks and rehearsals run against.
+//! that tests, benchmarks and rehearsals run against. [`account`] reads
+//! what the account holds beyond one bucket's inventory (its bucket list
+//! for `discover:`, destination buckets' policies) before a plan is made.
 //!
 //! [`cmd`] is the only module that knows about the command line and the
 //! terminal; everything below it takes typed, validated settings and
 //! returns typed errors. `docs/ARCHITECTURE.md` is the map.
 
+pub mod account;
 pub mod cmd;
 pub mod cos;
 pub mod emulator;

@@ -9,9 +9,12 @@
 //! manifest's keys, so the planner can report them as they are.
 
 pub mod live;
+mod pattern;
 
 use std::fmt;
 use std::str::FromStr;
+
+pub use pattern::{BucketPattern, PatternError};
 
 /// COS allows at most this many inventory configurations on one bucket.
 pub const MAX_JOBS_PER_BUCKET: usize = 1000;

@@ -1,10 +1,12 @@
-//! `cosinv apply`: load and check the manifests (and, with
-//! `--from-report`, keep only the jobs that did not apply last time), find
-//! the credentials and the route to COS, take the run lock, open the
-//! report and its sidecar; read what is on every bucket (unless
-//! `--no-refresh`), ask before deleting (`--prune`), then send what
-//! differs with a progress display and signal handling, and turn the
-//! result into an exit code a cron job can act on (see [`exit`]).
+//! `cosinv apply`: load and check the manifests, find the credentials and
+//! the route to COS, take the run lock, resolve `discover:` jobs from the
+//! account's bucket list (with `--from-report`, keep only the jobs that
+//! did not apply last time; with `--check-destinations`, warn about
+//! destinations COS may not write to), open the report and its sidecar;
+//! read what is on every bucket (unless `--no-refresh`), ask before
+//! deleting (`--prune`), then send what differs with a progress display
+//! and signal handling, and turn the result into an exit code a cron job
+//! can act on (see [`exit`]).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -16,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{ApplyArgs, LogFormat, OutputFormat};
 use super::connect::{self, ConnectError, Connection};
+use super::discovery::{
+    self, DiscoveryError, destination_lines, fetch_settings, load_offline, unresolved_notes,
+};
 use super::exit;
 use super::lock::{LockError, RunLock};
 use super::log::Log;
@@ -24,13 +29,14 @@ use super::runtime;
 use super::signals::StopSignals;
 use super::summary;
 use super::text::count;
+use crate::account::check_destinations;
 use crate::cos::client::CosClient;
 use crate::executor::events::Stats;
 use crate::executor::{
     self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult, StopReason,
 };
 use crate::plan::reconcile::{self, BucketWork, PruneRule, Unreadable, UnreadableEnd};
-use crate::plan::{self, ManifestErrors, Plan};
+use crate::plan::{LoadSummary, ManifestErrors, Plan};
 use crate::report::previous::{PreviousReport, PreviousReportError};
 use crate::report::run::{
     ManifestDigest, RecordError, RunOptions, RunRecord, SCHEMA_VERSION, Target, new_run_id,
@@ -77,6 +83,13 @@ enum ApplyError {
     PruneNeedsConfirmation,
     #[error("nothing was sent: the deletions were not confirmed")]
     PruneDeclined,
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(
+        "--check-destinations reads each destination bucket's policy, and --dry-run sends \
+         nothing; drop one of them (cosinv plan --check-destinations checks without applying)"
+    )]
+    CheckOffline,
 }
 
 impl ApplyError {
@@ -97,6 +110,8 @@ pub fn run(args: &ApplyArgs) -> u8 {
     let claims = stdout_claims(args);
     let outcome = if claims.len() > 1 {
         Err(ApplyError::StdoutShared(claims.join(" and ")))
+    } else if args.check_destinations && args.dry_run {
+        Err(ApplyError::CheckOffline)
     } else if deletes && !args.yes && !std::io::stdin().is_terminal() {
         Err(ApplyError::PruneNeedsConfirmation)
     } else {
@@ -104,7 +119,8 @@ pub fn run(args: &ApplyArgs) -> u8 {
     };
     match outcome {
         Ok(code) => code,
-        Err(ApplyError::Manifest(errors)) => problems(&log, &errors),
+        Err(ApplyError::Manifest(errors))
+        | Err(ApplyError::Discovery(DiscoveryError::Manifest(errors))) => problems(&log, &errors),
         Err(err) => {
             log.error(&format!("cosinv apply: {err}"));
             err.exit_code()
@@ -137,7 +153,7 @@ fn problems(log: &Log, errors: &ManifestErrors) -> u8 {
         return super::validate::print_problems("apply", errors, "; nothing was sent");
     }
     for problem in &errors.problems {
-        log.error(&problem.to_string());
+        log.error(&super::validate::with_flag_hint(problem));
     }
     log.error(&format!("cosinv apply: {errors}; nothing was sent"));
     exit::USAGE
@@ -154,7 +170,7 @@ struct Prepared {
     report: ReportWriter,
     executor: ExecutorConfig,
     /// `None` for a dry run: nothing is sent.
-    target: Option<connect::Target>,
+    connection: Option<Connection>,
     record: RunRecord,
     /// The sidecar, beside a report file (none for a report on stdout).
     record_path: Option<PathBuf>,
@@ -165,38 +181,22 @@ struct Prepared {
 
 async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
     let started = jiff::Timestamp::now();
-    let plan = select_jobs(args, log)?;
+    // Every manifest problem is shown before anything is asked or opened.
+    let loaded = load_offline(&args.files, &args.read)?;
     let target = match args.dry_run {
         true => None,
-        false => {
-            let verbose = args.display.verbose > 0 && !args.display.quiet;
-            let say = |line: &str| {
-                if verbose {
-                    log.info(line)
-                }
-            };
-            let quiet = args.display.quiet;
-            let warn = |line: &str| {
-                if !quiet {
-                    log.warn(&format!("cosinv apply: {line}"))
-                }
-            };
-            Some(connect::target(&args.connect, say, warn).await?)
-        }
+        false => Some(connect::target_logged(&args.connect, &args.display, log, "apply").await?),
     };
     let lock = match target {
         Some(connect::Target::Remote(_)) => Some(RunLock::acquire(&args.files, args.shard)?),
         Some(connect::Target::Sandbox(_)) | None => None,
     };
-    let (report, report_path) = match &args.report {
-        Some(path) if writes_report_to_stdout(args) => (ReportWriter::stdout()?, path.clone()),
-        given => {
-            let path = given
-                .clone()
-                .unwrap_or_else(|| report::default_report_path(started));
-            (ReportWriter::create(&path)?, path)
-        }
+    let connection = match target {
+        Some(target) => Some(connect::connect(&args.connect, target).await?),
+        None => None,
     };
+    let plan = select_jobs(args, log, loaded, connection.as_ref()).await?;
+    let (report, report_path) = open_report(args, started)?;
     let record = new_record(args, started, &report_path, record_target(args))?;
     // The sidecar sits beside a report file only: never `/dev/null.json`.
     let record_path = report.is_regular_file().then(|| sidecar_path(&report_path));
@@ -207,23 +207,76 @@ async fn prepare(args: &ApplyArgs, log: &Log) -> Result<Prepared, ApplyError> {
         plan: Arc::new(plan),
         report,
         executor: connect::executor_config(&args.connect),
-        target,
+        connection,
         record,
         record_path,
         _lock: lock,
     })
 }
 
-/// The manifests' jobs; with `--from-report`, only those that did not
-/// apply there; with `--shard`, only the shard's.
-fn select_jobs(args: &ApplyArgs, log: &Log) -> Result<Plan, ApplyError> {
-    let mut plan = plan::load(&args.files)?;
+/// The report (standard output for `-`) and its path for the record.
+fn open_report(
+    args: &ApplyArgs,
+    started: jiff::Timestamp,
+) -> Result<(ReportWriter, PathBuf), ApplyError> {
+    Ok(match &args.report {
+        Some(path) if writes_report_to_stdout(args) => (ReportWriter::stdout()?, path.clone()),
+        given => {
+            let path = given
+                .clone()
+                .unwrap_or_else(|| report::default_report_path(started));
+            (ReportWriter::create(&path)?, path)
+        }
+    })
+}
+
+/// The manifests' jobs, `discover:` ones resolved through `connection`
+/// (left out on a dry run); with `--from-report`, only those that did not
+/// apply there; with `--shard`, only the shard's. With
+/// `--check-destinations`, the warnings are logged.
+async fn select_jobs(
+    args: &ApplyArgs,
+    log: &Log,
+    loaded: (Plan, LoadSummary),
+    connection: Option<&Connection>,
+) -> Result<Plan, ApplyError> {
+    let quiet = args.display.quiet;
+    let mut settings = fetch_settings(&args.connect);
+    let (mut plan, _) = match connection {
+        Some(connection) => {
+            let options = args.read.options();
+            let client = &connection.client;
+            discovery::resolve(
+                &args.files,
+                &options,
+                loaded,
+                client,
+                &mut settings,
+                log,
+                quiet,
+            )
+            .await?
+        }
+        None => {
+            let why = "--dry-run sends nothing, GET Service included";
+            for note in unresolved_notes("apply", &loaded.1, why) {
+                log.warn(&note);
+            }
+            loaded
+        }
+    };
     if let Some(path) = &args.from_report {
         let previous = PreviousReport::read(path)?;
         plan = rerun_only(plan, &previous, path, log, args.display.quiet);
     }
     if let Some(shard) = args.shard {
         plan = plan.shard(shard);
+    }
+    if let (Some(connection), true) = (connection, args.check_destinations) {
+        let check = check_destinations(&connection.client, &plan, &settings).await;
+        for line in destination_lines(&plan, &check) {
+            log.warn(&line);
+        }
     }
     Ok(plan)
 }
@@ -334,15 +387,11 @@ async fn execute(args: &ApplyArgs, log: &Log, prepared: Prepared) -> Result<u8, 
         plan,
         report,
         mut executor,
-        target,
+        connection,
         mut record,
         record_path,
         _lock,
     } = prepared;
-    let connection = match target {
-        Some(target) => Some(connect::connect(&args.connect, target).await?),
-        None => None,
-    };
     let stop = Stop::default();
     let signal = watch_signals(stop.cancel.clone(), stop.force.clone(), log.clone());
     if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref())

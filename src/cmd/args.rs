@@ -19,6 +19,8 @@ use super::help;
 use crate::cos::http::ResolveRule;
 use crate::emulator::{self, Fraction};
 use crate::executor::rate::Rate;
+use crate::manifest::ReadOptions;
+use crate::model::{BucketPattern, Region, RegionPolicy};
 use crate::plan::Shard;
 
 #[derive(Debug, Parser)]
@@ -43,6 +45,9 @@ pub enum Command {
     /// Show, per bucket, the inventory jobs that apply would put
     #[command(after_help = help::plan_after_help())]
     Plan(PlanArgs),
+    /// List the account's buckets (GET Service, every page), filtered by region and name
+    #[command(after_help = help::buckets_after_help())]
+    Buckets(BucketsArgs),
     /// Put the planned inventory jobs on COS and write a report CSV
     #[command(
         after_help = help::apply_after_help(),
@@ -65,6 +70,65 @@ pub struct ValidateArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// What reading manifests may accept beyond the defaults; shared by
+/// validate, plan and apply.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Manifests")]
+pub struct ReadArgs {
+    /// Accept this region although cosinv does not know it (one COS opened after this release); repeatable
+    #[arg(long, value_name = "NAME", value_parser = parse_region)]
+    pub allow_region: Vec<Region>,
+    /// Let buckets_file name a file outside the manifest's folder
+    #[arg(long)]
+    pub allow_buckets_file_outside: bool,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            regions: RegionPolicy::allowing(self.allow_region.clone()),
+            allow_buckets_file_outside: self.allow_buckets_file_outside,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BucketsArgs {
+    /// Only buckets in this region (repeatable); with exactly one, that region's endpoint is asked
+    #[arg(long, value_name = "REGION", value_parser = parse_region)]
+    pub region: Vec<Region>,
+    // In `help`, not a doc comment: rustdoc would read `[abc]` as a link.
+    #[arg(
+        long = "match",
+        value_name = "GLOB",
+        help = "Only buckets whose name matches this glob (*, ?, [abc], {a,b}), e.g. 'media-*'"
+    )]
+    pub matches: Option<BucketPattern>,
+    /// Leave out buckets whose name matches this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<BucketPattern>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Text, value_name = "FORMAT")]
+    pub output: ListFormat,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// How `cosinv buckets` writes the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns: name, region, creation date
+    Text,
+    /// bucket,region,creation_date with a header row (a buckets_file needs only the first two)
+    Csv,
+    /// One JSON document: {"version":1,"buckets":[{"bucket","region","creation_date"}]}
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,6 +163,11 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Read each destination bucket's policy and warn about jobs whose reports COS may not write
+    #[arg(long)]
+    pub check_destinations: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
     #[command(flatten)]
@@ -127,6 +196,11 @@ pub struct ApplyArgs {
     /// Delete without asking: the answer to --prune's confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
+    #[arg(long)]
+    pub check_destinations: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
     #[command(flatten)]
@@ -349,6 +423,11 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text} seconds is too long"))
 }
 
+/// A region in COS's form; whether COS has it is the operator's word.
+fn parse_region(text: &str) -> Result<Region, String> {
+    Region::parse(text.trim()).map_err(|err| err.message)
+}
+
 /// Any text; kept in a type whose `Debug` never shows it.
 fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(text))
@@ -395,7 +474,15 @@ mod tests {
         let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
         assert_eq!(
             names,
-            ["validate", "plan", "apply", "emulate", "completions", "man"]
+            [
+                "validate",
+                "plan",
+                "buckets",
+                "apply",
+                "emulate",
+                "completions",
+                "man"
+            ]
         );
         let help = Cli::command().render_help().to_string();
         for name in names {

@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::args::ConnectArgs;
+use super::args::{ConnectArgs, DisplayArgs};
+use super::log::Log;
 use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
 use crate::cos::credentials::{
     ChainOptions, CredentialChain, CredentialSource, Credentials, CredentialsError,
@@ -185,6 +186,27 @@ pub async fn target(
         say(&line);
     }
     Ok(Target::Remote(route.client(credentials, tuned(args))?))
+}
+
+/// [`target`], with the `-v` lines and warnings of `command` on `log`.
+pub async fn target_logged(
+    args: &ConnectArgs,
+    display: &DisplayArgs,
+    log: &Log,
+    command: &str,
+) -> Result<Target, ConnectError> {
+    let verbose = display.verbose > 0 && !display.quiet;
+    let say = |line: &str| {
+        if verbose {
+            log.info(line)
+        }
+    };
+    let warn = |line: &str| {
+        if !display.quiet {
+            log.warn(&format!("cosinv {command}: {line}"))
+        }
+    };
+    target(args, say, warn).await
 }
 
 /// The sandbox: its fixed credentials, no proxy (it is on 127.0.0.1).

@@ -83,6 +83,17 @@ Examples:
   cosinv plan manifests/org.yaml --shard 3/8
   cosinv plan manifests/org.yaml --output json | jq '.buckets | length'";
 
+const BUCKETS_EXAMPLES: &str = "\
+Examples:
+  cosinv buckets
+  cosinv buckets --region ap-guangzhou --match 'media-*' --exclude 'media-test-*'
+  cosinv buckets --output csv | cut -d, -f1,2 | tail -n +2 > manifests/buckets/all.txt
+  cosinv buckets --output json | jq -r '.buckets[].bucket'
+
+Every page of GET Service is read (service.cos.myqcloud.com, or cos.<region>.myqcloud.com
+with exactly one --region). A manifest job can select buckets the same way with
+discover: {regions: [...], match: GLOB, exclude: [GLOB]}.";
+
 const APPLY_EXAMPLES: &str = "\
 Examples:
   cosinv apply manifests/org.yaml manifests/fleet.csv --sandbox
@@ -131,6 +142,10 @@ pub fn main_after_long_help() -> String {
 
 pub fn validate_after_help() -> String {
     format!("{VALIDATE_EXAMPLES}\n\n{SHORT_CODES}")
+}
+
+pub fn buckets_after_help() -> String {
+    format!("{BUCKETS_EXAMPLES}\n\n{SHORT_CODES}")
 }
 
 pub fn plan_after_help() -> String {

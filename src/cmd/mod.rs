@@ -2,8 +2,9 @@
 //!
 //! [`args`] parses the command line into typed settings ([`help`] holds
 //! the help texts); one file per subcommand ([`validate`], [`plan`],
-//! [`apply`], [`emulate`], [`completions`], [`man`]) turns them into
-//! library calls and library errors into messages with flag hints;
+//! [`buckets`], [`apply`], [`emulate`], [`completions`], [`man`]) turns
+//! them into library calls and library errors into messages with flag
+//! hints; [`discovery`] resolves `discover:` jobs for plan and apply;
 //! [`connect`] (the route to COS and the credentials), [`log`] (lines on
 //! stderr), [`progress`], [`summary`] (how a run ends), [`lock`],
 //! [`exit`], [`runtime`], [`signals`] and [`text`] are what those
@@ -13,8 +14,10 @@
 
 pub mod apply;
 pub mod args;
+pub mod buckets;
 pub mod completions;
 pub mod connect;
+pub mod discovery;
 pub mod emulate;
 pub mod exit;
 pub mod help;
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::Buckets(args) => buckets::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Emulate(args) => emulate::run(&args),
         Command::Completions(args) => completions::run(&args),

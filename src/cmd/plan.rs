@@ -1,59 +1,182 @@
 //! `cosinv plan`: what apply would do, for people (text) or programs
 //! (JSON). By default it reads what is on every bucket first (as apply
-//! does); `--no-refresh` stays offline and shows every job as a blind put.
+//! does), after resolving `discover:` jobs from the account's bucket list
+//! and, with `--check-destinations`, reading the destinations' policies;
+//! `--no-refresh` stays offline and shows every job as a blind put.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use super::args::{LogFormat, OutputFormat, PlanArgs};
 use super::connect::{self, ConnectError};
+use super::discovery::{
+    self, DiscoveryError, destination_lines, fetch_settings, load_offline, unresolved_notes,
+};
 use super::exit;
 use super::log::Log;
 use super::progress::{Counting, Progress, ProgressOptions};
 use super::runtime;
 use super::text::noun;
 use super::validate::print_problems;
+use crate::account::check_destinations;
+use crate::cos::client::CosClient;
 use crate::executor::{self, RunControl};
 use crate::model::InventoryConfiguration;
 use crate::plan::json::PlanDocument;
 use crate::plan::reconcile::{self, BucketChanges, BucketWork, JobAction, PruneRule};
 use crate::plan::rollup::{Counts, Rollup};
-use crate::plan::{self, Job, Plan, Shard};
+use crate::plan::{Job, LoadSummary, ManifestErrors, Plan, Shard};
 
 /// Text output lists this many changes, then only counts, unless `--detail`.
 const MAX_CHANGES_SHOWN: usize = 200;
 
 /// `cosinv plan`.
 pub fn run(args: &PlanArgs) -> u8 {
-    let plan = match plan::load(&args.files) {
-        Ok(plan) => plan,
+    let loaded = match load_offline(&args.files, &args.read) {
+        Ok(loaded) => loaded,
         Err(errors) => {
             print_problems("plan", &errors, "");
             return error_code(args);
         }
     };
-    let plan = match args.shard {
-        Some(shard) => plan.shard(shard),
-        None => plan,
-    };
-    let plan = Arc::new(plan);
-    let work = if args.reconcile.refreshes() {
-        match refresh(args, &plan) {
-            Ok(work) => work,
-            Err(message) => {
+    let online = args.reconcile.refreshes();
+    if args.check_destinations && !online {
+        eprintln!(
+            "cosinv plan: --check-destinations reads each destination bucket's policy, and \
+             --no-refresh stays offline; drop one of them"
+        );
+        return error_code(args);
+    }
+    let planned = if online {
+        let log = Log::new(LogFormat::Text);
+        match runtime::block_on(plan_online(args, loaded, &log)) {
+            Ok(Ok(planned)) => planned,
+            Ok(Err(OnlineError::Manifest(errors))) => {
+                print_problems("plan", &errors, "");
+                return error_code(args);
+            }
+            Ok(Err(OnlineError::Other(message))) => {
                 eprintln!("cosinv plan: {message}");
+                return error_code(args);
+            }
+            Err(err) => {
+                eprintln!("cosinv plan: cannot start the async runtime: {err}");
                 return error_code(args);
             }
         }
     } else {
-        reconcile::blind(&plan)
+        plan_offline(args, loaded)
     };
-    let rollup = Rollup::of(&plan, &work);
-    if let Err(err) = write_plan(args, &plan, &work, &rollup) {
+    let rollup = Rollup::of(&planned.plan, &planned.work);
+    if let Err(err) = write_plan(args, &planned, &rollup) {
         eprintln!("cosinv plan: cannot write the plan: {err}");
         return error_code(args);
     }
     outcome_code(args, &rollup)
+}
+
+/// A plan and what would be done on each of its buckets.
+struct Planned {
+    plan: Arc<Plan>,
+    work: Vec<BucketWork>,
+    /// With `--check-destinations`: a warning or none per job.
+    warnings: Option<Vec<Option<String>>>,
+}
+
+/// Why an online plan could not be made.
+enum OnlineError {
+    /// The manifests with the account's buckets (duplicates, the limit).
+    Manifest(ManifestErrors),
+    Other(String),
+}
+
+impl From<ConnectError> for OnlineError {
+    fn from(err: ConnectError) -> Self {
+        OnlineError::Other(err.to_string())
+    }
+}
+
+impl From<DiscoveryError> for OnlineError {
+    fn from(err: DiscoveryError) -> Self {
+        match err {
+            DiscoveryError::Manifest(errors) => OnlineError::Manifest(errors),
+            other => OnlineError::Other(other.to_string()),
+        }
+    }
+}
+
+/// `--no-refresh`: every job a blind put, `discover:` jobs unresolved.
+fn plan_offline(args: &PlanArgs, (plan, summary): (Plan, LoadSummary)) -> Planned {
+    let why = "--no-refresh stays offline; plan without it to list the account's buckets";
+    for note in unresolved_notes("plan", &summary, why) {
+        eprintln!("{note}");
+    }
+    let plan = Arc::new(shard(plan, args.shard));
+    let work = reconcile::blind(&plan);
+    Planned {
+        plan,
+        work,
+        warnings: None,
+    }
+}
+
+fn shard(plan: Plan, shard: Option<Shard>) -> Plan {
+    match shard {
+        Some(shard) => plan.shard(shard),
+        None => plan,
+    }
+}
+
+/// Connects, resolves `discover:` jobs, checks destinations when asked,
+/// and reads every bucket's inventory.
+async fn plan_online(
+    args: &PlanArgs,
+    loaded: (Plan, LoadSummary),
+    log: &Log,
+) -> Result<Planned, OnlineError> {
+    let target = connect::target_logged(&args.connect, &args.display, log, "plan").await?;
+    let connection = connect::connect(&args.connect, target).await?;
+    let mut settings = fetch_settings(&args.connect);
+    let options = args.read.options();
+    let client = &connection.client;
+    let quiet = args.display.quiet;
+    let resolved = discovery::resolve(
+        &args.files,
+        &options,
+        loaded,
+        client,
+        &mut settings,
+        log,
+        quiet,
+    )
+    .await;
+    let plan = Arc::new(shard(resolved?.0, args.shard));
+    let mut warnings = None;
+    if args.check_destinations {
+        let check = check_destinations(client, &plan, &settings).await;
+        for line in destination_lines(&plan, &check) {
+            log.warn(&line);
+        }
+        warnings = Some(check.warnings);
+    }
+    let refreshed = read_buckets(args, &plan, client.clone(), log).await;
+    if let Some(sandbox) = connection.sandbox {
+        let _ = sandbox.emulator.shutdown().await;
+    }
+    if let Some(reason) = &refreshed.result.stopped {
+        let message = format!("stopped while reading the buckets: {reason}");
+        return Err(OnlineError::Other(message));
+    }
+    if args.display.verbose > 0 && !args.display.quiet {
+        for line in ignored_lines(&plan, &refreshed.buckets) {
+            log.info(&line);
+        }
+    }
+    Ok(Planned {
+        plan,
+        work: refreshed.buckets,
+        warnings,
+    })
 }
 
 /// 1 under `--detailed-exitcode` (2 means "changes pending" there), else 2.
@@ -78,36 +201,12 @@ fn outcome_code(args: &PlanArgs, rollup: &Rollup) -> u8 {
 }
 
 /// Reads every bucket's inventory, with progress on stderr.
-fn refresh(args: &PlanArgs, plan: &Arc<Plan>) -> Result<Vec<BucketWork>, String> {
-    let log = Log::new(LogFormat::Text);
-    let work = runtime::block_on(read_buckets(args, plan, &log))
-        .map_err(|err| format!("cannot start the async runtime: {err}"))?
-        .map_err(|err| err.to_string())?;
-    if let Some(reason) = &work.result.stopped {
-        return Err(format!("stopped while reading the buckets: {reason}"));
-    }
-    if args.display.verbose > 0 && !args.display.quiet {
-        for line in ignored_lines(plan, &work.buckets) {
-            log.info(&line);
-        }
-    }
-    Ok(work.buckets)
-}
-
 async fn read_buckets(
     args: &PlanArgs,
     plan: &Arc<Plan>,
+    client: CosClient,
     log: &Log,
-) -> Result<executor::Refreshed, ConnectError> {
-    let verbose = args.display.verbose > 0 && !args.display.quiet;
-    let say = |line: &str| {
-        if verbose {
-            log.info(line)
-        }
-    };
-    let warn = |line: &str| log.warn(&format!("cosinv plan: {line}"));
-    let target = connect::target(&args.connect, say, warn).await?;
-    let connection = connect::connect(&args.connect, target).await?;
+) -> executor::Refreshed {
     let prune = PruneRule {
         enabled: args.reconcile.prune,
         prefix: args.reconcile.prune_prefix.clone(),
@@ -124,13 +223,9 @@ async fn read_buckets(
     };
     progress.start();
     let config = connect::executor_config(&args.connect);
-    let client = connection.client.clone();
     let refreshed = executor::refresh(plan.clone(), client, prune, config, control).await;
     progress.finish();
-    if let Some(sandbox) = connection.sandbox {
-        let _ = sandbox.emulator.shutdown().await;
-    }
-    Ok(refreshed)
+    refreshed
 }
 
 /// `-v`: elements on the buckets that cosinv never sends, ignored when
@@ -151,19 +246,18 @@ pub fn ignored_lines(plan: &Plan, work: &[BucketWork]) -> Vec<String> {
     lines
 }
 
-fn write_plan(
-    args: &PlanArgs,
-    plan: &Plan,
-    work: &[BucketWork],
-    rollup: &Rollup,
-) -> std::io::Result<()> {
+fn write_plan(args: &PlanArgs, planned: &Planned, rollup: &Rollup) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let (plan, work) = (&planned.plan, &planned.work);
     let written = match args.output {
         OutputFormat::Text => write_text(&mut out, plan, work, rollup, args.shard, args.detail),
         OutputFormat::Json => {
             let refreshed = args.reconcile.refreshes();
-            let document = PlanDocument::new(plan, work, refreshed, args.shard, rollup);
+            let mut document = PlanDocument::new(plan, work, refreshed, args.shard, rollup);
+            if let Some(warnings) = &planned.warnings {
+                document = document.with_destination_warnings(warnings);
+            }
             serde_json::to_writer(&mut out, &document)
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))

@@ -5,7 +5,10 @@
 //! - [`xml`]: the XML bodies (inventory configurations, list pages, errors,
 //!   bucket lists) and their conversion to and from [`crate::model`].
 //! - [`live`]: what is on a bucket, read faithfully whatever made it.
-//! - [`request`]: one inventory call described without sending it.
+//! - [`request`]: one call described without sending it (the inventory
+//!   calls, GET Service, GET and PUT Bucket policy).
+//! - [`policy`]: bucket policies, and whether one lets COS write the
+//!   inventory reports under a prefix.
 //! - [`client`]: the pooled HTTP client that signs and sends a request once.
 //! - [`http`]: what every HTTPS client of a run shares (trusted CAs,
 //!   proxies, names resolved to fixed addresses); [`tls`] loads the CAs
@@ -22,6 +25,7 @@ pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod live;
+pub mod policy;
 pub mod proxy;
 pub mod request;
 pub mod sign;

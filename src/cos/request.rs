@@ -1,4 +1,6 @@
-//! One COS inventory call, described without sending it.
+//! One COS call, described without sending it: the inventory calls, and
+//! the two account-level reads cosinv makes around them (GET Service, the
+//! bucket list; GET Bucket policy, to check a destination).
 //!
 //! An [`InventoryRequest`] is pure data: method, `Host`, query, the headers
 //! COS's SDKs sign, and the body. [`InventoryRequest::signed_headers`] adds
@@ -24,13 +26,35 @@ pub fn bucket_host(bucket: &BucketName, region: &Region) -> String {
     format!("{bucket}.cos.{region}.myqcloud.com")
 }
 
-/// The inventory calls cosinv makes.
+/// The account-wide GET Service endpoint.
+pub const SERVICE_HOST: &str = "service.cos.myqcloud.com";
+
+/// Where GET Service is asked: the region's endpoint
+/// (`cos.<region>.myqcloud.com`, which lists that region's buckets only),
+/// or the account-wide one.
+pub fn service_host(region: Option<&Region>) -> String {
+    match region {
+        Some(region) => format!("cos.{region}.myqcloud.com"),
+        None => SERVICE_HOST.to_string(),
+    }
+}
+
+/// The most buckets one GET Service page may hold (COS's `max-keys` cap).
+pub const MAX_SERVICE_PAGE: u32 = 2000;
+
+/// The calls cosinv makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Put,
     Get,
     Delete,
     List,
+    /// GET Service: one page of the account's buckets.
+    ListBuckets,
+    /// GET Bucket policy.
+    GetPolicy,
+    /// PUT Bucket policy (rehearsals and tests set policies with it).
+    PutPolicy,
 }
 
 /// One COS inventory call, unsigned: everything but the time.
@@ -84,6 +108,46 @@ impl InventoryRequest {
         Self::without_body(Operation::List, bucket, region, params, Vec::new())
     }
 
+    /// GET Service (`GET /` on [`service_host`]), one page: buckets after
+    /// `marker`, at most `max_keys` of them (COS's default and cap: 2000).
+    pub fn list_buckets(host: String, marker: Option<&str>, max_keys: u32) -> Self {
+        let mut params = Vec::new();
+        if let Some(marker) = marker {
+            params.push(("marker".to_string(), marker.to_string()));
+        }
+        params.push(("max-keys".to_string(), max_keys.to_string()));
+        InventoryRequest {
+            operation: Operation::ListBuckets,
+            host,
+            params,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// `GET /?policy`: the bucket's policy, a JSON document.
+    pub fn get_policy(bucket: &BucketName, region: &Region) -> Self {
+        let params = vec![("policy".to_string(), String::new())];
+        Self::without_body(Operation::GetPolicy, bucket, region, params, Vec::new())
+    }
+
+    /// `PUT /?policy` with the policy (JSON) as body.
+    pub fn put_policy(bucket: &BucketName, region: &Region, policy: &str) -> Self {
+        let body = policy.as_bytes().to_vec();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        InventoryRequest {
+            operation: Operation::PutPolicy,
+            host: bucket_host(bucket, region),
+            params: vec![("policy".to_string(), String::new())],
+            headers: vec![
+                ("content-type", "application/json".to_string()),
+                ("content-md5", md5),
+                ("content-length", body.len().to_string()),
+            ],
+            body,
+        }
+    }
+
     fn without_body(
         operation: Operation,
         bucket: &BucketName,
@@ -102,8 +166,10 @@ impl InventoryRequest {
 
     pub fn method(&self) -> reqwest::Method {
         match self.operation {
-            Operation::Put => reqwest::Method::PUT,
-            Operation::Get | Operation::List => reqwest::Method::GET,
+            Operation::Put | Operation::PutPolicy => reqwest::Method::PUT,
+            Operation::Get | Operation::List | Operation::ListBuckets | Operation::GetPolicy => {
+                reqwest::Method::GET
+            }
             Operation::Delete => reqwest::Method::DELETE,
         }
     }
@@ -231,6 +297,36 @@ mod tests {
         let first = request.signed_headers(&creds, 1_000);
         let later = request.signed_headers(&creds, 2_000);
         assert_ne!(first.last(), later.last());
+    }
+
+    #[test]
+    fn the_bucket_list_signs_its_paging_parameters() {
+        let request = InventoryRequest::list_buckets(service_host(None), Some("b-125"), 50);
+        assert_eq!(request.host, "service.cos.myqcloud.com");
+        assert_eq!(request.query(), "marker=b-125&max-keys=50");
+        assert_eq!(request.method(), reqwest::Method::GET);
+        let headers = request.signed_headers(&Credentials::new("a", "b", None), 10);
+        assert_eq!(names(&headers), ["host", "authorization"]);
+        assert!(headers[1].1.contains("&q-url-param-list=marker;max-keys&"));
+        let region = Region::parse("ap-beijing").unwrap();
+        let first = InventoryRequest::list_buckets(service_host(Some(&region)), None, 2000);
+        assert_eq!(first.host, "cos.ap-beijing.myqcloud.com");
+        assert_eq!(first.query(), "max-keys=2000");
+    }
+
+    #[test]
+    fn bucket_policies_are_read_and_written_at_query_policy() {
+        let (bucket, region) = bucket();
+        let get = InventoryRequest::get_policy(&bucket, &region);
+        assert_eq!(
+            (get.query(), get.method()),
+            ("policy".into(), reqwest::Method::GET)
+        );
+        let put = InventoryRequest::put_policy(&bucket, &region, "{}");
+        assert_eq!(put.method(), reqwest::Method::PUT);
+        assert_eq!(put.headers[0], ("content-type", "application/json".into()));
+        let auth = put.signed_headers(&Credentials::new("a", "b", None), 10);
+        assert!(auth.last().unwrap().1.contains("q-url-param-list=policy&"));
     }
 
     #[test]

@@ -643,33 +643,87 @@ struct WireOwner {
     display_name: String,
 }
 
+/// `<ListAllMyBucketsResult>`, in the element order of COS's API text.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct WireServiceResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     owner: Option<WireOwner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    marker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next_marker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    is_truncated: Option<String>,
+    // Always written, empty or not: the official Python SDK reads
+    // `Buckets` unconditionally.
     #[serde(default)]
     buckets: Option<WireBuckets>,
 }
 
 const SERVICE_ROOT: &str = "ListAllMyBucketsResult";
 
-pub fn bucket_list_to_xml(owner_id: &str, buckets: &[BucketEntry]) -> String {
+/// One page of `GET Service`: the buckets, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketPage {
+    pub buckets: Vec<BucketEntry>,
+    pub is_truncated: bool,
+    /// The `marker` this page was asked with.
+    pub marker: Option<String>,
+    /// The `marker` of the next page, when truncated.
+    pub next_marker: Option<String>,
+}
+
+/// A page as COS writes it, the owner being the account `owner_id`.
+pub fn bucket_page_to_xml(owner_id: &str, page: &BucketPage) -> String {
     let wire = WireServiceResult {
         owner: Some(WireOwner {
             id: format!("qcs::cam::uin/{owner_id}:uin/{owner_id}"),
             display_name: owner_id.to_string(),
         }),
+        marker: Some(page.marker.clone().unwrap_or_default()),
+        next_marker: page.next_marker.clone(),
+        is_truncated: Some(page.is_truncated.to_string()),
         buckets: Some(WireBuckets {
-            buckets: buckets.to_vec(),
+            buckets: page.buckets.clone(),
         }),
     };
     to_xml(SERVICE_ROOT, &wire)
 }
 
+/// A whole bucket list, as one page that is not truncated.
+pub fn bucket_list_to_xml(owner_id: &str, buckets: &[BucketEntry]) -> String {
+    let page = BucketPage {
+        buckets: buckets.to_vec(),
+        ..BucketPage::default()
+    };
+    bucket_page_to_xml(owner_id, &page)
+}
+
+pub fn bucket_page_from_xml(body: &[u8]) -> Result<BucketPage, XmlError> {
+    let document = "ListAllMyBucketsResult";
+    let wire: WireServiceResult = from_xml(document, body, SERVICE_ROOT)?;
+    let is_truncated = match wire.is_truncated.as_deref() {
+        None => false,
+        Some(value) => parse_bool(value).map_err(|mut err| {
+            err.field = "IsTruncated";
+            XmlError::Invalid {
+                document,
+                errors: vec![err],
+            }
+        })?,
+    };
+    Ok(BucketPage {
+        buckets: wire.buckets.map(|b| b.buckets).unwrap_or_default(),
+        is_truncated,
+        marker: non_empty(wire.marker),
+        next_marker: non_empty(wire.next_marker),
+    })
+}
+
+/// The buckets of a `GET Service` answer (one page).
 pub fn bucket_list_from_xml(body: &[u8]) -> Result<Vec<BucketEntry>, XmlError> {
-    let wire: WireServiceResult = from_xml("ListAllMyBucketsResult", body, SERVICE_ROOT)?;
-    Ok(wire.buckets.map(|b| b.buckets).unwrap_or_default())
+    bucket_page_from_xml(body).map(|page| page.buckets)
 }
 
 #[cfg(test)]
@@ -971,6 +1025,44 @@ mod tests {
                     }
                 },
             )
+    }
+
+    #[test]
+    fn bucket_pages_carry_their_markers_and_always_a_buckets_element() {
+        let page = BucketPage {
+            buckets: vec![BucketEntry {
+                name: "a-1250000000".into(),
+                location: "ap-beijing".into(),
+                creation_date: "2026-01-02T03:04:05Z".into(),
+            }],
+            is_truncated: true,
+            marker: Some("0-1250000000".into()),
+            next_marker: Some("a-1250000000".into()),
+        };
+        let text = bucket_page_to_xml("100000000001", &page);
+        let owner = text.find("<Owner>").unwrap();
+        let marker = text.find("<Marker>0-1250000000</Marker>").unwrap();
+        let next = text.find("<NextMarker>a-1250000000</NextMarker>").unwrap();
+        let truncated = text.find("<IsTruncated>true</IsTruncated>").unwrap();
+        let buckets = text
+            .find("<Buckets><Bucket><Name>a-1250000000</Name>")
+            .unwrap();
+        assert!(owner < marker && marker < next && next < truncated && truncated < buckets);
+        assert_eq!(bucket_page_from_xml(text.as_bytes()).unwrap(), page);
+        let empty = bucket_list_to_xml("1", &[]);
+        assert!(
+            empty.contains("<Buckets/>") || empty.contains("<Buckets></Buckets>"),
+            "{empty}"
+        );
+        assert!(
+            empty.contains("<IsTruncated>false</IsTruncated>"),
+            "{empty}"
+        );
+        let parsed = bucket_page_from_xml(empty.as_bytes()).unwrap();
+        assert!(!parsed.is_truncated && parsed.buckets.is_empty() && parsed.marker.is_none());
+        let odd =
+            b"<ListAllMyBucketsResult><IsTruncated>maybe</IsTruncated></ListAllMyBucketsResult>";
+        assert!(bucket_page_from_xml(odd).is_err());
     }
 
     proptest! {

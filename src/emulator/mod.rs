@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use std::time::Duration;
@@ -179,9 +179,15 @@ pub(crate) struct Inner {
     /// emulator to report (the library does not print).
     save_error: Mutex<Option<std::io::Error>>,
     roles: sts::Roles,
+    /// The most buckets one GET Service page holds, whatever `max-keys`.
+    max_buckets_per_page: AtomicUsize,
 }
 
 impl Inner {
+    fn max_buckets_per_page(&self) -> usize {
+        self.max_buckets_per_page.load(Ordering::Relaxed)
+    }
+
     fn now(&self) -> u64 {
         let fixed = *self.clock.lock();
         fixed.unwrap_or_else(|| {
@@ -266,6 +272,7 @@ impl Emulator {
             shutdown: CancellationToken::new(),
             save_error: Mutex::new(None),
             roles: sts::Roles::default(),
+            max_buckets_per_page: AtomicUsize::new(crate::cos::request::MAX_SERVICE_PAGE as usize),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), tls.clone()));
         let saver = inner
@@ -309,6 +316,18 @@ impl Emulator {
     /// How many temporary credentials were handed out (and not forgotten).
     pub fn issued_credentials(&self) -> usize {
         self.inner.roles.issued()
+    }
+    /// Caps GET Service pages at `buckets` (at least 1), below COS's 2,000,
+    /// so a test pages through a few buckets as through an account of
+    /// thousands.
+    pub fn set_max_buckets_per_page(&self, buckets: usize) {
+        self.inner
+            .max_buckets_per_page
+            .store(buckets.max(1), Ordering::Relaxed);
+    }
+    /// The bucket's policy (JSON), as PUT Bucket policy left it.
+    pub fn bucket_policy(&self, bucket: &str) -> Option<String> {
+        self.inner.store.stored_policy(bucket)
     }
     /// Replaces the faults (and reseeds their generator).
     pub fn set_faults(&self, faults: Faults) {

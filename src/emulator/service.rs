@@ -15,6 +15,7 @@ use super::auth::Received;
 use super::faults::Injected;
 use super::store::StoreError;
 use super::{COUNTERS_PATH, Inner};
+use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::cos::xml::{self, CosErrorBody, XmlError};
 use crate::model::{BucketName, InventoryConfiguration};
 
@@ -22,6 +23,8 @@ use crate::model::{BucketName, InventoryConfiguration};
 const MAX_BODY: usize = 1024 * 1024;
 /// Configurations per List page, as COS.
 const PAGE_SIZE: usize = 100;
+/// The account every bucket list names as owner.
+const OWNER: &str = "100000000001";
 /// A hung request gives up after this, so nothing waits forever.
 const MAX_HANG: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -214,7 +217,7 @@ fn dispatch(
     let path = request.path;
     let Some(bucket) = &target.bucket else {
         return match request.method {
-            "GET" => list_buckets(inner),
+            "GET" => list_buckets(inner, request, target),
             _ => method_not_allowed(inner, request.method, path),
         };
     };
@@ -230,16 +233,20 @@ fn dispatch(
     if !inner.store.exists(bucket) {
         return no_such_bucket(inner, bucket, path);
     }
+    let region = target.region.as_deref();
+    if param(request.query, "policy").is_some() {
+        return bucket_policy(inner, request, bucket, region, body);
+    }
     if param(request.query, "inventory").is_none() {
         return error(
             inner,
             501,
             "NotImplemented",
-            "the cosinv emulator serves only the inventory APIs (?inventory)",
+            "the cosinv emulator serves only the inventory APIs (?inventory) and bucket \
+             policies (?policy)",
             path,
         );
     }
-    let region = target.region.as_deref();
     let id = param(request.query, "id");
     match (request.method, id) {
         ("PUT", Some(id)) => put(inner, request, bucket, region, id, body),
@@ -411,13 +418,90 @@ fn list(
     }
 }
 
-fn list_buckets(inner: &Inner) -> Response<Full<Bytes>> {
-    let owner = "100000000001";
+/// GET Service, one page: the buckets after `marker`, at most `max-keys`
+/// (COS: 1 to 2000, default 2000) and at most the emulator's page size; on
+/// `cos.<region>.…` (or with the Python SDK's `region` parameter) only
+/// that region's.
+fn list_buckets(inner: &Inner, request: &Received<'_>, target: &Target) -> Response<Full<Bytes>> {
+    let max_keys = match param(request.query, "max-keys") {
+        None => MAX_SERVICE_PAGE as usize,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n @ 1..=MAX_SERVICE_PAGE) => n as usize,
+            _ => {
+                let message = format!(
+                    "max-keys {text:?} must be a whole number from 1 to {MAX_SERVICE_PAGE}"
+                );
+                return error(inner, 400, "InvalidArgument", &message, request.path);
+            }
+        },
+    };
+    let limit = max_keys.min(inner.max_buckets_per_page());
+    let marker = param(request.query, "marker").filter(|m| !m.is_empty());
+    let region = target
+        .region
+        .as_deref()
+        .or_else(|| param(request.query, "region").filter(|r| !r.is_empty()));
+    let (buckets, is_truncated) = inner.store.bucket_page(marker, region, limit);
+    let next_marker = is_truncated
+        .then(|| buckets.last().map(|entry| entry.name.clone()))
+        .flatten();
+    let page = xml::BucketPage {
+        buckets,
+        is_truncated,
+        marker: marker.map(str::to_string),
+        next_marker,
+    };
     respond(
         inner,
         StatusCode::OK,
-        Bytes::from(xml::bucket_list_to_xml(owner, &inner.store.buckets())),
+        Bytes::from(xml::bucket_page_to_xml(OWNER, &page)),
     )
+}
+
+/// PUT and GET Bucket policy: a JSON document kept per bucket; GET of a
+/// bucket without one is COS's 404 `NoSuchBucketPolicy`.
+fn bucket_policy(
+    inner: &Inner,
+    request: &Received<'_>,
+    bucket: &str,
+    region: Option<&str>,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let path = request.path;
+    match request.method {
+        "PUT" => {
+            let document = std::str::from_utf8(body).ok().filter(|text| {
+                serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object())
+            });
+            let Some(document) = document else {
+                let message = "the policy is not a JSON object";
+                return error(inner, 400, "InvalidPolicyDocument", message, path);
+            };
+            match inner.store.put_policy(bucket, region, document.to_string()) {
+                Ok(()) => respond(inner, StatusCode::NO_CONTENT, Bytes::new()),
+                Err(_) => no_such_bucket(inner, bucket, path),
+            }
+        }
+        "GET" => match inner.store.policy(bucket, region) {
+            Ok(Some(policy)) => {
+                let mut answer = respond(inner, StatusCode::OK, Bytes::from(policy));
+                answer.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                answer
+            }
+            Ok(None) => error(
+                inner,
+                404,
+                "NoSuchBucketPolicy",
+                "The bucket policy does not exist.",
+                path,
+            ),
+            Err(_) => no_such_bucket(inner, bucket, path),
+        },
+        method => method_not_allowed(inner, method, path),
+    }
 }
 
 fn counters(inner: &Inner) -> Response<Full<Bytes>> {

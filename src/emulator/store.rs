@@ -31,6 +31,8 @@ struct BucketState {
     location: String,
     creation_date: String,
     configurations: BTreeMap<String, Stored>,
+    /// The bucket policy (JSON), as PUT Bucket policy stored it.
+    policy: Option<String>,
 }
 
 /// One configuration as the emulator keeps it.
@@ -92,6 +94,8 @@ struct StoredBucket {
     creation_date: String,
     /// Each configuration in its COS XML form.
     inventory: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
 }
 
 impl Store {
@@ -108,6 +112,7 @@ impl Store {
                     location: entry.location,
                     creation_date: entry.creation_date,
                     configurations: BTreeMap::new(),
+                    policy: None,
                 },
             );
         }
@@ -157,6 +162,7 @@ impl Store {
                         .strftime("%Y-%m-%dT%H:%M:%SZ")
                         .to_string(),
                     configurations: BTreeMap::new(),
+                    policy: None,
                 },
             );
         }
@@ -255,6 +261,55 @@ impl Store {
         })
     }
 
+    /// Stores the bucket's policy (JSON text), replacing any.
+    pub(crate) fn put_policy(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        policy: String,
+    ) -> Result<(), StoreError> {
+        self.with_bucket(bucket, region, |state| state.policy = Some(policy))?;
+        self.dirty.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The bucket's policy, if it has one.
+    pub(crate) fn policy(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        self.with_bucket(bucket, region, |state| state.policy.clone())
+    }
+
+    /// The bucket's policy, without creating the bucket (test set-up).
+    pub(crate) fn stored_policy(&self, bucket: &str) -> Option<String> {
+        self.lock()
+            .get(bucket)
+            .and_then(|state| state.policy.clone())
+    }
+
+    /// One page of GET Service: up to `limit` buckets named after `after`
+    /// (in byte order, as COS's markers work), in `region` when given, and
+    /// whether more follow.
+    pub(crate) fn bucket_page(
+        &self,
+        after: Option<&str>,
+        region: Option<&str>,
+        limit: usize,
+    ) -> (Vec<BucketEntry>, bool) {
+        let mut page: Vec<BucketEntry> = self
+            .buckets()
+            .into_iter()
+            .filter(|entry| after.is_none_or(|after| entry.name.as_str() > after))
+            .filter(|entry| region.is_none_or(|region| entry.location == region))
+            .take(limit + 1)
+            .collect();
+        let truncated = page.len() > limit;
+        page.truncate(limit);
+        (page, truncated)
+    }
+
     /// Every bucket, by name.
     pub(crate) fn buckets(&self) -> Vec<BucketEntry> {
         let mut entries: Vec<BucketEntry> = self
@@ -326,6 +381,7 @@ impl Store {
                 location: state.location.clone(),
                 creation_date: state.creation_date.clone(),
                 inventory: state.configurations.values().map(Stored::element).collect(),
+                policy: state.policy.clone(),
             })
             .collect();
         drop(buckets);
@@ -361,7 +417,11 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
                 location: bucket.location.clone(),
                 creation_date: bucket.creation_date.clone(),
                 configurations: BTreeMap::new(),
+                policy: None,
             });
+        if bucket.policy.is_some() {
+            entry.policy = bucket.policy.clone();
+        }
         for document in bucket.inventory {
             let (id, stored) = stored_from(&document)
                 .map_err(|err| invalid(format!("bucket {}: {err}", bucket.name)))?;

@@ -18,6 +18,8 @@ use std::sync::Arc;
 pub use checks::ReadOptions;
 pub use suggest::did_you_mean;
 
+use crate::model::BucketPattern;
+
 /// Largest YAML manifest read (a policy file is kilobytes; this is a
 /// guard against the wrong file).
 pub const MAX_YAML_BYTES: u64 = 64 * 1024 * 1024;
@@ -267,6 +269,39 @@ pub enum Buckets {
     Listed(Vec<Setting<String>>),
     /// `buckets_file:`, resolved against the manifest's folder.
     File(Setting<PathBuf>),
+    /// `discover:`: the account's buckets that match, found at plan time.
+    Discover(Discover),
+}
+
+/// `discover: {regions, match, exclude}`: the buckets of the account (as
+/// GET Service lists them) that the job applies to. Read and checked here;
+/// which buckets they are is known only once the account has been asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discover {
+    /// Where `discover:` was written.
+    pub at: Loc,
+    /// Only buckets in these regions; empty: every region.
+    pub regions: Vec<Setting<String>>,
+    /// Only buckets whose name matches; `None`: every bucket.
+    pub matches: Option<Setting<BucketPattern>>,
+    /// Minus the buckets whose name matches any of these.
+    pub exclude: Vec<Setting<BucketPattern>>,
+}
+
+impl Discover {
+    /// True when the bucket `name` in `region` is one of this job's.
+    pub fn selects(&self, name: &str, region: &str) -> bool {
+        let in_region = self.regions.is_empty() || self.regions.iter().any(|r| r.value == region);
+        let matched = self
+            .matches
+            .as_ref()
+            .is_none_or(|pattern| pattern.value.matches(name));
+        let excluded = self
+            .exclude
+            .iter()
+            .any(|pattern| pattern.value.matches(name));
+        in_region && matched && !excluded
+    }
 }
 
 /// One entry of a YAML `jobs:` list.

@@ -17,9 +17,10 @@ use serde_saphyr::Spanned;
 use super::checks::{check_contained, check_placeholder_spelling};
 use super::suggest::unknown;
 use super::{
-    Buckets, Defaults, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, ReadOptions, Setting,
-    Settings, YamlManifest, read_capped, resolve_relative,
+    Buckets, Defaults, Discover, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, ReadOptions,
+    Setting, Settings, YamlManifest, read_capped, resolve_relative,
 };
+use crate::model::BucketPattern;
 
 /// A YAML node and the line it starts on.
 #[derive(Debug, Clone, PartialEq)]
@@ -312,9 +313,11 @@ const JOB_KEYS: &[&str] = &[
     "bucket",
     "buckets",
     "buckets_file",
+    "discover",
     "region",
     "set",
 ];
+const DISCOVER_KEYS: &[&str] = &["regions", "match", "exclude"];
 const FILTER_KEYS: &[&str] = &["prefix", "tags", "period"];
 const PERIOD_KEYS: &[&str] = &["start", "end"];
 const DESTINATION_KEYS: &[&str] = &[
@@ -794,6 +797,15 @@ impl Reader<'_> {
             return None;
         };
         let buckets = one_bucket_source(parts.buckets, parts.unusable_buckets, &at, problems)?;
+        if let (Buckets::Discover(_), Some(region)) = (&buckets, &parts.region) {
+            problems.add(
+                &region.at,
+                "region",
+                "a discover: job takes each bucket's region from the account; choose regions \
+                 with discover.regions instead",
+            );
+            return None;
+        }
         Some(JobSpec {
             at,
             id,
@@ -820,7 +832,7 @@ impl Reader<'_> {
                 "policy" => parts.policy = self.string(value, "policy", problems),
                 "region" => parts.region = self.region(value, "region", problems),
                 "set" => parts.set = self.settings(value, "set", problems),
-                "bucket" | "buckets" | "buckets_file" => {
+                "bucket" | "buckets" | "buckets_file" | "discover" => {
                     self.job_buckets(&name, key, value, &mut parts, problems)
                 }
                 other => {
@@ -832,7 +844,8 @@ impl Reader<'_> {
         parts
     }
 
-    /// One of `bucket`, `buckets`, `buckets_file`, added to `parts`.
+    /// One of `bucket`, `buckets`, `buckets_file`, `discover`, added to
+    /// `parts`.
     fn job_buckets(
         &self,
         name: &str,
@@ -846,6 +859,7 @@ impl Reader<'_> {
                 .string(value, "bucket", problems)
                 .map(|bucket| Buckets::Listed(vec![bucket])),
             "buckets" => Some(Buckets::Listed(self.bucket_list(value, problems))),
+            "discover" => self.discover(key, value, problems),
             _ => self.buckets_file(value, problems),
         };
         match listed {
@@ -871,6 +885,101 @@ impl Reader<'_> {
             value: resolved,
             at: path.at,
         }))
+    }
+
+    /// `discover:`: its regions checked as every region is, its patterns
+    /// compiled; `None` (reported) when any part is unusable.
+    fn discover(&self, key: &Node, value: &Node, problems: &mut Problems) -> Option<Buckets> {
+        if value.value == Value::Null {
+            return None;
+        }
+        let before = problems.len();
+        let mut discover = Discover {
+            at: self.at(key),
+            regions: Vec::new(),
+            matches: None,
+            exclude: Vec::new(),
+        };
+        for (key, value) in self.map(value, "discover", problems) {
+            let Some(name) = self.key(key, "discover", problems) else {
+                continue;
+            };
+            let field = format!("discover.{name}");
+            match name.as_str() {
+                "regions" => discover.regions = self.region_list(value, &field, problems),
+                "match" => discover.matches = self.pattern(value, &field, problems),
+                "exclude" => {
+                    discover.exclude = self.items(value, &field, problems, |item, problems| {
+                        self.pattern(item, &field, problems)
+                    })
+                }
+                other => problems.add(&self.at(key), &field, unknown("key", other, DISCOVER_KEYS)),
+            }
+        }
+        (problems.len() == before).then_some(Buckets::Discover(discover))
+    }
+
+    /// A list (or a single value, a list of one) read item by item.
+    fn items<T>(
+        &self,
+        node: &Node,
+        field: &str,
+        problems: &mut Problems,
+        mut read: impl FnMut(&Node, &mut Problems) -> Option<T>,
+    ) -> Vec<T> {
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| read(item, problems))
+                .collect(),
+            Value::Map(_) => {
+                problems.add(
+                    &self.at(node),
+                    field,
+                    format!("expected a list, found {}", describe(node)),
+                );
+                Vec::new()
+            }
+            Value::Null => Vec::new(),
+            _ => read(node, problems).into_iter().collect(),
+        }
+    }
+
+    fn region_list(
+        &self,
+        node: &Node,
+        field: &str,
+        problems: &mut Problems,
+    ) -> Vec<Setting<String>> {
+        let regions = self.items(node, field, problems, |item, problems| {
+            self.region(item, field, problems)
+        });
+        for region in &regions {
+            if let Err(err) = crate::model::Region::parse_for("region", &region.value) {
+                problems.add(&region.at, field, err.message);
+            }
+        }
+        regions
+    }
+
+    /// A bucket-name pattern, or a problem saying why it is not one.
+    fn pattern(
+        &self,
+        node: &Node,
+        field: &str,
+        problems: &mut Problems,
+    ) -> Option<Setting<BucketPattern>> {
+        let text = self.string(node, field, problems)?;
+        match BucketPattern::parse(&text.value) {
+            Ok(pattern) => Some(Setting {
+                value: pattern,
+                at: text.at,
+            }),
+            Err(err) => {
+                problems.add(&text.at, field, err.to_string());
+                None
+            }
+        }
     }
 
     fn bucket_list(&self, node: &Node, problems: &mut Problems) -> Vec<Setting<String>> {
@@ -921,7 +1030,7 @@ fn one_bucket_source(
             &given[1].2,
             &given[1].0,
             format!(
-                "give only one of bucket, buckets and buckets_file (this job has {})",
+                "give only one of bucket, buckets, buckets_file and discover (this job has {})",
                 names.join(" and ")
             ),
         );
@@ -936,7 +1045,7 @@ fn one_bucket_source(
             problems.add(
                 job_at,
                 "buckets",
-                "missing; name the buckets with bucket, buckets or buckets_file",
+                "missing; name the buckets with bucket, buckets, buckets_file or discover",
             );
             None
         }
@@ -1069,8 +1178,8 @@ mod tests {
             [
                 "1: version: 2 is not a version this cosinv reads; use `version: 1`",
                 "3: id: missing; every job needs the inventory id to write",
-                "5: buckets: missing; name the buckets with bucket, buckets or buckets_file",
-                "8: buckets: give only one of bucket, buckets and buckets_file (this job has bucket and buckets)",
+                "5: buckets: missing; name the buckets with bucket, buckets, buckets_file or discover",
+                "8: buckets: give only one of bucket, buckets, buckets_file and discover (this job has bucket and buckets)",
             ]
         );
     }
@@ -1167,6 +1276,61 @@ mod tests {
             allow_buckets_file_outside: true,
         };
         assert_eq!(read_with(&open), (1, 0));
+    }
+
+    #[test]
+    fn discover_is_read_with_its_regions_and_patterns() {
+        let (manifest, problems) = read_text(
+            "version: 1\njobs:\n  - id: a\n    discover:\n      regions: [ap-beijing]\n      \
+             match: \"media-*\"\n      exclude: media-old-*\n",
+        );
+        assert_eq!(problems, Vec::<String>::new());
+        let Buckets::Discover(discover) = &manifest.jobs[0].buckets else {
+            panic!("{:?}", manifest.jobs[0].buckets);
+        };
+        assert_eq!(discover.at.line, 4);
+        assert!(discover.selects("media-01-1250000000", "ap-beijing"));
+        assert!(!discover.selects("media-01-1250000000", "ap-shanghai"));
+        assert!(!discover.selects("media-old-1-1250000000", "ap-beijing"));
+        assert!(!discover.selects("logs-1250000000", "ap-beijing"));
+        let (manifest, problems) = read_text("version: 1\njobs:\n  - id: a\n    discover: {}\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(
+            matches!(&manifest.jobs[0].buckets, Buckets::Discover(d) if d.selects("x-1250000000", "eu-moscow"))
+        );
+    }
+
+    #[test]
+    fn discover_mistakes_are_located() {
+        let (manifest, problems) = read_text(
+            "version: 1\njobs:\n  - id: a\n    discover:\n      regions: [ap-bejing]\n      \
+             match: \"media-[0-9\"\n      exclud: x\n  - id: b\n    region: ap-beijing\n    \
+             discover: {match: \"*\"}\n  - id: c\n    bucket: a-1250000000\n    discover: {}\n",
+        );
+        assert!(manifest.jobs.is_empty());
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(
+            problems[0].starts_with("5: discover.regions: \"ap-bejing\" is not a COS region"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("6: discover.match: \"media-[0-9\" is not a valid pattern"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].starts_with("7: discover.exclud: unknown key"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[3].starts_with("9: region: a discover: job takes each bucket's region"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[4].contains(
+                "13: discover: give only one of bucket, buckets, buckets_file and discover"
+            ),
+            "{problems:?}"
+        );
     }
 
     #[test]

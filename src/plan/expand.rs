@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::check::build_template;
-use super::{Job, Template};
+use super::discover::{Discovered, DiscoveryUse};
+use super::{Job, Source, Template};
 use crate::manifest::{
-    self, Buckets, Defaults, JobSpec, Loc, Policy, Problems, ReadOptions, Setting, Settings,
-    YamlManifest,
+    self, Buckets, Defaults, Discover, JobSpec, Loc, Policy, Problems, ReadOptions, Setting,
+    Settings, YamlManifest,
 };
 use crate::model::{self, BucketName, InventoryId, Region};
 
@@ -89,7 +90,11 @@ impl Context {
 pub(super) struct Expander<'c> {
     context: &'c Context,
     options: &'c ReadOptions,
+    /// The account's buckets, for `discover:` jobs.
+    discovered: Option<&'c Discovered>,
     pub(super) jobs: Vec<Job>,
+    /// Each `discover:` job met, and what it became.
+    pub(super) discovery: Vec<DiscoveryUse>,
     /// CSV rows that share every cell but bucket and region share a
     /// template; `None` remembers a template that failed validation.
     csv_templates: HashMap<String, Option<Arc<Template>>>,
@@ -98,11 +103,17 @@ pub(super) struct Expander<'c> {
 }
 
 impl<'c> Expander<'c> {
-    pub(super) fn new(context: &'c Context, options: &'c ReadOptions) -> Self {
+    pub(super) fn new(
+        context: &'c Context,
+        options: &'c ReadOptions,
+        discovered: Option<&'c Discovered>,
+    ) -> Self {
         Expander {
             context,
             options,
+            discovered,
             jobs: Vec::new(),
+            discovery: Vec::new(),
             csv_templates: HashMap::new(),
             buckets_files: HashMap::new(),
             key: String::new(),
@@ -142,6 +153,9 @@ impl<'c> Expander<'c> {
                     );
                 }
             }
+            Buckets::Discover(discover) => {
+                self.discovered_jobs(spec, discover, &template, problems)
+            }
             Buckets::File(path) => {
                 let Some(lines) = self.buckets_file(path, problems) else {
                     return;
@@ -164,6 +178,40 @@ impl<'c> Expander<'c> {
                 }
             }
         }
+    }
+
+    /// One job of `template` per bucket `discover` selects, in the region
+    /// the account gave for it; none without a bucket list.
+    fn discovered_jobs(
+        &mut self,
+        spec: &JobSpec,
+        discover: &Discover,
+        template: &Option<Arc<Template>>,
+        problems: &mut Problems,
+    ) {
+        let mut selected = None;
+        if let Some(discovered) = self.discovered {
+            let mut count = 0;
+            for bucket in discovered.selected_by(discover) {
+                let region = Setting {
+                    value: bucket.region.to_string(),
+                    at: discover.at.clone(),
+                };
+                let name = bucket.name.as_str();
+                self.add_job(template, name, &discover.at, Some(&region), None, problems);
+                count += 1;
+            }
+            selected = Some(count);
+        }
+        self.discovery.push(DiscoveryUse {
+            source: Source {
+                file: discover.at.file.to_path_buf(),
+                line: discover.at.line as usize,
+            },
+            id: spec.id.value.clone(),
+            regions: discover.regions.iter().map(|r| r.value.clone()).collect(),
+            selected,
+        });
     }
 
     fn buckets_file(

@@ -3,7 +3,8 @@
 //! The schema is documented in docs/manifest.md ("The JSON plan") and only
 //! grows: `{"version":2,"refreshed","shard","buckets":[{"bucket","region",
 //! "status","error","limit","jobs":[…],"unmanaged","deletes"}],"summary",
-//! "by_policy","by_region"}`. Each job is serialised as it is reached, so a
+//! "by_policy","by_region"}`; each job ends with `source` and
+//! `destination_warning`. Each job is serialised as it is reached, so a
 //! million-job plan never exists as one value.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub struct PlanDocument<'a> {
     refreshed: bool,
     shard: Option<Shard>,
     rollup: &'a Rollup,
+    /// One entry per job of the plan, in its order (the destination check).
+    destination_warnings: Option<&'a [Option<String>]>,
 }
 
 impl<'a> PlanDocument<'a> {
@@ -43,7 +46,15 @@ impl<'a> PlanDocument<'a> {
             refreshed,
             shard,
             rollup,
+            destination_warnings: None,
         }
+    }
+
+    /// Each job's `destination_warning`: `warnings` has one entry per job
+    /// of the plan, in its order.
+    pub fn with_destination_warnings(mut self, warnings: &'a [Option<String>]) -> Self {
+        self.destination_warnings = Some(warnings);
+        self
     }
 }
 
@@ -66,12 +77,22 @@ struct Buckets<'a>(&'a PlanDocument<'a>);
 impl Serialize for Buckets<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let document = self.0;
+        let mut first = 0;
         serializer.collect_seq(
             document
                 .plan
                 .buckets()
                 .zip(document.work)
-                .map(|(jobs, work)| Bucket { jobs, work }),
+                .map(|(jobs, work)| {
+                    let range = first..first + jobs.len();
+                    first = range.end;
+                    let warnings = document.destination_warnings.and_then(|all| all.get(range));
+                    Bucket {
+                        jobs,
+                        work,
+                        warnings,
+                    }
+                }),
         )
     }
 }
@@ -80,6 +101,8 @@ impl Serialize for Buckets<'_> {
 struct Bucket<'a> {
     jobs: &'a [Job],
     work: &'a BucketWork,
+    /// The destination check's warning for each job, when it was made.
+    warnings: Option<&'a [Option<String>]>,
 }
 
 #[derive(Serialize)]
@@ -134,7 +157,7 @@ impl Serialize for Bucket<'_> {
         });
         bucket.serialize_field("limit", &limit)?;
         let actions: &[JobAction] = &changes.actions;
-        bucket.serialize_field("jobs", &Jobs(self.jobs, actions))?;
+        bucket.serialize_field("jobs", &Jobs(self.jobs, actions, self.warnings))?;
         bucket.serialize_field("unmanaged", &changes.unmanaged)?;
         bucket.serialize_field("deletes", &changes.deletes)?;
         bucket.end()
@@ -142,22 +165,23 @@ impl Serialize for Bucket<'_> {
 }
 
 /// The jobs of a bucket with their actions (none known: an unreadable
-/// bucket).
-struct Jobs<'a>(&'a [Job], &'a [JobAction]);
+/// bucket) and destination warnings (when checked).
+struct Jobs<'a>(&'a [Job], &'a [JobAction], Option<&'a [Option<String>]>);
 
 impl Serialize for Jobs<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.0
-                .iter()
-                .enumerate()
-                .map(|(index, job)| JobView(job, self.1.get(index))),
-        )
+        serializer.collect_seq(self.0.iter().enumerate().map(|(index, job)| {
+            let warning = self
+                .2
+                .and_then(|all| all.get(index))
+                .and_then(Option::as_deref);
+            JobView(job, self.1.get(index), warning)
+        }))
     }
 }
 
 /// One job, its configuration expanded when it is written.
-struct JobView<'a>(&'a Job, Option<&'a JobAction>);
+struct JobView<'a>(&'a Job, Option<&'a JobAction>, Option<&'a str>);
 
 #[derive(Serialize)]
 struct JsonChange<'a> {
@@ -214,6 +238,7 @@ impl Serialize for JobView<'_> {
                 report_location: d.report_location(),
             },
             source: self.0.source().to_string(),
+            destination_warning: self.2,
         }
         .serialize(serializer)
     }
@@ -234,6 +259,8 @@ struct JsonJob<'a> {
     optional_fields: Vec<&'a str>,
     destination: JsonDestination<'a>,
     source: String,
+    /// With the destination check: why COS may not write the reports.
+    destination_warning: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -296,6 +323,18 @@ mod tests {
         assert_eq!(bucket["status"], "ok");
         assert_eq!(bucket["jobs"][0]["source"], "m.yaml:3");
         assert_eq!(bucket["jobs"][0]["action"], "put");
+        assert_eq!(
+            bucket["jobs"][0]["destination_warning"],
+            serde_json::Value::Null
+        );
+        let warnings = [Some("no policy".to_string())];
+        let warned = PlanDocument::new(&plan, &work, false, None, &rollup)
+            .with_destination_warnings(&warnings);
+        let value = serde_json::to_value(&warned).unwrap();
+        assert_eq!(
+            value["buckets"][0]["jobs"][0]["destination_warning"],
+            "no policy"
+        );
         assert!(text.starts_with(r#"{"version":2,"refreshed":false,"shard":"1/4","buckets":[{"#));
         let nothing = Plan::default();
         let empty = Rollup::of(&nothing, &[]);

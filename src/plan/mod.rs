@@ -16,10 +16,13 @@
 //! - [`json`]: the plan as a JSON document, streamed; [`rollup`]: its counts.
 //! - [`reconcile`]: one bucket's jobs against what is on it: create, update,
 //!   leave alone, delete; the limit with live jobs counted.
+//! - [`discover`]: `discover:` jobs against the account's bucket list,
+//!   which the caller fetched (the planner never does).
 //!
 //! Nothing here prints: problems are collected and returned.
 
 mod check;
+pub mod discover;
 mod expand;
 pub mod json;
 pub mod reconcile;
@@ -33,6 +36,7 @@ use std::sync::Arc;
 use crate::manifest::{self, Loc, Problems, ReadOptions};
 use crate::model::{self, BucketName, InventoryConfiguration, InventoryId, Region};
 
+pub use discover::{Discovered, DiscoveredBucket, DiscoveryUse};
 pub use shard::{Shard, ShardError, shard_of};
 
 use expand::{Context, Expander, expand};
@@ -199,10 +203,12 @@ fn problem_count(count: usize) -> String {
 }
 
 /// What was read, for summaries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadSummary {
     pub files: usize,
     pub policies: usize,
+    /// Each `discover:` job, in manifest order, and what it became.
+    pub discovery: Vec<DiscoveryUse>,
 }
 
 /// Reads, expands and validates `files` (YAML and CSV, merged).
@@ -210,16 +216,19 @@ pub fn load(files: &[PathBuf]) -> Result<Plan, ManifestErrors> {
     load_with_summary(files).map(|(plan, _)| plan)
 }
 
-/// [`load`], and what was read.
+/// [`load`], and what was read. `discover:` jobs expand to no jobs.
 pub fn load_with_summary(files: &[PathBuf]) -> Result<(Plan, LoadSummary), ManifestErrors> {
-    load_with_options(files, &ReadOptions::default())
+    load_with_options(files, &ReadOptions::default(), None)
 }
 
 /// [`load_with_summary`], reading with `options` (regions allowed,
-/// buckets files outside the manifest's folder).
+/// buckets files outside the manifest's folder). `discovered` is the
+/// account's bucket list for `discover:` jobs; without it they are checked
+/// but expand to no jobs (see [`LoadSummary::discovery`]).
 pub fn load_with_options(
     files: &[PathBuf],
     options: &ReadOptions,
+    discovered: Option<&Discovered>,
 ) -> Result<(Plan, LoadSummary), ManifestErrors> {
     let mut problems = Problems::default();
     let mut yaml = Vec::new();
@@ -240,7 +249,7 @@ pub fn load_with_options(
         }
     }
     let context = Context::new(&yaml, &mut problems);
-    let mut expander = Expander::new(&context, options);
+    let mut expander = Expander::new(&context, options, discovered);
     for (_, manifest) in &yaml {
         for spec in &manifest.jobs {
             expander.yaml_job(spec, &mut problems);
@@ -251,11 +260,13 @@ pub fn load_with_options(
             expander.csv_row(row, problems)
         });
     }
+    let discovery = expander.discovery;
     let mut jobs = expander.jobs;
     sort_jobs(&mut jobs);
     check_duplicates(&jobs, &mut problems);
     check_limits(&jobs, &mut problems);
-    if jobs.is_empty() && problems.is_empty() {
+    // A manifest of discover: jobs may select no bucket (yet): not a mistake.
+    if jobs.is_empty() && problems.is_empty() && discovery.is_empty() {
         let at = files
             .first()
             .map(|path| Loc::new(&Arc::from(path.as_path()), 1));
@@ -277,6 +288,7 @@ pub fn load_with_options(
     let summary = LoadSummary {
         files: files.len(),
         policies: context.policies.len(),
+        discovery,
     };
     Ok((Plan { jobs }, summary))
 }

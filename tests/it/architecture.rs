@@ -11,9 +11,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cmd",
         &[
-            "executor", "plan", "report", "emulator", "cos", "manifest", "model",
+            "account", "executor", "plan", "report", "emulator", "cos", "manifest", "model",
         ],
     ),
+    ("account", &["executor", "plan", "cos", "model"]),
     ("executor", &["plan", "report", "cos", "model"]),
     ("emulator", &["cos", "model"]),
     ("plan", &["manifest", "model"]),

@@ -5,6 +5,7 @@ mod apply;
 mod architecture;
 mod bad_input;
 mod credentials;
+mod discover;
 mod emulator;
 mod fixtures;
 mod hostile;

@@ -124,7 +124,7 @@ jobs:
             "org.yaml:22: polcy: unknown key \"polcy\"; did you mean \"policy\"?",
             "org.yaml:25: policy: unknown policy \"dayly\"; did you mean \"daily\"?",
             "org.yaml:30: id: \"bad id\" contains ' '; only letters, digits, '-', '_' and '.' are allowed",
-            "org.yaml:36: buckets_file: give only one of bucket, buckets and buckets_file (this job has bucket and buckets_file)",
+            "org.yaml:36: buckets_file: give only one of bucket, buckets, buckets_file and discover (this job has bucket and buckets_file)",
             "fleet.csv:1: colour: unknown column \"colour\"; expected one of bucket, region, id, policy, enabled, \
              schedule, included_object_versions, filter_prefix, optional_fields, destination_bucket, \
              destination_region, destination_prefix, destination_account_id, encryption, monthly_date; \
