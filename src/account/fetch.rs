@@ -107,8 +107,7 @@ pub async fn fetch<T: Transport>(
                 let retry_after = outcome
                     .as_ref()
                     .ok()
-                    .and_then(|response| response.retry_after)
-                    .map(Duration::from_secs);
+                    .and_then(|response| response.retry_after);
                 retry::backoff_delay(&settings.retry, attempts, rng.f64(), retry_after)
             }
         };

@@ -33,7 +33,7 @@ use crate::account::check_destinations;
 use crate::cos::client::CosClient;
 use crate::executor::events::Stats;
 use crate::executor::{
-    self, ExecuteError, ExecutorConfig, Refreshed, RunControl, RunResult, StopReason,
+    self, ExecuteError, ExecutorConfig, Pacing, Refreshed, RunControl, RunResult, StopReason,
 };
 use crate::plan::reconcile::{self, BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{LoadSummary, ManifestErrors, Plan};
@@ -371,6 +371,7 @@ fn new_record(
             bucket_rate: args.connect.bucket_rate.map(|rate| rate.get()),
             max_attempts: args.connect.max_attempts.get(),
             request_timeout_secs: args.connect.request_timeout.as_secs_f64(),
+            give_up_after_secs: args.connect.give_up_after.as_secs_f64(),
             dry_run: args.dry_run,
             refresh: args.reconcile.refreshes() && !args.dry_run,
             prune: args.reconcile.prune && !args.dry_run,
@@ -379,6 +380,7 @@ fn new_record(
         stopped: None,
         exit_code: None,
         counts: None,
+        pacing: None,
     })
 }
 
@@ -469,12 +471,14 @@ fn nothing_sent(work: Vec<BucketWork>, reason: &StopReason) -> Vec<BucketWork> {
         .collect()
 }
 
-/// The run's stop tokens, shared by both phases: a signal stops whichever
-/// is going on.
+/// The run's stop tokens and pacing, shared by both phases: a signal
+/// stops whichever is going on, and the apply starts at the pace the
+/// refresh found.
 #[derive(Clone, Default)]
 struct Stop {
     cancel: CancellationToken,
     force: CancellationToken,
+    pacing: Pacing,
 }
 
 impl Stop {
@@ -484,6 +488,7 @@ impl Stop {
             force: self.force.clone(),
             stats,
             observer: progress.observer(),
+            pacing: self.pacing.clone(),
         }
     }
 }

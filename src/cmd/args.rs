@@ -282,6 +282,9 @@ pub struct ConnectArgs {
     /// Seconds before one request is abandoned (and retried)
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_seconds)]
     pub request_timeout: Duration,
+    /// While COS fails every request the run pauses and probes; with no answer for this long it stops (exit 3) [examples: 90, 90s, 5m, 1h]
+    #[arg(long, default_value = "5m", value_name = "TIME", value_parser = parse_span)]
+    pub give_up_after: Duration,
 }
 
 /// What a run shows on stderr.
@@ -421,6 +424,21 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         return Err(format!("{text} must be a positive number of seconds"));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text} seconds is too long"))
+}
+
+/// A positive time: seconds (`90`), or with units (`90s`, `5m`, `1h30m`).
+fn parse_span(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if let Ok(seconds) = parse_seconds(trimmed) {
+        return Ok(seconds);
+    }
+    let span: jiff::SignedDuration = trimmed
+        .parse()
+        .map_err(|_| format!("{text:?} is not a time such as 90, 90s, 5m or 1h30m"))?;
+    Duration::try_from(span)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("{text} must be a positive time"))
 }
 
 /// A region in COS's form; whether COS has it is the operator's word.

@@ -79,6 +79,7 @@ pub fn executor_config(args: &ConnectArgs) -> ExecutorConfig {
             max_attempts: args.max_attempts,
             ..RetryPolicy::default()
         },
+        give_up_after: args.give_up_after,
         seed: fastrand::u64(..),
         ..ExecutorConfig::default()
     }

@@ -166,16 +166,21 @@ impl Progress {
         }
     }
 
-    /// The executor observer for `-v` detail, if any was asked for.
+    /// The executor observer: pauses and resumes always, `-v` detail when
+    /// asked for; none with `--quiet`.
     pub fn observer(&self) -> Option<Observer> {
-        if self.options.quiet || self.options.verbose == 0 {
+        if self.options.quiet {
             return None;
         }
         let verbose = self.options.verbose;
         let log = self.log.clone();
         Some(Arc::new(move |event: &Event| {
             if let Some(line) = event_line(event, verbose) {
-                log.line(Level::Info, &line, event_fields(event));
+                let level = match event {
+                    Event::Paused { .. } => Level::Warn,
+                    _ => Level::Info,
+                };
+                log.line(level, &line, event_fields(event));
             }
         }))
     }
@@ -340,14 +345,31 @@ fn event_fields(event: &Event) -> Map<String, Value> {
             fields.insert("id".into(), id.clone().into());
             fields.insert("attempt".into(), (*attempt).into());
         }
+        Event::Paused { failures } => {
+            fields.insert("pause".into(), "start".into());
+            fields.insert("failures".into(), failures.total().into());
+        }
+        Event::Resumed { paused_for } => {
+            fields.insert("pause".into(), "end".into());
+            fields.insert("paused_ms".into(), (paused_for.as_millis() as u64).into());
+        }
     }
     fields
 }
 
-/// One line about an event, if `verbose` asks for it: failures at `-v`,
-/// retries at `-vv`.
+/// One line about an event, if `verbose` asks for it: pauses always,
+/// failures at `-v`, retries at `-vv`.
 pub fn event_line(event: &Event, verbose: u8) -> Option<String> {
     match event {
+        Event::Paused { failures } => Some(format!(
+            "cosinv: COS failed every request lately ({failures} in a row): paused, \
+             probing every few seconds until it answers"
+        )),
+        Event::Resumed { paused_for } => Some(format!(
+            "cosinv: COS answers again: resumed after {} paused",
+            human_duration(*paused_for)
+        )),
+        _ if verbose == 0 => None,
         Event::Finished(row)
             if matches!(
                 row.outcome,

@@ -10,10 +10,13 @@ use super::log::Log;
 use super::progress::human_duration;
 use super::text::count;
 use crate::emulator::Emulator;
-use crate::executor::RunResult;
+use std::time::Duration;
+
+use crate::executor::storm::{Episode, EpisodeKind};
+use crate::executor::{RunResult, StopReason};
 use crate::plan::Plan;
 use crate::report::Outcome;
-use crate::report::run::{RunRecord, Stopped};
+use crate::report::run::{EpisodeRecord, PacingRecord, RunOptions, RunRecord, Stopped};
 
 /// How many error codes the summary names.
 const TOP_CODES: usize = 3;
@@ -39,6 +42,7 @@ pub fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
 pub fn finish_record(record: &mut RunRecord, result: &RunResult, signal_code: u8, code: u8) {
     record.finished_at = Some(crate::report::timestamp(jiff::Timestamp::now()));
     record.counts = Some(result.counts.clone());
+    record.pacing = Some(pacing_record(result));
     record.exit_code = Some(code);
     record.stopped = match (signal_code, &result.stopped) {
         (exit::INTERRUPTED, _) => Some(Stopped {
@@ -98,13 +102,118 @@ pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String>
     if let Some(line) = failed_codes(result) {
         lines.push(line);
     }
+    lines.extend(pacing_lines(record.pacing.as_ref()));
     if let Some(reason) = &result.stopped {
-        lines.push(format!("cosinv: stopped early: {reason}"));
+        lines.push(stopped_line(reason, &record.options));
     }
     if result.clock_offset != 0 {
         lines.push(clock_note(result.clock_offset));
     }
     lines
+}
+
+/// What pacing did, for the documents.
+fn pacing_record(result: &RunResult) -> PacingRecord {
+    let pacing = &result.pacing;
+    PacingRecord {
+        requests: result.stats.attempts,
+        throttled: result.stats.throttled,
+        rate_cuts: pacing.rate_cuts,
+        estimated_ceiling: pacing.estimated_ceiling,
+        paced_at: pacing.paced_at,
+        episodes: pacing.episodes.iter().map(episode_record).collect(),
+        brief_pauses: pacing.brief_pauses,
+    }
+}
+
+fn episode_record(episode: &Episode) -> EpisodeRecord {
+    EpisodeRecord {
+        kind: match episode.kind {
+            EpisodeKind::Slowed => "slowed",
+            EpisodeKind::Paused => "paused",
+        },
+        start_secs: episode.start.as_secs_f64(),
+        end_secs: episode.end.map(|end| end.as_secs_f64()),
+        reason: episode.reason().map(|kind| kind.as_str()),
+        failures: episode.failures.total(),
+        probes: episode.probes,
+    }
+}
+
+/// How many slowed or paused stretches the summary lists.
+const EPISODES_SHOWN: usize = 5;
+
+/// When and why COS's throttling or failures slowed or paused the run.
+fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
+    let Some(pacing) = pacing else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    if pacing.throttled > 0 {
+        let share = 100.0 * pacing.throttled as f64 / pacing.requests.max(1) as f64;
+        let ceiling = pacing
+            .estimated_ceiling
+            .map(|rate| format!("; it accepted about {rate:.0} requests/s"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "cosinv: COS asked to slow down {} of {} ({share:.1}%){ceiling}",
+            pacing.throttled,
+            count(pacing.requests, "request", "requests"),
+        ));
+    }
+    for episode in pacing.episodes.iter().take(EPISODES_SHOWN) {
+        lines.push(episode_line(episode));
+    }
+    if pacing.episodes.len() > EPISODES_SHOWN {
+        let more = pacing.episodes.len() - EPISODES_SHOWN;
+        lines.push(format!("cosinv: … and {more} more (see the sidecar)"));
+    }
+    if pacing.brief_pauses > 0 {
+        lines.push(format!(
+            "cosinv: {} of a second or less (failures in a row by chance)",
+            count(u64::from(pacing.brief_pauses), "pause", "pauses")
+        ));
+    }
+    lines
+}
+
+/// `cosinv: paused from 5.0s to 18.1s into the run: COS failed every
+/// request (69, mostly connection refused); 6 probes`.
+fn episode_line(episode: &EpisodeRecord) -> String {
+    let span = match episode.end_secs {
+        Some(end) => format!("from {:.1}s to {end:.1}s", episode.start_secs),
+        None => format!("from {:.1}s to the end", episode.start_secs),
+    };
+    let why = match episode.kind {
+        "paused" => "COS failed every request",
+        _ => "failures outnumbered answers",
+    };
+    let reason = episode
+        .reason
+        .map(|reason| format!(", mostly {reason}"))
+        .unwrap_or_default();
+    let probes = match episode.probes {
+        0 => String::new(),
+        probes => format!("; {}", count(u64::from(probes), "probe", "probes")),
+    };
+    format!(
+        "cosinv: {kind} {span} into the run: {why} ({failures}{reason}){probes}",
+        kind = episode.kind,
+        failures = episode.failures,
+    )
+}
+
+/// Why the run stopped early, with the flag that decides it when there is
+/// one.
+fn stopped_line(reason: &StopReason, options: &RunOptions) -> String {
+    match reason {
+        StopReason::Unreachable { .. } => format!(
+            "cosinv: stopped early: {reason}; gave up after --give-up-after {}. The jobs \
+             not sent are skipped: run again (--from-report sends just those) once COS answers",
+            human_duration(Duration::from_secs_f64(options.give_up_after_secs))
+        ),
+        _ => format!("cosinv: stopped early: {reason}"),
+    }
 }
 
 /// `cosinv: failed 500: NoSuchBucket 499, AccessDenied 1`.
@@ -221,6 +330,7 @@ mod tests {
             stopped: None,
             counts,
             clock_offset: 0,
+            pacing: Default::default(),
         }
     }
 
@@ -243,6 +353,7 @@ mod tests {
                 bucket_rate: None,
                 max_attempts: 1,
                 request_timeout_secs: 1.0,
+                give_up_after_secs: 300.0,
                 dry_run,
                 refresh: true,
                 prune: false,
@@ -251,6 +362,7 @@ mod tests {
             stopped: None,
             exit_code: None,
             counts: None,
+            pacing: None,
         }
     }
 

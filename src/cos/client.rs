@@ -18,7 +18,7 @@
 //! and the server's text is made [`printable`] here, once.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -103,8 +103,9 @@ pub struct Response {
     pub status: u16,
     /// `x-cos-request-id`, for support tickets.
     pub request_id: Option<String>,
-    /// `Retry-After`, in seconds, when present.
-    pub retry_after: Option<u64>,
+    /// How long `Retry-After` asks to wait, in either form (seconds, or
+    /// an HTTP date read against the answer's own `Date`), when present.
+    pub retry_after: Option<Duration>,
     /// The server's clock (`Date`), Unix seconds, to correct our own after
     /// `RequestTimeTooSkewed`.
     pub server_time: Option<u64>,
@@ -371,8 +372,15 @@ async fn read_response(answer: reqwest::Response, host: &str) -> Result<Response
             .map(str::to_string)
     };
     let request_id = header("x-cos-request-id").map(|id| printable(&id));
-    let retry_after = header("retry-after").and_then(|value| value.trim().parse().ok());
     let server_time = header("date").and_then(|value| parse_http_date(&value));
+    let retry_after = header("retry-after").and_then(|value| {
+        // A date is in the server's clock: measure it from the answer's
+        // `Date`, so a skewed local clock does not stretch or cancel it.
+        let now = server_time.map_or_else(SystemTime::now, |secs| {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+        });
+        parse_retry_after(&value, now, MAX_RETRY_AFTER)
+    });
     let redirect_to = (300..400)
         .contains(&status)
         .then(|| header("location").map(|location| redirect_target(&location)))
@@ -444,6 +452,27 @@ fn redirect_target(location: &str) -> String {
     printable_within(named.as_deref().unwrap_or(location), 256)
 }
 
+/// The longest wait a `Retry-After` is read as; the retry policy caps it
+/// again, lower.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// How long a `Retry-After` header asks us to wait, capped at `max`.
+///
+/// Both forms of RFC 9110 §10.2.3: delta-seconds (`120`) and an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`), the latter relative to `now` (a date
+/// already past means no wait). `None` when the value is neither.
+pub fn parse_retry_after(value: &str, now: SystemTime, max: Duration) -> Option<Duration> {
+    let value = value.trim();
+    let asked = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits but too long for a u64 is still "a very long time".
+        value.parse().map_or(max, Duration::from_secs)
+    } else {
+        let date = httpdate::parse_http_date(value).ok()?;
+        date.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(asked.min(max))
+}
+
 /// Parses an HTTP `Date` (`Tue, 24 Nov 2026 03:30:00 GMT`).
 pub fn parse_http_date(value: &str) -> Option<u64> {
     let time = httpdate::parse_http_date(value.trim()).ok()?;
@@ -456,6 +485,28 @@ mod tests {
     use crate::cos::credentials::{CredentialSource, Credentials};
     use crate::cos::request::bucket_host;
     use crate::model::{BucketName, Region};
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_capped() {
+        let secs = Duration::from_secs;
+        let now = SystemTime::UNIX_EPOCH + secs(1_445_412_400); // 2015-10-21 07:26:40 UTC
+        let max = secs(60);
+        let parse = |value| parse_retry_after(value, now, max);
+        assert_eq!(parse("3"), Some(secs(3)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse("86400"), Some(max));
+        assert_eq!(parse("99999999999999999999999"), Some(max));
+        assert_eq!(parse("Wed, 21 Oct 2015 07:27:00 GMT"), Some(secs(20)));
+        assert_eq!(parse("Wed, 21 Oct 2015 09:00:00 GMT"), Some(max));
+        // Already past: no wait.
+        assert_eq!(parse("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
+        // The two obsolete date forms RFC 9110 still asks recipients to accept.
+        assert_eq!(parse("Wednesday, 21-Oct-15 07:27:00 GMT"), Some(secs(20)));
+        assert_eq!(parse("Wed Oct 21 07:27:00 2015"), Some(secs(20)));
+        for bad in ["", "-1", "1.5", "soon", "Wed, 32 Oct 2015 07:27:00 GMT"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn endpoints_allow_http_only_to_loopback() {

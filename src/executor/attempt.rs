@@ -11,9 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::events::Event;
-use super::retry::{self, Class};
+use super::retry::{self, Class, RetryPolicy};
 use super::stop::StopReason;
+use super::storm::{Change, OutcomeKind};
 use super::{Attempt, Shared, Transport, rows};
+use crate::cos::client::TransportErrorKind;
 use crate::cos::request::InventoryRequest;
 use crate::model::BucketName;
 
@@ -69,6 +71,19 @@ pub(super) fn unix_now(offset: i64) -> u64 {
     now.saturating_add_signed(offset)
 }
 
+/// A request's turn to be sent, or why it has none.
+enum Turn<'a> {
+    /// Send now, holding a permit; `sent_at` goes back to the pacer with
+    /// the answer.
+    Go {
+        permit: tokio::sync::SemaphorePermit<'a>,
+        sent_at: std::time::Instant,
+    },
+    Cancelled,
+    /// COS stayed down past the deadline: the run is stopping.
+    GaveUp,
+}
+
 /// Tries `request` until it succeeds, fails for good, is skipped or is
 /// cancelled. `seed` makes its backoff jitter repeatable.
 pub(super) async fn run<T: Transport>(
@@ -81,7 +96,11 @@ pub(super) async fn run<T: Transport>(
 ) -> Ended {
     let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(shared.config.seed ^ seed);
-    let mut attempts = 0u32;
+    let mut tries = Tries {
+        attempts: 0,
+        throttled: 0,
+        started,
+    };
     let mut last: Option<Attempt> = None;
     let end = loop {
         if let Some(reason) = shared.abort.get() {
@@ -90,34 +109,30 @@ pub(super) async fn run<T: Transport>(
         if let Some(reason) = bucket_skip.get() {
             break End::Skipped(reason.clone());
         }
-        let Some(permit) = wait_for_turn(shared, subject.bucket).await else {
-            break End::Cancelled;
+        let (permit, sent_at) = match wait_for_turn(shared, subject.bucket).await {
+            Turn::Go { permit, sent_at } => (permit, sent_at),
+            Turn::Cancelled => break End::Cancelled,
+            // The stop reason is set: the first check of the loop ends it.
+            Turn::GaveUp => continue,
         };
-        attempts += 1;
+        tries.attempts += 1;
         if let Some(slot) = subject.slot {
-            slot.store(attempts | ON_WIRE, Ordering::Relaxed);
+            slot.store(tries.attempts | ON_WIRE, Ordering::Relaxed);
         }
         let outcome = send(shared, transport, request).await;
         if let Some(slot) = subject.slot {
-            slot.store(attempts, Ordering::Relaxed);
+            slot.store(tries.attempts, Ordering::Relaxed);
         }
         drop(permit);
         let class = retry::classify(&outcome);
-        learn_from(shared, class, &outcome);
-        let verdict = decide(
-            shared,
-            &subject,
-            bucket_skip,
-            attempts,
-            started,
-            class,
-            &outcome,
-        );
+        learn_from(shared, class, &outcome, sent_at);
+        tries.throttled += u32::from(class == Class::Throttled);
+        let verdict = decide(shared, &subject, bucket_skip, tries, class, &outcome);
         last = Some(outcome);
         let Some(end) = verdict else {
             let outcome = last.as_ref().expect("just set");
-            let delay = retry_delay(shared, attempts, class, outcome, &mut rng);
-            notify_retry(shared, &subject, attempts, class, delay, outcome);
+            let delay = retry_delay(shared, tries, class, outcome, &mut rng);
+            notify_retry(shared, &subject, tries.attempts, class, delay, outcome);
             if backoff(shared, delay).await {
                 continue;
             }
@@ -127,20 +142,39 @@ pub(super) async fn run<T: Transport>(
     };
     Ended {
         end,
-        attempts,
+        attempts: tries.attempts,
         last,
         elapsed: started.elapsed(),
     }
 }
 
-/// What the outcome of attempt number `attempts` means for the request:
-/// how it ends, or `None` to try again.
+/// How far a request has got.
+#[derive(Clone, Copy)]
+struct Tries {
+    /// Attempts sent.
+    attempts: u32,
+    /// Of those, attempts COS throttled. They do not count toward the
+    /// attempt limit: throttling is answered by slowing the whole run, and
+    /// a job should not fail because COS was busy.
+    throttled: u32,
+    started: Instant,
+}
+
+impl Tries {
+    /// Attempts that failed other than by throttling (the last one
+    /// included, whatever it was).
+    fn failures(&self) -> u32 {
+        self.attempts - self.throttled
+    }
+}
+
+/// What the outcome of the latest attempt means for the request: how it
+/// ends, or `None` to try again.
 fn decide<T: Transport>(
     shared: &Shared<T>,
     subject: &Subject<'_>,
     bucket_skip: &OnceLock<String>,
-    attempts: u32,
-    started: Instant,
+    tries: Tries,
     class: Class,
     outcome: &Attempt,
 ) -> Option<End> {
@@ -151,14 +185,13 @@ fn decide<T: Transport>(
         remember_fatal(shared, subject, bucket_skip, class, outcome);
         return Some(End::Failed { why: None });
     }
-    no_more_retries(shared, attempts, started, class, outcome)
-        .map(|why| End::Failed { why: Some(why) })
+    no_more_retries(shared, tries, class, outcome).map(|why| End::Failed { why: Some(why) })
 }
 
 /// How long to wait before the next attempt.
 fn retry_delay<T: Transport>(
     shared: &Shared<T>,
-    attempts: u32,
+    tries: Tries,
     class: Class,
     outcome: &Attempt,
     rng: &mut fastrand::Rng,
@@ -170,37 +203,62 @@ fn retry_delay<T: Transport>(
     let retry_after = outcome
         .as_ref()
         .ok()
-        .and_then(|response| response.retry_after)
-        .map(Duration::from_secs);
-    retry::backoff_delay(&shared.config.retry, attempts, rng.f64(), retry_after)
+        .and_then(|response| response.retry_after);
+    let policy = &shared.config.retry;
+    let (policy, count) = if class == Class::Throttled {
+        // The pacer slows the whole run for COS; this job only needs its
+        // retry spread out, not held back for a server error's backoff.
+        let throttled = RetryPolicy {
+            base_delay: policy.throttled_base_delay,
+            ..*policy
+        };
+        (throttled, tries.throttled)
+    } else {
+        (*policy, tries.failures())
+    };
+    retry::backoff_delay(&policy, count, rng.f64(), retry_after)
 }
 
-/// Waits for the bucket's rate, a global permit, the global rate and the
-/// adaptive pacer, in that order; `None` when cancelled meanwhile.
-async fn wait_for_turn<'a, T: Transport>(
-    shared: &'a Shared<T>,
-    bucket: &BucketName,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
+/// Waits for the bucket's rate, a global permit, the storm gate, the
+/// global rate and the pacer, in that order. The gate comes after the
+/// permit: a job admitted before a pause must not be sent once a permit
+/// frees up during it (only the wave already on the wire may go out).
+async fn wait_for_turn<'a, T: Transport>(shared: &'a Shared<T>, bucket: &BucketName) -> Turn<'a> {
     let cancel = &shared.cancel;
+    let pace = shared.pace();
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => return None,
+        _ = cancel.cancelled() => return Turn::Cancelled,
         _ = shared.limits.bucket_ready(bucket) => {}
     }
     let permit = tokio::select! {
         biased;
-        _ = cancel.cancelled() => return None,
-        permit = shared.permits.acquire() => permit.ok()?,
+        _ = cancel.cancelled() => return Turn::Cancelled,
+        permit = shared.permits.acquire() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return Turn::Cancelled,
+        },
     };
-    tokio::select! {
+    let admitted = tokio::select! {
         biased;
-        _ = cancel.cancelled() => return None,
-        _ = async {
-            shared.limits.global_ready().await;
-            shared.pacer.acquire().await;
-        } => {}
+        _ = cancel.cancelled() => return Turn::Cancelled,
+        admitted = pace.gate.admit() => admitted,
+    };
+    if let Err(give_up) = admitted {
+        let _ = shared.abort.set(StopReason::Unreachable {
+            message: give_up.to_string(),
+        });
+        return Turn::GaveUp;
     }
-    Some(permit)
+    let sent_at = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Turn::Cancelled,
+        sent_at = async {
+            shared.limits.global_ready().await;
+            pace.pacer.acquire().await
+        } => sent_at,
+    };
+    Turn::Go { permit, sent_at }
 }
 
 /// Sends one attempt, signed now. Not cancellable: a request on the wire
@@ -218,15 +276,23 @@ async fn send<T: Transport>(
     outcome
 }
 
-/// Feeds the pacer, the budget and the clock correction.
-fn learn_from<T: Transport>(shared: &Shared<T>, class: Class, outcome: &Attempt) {
-    let now = Instant::now().into_std();
+/// Feeds the pacer, the storm gate and the clock correction.
+fn learn_from<T: Transport>(
+    shared: &Shared<T>,
+    class: Class,
+    outcome: &Attempt,
+    sent_at: std::time::Instant,
+) {
+    let pace = shared.pace();
+    if let Some(change) = pace.gate.on_outcome(storm_kind(class, outcome)) {
+        notify_change(shared, change);
+    }
     match class {
-        Class::Success => {
-            shared.budget.refund_success();
-            shared.pacer.on_success(now);
+        Class::Success => pace.pacer.on_success(sent_at),
+        Class::Throttled => {
+            shared.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            pace.pacer.on_throttle(sent_at);
         }
-        Class::Throttled => shared.pacer.on_throttle(now),
         Class::ClockSkew => {
             if let Some(server) = server_time(outcome) {
                 let local = unix_now(0) as i64;
@@ -273,14 +339,47 @@ fn remember_fatal<T: Transport>(
     }
 }
 
+/// What an outcome says about COS's health, for the storm gate.
+fn storm_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
+    match (class, outcome) {
+        (Class::Success, _) => OutcomeKind::Success,
+        (Class::Throttled, _) => OutcomeKind::Throttled,
+        (_, Err(err)) => match err.kind {
+            TransportErrorKind::Connect => OutcomeKind::ConnectFailed,
+            TransportErrorKind::Timeout => OutcomeKind::Timeout,
+            TransportErrorKind::Connection => OutcomeKind::Broken,
+            // Nothing was sent, or an answer came (too big to read).
+            TransportErrorKind::TlsVerification
+            | TransportErrorKind::Credentials
+            | TransportErrorKind::TooLarge => OutcomeKind::ClientError,
+        },
+        (Class::Transient, Ok(_)) => OutcomeKind::Timeout,
+        (Class::ServerError, Ok(response)) if response.status == 503 => {
+            OutcomeKind::ServiceUnavailable
+        }
+        (Class::ServerError, Ok(_)) => OutcomeKind::ServerError,
+        // Any other answer is a live server saying no.
+        (_, Ok(_)) => OutcomeKind::ClientError,
+    }
+}
+
+fn notify_change<T: Transport>(shared: &Shared<T>, change: Change) {
+    if let Some(observer) = &shared.observer {
+        observer(&match change {
+            Change::Paused { failures } => Event::Paused { failures },
+            Change::Resumed { paused_for } => Event::Resumed { paused_for },
+        });
+    }
+}
+
 /// Why a retryable failure is final anyway, if it is.
 fn no_more_retries<T: Transport>(
     shared: &Shared<T>,
-    attempts: u32,
-    started: Instant,
+    tries: Tries,
     class: Class,
     outcome: &Attempt,
 ) -> Option<String> {
+    let (failures, attempts, started) = (tries.failures(), tries.attempts, tries.started);
     let policy = &shared.config.retry;
     if class == Class::ClockSkew && server_time(outcome).is_none() {
         return Some(
@@ -289,19 +388,13 @@ fn no_more_retries<T: Transport>(
                 .into(),
         );
     }
-    if attempts >= policy.max_attempts.get() {
+    if failures >= policy.max_attempts.get() {
         return Some(format!("gave up after {attempts} attempts"));
     }
     if started.elapsed() >= policy.max_elapsed {
         return Some(format!(
             "gave up after {attempts} attempts in {}s",
             started.elapsed().as_secs()
-        ));
-    }
-    if !shared.budget.try_spend(class) {
-        return Some(format!(
-            "not retried after {attempts} attempts: the run's retry budget is spent \
-             (too many failures; lower the concurrency or the rate)"
         ));
     }
     None

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::retry::Class;
+use super::storm::FailureCounts;
 use crate::report::{Outcome, ReportRow};
 
 /// Live counters, read by a progress display.
@@ -24,6 +25,8 @@ pub struct Stats {
     pub dry_run: AtomicU64,
     /// Requests sent, retries included.
     pub attempts: AtomicU64,
+    /// Answers that asked us to slow down (503 `SlowDown`, 429).
+    pub throttled: AtomicU64,
     /// Retries scheduled so far.
     pub retries: AtomicU64,
     /// Jobs now waiting out a backoff.
@@ -45,6 +48,7 @@ pub struct StatsSnapshot {
     pub unknown: u64,
     pub dry_run: u64,
     pub attempts: u64,
+    pub throttled: u64,
     pub retries: u64,
     pub retrying: u64,
     pub in_flight: u64,
@@ -78,6 +82,7 @@ impl Stats {
             unknown: get(&self.unknown),
             dry_run: get(&self.dry_run),
             attempts: get(&self.attempts),
+            throttled: get(&self.throttled),
             retries: get(&self.retries),
             retrying: get(&self.retrying),
             in_flight: get(&self.in_flight),
@@ -113,6 +118,11 @@ pub enum Event {
     },
     /// A job ended.
     Finished(ReportRow),
+    /// COS failed every request for a while (these, in a row): dispatch is
+    /// paused behind a probe.
+    Paused { failures: FailureCounts },
+    /// A live answer ended a pause that lasted this long.
+    Resumed { paused_for: Duration },
 }
 
 /// Receives [`Event`]s; must be quick (it runs on the executor's tasks).

@@ -11,8 +11,13 @@
 //! - `lane`: buckets handed out whole to lanes, biggest first (a bucket
 //!   with 1,000 jobs starts early instead of becoming the run's tail).
 //! - `attempt`: one request tried until it ends, signed when it is sent.
-//! - [`retry`]: the one classifier of outcomes, the backoff, the budget.
-//! - [`rate`]: the operator's caps and the adaptive pacer.
+//! - [`retry`]: the one classifier of outcomes and the backoff.
+//! - [`rate`]: the operator's caps (global and per bucket).
+//! - [`rate_control`]: the pace COS's throttling allows, found as the run
+//!   goes (a pure controller and its shared [`rate_control::Pacer`]).
+//! - [`storm`]: slowing and pausing while COS fails, and giving up when it
+//!   stays down (a pure guard and its shared [`storm::StormGate`]).
+//! - [`pacing`]: both, shared by a run's phases.
 //! - [`events`]: counters and events for whoever shows progress.
 //! - `rows`: the report row for each way a job ends.
 //! - [`stop`]: why a run stops before every job was tried
@@ -26,12 +31,15 @@
 mod attempt;
 pub mod events;
 mod lane;
+pub mod pacing;
 pub mod rate;
+pub mod rate_control;
 pub mod retry;
 mod rows;
 #[cfg(test)]
 mod scripted;
 pub mod stop;
+pub mod storm;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -51,10 +59,11 @@ use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
 use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
 use events::Stats;
-use rate::{AdaptiveConfig, AdaptiveRate, Limits, Rate};
-use retry::{RetryBudget, RetryPolicy};
+use rate::{Limits, Rate};
+use retry::RetryPolicy;
 
 pub use events::{Event, Observer, StatsSnapshot};
+pub use pacing::{Pacing, PacingReport};
 pub use stop::StopReason;
 
 /// What one attempt got: an HTTP answer, or no complete answer.
@@ -84,8 +93,9 @@ pub struct ExecutorConfig {
     /// Requests per second to one bucket.
     pub bucket_rate: Option<Rate>,
     pub retry: RetryPolicy,
-    /// Tokens in the shared retry budget (see [`RetryBudget`]).
-    pub retry_budget: u32,
+    /// While COS fails every request, the run pauses behind a probe; with
+    /// no answer for this long it stops (see [`storm`]).
+    pub give_up_after: Duration,
     /// After cancellation, how long requests already on the wire may take
     /// to finish before their jobs are written as cancelled.
     pub drain_timeout: Duration,
@@ -104,7 +114,7 @@ impl Default for ExecutorConfig {
             rate: None,
             bucket_rate: None,
             retry: RetryPolicy::default(),
-            retry_budget: 500,
+            give_up_after: Duration::from_secs(300),
             drain_timeout: Duration::from_secs(10),
             seed: 0,
             clock_offset: 0,
@@ -130,6 +140,8 @@ pub struct RunControl {
     pub force: CancellationToken,
     pub stats: Arc<Stats>,
     pub observer: Option<Observer>,
+    /// The pace learned so far; pass the same to both phases of a run.
+    pub pacing: Pacing,
 }
 
 /// How a run ended.
@@ -145,6 +157,9 @@ pub struct RunResult {
     /// Seconds COS's clock is ahead of ours (negative: behind), when a
     /// refused signature window made us correct it; 0 otherwise.
     pub clock_offset: i64,
+    /// How COS's throttling and failures slowed or paused the run (every
+    /// phase that shared its [`Pacing`] so far).
+    pub pacing: PacingReport,
 }
 
 /// Every bucket of a plan after a refresh, in the plan's bucket order.
@@ -178,8 +193,7 @@ struct Shared<T> {
     transport: Option<T>,
     config: ExecutorConfig,
     limits: Limits,
-    pacer: AdaptiveRate,
-    budget: RetryBudget,
+    pacing: Pacing,
     permits: Semaphore,
     cancel: CancellationToken,
     stats: Arc<Stats>,
@@ -219,8 +233,7 @@ impl<T: Transport> Shared<T> {
         let (slots, delete_base) = row_places(plan.jobs().len(), &mode);
         Shared {
             limits: Limits::new(config.rate, config.bucket_rate),
-            pacer: AdaptiveRate::new(AdaptiveConfig::default(), Instant::now().into_std()),
-            budget: RetryBudget::new(config.retry_budget),
+            pacing: control.pacing.clone(),
             permits: Semaphore::new(config.concurrency.get()),
             plan,
             transport,
@@ -247,7 +260,14 @@ impl<T: Transport> Shared<T> {
             stopped: self.abort.get().cloned(),
             counts: ReportCounts::default(),
             clock_offset: self.clock_offset.load(Ordering::Relaxed),
+            pacing: self.pacing.report(),
         }
+    }
+
+    /// The run's pacer and storm gate.
+    fn pace(&self) -> &pacing::Parts {
+        self.pacing
+            .parts(self.config.concurrency.get(), self.config.give_up_after)
     }
 }
 

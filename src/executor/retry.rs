@@ -8,14 +8,14 @@
 //!   refused certificate or missing credentials stop the run);
 //! - [`backoff_delay`] is a pure function of the attempt, the policy, a
 //!   random number the caller supplies and any `Retry-After`;
-//! - [`RetryBudget`] is shared by all workers: retries spend from it and
-//!   successes refill it, so a storm of failures cannot become a storm of
-//!   retries.
+//!
+//! How many retries a storm of failures may cause is not decided here:
+//! the storm guard ([`super::storm`]) slows and pauses the whole run
+//! instead of failing jobs, and throttling is answered by the pace
+//! ([`super::rate_control`]).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::cos::client::{Response, TransportError, TransportErrorKind};
 use crate::cos::error as code;
@@ -144,8 +144,12 @@ pub fn classify_response(status: u16, cos_code: Option<&str>) -> Class {
 pub struct RetryPolicy {
     /// Attempts per job, the first included.
     pub max_attempts: NonZeroU32,
-    /// The cap of the first backoff; doubles each attempt.
+    /// The cap of the first backoff; doubles each failed attempt.
     pub base_delay: Duration,
+    /// The same after a throttled attempt; doubles each throttled attempt.
+    /// Short, because the pacer already slows the whole run for a busy COS
+    /// and every retry waits its turn there.
+    pub throttled_base_delay: Duration,
     /// The largest backoff cap.
     pub max_delay: Duration,
     /// The longest `Retry-After` honoured; a server asking for more gets
@@ -160,6 +164,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: NonZeroU32::new(8).expect("non-zero"),
             base_delay: Duration::from_millis(200),
+            throttled_base_delay: Duration::from_millis(25),
             max_delay: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(60),
             max_elapsed: Duration::from_secs(600),
@@ -192,64 +197,6 @@ pub fn backoff_delay(
     match retry_after {
         Some(asked) => jittered.max(asked.min(policy.max_retry_after)),
         None => jittered,
-    }
-}
-
-/// A retry allowance shared by every worker of a run (the token bucket of
-/// smithy-rs's standard retry strategy): a retry after a server error costs
-/// tokens, a timeout or broken connection costs more, a success puts one
-/// back. When the bucket is empty, failures are final instead of retried,
-/// so a server that is down is not hammered by every job's retries.
-///
-/// Throttling is free here: it means "slower", not "broken", and the
-/// adaptive rate (see [`crate::executor::rate::AdaptiveRate`]) already answers
-/// it by slowing the whole run. Charging it too would fail a run against a
-/// busy but healthy service.
-#[derive(Debug)]
-pub struct RetryBudget {
-    tokens: Mutex<u32>,
-    capacity: u32,
-}
-
-/// Tokens a retry after a throttle or server error costs.
-pub const RETRY_COST: u32 = 5;
-/// Tokens a retry after a timeout or connection failure costs.
-pub const TRANSIENT_RETRY_COST: u32 = 10;
-/// Tokens a success refunds.
-pub const SUCCESS_REFUND: u32 = 1;
-
-impl RetryBudget {
-    pub fn new(capacity: u32) -> Self {
-        RetryBudget {
-            tokens: Mutex::new(capacity),
-            capacity,
-        }
-    }
-
-    /// Takes the cost of retrying after `class`; false when the budget
-    /// cannot pay.
-    pub fn try_spend(&self, class: Class) -> bool {
-        let cost = match class {
-            Class::Throttled => return true,
-            Class::Transient => TRANSIENT_RETRY_COST,
-            _ => RETRY_COST,
-        };
-        let mut tokens = self.tokens.lock();
-        if *tokens >= cost {
-            *tokens -= cost;
-            true
-        } else {
-            false
-        }
-    }
-
-    pub fn refund_success(&self) {
-        let mut tokens = self.tokens.lock();
-        *tokens = (*tokens + SUCCESS_REFUND).min(self.capacity);
-    }
-
-    pub fn available(&self) -> u32 {
-        *self.tokens.lock()
     }
 }
 
@@ -432,26 +379,5 @@ mod tests {
             backoff_delay(&policy, 8, 1.0, Some(Duration::from_secs(1))),
             policy.max_delay
         );
-    }
-
-    #[test]
-    fn throttling_never_spends_the_budget() {
-        let budget = RetryBudget::new(0);
-        assert!(budget.try_spend(Class::Throttled));
-        assert!(!budget.try_spend(Class::ServerError));
-    }
-
-    #[test]
-    fn budget_is_spent_by_retries_and_refilled_by_successes() {
-        let budget = RetryBudget::new(12);
-        assert!(budget.try_spend(Class::Conflict));
-        assert_eq!(budget.available(), 7);
-        assert!(!budget.try_spend(Class::Transient));
-        assert!(budget.try_spend(Class::ServerError));
-        assert!(!budget.try_spend(Class::ServerError));
-        for _ in 0..100 {
-            budget.refund_success();
-        }
-        assert_eq!(budget.available(), 12);
     }
 }

@@ -105,23 +105,27 @@ fn answer_lost(attempt: Option<&Attempt>) -> bool {
 
 /// The row of a request that ended; `success` is the outcome of a 2xx.
 pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> ReportRow {
+    // Whatever stopped the retries, a last attempt whose answer was lost
+    // leaves the change undecided.
     let outcome = match &ended.end {
         End::Succeeded => success,
-        End::Failed { .. } if answer_lost(ended.last.as_ref()) => Outcome::Unknown,
+        _ if answer_lost(ended.last.as_ref()) => Outcome::Unknown,
         End::Failed { .. } => Outcome::Failed,
         End::Skipped(_) => Outcome::Skipped,
         End::Cancelled => Outcome::Cancelled,
     };
     let base = base_row(target, outcome, ended.attempts, ended.elapsed);
     let mut row = with_attempt(base, ended.last.as_ref());
+    let last = std::mem::take(&mut row.message);
+    row.message = match &ended.end {
+        End::Succeeded | End::Failed { why: None, .. } => last,
+        End::Failed { why: Some(why), .. } => format!("{why}: {last}"),
+        End::Skipped(reason) if last.is_empty() => reason.clone(),
+        End::Skipped(reason) => format!("{reason}; last attempt: {last}"),
+        End::Cancelled => interrupted(&last),
+    };
     if outcome == Outcome::Unknown {
-        row.message = format!("{UNKNOWN_NOTE}; last attempt: {}", row.message);
-    }
-    match &ended.end {
-        End::Succeeded | End::Failed { why: None, .. } => {}
-        End::Failed { why: Some(why), .. } => row.message = format!("{why}: {}", row.message),
-        End::Skipped(reason) => row.message = reason.clone(),
-        End::Cancelled => row.message = interrupted(&row.message),
+        row.message = format!("{UNKNOWN_NOTE}; {}", row.message);
     }
     row
 }

@@ -2,7 +2,9 @@
 //!
 //! Some answers say that no further request of the run can succeed: COS
 //! refused the credentials, there are no credentials left to sign with, or
-//! the server's certificate was refused. `StopReason::from_attempt`
+//! the server's certificate was refused. And a COS that has answered
+//! nothing for the storm guard's deadline ([`super::storm`]) ends the run
+//! too: the rest is better sent by a later run than held for hours. `StopReason::from_attempt`
 //! recognises them (from the class [`super::retry::classify`] gave); the
 //! first one the run meets is kept, the jobs not yet sent are written as
 //! `skipped` with it, and it is handed back in
@@ -34,6 +36,10 @@ pub enum StopReason {
     /// reason.
     #[error("{message}")]
     TlsRefused { message: String },
+    /// COS answered nothing (every request a 5xx, refused or timed out)
+    /// for the deadline; `message` says for how long and what failed.
+    #[error("{message}")]
+    Unreachable { message: String },
 }
 
 impl StopReason {
@@ -69,12 +75,13 @@ impl StopReason {
     }
 
     /// A short name for logs and JSON: `credentials-rejected`,
-    /// `credentials-unavailable`, `tls-refused`.
+    /// `credentials-unavailable`, `tls-refused`, `unreachable`.
     pub fn kind(&self) -> &'static str {
         match self {
             StopReason::CredentialsRejected { .. } => "credentials-rejected",
             StopReason::CredentialsUnavailable { .. } => "credentials-unavailable",
             StopReason::TlsRefused { .. } => "tls-refused",
+            StopReason::Unreachable { .. } => "unreachable",
         }
     }
 }

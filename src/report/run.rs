@@ -87,6 +87,8 @@ pub struct RunOptions {
     pub bucket_rate: Option<f64>,
     pub max_attempts: u32,
     pub request_timeout_secs: f64,
+    /// With no answer from COS for this long, the run stops.
+    pub give_up_after_secs: f64,
     pub dry_run: bool,
     /// Live state was read first (not `--no-refresh`).
     pub refresh: bool,
@@ -99,7 +101,7 @@ pub struct RunOptions {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Stopped {
     /// `credentials-rejected`, `credentials-unavailable`, `tls-refused`,
-    /// `interrupted`, `terminated`.
+    /// `unreachable`, `interrupted`, `terminated`.
     pub kind: String,
     pub message: String,
 }
@@ -126,6 +128,47 @@ pub struct RunRecord {
     pub exit_code: Option<u8>,
     /// `None` while the run goes on.
     pub counts: Option<ReportCounts>,
+    /// How COS's throttling and failures shaped the run; `None` while the
+    /// run goes on.
+    pub pacing: Option<PacingRecord>,
+}
+
+/// How COS's throttling and failures shaped a run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PacingRecord {
+    /// Requests of the apply phase, retries included.
+    pub requests: u64,
+    /// Of those, answers asking to slow down (503 `SlowDown`, 429).
+    pub throttled: u64,
+    /// Times the pace was cut because COS throttled (both phases).
+    pub rate_cuts: u64,
+    /// Requests per second COS was measured to accept, if it throttled.
+    pub estimated_ceiling: Option<f64>,
+    /// The pace at the end, if throttling still held it.
+    pub paced_at: Option<f64>,
+    /// Stretches that were slowed or paused, oldest first.
+    pub episodes: Vec<EpisodeRecord>,
+    /// Pauses too short to list (failures lining up for a moment).
+    pub brief_pauses: u32,
+}
+
+/// A slowed or paused stretch of a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EpisodeRecord {
+    /// `slowed` (failures outnumbered answers) or `paused` (every request
+    /// failed: an outage).
+    pub kind: &'static str,
+    /// Seconds since the run started.
+    pub start_secs: f64,
+    /// `None` if it lasted to the end.
+    pub end_secs: Option<f64>,
+    /// The most frequent failure: `server error`, `service unavailable`,
+    /// `connection refused`, `timed out`, `connection broken`.
+    pub reason: Option<&'static str>,
+    /// Failed answers during it.
+    pub failures: u64,
+    /// Probe requests sent while paused.
+    pub probes: u32,
 }
 
 /// The `--output json` document.
@@ -140,6 +183,7 @@ pub struct RunSummary<'a> {
     pub stopped: Option<&'a Stopped>,
     pub exit_code: Option<u8>,
     pub counts: Option<&'a ReportCounts>,
+    pub pacing: Option<&'a PacingRecord>,
 }
 
 /// A run document could not be written.
@@ -163,6 +207,7 @@ impl RunRecord {
             stopped: self.stopped.as_ref(),
             exit_code: self.exit_code,
             counts: self.counts.as_ref(),
+            pacing: self.pacing.as_ref(),
         }
     }
 
@@ -221,6 +266,7 @@ mod tests {
                 bucket_rate: Some(2.5),
                 max_attempts: 8,
                 request_timeout_secs: 30.0,
+                give_up_after_secs: 300.0,
                 dry_run: false,
                 refresh: true,
                 prune: false,
@@ -229,6 +275,7 @@ mod tests {
             stopped: None,
             exit_code: None,
             counts: None,
+            pacing: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod manifest;
 mod operations;
 mod reconcile;
 mod sign_vectors;
+mod throttling;
 
 /// This machine's clock, Unix seconds: what cosinv signs with.
 fn now() -> u64 {

@@ -1,0 +1,665 @@
+use super::*;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+// ---------------------------------------------------------------------------
+// The controller's rules, one at a time.
+
+#[test]
+fn does_not_pace_until_the_first_throttle() {
+    let t0 = Instant::now();
+    let mut control = RateController::new(RateConfig::default(), t0);
+    for i in 0..1_000 {
+        assert_eq!(control.try_acquire(t0 + ms(i)), Ok(()));
+        control.on_success(t0 + ms(i + 20), t0 + ms(i));
+    }
+    assert_eq!(control.current_rate(), None);
+}
+
+/// Sends as fast as `control` allows from `from` for `span`, from a client
+/// that never runs out of workers; each request is answered `LATENCY`
+/// later, throttled when `throttled(n)` says so for the n-th request.
+/// Returns the time it stopped and the number sent.
+fn drive(
+    control: &mut RateController,
+    from: Instant,
+    span: Duration,
+    mut throttled: impl FnMut(usize) -> bool,
+) -> (Instant, usize) {
+    const LATENCY: Duration = Duration::from_millis(20);
+    let mut on_wire = std::collections::VecDeque::new();
+    let mut sent = 0;
+    let mut now = from;
+    while now < from + span {
+        while let Some(&(at, sent_at, rejected)) = on_wire.front() {
+            if at > now {
+                break;
+            }
+            on_wire.pop_front();
+            if rejected {
+                control.on_throttle(at, sent_at);
+            } else {
+                control.on_success(at, sent_at);
+            }
+        }
+        let next_slot = loop {
+            match control.try_acquire(now) {
+                Ok(()) => {
+                    on_wire.push_back((now + LATENCY, now, throttled(sent)));
+                    sent += 1;
+                }
+                Err(at) => break at,
+            }
+        };
+        let next_answer = on_wire.front().map_or(next_slot, |&(at, ..)| at);
+        now = next_slot.min(next_answer);
+    }
+    (now, sent)
+}
+
+/// A controller that was throttled once while sending 1,000/s and has
+/// since run clean for `clean`.
+fn paced_at_about_1000(clean: Duration) -> (RateController, Instant) {
+    let t0 = Instant::now();
+    let mut control = RateController::new(RateConfig::default(), t0);
+    for i in 0..40 {
+        control.try_acquire(t0 + ms(i)).unwrap();
+    }
+    // 19 answers fine, then a throttle.
+    for i in 0..19 {
+        control.on_success(t0 + ms(39), t0 + ms(i));
+    }
+    control.on_throttle(t0 + ms(40), t0 + ms(19));
+    let (now, _) = drive(&mut control, t0 + ms(40), clean, |_| false);
+    (control, now)
+}
+
+#[test]
+fn the_first_throttle_paces_below_the_rate_being_sent() {
+    let (control, _) = paced_at_about_1000(Duration::ZERO);
+    // 1,000/s sent, 1 of 20 answers throttled (read cautiously as about
+    // 2%), times beta.
+    let rate = control.current_rate().unwrap();
+    assert!((750.0..800.0).contains(&rate), "{rate}");
+    assert_eq!(control.cuts(), 1);
+}
+
+#[test]
+fn a_paced_controller_spaces_sends_by_its_rate() {
+    let (mut control, now) = paced_at_about_1000(Duration::ZERO);
+    let rate = control.current_rate().unwrap();
+    // The bucket starts empty after a cut: the first token comes after
+    // 1/rate.
+    let next = control.try_acquire(now).unwrap_err();
+    let gap = next.duration_since(now).as_secs_f64();
+    assert!((gap - 1.0 / rate).abs() < 1e-3, "{gap}");
+    assert_eq!(control.try_acquire(next), Ok(()));
+}
+
+#[test]
+fn rejections_of_requests_sent_before_a_cut_are_the_same_event() {
+    let t0 = Instant::now();
+    let mut control = RateController::new(RateConfig::default(), t0);
+    for i in 0..100 {
+        control.try_acquire(t0 + ms(i)).unwrap();
+    }
+    control.on_throttle(t0 + ms(120), t0 + ms(100));
+    let after_cut = control.current_rate().unwrap();
+    // The rest of the wave: sent before the cut, answered after it.
+    for i in 0..99 {
+        control.on_throttle(t0 + ms(121), t0 + ms(i));
+    }
+    assert_eq!(control.cuts(), 1);
+    assert_eq!(control.current_rate(), Some(after_cut));
+}
+
+#[test]
+fn successes_do_not_restart_the_curve() {
+    let (control, _) = paced_at_about_1000(secs(3));
+    // Three seconds of successes at the pace: the curve, timed from the
+    // cut, has passed its flat top (2 s) and is probing above it.
+    let ceiling = control.estimated_ceiling().unwrap();
+    let rate = control.current_rate().unwrap();
+    assert!(rate > ceiling, "{rate} after regain, ceiling {ceiling}");
+    assert_eq!(control.cuts(), 1);
+}
+
+#[test]
+fn a_congested_round_cuts_to_what_the_server_accepted() {
+    let (mut control, now) = paced_at_about_1000(secs(2));
+    let before = control.current_rate().unwrap();
+    // Every other request rejected: the server takes half of what we send.
+    let (_, sent) = drive(&mut control, now, ms(100), |n| n % 2 == 1);
+    assert!(sent > 20);
+    assert_eq!(control.cuts(), 2);
+    let ceiling = control.estimated_ceiling().unwrap();
+    // Half of the pace, read cautiously from 20-odd answers.
+    assert!(
+        (0.5 * before..0.7 * before).contains(&ceiling),
+        "{ceiling} from {before}"
+    );
+    // Restarted at beta times that, and regrowing.
+    let rate = control.current_rate().unwrap();
+    let beta = RateConfig::default().beta;
+    assert!((beta * ceiling..ceiling).contains(&rate), "{rate}");
+}
+
+#[test]
+fn throttling_that_does_not_ease_is_learned_as_noise() {
+    let (mut control, now) = paced_at_about_1000(secs(3));
+    let before = control.current_rate().unwrap();
+    // One answer in ten rejected whatever the pace.
+    let (_, sent) = drive(&mut control, now, secs(10), |n| n % 10 == 3);
+    let noise = control.noise_share();
+    assert!((0.07..0.13).contains(&noise), "{noise}");
+    let rate = control.current_rate().unwrap();
+    assert!(rate >= before, "{rate} < {before} after {sent} sent");
+}
+
+#[test]
+fn persistent_rejection_slows_to_the_minimum_and_no_further() {
+    let (mut control, now) = paced_at_about_1000(secs(3));
+    drive(&mut control, now, secs(120), |_| true);
+    assert_eq!(control.current_rate(), Some(RateConfig::default().min_rate));
+}
+
+#[test]
+fn the_cubic_curve_is_flat_at_the_ceiling_after_the_regain_time() {
+    let config = RateConfig::default();
+    let at = |s: f64| cubic(&config, 100.0, Duration::from_secs_f64(s));
+    assert!((at(0.0) - 80.0).abs() < 1e-9);
+    assert!((at(2.0) - 100.0).abs() < 1e-9);
+    assert!(at(1.0) > 95.0 && at(1.0) < 100.0);
+    assert!(at(3.0) > 100.0 && at(3.0) < 105.0);
+    assert!((at(4.0) - 120.0).abs() < 1e-9);
+}
+
+#[test]
+fn the_send_meter_counts_the_last_second() {
+    let t0 = Instant::now();
+    let mut meter = SendMeter::new(t0);
+    for i in 0..100 {
+        meter.record(t0 + ms(i * 10));
+    }
+    assert!((meter.rate(t0 + ms(1_000)) - 100.0).abs() < 5.0);
+    assert!(meter.rate(t0 + ms(5_000)) < 1e-9);
+}
+
+// ---------------------------------------------------------------------------
+// ---------------------------------------------------------------------------
+// The shared wrapper, on tokio's paused clock.
+
+#[tokio::test(start_paused = true)]
+async fn the_pacer_spaces_sends_once_throttled() {
+    let pacer = Pacer::new(RateConfig::default());
+    let first = pacer.acquire().await;
+    pacer.on_throttle(first);
+    let rate = pacer.current_rate().unwrap();
+    let start = tokio::time::Instant::now();
+    for _ in 0..10 {
+        pacer.acquire().await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(elapsed >= 9.0 / rate, "{elapsed} s for 10 at {rate}/s");
+}
+
+// ---------------------------------------------------------------------------
+// A simulated server and client.
+//
+// The server enforces its ceiling like COS and the emulator: a token bucket
+// holding one second's worth, which hides a ceiling until it is spent. The
+// client has a fixed number of workers that each send as soon as the
+// controller allows, wait out the latency (±10%), and go again; a rejected
+// request's worker simply sends the next one. Time is discrete-event: it
+// jumps to the next answer or the next pacing slot, so a simulated minute
+// takes milliseconds and the outcome is the same on any machine.
+
+/// What a simulated run is made of.
+struct Setup {
+    concurrency: usize,
+    latency: Duration,
+    /// The ceiling at each moment of the run; `None`: no ceiling.
+    ceiling: Box<dyn Fn(Duration) -> Option<f64>>,
+    /// A share of answers throttled whatever the rate.
+    noise: f64,
+    seed: u64,
+}
+
+impl Setup {
+    /// 64 workers, 20 ms latency (the issue's figures) and a fixed ceiling.
+    fn ceiling(rate: f64) -> Self {
+        Setup {
+            ceiling: Box::new(move |_| Some(rate)),
+            ..Setup::unlimited()
+        }
+    }
+
+    fn unlimited() -> Self {
+        Setup {
+            concurrency: 64,
+            latency: ms(20),
+            ceiling: Box::new(|_| None),
+            noise: 0.0,
+            seed: 1,
+        }
+    }
+
+    fn stepped(from: f64, at: Duration, to: f64) -> Self {
+        Setup {
+            ceiling: Box::new(move |t| Some(if t < at { from } else { to })),
+            ..Setup::unlimited()
+        }
+    }
+}
+
+struct Server {
+    ceiling: Box<dyn Fn(Duration) -> Option<f64>>,
+    noise: f64,
+    tokens: f64,
+    refilled: Duration,
+    rng: fastrand::Rng,
+}
+
+impl Server {
+    fn admits(&mut self, at: Duration) -> bool {
+        if self.noise > 0.0 && self.rng.f64() < self.noise {
+            return false;
+        }
+        let Some(rate) = (self.ceiling)(at) else {
+            return true;
+        };
+        let elapsed = at.saturating_sub(self.refilled).as_secs_f64();
+        self.refilled = self.refilled.max(at);
+        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Counts of one 100 ms slice of simulated time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slice {
+    sent: u64,
+    accepted: u64,
+    throttled: u64,
+    /// The pace at the end of the slice (`None`: not pacing).
+    rate: Option<f64>,
+}
+
+const SLICE: Duration = Duration::from_millis(100);
+
+/// A request on the wire: (answer time, sequence, sent at, accepted).
+type OnWire = Reverse<(Duration, u64, Duration, bool)>;
+
+struct Sim {
+    t0: Instant,
+    now: Duration,
+    control: RateController,
+    server: Server,
+    latency: Duration,
+    idle: usize,
+    on_wire: BinaryHeap<OnWire>,
+    sequence: u64,
+    slices: Vec<Slice>,
+    rng: fastrand::Rng,
+}
+
+impl Sim {
+    fn run(setup: Setup, end: Duration) -> Self {
+        let t0 = Instant::now();
+        let mut sim = Sim {
+            t0,
+            now: Duration::ZERO,
+            control: RateController::new(RateConfig::default(), t0),
+            server: Server {
+                tokens: (setup.ceiling)(Duration::ZERO).map_or(0.0, |r| r.max(1.0)),
+                ceiling: setup.ceiling,
+                noise: setup.noise,
+                refilled: Duration::ZERO,
+                rng: fastrand::Rng::with_seed(setup.seed),
+            },
+            latency: setup.latency,
+            idle: setup.concurrency,
+            on_wire: BinaryHeap::new(),
+            sequence: 0,
+            slices: Vec::new(),
+            rng: fastrand::Rng::with_seed(setup.seed ^ 0x5eed),
+        };
+        sim.run_until(end);
+        sim
+    }
+
+    fn run_until(&mut self, end: Duration) {
+        while self.now < end {
+            self.deliver_answers();
+            let next_slot = self.send_what_is_allowed();
+            let rate = self.control.current_rate();
+            let now = self.now;
+            self.slice(now).rate = rate;
+            let next_answer = self.on_wire.peek().map(|Reverse((at, ..))| *at);
+            self.now = match (next_answer, next_slot) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => end,
+            }
+            .max(self.now);
+        }
+    }
+
+    fn slice(&mut self, at: Duration) -> &mut Slice {
+        let index = (at.as_nanos() / SLICE.as_nanos()) as usize;
+        if self.slices.len() <= index {
+            self.slices.resize(index + 1, Slice::default());
+        }
+        &mut self.slices[index]
+    }
+
+    fn deliver_answers(&mut self) {
+        while let Some(Reverse((at, _, sent_at, accepted))) = self.on_wire.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.on_wire.pop();
+            self.idle += 1;
+            let (now, sent) = (self.t0 + at, self.t0 + sent_at);
+            if accepted {
+                self.control.on_success(now, sent);
+                self.slice(at).accepted += 1;
+            } else {
+                self.control.on_throttle(now, sent);
+                self.slice(at).throttled += 1;
+            }
+        }
+    }
+
+    /// Sends while workers are idle and the controller agrees; returns when
+    /// the next pacing slot opens, if a worker is waiting for one.
+    fn send_what_is_allowed(&mut self) -> Option<Duration> {
+        while self.idle > 0 {
+            if let Err(at) = self.control.try_acquire(self.t0 + self.now) {
+                return Some(at.duration_since(self.t0));
+            }
+            self.idle -= 1;
+            let latency = self.latency.mul_f64(0.9 + 0.2 * self.rng.f64());
+            // The server decides when the request arrives: half-way.
+            let accepted = self.server.admits(self.now + latency / 2);
+            self.sequence += 1;
+            let answer = (self.now + latency, self.sequence, self.now, accepted);
+            self.on_wire.push(Reverse(answer));
+            let now = self.now;
+            self.slice(now).sent += 1;
+        }
+        None
+    }
+
+    /// Totals over `from..to` of simulated time.
+    fn window(&self, from: Duration, to: Duration) -> Window {
+        let first = (from.as_nanos() / SLICE.as_nanos()) as usize;
+        let last = ((to.as_nanos() / SLICE.as_nanos()) as usize).min(self.slices.len());
+        let slices = &self.slices[first.min(last)..last];
+        Window {
+            seconds: (to - from).as_secs_f64(),
+            sent: slices.iter().map(|s| s.sent).sum(),
+            accepted: slices.iter().map(|s| s.accepted).sum(),
+            throttled: slices.iter().map(|s| s.throttled).sum(),
+            lowest_rate: slices
+                .iter()
+                .filter_map(|s| s.rate)
+                .fold(f64::INFINITY, f64::min),
+        }
+    }
+
+    /// The first whole second from `from` on whose accepted rate reaches
+    /// `rate`.
+    fn first_second_reaching(&self, from: Duration, rate: f64, end: Duration) -> Option<Duration> {
+        let mut at = from;
+        while at + secs(1) <= end {
+            if self.window(at, at + secs(1)).achieved() >= rate {
+                return Some(at);
+            }
+            at += secs(1);
+        }
+        None
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    seconds: f64,
+    sent: u64,
+    accepted: u64,
+    throttled: u64,
+    /// The lowest pace seen (infinite if it never paced).
+    lowest_rate: f64,
+}
+
+impl Window {
+    fn achieved(&self) -> f64 {
+        self.accepted as f64 / self.seconds
+    }
+
+    fn rejected_share(&self) -> f64 {
+        self.throttled as f64 / (self.accepted + self.throttled).max(1) as f64
+    }
+}
+
+/// Runs a fixed ceiling for `end`; prints and returns the window after
+/// `settle`, and the first 30 s (a run of 1,200 jobs at 40/s) for the
+/// report.
+fn against_ceiling(ceiling: f64, setup: Setup, settle: Duration, end: Duration) -> Window {
+    let sim = Sim::run(setup, end);
+    let settled = sim.window(settle, end);
+    let start = sim.window(Duration::ZERO, secs(30));
+    eprintln!(
+        "ceiling {ceiling}/s: settled {:.1}/s = {:.1}% of the ceiling, rejected {:.2}%; \
+         first 30 s {:.1}% of the ceiling, rejected {:.2}% of {} sent; {} cuts",
+        settled.achieved(),
+        100.0 * settled.achieved() / ceiling,
+        100.0 * settled.rejected_share(),
+        100.0 * start.achieved() / ceiling,
+        100.0 * start.rejected_share(),
+        start.sent,
+        sim.control.cuts(),
+    );
+    settled
+}
+
+#[test]
+fn settles_near_a_ceiling_of_5_per_second() {
+    let settled = against_ceiling(5.0, Setup::ceiling(5.0), secs(30), secs(150));
+    assert!(settled.achieved() >= 0.9 * 5.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.10, "{settled:?}");
+}
+
+#[test]
+fn settles_near_a_ceiling_of_40_per_second() {
+    let settled = against_ceiling(40.0, Setup::ceiling(40.0), secs(10), secs(60));
+    assert!(settled.achieved() >= 0.9 * 40.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.10, "{settled:?}");
+}
+
+#[test]
+fn settles_near_a_ceiling_of_500_per_second() {
+    let settled = against_ceiling(500.0, Setup::ceiling(500.0), secs(10), secs(60));
+    assert!(settled.achieved() >= 0.9 * 500.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.05, "{settled:?}");
+}
+
+#[test]
+fn settles_near_a_ceiling_of_5000_per_second() {
+    let setup = Setup {
+        // Enough workers to exceed the ceiling: 256 / 20 ms = 12,800/s.
+        concurrency: 256,
+        ..Setup::ceiling(5_000.0)
+    };
+    let settled = against_ceiling(5_000.0, setup, secs(10), secs(40));
+    assert!(settled.achieved() >= 0.9 * 5_000.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.05, "{settled:?}");
+}
+
+#[test]
+fn finds_a_raised_ceiling() {
+    let (step, end) = (secs(20), secs(60));
+    let sim = Sim::run(Setup::stepped(500.0, step, 1_000.0), end);
+    let reached = sim
+        .first_second_reaching(step, 850.0, end)
+        .expect("never reached 85% of the raised ceiling");
+    let settled = sim.window(reached + secs(10), end);
+    eprintln!(
+        "step 500 → 1000/s: 85% reached {:.0} s after the step; then {:.1}% of the ceiling, \
+         rejected {:.2}%",
+        (reached - step).as_secs_f64(),
+        100.0 * settled.achieved() / 1_000.0,
+        100.0 * settled.rejected_share()
+    );
+    assert!(reached - step <= secs(15), "{reached:?}");
+    assert!(settled.achieved() >= 900.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.05, "{settled:?}");
+}
+
+#[test]
+fn follows_a_lowered_ceiling() {
+    let (step, end) = (secs(20), secs(60));
+    let sim = Sim::run(Setup::stepped(1_000.0, step, 200.0), end);
+    let transition = sim.window(step, step + secs(5));
+    let settled = sim.window(step + secs(5), end);
+    eprintln!(
+        "step 1000 → 200/s: first 5 s rejected {:.2}% of {}; then {:.1}% of the ceiling, \
+         rejected {:.2}%",
+        100.0 * transition.rejected_share(),
+        transition.sent,
+        100.0 * settled.achieved() / 200.0,
+        100.0 * settled.rejected_share()
+    );
+    assert!(transition.rejected_share() <= 0.25, "{transition:?}");
+    assert!(settled.achieved() >= 0.9 * 200.0, "{settled:?}");
+    assert!(settled.rejected_share() <= 0.05, "{settled:?}");
+}
+
+#[test]
+fn random_throttling_does_not_collapse_the_rate() {
+    let end = secs(60);
+    let clean = Sim::run(Setup::unlimited(), end).window(Duration::ZERO, end);
+    let sim = Sim::run(
+        Setup {
+            noise: 0.1,
+            ..Setup::unlimited()
+        },
+        end,
+    );
+    let noisy = sim.window(Duration::ZERO, end);
+    eprintln!(
+        "10% random SlowDown: {:.1}% of the fault-free throughput ({:.0}/s vs {:.0}/s), \
+         lowest pace {:.0}/s, {} cuts, background learned {:.3}",
+        100.0 * noisy.achieved() / clean.achieved(),
+        noisy.achieved(),
+        clean.achieved(),
+        noisy.lowest_rate,
+        sim.control.cuts(),
+        sim.control.noise_share()
+    );
+    assert!(noisy.achieved() >= 0.5 * clean.achieved(), "{noisy:?}");
+    // Nowhere near the floor of 1/s at any moment.
+    assert!(noisy.lowest_rate >= 0.25 * clean.achieved(), "{noisy:?}");
+    let noise = sim.control.noise_share();
+    assert!((0.05..0.15).contains(&noise), "{noise}");
+}
+
+#[test]
+fn paces_down_to_one_request_per_second() {
+    const CEILING: f64 = 1.2;
+    let end = secs(120);
+    let settled = Sim::run(Setup::ceiling(CEILING), end).window(secs(30), end);
+    eprintln!(
+        "ceiling {CEILING}/s: settled {:.2}/s, rejected {:.1}%, lowest pace {:.2}/s",
+        settled.achieved(),
+        100.0 * settled.rejected_share(),
+        settled.lowest_rate
+    );
+    assert!(settled.lowest_rate <= CEILING, "{settled:?}");
+    assert!(settled.achieved() >= 0.8 * CEILING, "{settled:?}");
+}
+
+/// Many seeds and client shapes, for the record rather than the gate (run
+/// with `cargo test --release --lib rate_control -- --ignored --nocapture`):
+/// prints the worst case of each.
+#[test]
+#[ignore = "a sweep of a few hundred simulated minutes; run by hand"]
+fn sweep_seeds_and_shapes() {
+    let shape = |concurrency, latency, setup: Setup| Setup {
+        concurrency,
+        latency: ms(latency),
+        ..setup
+    };
+    for (rate, concurrency, latency) in [
+        (1.2, 64, 20),
+        (5.0, 64, 20),
+        (40.0, 16, 50),
+        (40.0, 64, 20),
+        (40.0, 256, 5),
+        (500.0, 16, 5),
+        (500.0, 64, 20),
+        (500.0, 256, 80),
+        (5_000.0, 256, 20),
+    ] {
+        let (mut achieved, mut rejected) = (f64::INFINITY, 0f64);
+        for seed in 1..=40 {
+            let setup = Setup {
+                seed,
+                ..shape(concurrency, latency, Setup::ceiling(rate))
+            };
+            let settle = if rate < 10.0 { secs(30) } else { secs(10) };
+            let settled = Sim::run(setup, secs(60)).window(settle, secs(60));
+            achieved = achieved.min(settled.achieved() / rate);
+            rejected = rejected.max(settled.rejected_share());
+        }
+        eprintln!(
+            "ceiling {rate}/s, {concurrency} × {latency} ms: worst settled {:.1}% of the \
+             ceiling, worst rejected {:.2}%",
+            100.0 * achieved,
+            100.0 * rejected
+        );
+    }
+    for (noise, concurrency, latency) in [
+        (0.05, 64, 20),
+        (0.1, 16, 50),
+        (0.1, 64, 20),
+        (0.1, 256, 5),
+        (0.2, 64, 20),
+    ] {
+        let mut worst = f64::INFINITY;
+        for seed in 1..=40 {
+            let clean = Sim::run(shape(concurrency, latency, Setup::unlimited()), secs(30));
+            let noisy = Sim::run(
+                Setup {
+                    noise,
+                    seed,
+                    ..shape(concurrency, latency, Setup::unlimited())
+                },
+                secs(30),
+            );
+            let ratio = noisy.window(Duration::ZERO, secs(30)).achieved()
+                / clean.window(Duration::ZERO, secs(30)).achieved();
+            worst = worst.min(ratio);
+        }
+        eprintln!(
+            "{:.0}% random SlowDown, {concurrency} × {latency} ms: worst {:.1}% of the \
+             fault-free throughput",
+            100.0 * noise,
+            100.0 * worst
+        );
+    }
+}
