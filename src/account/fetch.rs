@@ -145,19 +145,7 @@ mod tests {
     }
 
     fn response(status: u16, code: Option<&str>) -> Response {
-        Response {
-            status,
-            request_id: None,
-            retry_after: None,
-            server_time: None,
-            error: code.map(|code| crate::cos::xml::CosErrorBody {
-                code: code.into(),
-                ..Default::default()
-            }),
-            unparsed_error: None,
-            redirect_to: None,
-            body: Vec::new(),
-        }
+        Response::canned(status, code)
     }
 
     fn script(answers: Vec<Attempt>) -> Script {

@@ -452,6 +452,26 @@ fn redirect_target(location: &str) -> String {
     printable_within(named.as_deref().unwrap_or(location), 256)
 }
 
+#[cfg(test)]
+impl Response {
+    /// An answer with `status` and, for an error, COS's `code`: for tests.
+    pub(crate) fn canned(status: u16, code: Option<&str>) -> Response {
+        Response {
+            status,
+            request_id: None,
+            retry_after: None,
+            server_time: None,
+            error: code.map(|code| xml::CosErrorBody {
+                code: code.into(),
+                ..Default::default()
+            }),
+            unparsed_error: None,
+            redirect_to: None,
+            body: Vec::new(),
+        }
+    }
+}
+
 /// The longest wait a `Retry-After` is read as; the retry policy caps it
 /// again, lower.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);

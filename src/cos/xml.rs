@@ -541,19 +541,25 @@ pub fn inventory_page_to_xml(page: &InventoryPage) -> String {
     to_xml(LIST_ROOT, &wire)
 }
 
+/// A page's `IsTruncated`: absent is false, anything but a boolean is an
+/// error naming the field.
+fn truncated(document: &'static str, value: Option<&str>) -> Result<bool, XmlError> {
+    let Some(value) = value else {
+        return Ok(false);
+    };
+    parse_bool(value).map_err(|mut err| {
+        err.field = "IsTruncated";
+        XmlError::Invalid {
+            document,
+            errors: vec![err],
+        }
+    })
+}
+
 pub fn inventory_page_from_xml(body: &[u8]) -> Result<InventoryPage, XmlError> {
     let document = "ListInventoryConfigurationResult";
     let wire: WireListResult = from_xml(document, body, LIST_ROOT)?;
-    let is_truncated = match wire.is_truncated.as_deref() {
-        None => false,
-        Some(value) => parse_bool(value).map_err(|mut err| {
-            err.field = "IsTruncated";
-            XmlError::Invalid {
-                document,
-                errors: vec![err],
-            }
-        })?,
-    };
+    let is_truncated = truncated(document, wire.is_truncated.as_deref())?;
     let mut configurations = Vec::with_capacity(wire.configurations.len());
     let mut errors = Vec::new();
     for config in wire.configurations {
@@ -703,16 +709,7 @@ pub fn bucket_list_to_xml(owner_id: &str, buckets: &[BucketEntry]) -> String {
 pub fn bucket_page_from_xml(body: &[u8]) -> Result<BucketPage, XmlError> {
     let document = "ListAllMyBucketsResult";
     let wire: WireServiceResult = from_xml(document, body, SERVICE_ROOT)?;
-    let is_truncated = match wire.is_truncated.as_deref() {
-        None => false,
-        Some(value) => parse_bool(value).map_err(|mut err| {
-            err.field = "IsTruncated";
-            XmlError::Invalid {
-                document,
-                errors: vec![err],
-            }
-        })?,
-    };
+    let is_truncated = truncated(document, wire.is_truncated.as_deref())?;
     Ok(BucketPage {
         buckets: wire.buckets.map(|b| b.buckets).unwrap_or_default(),
         is_truncated,

@@ -205,19 +205,7 @@ mod tests {
     use super::*;
 
     fn response(status: u16, code: Option<&str>) -> Result<Response, TransportError> {
-        Ok(Response {
-            status,
-            request_id: None,
-            retry_after: None,
-            server_time: None,
-            error: code.map(|code| crate::cos::xml::CosErrorBody {
-                code: code.into(),
-                ..Default::default()
-            }),
-            unparsed_error: None,
-            redirect_to: None,
-            body: Vec::new(),
-        })
+        Ok(Response::canned(status, code))
     }
 
     #[test]

@@ -13,7 +13,6 @@ use super::retry::RetryPolicy;
 use super::tests::job;
 use super::*;
 use crate::cos::client::{TransportError, TransportErrorKind};
-use crate::cos::xml::CosErrorBody;
 
 /// Answers per (bucket, id), in order; `200 OK` once a script runs out.
 #[derive(Default)]
@@ -74,17 +73,8 @@ impl Transport for Arc<Script> {
 
 fn status(status: u16, code: Option<&str>) -> Attempt {
     Ok(Response {
-        status,
         request_id: Some("req".into()),
-        retry_after: None,
-        server_time: None,
-        error: code.map(|code| CosErrorBody {
-            code: code.into(),
-            ..Default::default()
-        }),
-        unparsed_error: None,
-        redirect_to: None,
-        body: Vec::new(),
+        ..Response::canned(status, code)
     })
 }
 

@@ -18,18 +18,11 @@ pub(crate) const SECRET_ID: &str = "AKIDapplytests";
 pub(crate) const SECRET_KEY: &str = "apply-tests-secret";
 
 pub(crate) async fn emulator(faults: Faults) -> Emulator {
-    Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
-            buckets: None,
-            faults,
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
+    crate::local_emulator(EmulatorConfig {
+        faults,
+        ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+    })
     .await
-    .unwrap()
 }
 
 /// Variables of this machine that would change what a run does.

@@ -17,7 +17,7 @@ use cosinv::cos::credentials::{
     METADATA_ENDPOINT_VAR, RemoteFailure, STS_ENDPOINT_VAR, SharedCredentials, SourceError,
 };
 use cosinv::cos::request::InventoryRequest;
-use cosinv::emulator::{Emulator, EmulatorConfig, Faults, RoleConfig};
+use cosinv::emulator::{Emulator, EmulatorConfig, RoleConfig};
 use cosinv::model::{BucketName, Region};
 
 use crate::now;
@@ -28,18 +28,10 @@ const ROLE_ARN: &str = "qcs::cam::uin/100000000001:roleName/cosinv-tke";
 const WEB_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.service-account-token.sig";
 
 async fn start(roles: RoleConfig) -> Emulator {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(STATIC_ID, STATIC_KEY, None),
-            buckets: None,
-            faults: Faults::default(),
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let emulator = crate::local_emulator(EmulatorConfig::new(Credentials::new(
+        STATIC_ID, STATIC_KEY, None,
+    )))
+    .await;
     emulator.set_roles(roles);
     emulator
 }

@@ -13,7 +13,7 @@ use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
 use cosinv::cos::credentials::{CredentialSource, Credentials, SharedCredentials};
 use cosinv::cos::request::InventoryRequest;
 use cosinv::cos::xml::BucketEntry;
-use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
+use cosinv::emulator::{Emulator, EmulatorConfig};
 use cosinv::model::{BucketName, Region};
 
 use crate::apply::{SECRET_ID, SECRET_KEY, read_report, run, stderr, subcommand};
@@ -43,18 +43,11 @@ fn account() -> Vec<BucketEntry> {
 /// An emulator holding [`account`] whose GET Service pages hold at most
 /// `page` buckets, whatever the client asks.
 async fn account_emulator(page: usize) -> Emulator {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
-            buckets: Some(account()),
-            faults: Faults::default(),
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let emulator = crate::local_emulator(EmulatorConfig {
+        buckets: Some(account()),
+        ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+    })
+    .await;
     emulator.set_max_buckets_per_page(page);
     emulator
 }

@@ -28,18 +28,11 @@ fn credentials() -> Credentials {
 }
 
 async fn start(buckets: Option<Vec<BucketEntry>>) -> Emulator {
-    Emulator::start(
-        EmulatorConfig {
-            credentials: credentials(),
-            buckets,
-            faults: Faults::default(),
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
+    crate::local_emulator(EmulatorConfig {
+        buckets,
+        ..EmulatorConfig::new(credentials())
+    })
     .await
-    .unwrap()
 }
 
 fn config_xml(id: &str) -> String {
@@ -340,18 +333,12 @@ async fn signatures_are_checked_as_cos_does() {
 
 #[tokio::test]
 async fn a_configured_security_token_is_required() {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(ID, KEY, Some("session-token".into())),
-            buckets: None,
-            faults: Faults::default(),
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let emulator = crate::local_emulator(EmulatorConfig::new(Credentials::new(
+        ID,
+        KEY,
+        Some("session-token".into()),
+    )))
+    .await;
     let raw = Raw::new("GET", HOST, "/", vec![("inventory", "")]);
     assert_eq!(send(&emulator, raw).await.code(), "AccessDenied");
     let mut raw = Raw::new("GET", HOST, "/", vec![("inventory", "")]);

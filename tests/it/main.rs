@@ -15,6 +15,13 @@ mod reconcile;
 mod sign_vectors;
 mod throttling;
 
+/// The emulator with `config`, on a free port of 127.0.0.1.
+async fn local_emulator(config: cosinv::emulator::EmulatorConfig) -> cosinv::emulator::Emulator {
+    cosinv::emulator::Emulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap()
+}
+
 /// This machine's clock, Unix seconds: what cosinv signs with.
 fn now() -> u64 {
     std::time::SystemTime::now()

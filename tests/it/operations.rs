@@ -34,15 +34,11 @@ use crate::now;
 
 /// An HTTPS emulator and its CA certificate, written to `dir/ca.pem`.
 async fn tls_emulator(dir: &Path) -> (Emulator, PathBuf) {
-    let emulator = Emulator::start(
-        EmulatorConfig {
-            tls: true,
-            ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap();
+    let emulator = crate::local_emulator(EmulatorConfig {
+        tls: true,
+        ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+    })
+    .await;
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, emulator.ca_pem().unwrap()).unwrap();
     (emulator, ca)

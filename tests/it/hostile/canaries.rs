@@ -24,18 +24,12 @@ async fn emulator(
     buckets: Option<Vec<BucketEntry>>,
     faults: Faults,
 ) -> Emulator {
-    Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(SECRET_ID, key, Some(token.into())),
-            buckets,
-            faults,
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
+    crate::local_emulator(EmulatorConfig {
+        buckets,
+        faults,
+        ..EmulatorConfig::new(Credentials::new(SECRET_ID, key, Some(token.into())))
+    })
     .await
-    .unwrap()
 }
 
 /// Every file under `dir`, recursively.

@@ -14,18 +14,10 @@ use super::{SECRET_ID, SECRET_KEY, cosinv, read_report, rows_of, run, stderr};
 use crate::fixtures::write_manifest;
 
 async fn emulator() -> Emulator {
-    Emulator::start(
-        EmulatorConfig {
-            credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
-            buckets: None,
-            faults: Default::default(),
-            state_file: None,
-            tls: false,
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
+    crate::local_emulator(EmulatorConfig::new(Credentials::new(
+        SECRET_ID, SECRET_KEY, None,
+    )))
     .await
-    .unwrap()
 }
 
 fn total_requests(emulator: &Emulator) -> u64 {
