@@ -6,6 +6,7 @@
 //! sent and a retry signs again. Sending is [`super::client`]'s job.
 
 use base64::Engine as _;
+use bytes::Bytes;
 use md5::{Digest, Md5};
 
 use super::credentials::Credentials;
@@ -42,13 +43,14 @@ pub struct InventoryRequest {
     pub params: Vec<(String, String)>,
     /// Headers sent and signed, `Host` and `Authorization` aside.
     pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
+    /// Shared, not copied, by every attempt.
+    pub body: Bytes,
 }
 
 impl InventoryRequest {
     /// `PUT /?inventory&id=ID` with the configuration as body.
     pub fn put(bucket: &BucketName, region: &Region, config: &InventoryConfiguration) -> Self {
-        let body = xml::configuration_to_xml(config).into_bytes();
+        let body = Bytes::from(xml::configuration_to_xml(config));
         let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
         InventoryRequest {
             operation: Operation::Put,
@@ -96,7 +98,7 @@ impl InventoryRequest {
             host: bucket_host(bucket, region),
             params,
             headers,
-            body: Vec::new(),
+            body: Bytes::new(),
         }
     }
 
@@ -105,6 +107,14 @@ impl InventoryRequest {
             Operation::Put => reqwest::Method::PUT,
             Operation::Get | Operation::List => reqwest::Method::GET,
             Operation::Delete => reqwest::Method::DELETE,
+        }
+    }
+
+    fn method_name(&self) -> &'static str {
+        match self.operation {
+            Operation::Put => "PUT",
+            Operation::Get | Operation::List => "GET",
+            Operation::Delete => "DELETE",
         }
     }
 
@@ -136,24 +146,33 @@ impl InventoryRequest {
         if let Some(token) = credentials.security_token() {
             headers.push(("x-cos-security-token", token.to_string()));
         }
-        let header_pairs: Vec<(&str, &str)> =
-            headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        headers.push(("authorization", self.authorization(credentials, now)));
+        headers
+    }
+
+    /// The `Authorization` of [`InventoryRequest::signed_headers`] alone,
+    /// for a sender that takes the other headers from the request itself
+    /// (nothing is copied).
+    pub fn authorization(&self, credentials: &Credentials, now: u64) -> String {
+        let mut header_pairs: Vec<(&str, &str)> = Vec::with_capacity(self.headers.len() + 2);
+        header_pairs.extend(self.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        header_pairs.push(("host", &self.host));
+        if let Some(token) = credentials.security_token() {
+            header_pairs.push(("x-cos-security-token", token));
+        }
         let param_pairs: Vec<(&str, &str)> = self
             .params
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let method = self.method();
         let request = SignableRequest {
-            method: method.as_str(),
+            method: self.method_name(),
             path: "/",
             params: &param_pairs,
             headers: &header_pairs,
         };
         let window = KeyTime::around(now, SIGNATURE_SKEW_ALLOWANCE, SIGNATURE_LIFETIME);
-        let authorization = sign::sign(&request, credentials, window);
-        headers.push(("authorization", authorization));
-        headers
+        sign::sign(&request, credentials, window)
     }
 }
 

@@ -118,6 +118,10 @@ pub struct Counters {
     /// TLS connections by the server name the client sent (SNI); `""`
     /// for a handshake without one (an IP address).
     pub tls_server_names: BTreeMap<String, u64>,
+    /// Client connections open now.
+    pub open_connections: u64,
+    /// The most client connections open at one moment.
+    pub max_open_connections: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -206,6 +210,27 @@ impl Drop for InFlight {
                 entry.in_flight = entry.in_flight.saturating_sub(1);
             }
         }
+    }
+}
+
+/// Counts a connection open while it lives.
+struct OpenConnection(Arc<Inner>);
+
+impl OpenConnection {
+    fn new(inner: Arc<Inner>) -> Self {
+        let mut counters = inner.counters.lock();
+        counters.open_connections += 1;
+        counters.max_open_connections =
+            counters.max_open_connections.max(counters.open_connections);
+        drop(counters);
+        OpenConnection(inner)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut counters = self.0.counters.lock();
+        counters.open_connections = counters.open_connections.saturating_sub(1);
     }
 }
 
@@ -365,6 +390,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>, tls: Option<TlsId
         let inner = inner.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _open = OpenConnection::new(inner.clone());
             let shutdown = inner.shutdown.clone();
             tokio::select! {
                 _ = connection(stream, inner, tls) => {}
