@@ -120,17 +120,18 @@ impl InventoryRequest {
 
     /// `?inventory&id=…`, every value percent-encoded as COS signs it.
     pub fn query(&self) -> String {
-        self.params
-            .iter()
-            .map(|(name, value)| {
-                if value.is_empty() {
-                    sign::cos_encode(name)
-                } else {
-                    format!("{}={}", sign::cos_encode(name), sign::cos_encode(value))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        let mut query = String::with_capacity(64);
+        for (index, (name, value)) in self.params.iter().enumerate() {
+            if index > 0 {
+                query.push('&');
+            }
+            sign::push_encoded(&mut query, name);
+            if !value.is_empty() {
+                query.push('=');
+                sign::push_encoded(&mut query, value);
+            }
+        }
+        query
     }
 
     /// Every header to send, `Host` and `Authorization` included, signed

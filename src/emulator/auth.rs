@@ -7,7 +7,7 @@
 //! request as received, which is what the tests here build by hand.
 
 use crate::cos::credentials::Credentials;
-use crate::cos::sign::{self, KeyTime, SignableRequest};
+use crate::cos::sign::{self, KeyTime, ParsedAuthorization, SignableRequest};
 
 /// A request as the verifier sees it: values as received, the path and
 /// the query percent-decoded.
@@ -44,14 +44,29 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 
 /// Checks `request` against `credentials` at Unix time `now`.
 pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Result<(), Refusal> {
+    verify_parsed(request, &authorization(request)?, credentials, now)
+}
+
+/// The request's `Authorization`, read.
+pub fn authorization(request: &Received<'_>) -> Result<ParsedAuthorization, Refusal> {
     let Some(header) = request.header("authorization") else {
         return Err(refuse(
             "AccessDenied",
             "Access Denied: the request has no Authorization header",
         ));
     };
-    let parsed = sign::parse_authorization(header)
-        .map_err(|err| refuse("AccessDenied", format!("Access Denied: {err}")))?;
+    sign::parse_authorization(header)
+        .map_err(|err| refuse("AccessDenied", format!("Access Denied: {err}")))
+}
+
+/// [`verify`] with the `Authorization` already read (by a caller that
+/// needed its SecretId to choose the credentials).
+pub fn verify_parsed(
+    request: &Received<'_>,
+    parsed: &ParsedAuthorization,
+    credentials: &Credentials,
+    now: u64,
+) -> Result<(), Refusal> {
     if parsed.secret_id != credentials.secret_id() {
         return Err(refuse(
             "InvalidAccessKeyId",
@@ -95,17 +110,15 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
     })?;
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, *v)).collect();
     let params: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, *v)).collect();
-    let expected = sign::sign_stages(
-        &SignableRequest {
-            method: request.method,
-            path: request.path,
-            params: &params,
-            headers: &headers,
-        },
-        credentials,
-        window,
-    );
-    if expected.signature != parsed.signature {
+    let signable = SignableRequest {
+        method: request.method,
+        path: request.path,
+        params: &params,
+        headers: &headers,
+    };
+    if sign::request_signature(&signable, credentials, window) != parsed.signature {
+        // Only a refusal needs the stages, to show what was signed.
+        let expected = sign::sign_stages(&signable, credentials, window);
         return Err(mismatch(format!(
             "The request signature we calculated does not match the signature you provided. \
              StringToSign: {:?}",

@@ -270,12 +270,20 @@ async fn put_jobs<T: Transport>(
 ) {
     let concurrency = shared.config.bucket_concurrency.get();
     let indexed = jobs.iter().zip(&changes.actions).enumerate();
+    let one = |(offset, (job, action))| async move {
+        let index = first + offset;
+        let row = put_job(shared, transport, index, job, action, bucket_skip).await;
+        finish(shared, Some(index), row).await;
+    };
+    if concurrency == 1 {
+        // The default: one job at a time, without a stream of futures.
+        for job in indexed {
+            one(job).await;
+        }
+        return;
+    }
     futures_util::stream::iter(indexed)
-        .for_each_concurrent(concurrency, |(offset, (job, action))| async move {
-            let index = first + offset;
-            let row = put_job(shared, transport, index, job, action, bucket_skip).await;
-            finish(shared, Some(index), row).await;
-        })
+        .for_each_concurrent(concurrency, one)
         .await;
 }
 
