@@ -314,7 +314,11 @@ def wrk_script(work):
         "PUT", {"inventory": "", "id": "job-0"}, dict(headers), int(time.time())
     )
     lua = ['wrk.method = "PUT"', "wrk.body = %s" % json.dumps(INVENTORY_XML)]
+    # Capitalised as wrk expects: it adds its own `Host` (the URL's) unless
+    # the table has exactly that key, and a second Host would be signed
+    # against or not depending on the table's order.
     for name, value in headers.items():
+        name = "-".join(part.capitalize() for part in name.split("-"))
         lua.append("wrk.headers[%s] = %s" % (json.dumps(name), json.dumps(value)))
     path = os.path.join(work, "put.lua")
     with open(path, "w") as out:

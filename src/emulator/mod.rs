@@ -175,7 +175,13 @@ impl Inner {
     fn begin(self: &Arc<Self>, bucket: Option<&str>) -> InFlight {
         if let Some(bucket) = bucket {
             let mut counters = self.counters.lock();
-            let entry = counters.buckets.entry(bucket.to_string()).or_default();
+            // The name is copied once per bucket, not per request.
+            if !counters.buckets.contains_key(bucket) {
+                counters
+                    .buckets
+                    .insert(bucket.to_string(), BucketCounters::default());
+            }
+            let entry = counters.buckets.get_mut(bucket).expect("just made");
             entry.requests += 1;
             entry.in_flight += 1;
             entry.max_in_flight = entry.max_in_flight.max(entry.in_flight);
@@ -188,10 +194,19 @@ impl Inner {
 
     fn record(&self, method: &str, outcome: &str) {
         let mut counters = self.counters.lock();
-        *counters
+        // A handful of keys: found without copying the strings.
+        let known = counters
             .requests
-            .entry((method.to_string(), outcome.to_string()))
-            .or_default() += 1;
+            .iter_mut()
+            .find(|((m, o), _)| m == method && o == outcome);
+        match known {
+            Some((_, count)) => *count += 1,
+            None => {
+                counters
+                    .requests
+                    .insert((method.to_string(), outcome.to_string()), 1);
+            }
+        }
     }
 }
 
