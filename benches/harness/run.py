@@ -638,12 +638,16 @@ class Bench:
             ]
             run = self.apply(manifest, command_extra, emulator, sample_fds=True)
             emulator_cpu = emulator.cpu() - cpu_before
+            counters = emulator.counters()
         applied = run.counts.get("by_outcome", {}).get("applied", 0)
+        handshakes = sum(counters.get("tls_server_names", {}).values())
         self.results["tls"] = {
             "buckets": buckets,
             "applied": applied,
             "wall": run.wall,
-            "handshakes_per_s": applied / run.wall,
+            "handshakes": handshakes,
+            "handshakes_per_s": handshakes / run.wall,
+            "emulator_max_connections": counters.get("max_open_connections", 0),
             "client_us_per_bucket": 1e6 * run.cpu / buckets,
             "emulator_us_per_bucket": 1e6 * emulator_cpu / buckets,
             "client_max_fds": run.max_fds,
@@ -652,7 +656,7 @@ class Bench:
             "resolver": resolver_cost(),
         }
         log("tls: %.0f handshakes/s, at most %d descriptors open in the client" % (
-            applied / run.wall, run.max_fds))
+            handshakes / run.wall, run.max_fds))
 
 
 def total_requests(counted):
@@ -1012,7 +1016,9 @@ def details(results, w):
         w("| figure | value |")
         w("|---|---|")
         w("| applied | %d in %.2f s |" % (tls["applied"], tls["wall"]))
+        w("| TLS handshakes (emulator's count, by SNI) | %d |" % tls["handshakes"])
         w("| handshakes (and requests) per second | %.0f |" % tls["handshakes_per_s"])
+        w("| most connections open at once (emulator's count) | %d |" % tls["emulator_max_connections"])
         w("| client CPU per bucket (handshake + request) | %.0f µs |" % tls["client_us_per_bucket"])
         w("| emulator CPU per bucket (handshake + request) | %.0f µs |" % tls["emulator_us_per_bucket"])
         w("| most descriptors open: client | %d |" % tls["client_max_fds"])
