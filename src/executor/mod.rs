@@ -368,7 +368,13 @@ pub async fn execute<T: Transport>(
 /// drain timeout (or a forced stop) has passed.
 async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) {
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..lane_count(&shared.config, shared.buckets.len()) {
+    // A dry run waits on nothing but the writer: one lane keeps it busy,
+    // more would only take turns waking each other.
+    let lanes = match shared.transport {
+        Some(_) => lane_count(&shared.config, shared.buckets.len()),
+        None => 1,
+    };
+    for _ in 0..lanes {
         tasks.spawn(lane::run_lane(shared.clone()));
     }
     let drain_timeout = shared.config.drain_timeout;
