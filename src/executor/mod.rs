@@ -191,7 +191,7 @@ type RowMessage = (Option<usize>, ReportRow);
 
 /// Rows queued for the writer at most; lanes that finish more wait.
 const ROW_QUEUE: usize = 4096;
-/// How long the writer waits after a batch smaller than [`BIG_BATCH`]
+/// How long the writer waits after a batch smaller than `BIG_BATCH`
 /// before it looks again: the longest a row waits to be written.
 pub const WRITE_INTERVAL: Duration = Duration::from_millis(5);
 /// A batch this big means rows come faster than they are written: the
