@@ -751,6 +751,9 @@ def render(results, info, sections):
     w("")
     w("Sections run: %s." % ", ".join(sections))
     w("")
+    for name, why in sorted(results.get("failures", {}).items()):
+        w("**Section %s failed**: `%s`" % (name, why))
+        w("")
     w("## Against the targets")
     w("")
     w("| figure | measured | target | met |")
@@ -1054,12 +1057,18 @@ def main():
         "tls": bench.tls,
     }
     started = time.monotonic()
+    failures = {}
     try:
         for name in sections:
             log("%s (%.0f s so far)" % (name, time.monotonic() - started))
-            steps[name]()
+            try:
+                steps[name]()
+            except Exception as err:  # one broken section must not lose the others
+                failures[name] = "%s: %s" % (type(err).__name__, err)
+                log("%s failed: %s" % (name, failures[name]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    bench.results["failures"] = failures
     log("done in %.0f s" % (time.monotonic() - started))
     with open(args.out, "w") as out:
         out.write(render(bench.results, info, sections))
@@ -1067,7 +1076,7 @@ def main():
         with open(args.json, "w") as out:
             json.dump({"machine": info, "results": bench.results}, out, indent=2)
     log("wrote %s" % args.out)
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
