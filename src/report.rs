@@ -1,7 +1,8 @@
 //! The report CSV: one row per planned job, written as each job ends.
 //!
-//! Each row is written and flushed whole before the next, so a crash, a
-//! `kill -9` or a full disk keeps every row finished before it. The header
+//! Rows are written whole, each batch in one write as soon as the writer
+//! has it, so a crash, a `kill -9` or a full disk keeps every row written
+//! before it. The header
 //! is a contract with whoever reads the file:
 //! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source`.
 //!
@@ -169,10 +170,14 @@ impl Write for Sink {
     }
 }
 
-/// Writes rows as CSV, one flushed row at a time.
+/// Writes rows as CSV; each call's rows reach the target in one write,
+/// whole.
 pub struct ReportWriter {
     target: ReportTarget,
-    csv: csv::Writer<Sink>,
+    sink: Sink,
+    /// Rows are formatted here, then written out and the buffer emptied by
+    /// every call: a row never straddles two writes.
+    buffer: Vec<u8>,
     rows: u64,
     counts: ReportCounts,
     /// Only a regular file can be synced to disk; a device, a FIFO or
@@ -211,10 +216,8 @@ impl ReportWriter {
     fn start(target: ReportTarget, sink: Sink, sync: bool) -> Result<Self, ReportError> {
         let mut writer = ReportWriter {
             target,
-            // The header is written by hand, so a report with no rows has one.
-            csv: csv::WriterBuilder::new()
-                .has_headers(false)
-                .from_writer(sink),
+            sink,
+            buffer: Vec::new(),
             rows: 0,
             counts: ReportCounts::default(),
             sync,
@@ -251,44 +254,51 @@ impl ReportWriter {
     }
 
     fn write_header(&mut self) -> Result<(), ReportError> {
-        let written = self.csv.write_record(HEADER);
-        self.flush_row(written)
+        self.write_out(|csv| csv.write_record(HEADER))
     }
 
-    /// One flush per row: the row reaches the file in one write, whole.
-    fn flush_row(&mut self, written: csv::Result<()>) -> Result<(), ReportError> {
-        written.map_err(|err| self.io_error(std::io::Error::other(err)))?;
-        self.csv.flush().map_err(|err| self.io_error(err))
+    /// Formats with `format`, then writes what it made in one write.
+    fn write_out(
+        &mut self,
+        format: impl FnOnce(&mut csv::Writer<&mut Vec<u8>>) -> csv::Result<()>,
+    ) -> Result<(), ReportError> {
+        // The header is written by hand, so a report with no rows has one.
+        let mut csv = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut self.buffer);
+        let formatted = format(&mut csv).and_then(|()| Ok(csv.flush()?));
+        drop(csv);
+        let written = formatted
+            .map_err(std::io::Error::other)
+            .and_then(|()| self.sink.write_all(&self.buffer))
+            .and_then(|()| self.sink.flush());
+        self.buffer.clear();
+        written.map_err(|err| self.io_error(err))
     }
 
-    /// Appends `row` and flushes it to the file.
+    /// Appends `row` and writes it to the file.
     pub fn write(&mut self, row: &ReportRow) -> Result<(), ReportError> {
-        let written = self.csv.serialize(row);
-        self.flush_row(written)?;
-        self.rows += 1;
-        self.counts.add(row);
+        self.write_all(std::slice::from_ref(row))
+    }
+
+    /// Appends `rows` and writes them to the file, all in one write (a
+    /// batch costs one system call, not one per row).
+    pub fn write_all(&mut self, rows: &[ReportRow]) -> Result<(), ReportError> {
+        self.write_out(|csv| rows.iter().try_for_each(|row| csv.serialize(row)))?;
+        for row in rows {
+            self.rows += 1;
+            self.counts.add(row);
+        }
         Ok(())
     }
 
     /// Flushes, and syncs a regular file to disk.
     pub fn finish(mut self) -> Result<ReportTarget, ReportError> {
-        self.csv.flush().map_err(|err| self.io_error(err))?;
-        let target = self.target.clone();
-        let sync = self.sync;
-        let sink = self
-            .csv
-            .into_inner()
-            .map_err(|err| std::io::Error::other(err.to_string()));
-        let synced = match sink {
-            Ok(Sink::File(file)) if sync => file.sync_all(),
-            Ok(_) => Ok(()),
-            Err(err) => Err(err),
-        };
-        synced.map_err(|source| ReportError::Write {
-            target: target.clone(),
-            source,
-        })?;
-        Ok(target)
+        self.sink.flush().map_err(|err| self.io_error(err))?;
+        if let (Sink::File(file), true) = (&self.sink, self.sync) {
+            file.sync_all().map_err(|err| self.io_error(err))?;
+        }
+        Ok(self.target)
     }
 }
 

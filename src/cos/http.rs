@@ -43,24 +43,41 @@ impl HttpOptions {
     /// A reqwest builder with these settings, http/1.1 only, cosinv's
     /// `User-Agent`, and ring as the crypto provider.
     pub(crate) fn builder(&self) -> Result<reqwest::ClientBuilder, ClientBuildError> {
-        // reqwest is built without a default crypto provider (aws-lc-rs
-        // needs cmake); ring is installed once per process. A second
-        // install fails harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .http1_only()
-            .user_agent(concat!("cosinv/", env!("CARGO_PKG_VERSION")));
+        install_ring();
+        let mut builder = self.common();
         if let Some(trust) = &self.trust {
             builder = builder.tls_certs_only(trust.reqwest_certificates()?);
         }
+        Ok(builder)
+    }
+
+    /// [`HttpOptions::builder`] with a TLS configuration made beforehand
+    /// ([`TrustRoots::rustls_config`]): building a client then parses no
+    /// certificate, so a client per bucket is cheap.
+    pub(crate) fn builder_with_tls(&self, tls: rustls::ClientConfig) -> reqwest::ClientBuilder {
+        self.common().tls_backend_preconfigured(tls)
+    }
+
+    /// Everything but the trusted CAs.
+    fn common(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .user_agent(concat!("cosinv/", env!("CARGO_PKG_VERSION")));
         builder = self.proxies.apply(builder);
         if !self.resolve.is_empty() {
             builder = builder.dns_resolver(StaticResolver {
                 rules: Arc::new(self.resolve.clone()),
             });
         }
-        Ok(builder)
+        builder
     }
+}
+
+/// reqwest is built without a default crypto provider (aws-lc-rs needs
+/// cmake); ring is installed once per process. A second install fails
+/// harmlessly.
+pub(crate) fn install_ring() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Connect to `address` for `name`: an exact host name, or `*.domain` for

@@ -8,6 +8,7 @@
 //! sent and a retry signs again. Sending is [`super::client`]'s job.
 
 use base64::Engine as _;
+use bytes::Bytes;
 use md5::{Digest, Md5};
 
 use super::credentials::Credentials;
@@ -66,13 +67,14 @@ pub struct InventoryRequest {
     pub params: Vec<(String, String)>,
     /// Headers sent and signed, `Host` and `Authorization` aside.
     pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
+    /// Shared, not copied, by every attempt.
+    pub body: Bytes,
 }
 
 impl InventoryRequest {
     /// `PUT /?inventory&id=ID` with the configuration as body.
     pub fn put(bucket: &BucketName, region: &Region, config: &InventoryConfiguration) -> Self {
-        let body = xml::configuration_to_xml(config).into_bytes();
+        let body = Bytes::from(xml::configuration_to_xml(config));
         let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
         InventoryRequest {
             operation: Operation::Put,
@@ -121,7 +123,7 @@ impl InventoryRequest {
             host,
             params,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: Bytes::new(),
         }
     }
 
@@ -144,7 +146,7 @@ impl InventoryRequest {
                 ("content-md5", md5),
                 ("content-length", body.len().to_string()),
             ],
-            body,
+            body: body.into(),
         }
     }
 
@@ -160,7 +162,7 @@ impl InventoryRequest {
             host: bucket_host(bucket, region),
             params,
             headers,
-            body: Vec::new(),
+            body: Bytes::new(),
         }
     }
 
@@ -174,19 +176,30 @@ impl InventoryRequest {
         }
     }
 
+    fn method_name(&self) -> &'static str {
+        match self.operation {
+            Operation::Put | Operation::PutPolicy => "PUT",
+            Operation::Get | Operation::List | Operation::ListBuckets | Operation::GetPolicy => {
+                "GET"
+            }
+            Operation::Delete => "DELETE",
+        }
+    }
+
     /// `?inventory&id=…`, every value percent-encoded as COS signs it.
     pub fn query(&self) -> String {
-        self.params
-            .iter()
-            .map(|(name, value)| {
-                if value.is_empty() {
-                    sign::cos_encode(name)
-                } else {
-                    format!("{}={}", sign::cos_encode(name), sign::cos_encode(value))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        let mut query = String::with_capacity(64);
+        for (index, (name, value)) in self.params.iter().enumerate() {
+            if index > 0 {
+                query.push('&');
+            }
+            sign::push_encoded(&mut query, name);
+            if !value.is_empty() {
+                query.push('=');
+                sign::push_encoded(&mut query, value);
+            }
+        }
+        query
     }
 
     /// Every header to send, `Host` and `Authorization` included, signed
@@ -202,24 +215,33 @@ impl InventoryRequest {
         if let Some(token) = credentials.security_token() {
             headers.push(("x-cos-security-token", token.to_string()));
         }
-        let header_pairs: Vec<(&str, &str)> =
-            headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        headers.push(("authorization", self.authorization(credentials, now)));
+        headers
+    }
+
+    /// The `Authorization` of [`InventoryRequest::signed_headers`] alone,
+    /// for a sender that takes the other headers from the request itself
+    /// (nothing is copied).
+    pub fn authorization(&self, credentials: &Credentials, now: u64) -> String {
+        let mut header_pairs: Vec<(&str, &str)> = Vec::with_capacity(self.headers.len() + 2);
+        header_pairs.extend(self.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        header_pairs.push(("host", &self.host));
+        if let Some(token) = credentials.security_token() {
+            header_pairs.push(("x-cos-security-token", token));
+        }
         let param_pairs: Vec<(&str, &str)> = self
             .params
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let method = self.method();
         let request = SignableRequest {
-            method: method.as_str(),
+            method: self.method_name(),
             path: "/",
             params: &param_pairs,
             headers: &header_pairs,
         };
         let window = KeyTime::around(now, SIGNATURE_SKEW_ALLOWANCE, SIGNATURE_LIFETIME);
-        let authorization = sign::sign(&request, credentials, window);
-        headers.push(("authorization", authorization));
-        headers
+        sign::sign(&request, credentials, window)
     }
 }
 

@@ -53,14 +53,29 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 
 /// Checks `request` against `credentials` at Unix time `now`.
 pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Result<(), Refusal> {
+    verify_parsed(request, &authorization(request)?, credentials, now)
+}
+
+/// The request's `Authorization`, read.
+pub fn authorization(request: &Received<'_>) -> Result<ParsedAuthorization, Refusal> {
     let Some(header) = request.header("authorization") else {
         return Err(refuse(
             "AccessDenied",
             "Access Denied: the request has no Authorization header",
         ));
     };
-    let parsed = sign::parse_authorization(header)
-        .map_err(|err| refuse("AccessDenied", format!("Access Denied: {err}")))?;
+    sign::parse_authorization(header)
+        .map_err(|err| refuse("AccessDenied", format!("Access Denied: {err}")))
+}
+
+/// [`verify`] with the `Authorization` already read (by a caller that
+/// needed its SecretId to choose the credentials).
+pub fn verify_parsed(
+    request: &Received<'_>,
+    parsed: &ParsedAuthorization,
+    credentials: &Credentials,
+    now: u64,
+) -> Result<(), Refusal> {
     if parsed.secret_id != credentials.secret_id() {
         return Err(refuse(
             "InvalidAccessKeyId",
@@ -88,7 +103,7 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
             "Access Denied: the x-cos-security-token header is missing or wrong",
         ));
     }
-    check_coverage(request, &parsed)?;
+    check_coverage(request, parsed)?;
     let headers = signed_values(&parsed.header_list, request.headers)
         .map_err(|name| mismatch(format!("header {name} is in q-header-list but not sent")))?;
     let params = signed_values(&parsed.url_param_list, request.query).map_err(|name| {
@@ -98,17 +113,15 @@ pub fn verify(request: &Received<'_>, credentials: &Credentials, now: u64) -> Re
     })?;
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, *v)).collect();
     let params: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, *v)).collect();
-    let expected = sign::sign_stages(
-        &SignableRequest {
-            method: request.method,
-            path: request.path,
-            params: &params,
-            headers: &headers,
-        },
-        credentials,
-        window,
-    );
-    if expected.signature != parsed.signature {
+    let signable = SignableRequest {
+        method: request.method,
+        path: request.path,
+        params: &params,
+        headers: &headers,
+    };
+    if sign::request_signature(&signable, credentials, window) != parsed.signature {
+        // Only a refusal needs the stages, to show what was signed.
+        let expected = sign::sign_stages(&signable, credentials, window);
         return Err(mismatch(format!(
             "The request signature we calculated does not match the signature you provided. \
              StringToSign: {:?}",

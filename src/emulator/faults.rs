@@ -4,6 +4,7 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Faults, Outage, OutageMode};
@@ -114,7 +115,12 @@ pub(crate) const SLOW_DOWN: Injected = Injected::Error {
 
 pub(crate) struct FaultState {
     state: Mutex<State>,
+    /// How much longer than asked a sleep takes, nanoseconds.
+    overshoot_ns: AtomicU64,
 }
+
+/// An overshoot above this is a busy machine, not the timer's rounding.
+const MAX_OVERSHOOT_NS: u64 = 3_000_000;
 
 struct State {
     faults: Faults,
@@ -173,6 +179,7 @@ impl FaultState {
     pub(crate) fn new(faults: Faults) -> Self {
         FaultState {
             state: Mutex::new(State::new(faults)),
+            overshoot_ns: AtomicU64::new(0),
         }
     }
 
@@ -206,6 +213,25 @@ impl FaultState {
             .filter(|outage| outage.mode == OutageMode::Refuse)
             .filter(|outage| (outage.start..outage.end).contains(&elapsed))
             .map(|outage| outage.end - elapsed)
+    }
+
+    /// Sleeps `latency` on average. tokio's timer rounds a deadline up to
+    /// its next millisecond tick and wakes a little after it, so a 20 ms
+    /// sleep took about 21.6 ms: the overshoot is learned (a moving
+    /// average over the sleeps) and asked for that much less, so that an
+    /// injected latency is the one configured, as a benchmark's "ideal"
+    /// assumes.
+    pub(crate) async fn delay(&self, latency: Duration) {
+        let overshoot = Duration::from_nanos(self.overshoot_ns.load(Ordering::Relaxed));
+        let asked = latency.saturating_sub(overshoot);
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(asked).await;
+        let over = started.elapsed().saturating_sub(asked).as_nanos();
+        let over = u64::try_from(over)
+            .unwrap_or(u64::MAX)
+            .min(MAX_OVERSHOOT_NS);
+        let learned = (overshoot.as_nanos() as u64 * 15 + over) / 16;
+        self.overshoot_ns.store(learned, Ordering::Relaxed);
     }
 
     /// Decides the fate of a request to `bucket`.

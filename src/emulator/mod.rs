@@ -142,6 +142,10 @@ pub struct Counters {
     /// TLS connections by the server name the client sent (SNI); `""`
     /// for a handshake without one (an IP address).
     pub tls_server_names: BTreeMap<String, u64>,
+    /// Client connections open now.
+    pub open_connections: u64,
+    /// The most client connections open at one moment.
+    pub max_open_connections: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -201,7 +205,13 @@ impl Inner {
     fn begin(self: &Arc<Self>, bucket: Option<&str>) -> InFlight {
         if let Some(bucket) = bucket {
             let mut counters = self.counters.lock();
-            let entry = counters.buckets.entry(bucket.to_string()).or_default();
+            // The name is copied once per bucket, not per request.
+            if !counters.buckets.contains_key(bucket) {
+                counters
+                    .buckets
+                    .insert(bucket.to_string(), BucketCounters::default());
+            }
+            let entry = counters.buckets.get_mut(bucket).expect("just made");
             entry.requests += 1;
             entry.in_flight += 1;
             entry.max_in_flight = entry.max_in_flight.max(entry.in_flight);
@@ -214,10 +224,19 @@ impl Inner {
 
     fn record(&self, method: &str, outcome: &str) {
         let mut counters = self.counters.lock();
-        *counters
+        // A handful of keys: found without copying the strings.
+        let known = counters
             .requests
-            .entry((method.to_string(), outcome.to_string()))
-            .or_default() += 1;
+            .iter_mut()
+            .find(|((m, o), _)| m == method && o == outcome);
+        match known {
+            Some((_, count)) => *count += 1,
+            None => {
+                counters
+                    .requests
+                    .insert((method.to_string(), outcome.to_string()), 1);
+            }
+        }
     }
 }
 
@@ -236,6 +255,27 @@ impl Drop for InFlight {
                 entry.in_flight = entry.in_flight.saturating_sub(1);
             }
         }
+    }
+}
+
+/// Counts a connection open while it lives.
+struct OpenConnection(Arc<Inner>);
+
+impl OpenConnection {
+    fn new(inner: Arc<Inner>) -> Self {
+        let mut counters = inner.counters.lock();
+        counters.open_connections += 1;
+        counters.max_open_connections =
+            counters.max_open_connections.max(counters.open_connections);
+        drop(counters);
+        OpenConnection(inner)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut counters = self.0.counters.lock();
+        counters.open_connections = counters.open_connections.saturating_sub(1);
     }
 }
 
@@ -416,6 +456,7 @@ async fn accept_loop(mut listener: TcpListener, inner: Arc<Inner>, tls: Option<T
         let inner = inner.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _open = OpenConnection::new(inner.clone());
             let shutdown = inner.shutdown.clone();
             tokio::select! {
                 _ = connection(stream, inner, tls) => {}

@@ -113,7 +113,7 @@ async fn inject_faults(
 ) -> Option<Answer> {
     let latency = inner.faults.latency();
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        inner.faults.delay(latency).await;
     }
     match inner.faults.draw(bucket) {
         Injected::Nothing => None,

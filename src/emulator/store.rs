@@ -1,7 +1,16 @@
 //! The emulator's state: buckets and their inventory configurations, in
 //! memory, optionally kept in a JSON state file written atomically.
+//!
+//! A sandbox run of a million jobs keeps a million configurations, in the
+//! same process as the run: each is kept as its *shape* (the configuration
+//! without id and destination prefix, shared by every configuration that
+//! differs only by those: a fleet has a handful) and its prefix (shared
+//! with the bucket's previous one when equal), about 100 bytes each. The
+//! state file is written bucket by bucket, the lock held for one bucket
+//! at a time, and no more often than a twentieth of the time: saving
+//! never stalls requests for long nor grows with the square of the state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +22,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cos::xml::{self, BucketEntry};
-use crate::model::{InventoryConfiguration, MAX_JOBS_PER_BUCKET};
+use crate::model::{InventoryConfiguration, InventoryId, MAX_JOBS_PER_BUCKET};
 
-/// How often a changed state is written to the state file.
+/// How often a changed state is written to the state file, at most.
 const SAVE_INTERVAL: Duration = Duration::from_millis(200);
+/// Saving takes at most this share of the time: after a save that took
+/// `d`, the next waits at least `d × SAVE_SPACING`.
+const SAVE_SPACING: u32 = 20;
 
 pub(crate) struct Store {
     buckets: Mutex<HashMap<String, BucketState>>,
+    /// Every shape kept, once.
+    shapes: Mutex<HashSet<Arc<InventoryConfiguration>>>,
     /// Started with a bucket list: no bucket appears on first use.
     fixed: bool,
     state_file: Option<PathBuf>,
@@ -30,9 +44,37 @@ pub(crate) struct Store {
 struct BucketState {
     location: String,
     creation_date: String,
-    configurations: BTreeMap<String, Stored>,
+    configurations: BTreeMap<Box<str>, Kept>,
     /// The bucket policy (JSON), as PUT Bucket policy stored it.
     policy: Option<String>,
+    /// The prefix kept last, shared by the next configuration that has it.
+    last_prefix: Option<Arc<str>>,
+}
+
+/// A configuration as kept.
+#[derive(Debug, Clone)]
+enum Kept {
+    Parsed {
+        /// Without id (the map's key) and destination prefix.
+        shape: Arc<InventoryConfiguration>,
+        prefix: Option<Arc<str>>,
+    },
+    Raw(Box<str>),
+}
+
+impl Kept {
+    /// The configuration kept under `id`, whole again.
+    fn stored(&self, id: &str) -> Stored {
+        match self {
+            Kept::Parsed { shape, prefix } => {
+                let mut config = InventoryConfiguration::clone(shape);
+                config.id = InventoryId::parse(id).expect("kept under its own valid id");
+                config.destination.prefix = prefix.as_deref().map(str::to_string);
+                Stored::Parsed(Box::new(config))
+            }
+            Kept::Raw(document) => Stored::Raw(document.to_string()),
+        }
+    }
 }
 
 /// One configuration as the emulator keeps it.
@@ -52,13 +94,6 @@ impl Stored {
         match self {
             Stored::Parsed(config) => xml::configuration_element(config),
             Stored::Raw(document) => strip_declaration(document).to_string(),
-        }
-    }
-
-    fn parsed(&self) -> Option<&InventoryConfiguration> {
-        match self {
-            Stored::Parsed(config) => Some(config),
-            Stored::Raw(_) => None,
         }
     }
 }
@@ -111,22 +146,24 @@ impl Store {
                 BucketState {
                     location: entry.location,
                     creation_date: entry.creation_date,
-                    configurations: BTreeMap::new(),
-                    policy: None,
+                    ..BucketState::default()
                 },
             );
         }
-        if let Some(path) = &state_file
-            && path.exists()
-        {
-            load(path, &mut map, fixed)?;
-        }
-        Ok(Store {
-            buckets: Mutex::new(map),
+        let store = Store {
+            buckets: Mutex::new(HashMap::new()),
+            shapes: Mutex::new(HashSet::new()),
             fixed,
             state_file,
             dirty: AtomicBool::new(false),
-        })
+        };
+        if let Some(path) = &store.state_file
+            && path.exists()
+        {
+            load(path, &store, &mut map)?;
+        }
+        *store.lock() = map;
+        Ok(store)
     }
 
     fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<String, BucketState>> {
@@ -161,8 +198,7 @@ impl Store {
                     creation_date: jiff::Timestamp::now()
                         .strftime("%Y-%m-%dT%H:%M:%SZ")
                         .to_string(),
-                    configurations: BTreeMap::new(),
-                    policy: None,
+                    ..BucketState::default()
                 },
             );
         }
@@ -188,20 +224,51 @@ impl Store {
         region: Option<&str>,
         config: InventoryConfiguration,
     ) -> Result<(), StoreError> {
+        let id: Box<str> = config.id.as_str().into();
+        let (shape, prefix) = self.compact(config);
         self.with_bucket(bucket, region, |state| {
-            let id = config.id.as_str();
-            if !state.configurations.contains_key(id)
+            if !state.configurations.contains_key(&*id)
                 && state.configurations.len() >= MAX_JOBS_PER_BUCKET
             {
                 return Err(StoreError::Full);
             }
+            let prefix = state.share_prefix(prefix);
             state
                 .configurations
-                .insert(id.to_string(), Stored::Parsed(Box::new(config)));
+                .insert(id, Kept::Parsed { shape, prefix });
             Ok(())
         })??;
         self.dirty.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// `config`'s shape, kept once, and its prefix.
+    fn compact(
+        &self,
+        mut config: InventoryConfiguration,
+    ) -> (Arc<InventoryConfiguration>, Option<String>) {
+        let prefix = config.destination.prefix.take();
+        config.id = InventoryId::parse("shape").expect("a valid id");
+        let mut shapes = self.shapes.lock();
+        if let Some(shape) = shapes.get(&config) {
+            return (shape.clone(), prefix);
+        }
+        let shape = Arc::new(config);
+        shapes.insert(shape.clone());
+        (shape, prefix)
+    }
+
+    fn kept(&self, stored: Stored) -> Kept {
+        match stored {
+            Stored::Parsed(config) => {
+                let (shape, prefix) = self.compact(*config);
+                Kept::Parsed {
+                    shape,
+                    prefix: prefix.map(Arc::from),
+                }
+            }
+            Stored::Raw(document) => Kept::Raw(document.into()),
+        }
     }
 
     pub(crate) fn get(
@@ -211,7 +278,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<Stored>, StoreError> {
         self.with_bucket(bucket, region, |state| {
-            state.configurations.get(id).cloned()
+            state.configurations.get(id).map(|kept| kept.stored(id))
         })
     }
 
@@ -245,13 +312,13 @@ impl Store {
                 Some(after) => state
                     .configurations
                     .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                    .map(|(id, stored)| (id.clone(), stored.clone()))
+                    .map(|(id, kept)| (id.to_string(), kept.stored(id)))
                     .take(limit + 1)
                     .collect(),
                 None => state
                     .configurations
                     .iter()
-                    .map(|(id, stored)| (id.clone(), stored.clone()))
+                    .map(|(id, kept)| (id.to_string(), kept.stored(id)))
                     .take(limit + 1)
                     .collect(),
             };
@@ -332,9 +399,11 @@ impl Store {
             .map(|state| {
                 state
                     .configurations
-                    .values()
-                    .filter_map(Stored::parsed)
-                    .cloned()
+                    .iter()
+                    .filter_map(|(id, kept)| match kept.stored(id) {
+                        Stored::Parsed(config) => Some(*config),
+                        Stored::Raw(_) => None,
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -344,17 +413,24 @@ impl Store {
     pub(crate) fn ids(&self, bucket: &str) -> Vec<String> {
         self.lock()
             .get(bucket)
-            .map(|state| state.configurations.keys().cloned().collect())
+            .map(|state| {
+                state
+                    .configurations
+                    .keys()
+                    .map(|id| id.to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Stores without the limit or the bucket list (test set-up).
     pub(crate) fn insert_unchecked(&self, bucket: &str, id: &str, stored: Stored) {
+        let kept = self.kept(stored);
         self.lock()
             .entry(bucket.to_string())
             .or_default()
             .configurations
-            .insert(id.to_string(), stored);
+            .insert(id.into(), kept);
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -366,35 +442,64 @@ impl Store {
         if !self.dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let snapshot = self.snapshot();
-        write_atomically(path, &snapshot).inspect_err(|_| {
+        write_atomically(path, |out| self.write_state(out)).inspect_err(|_| {
             self.dirty.store(true, Ordering::Relaxed);
         })
     }
 
-    fn snapshot(&self) -> Vec<u8> {
+    /// The state as JSON, bucket by bucket in name order, each written
+    /// with only its own configurations in memory and the lock held for
+    /// that bucket alone.
+    fn write_state(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut names: Vec<String> = self.lock().keys().cloned().collect();
+        names.sort();
+        out.write_all(b"{\n  \"version\": 1,\n  \"buckets\": [")?;
+        let mut first = true;
+        for name in names {
+            let Some(bucket) = self.stored_bucket(name) else {
+                continue;
+            };
+            out.write_all(if first { b"\n" } else { b",\n" })?;
+            first = false;
+            serde_json::to_writer_pretty(&mut *out, &bucket)?;
+        }
+        out.write_all(b"\n  ]\n}\n")
+    }
+
+    fn stored_bucket(&self, name: String) -> Option<StoredBucket> {
         let buckets = self.lock();
-        let mut stored: Vec<StoredBucket> = buckets
-            .iter()
-            .map(|(name, state)| StoredBucket {
-                name: name.clone(),
-                location: state.location.clone(),
-                creation_date: state.creation_date.clone(),
-                inventory: state.configurations.values().map(Stored::element).collect(),
-                policy: state.policy.clone(),
-            })
-            .collect();
-        drop(buckets);
-        stored.sort_by(|a, b| a.name.cmp(&b.name));
-        serde_json::to_vec_pretty(&StateFile {
-            version: 1,
-            buckets: stored,
+        let state = buckets.get(&name)?;
+        Some(StoredBucket {
+            location: state.location.clone(),
+            creation_date: state.creation_date.clone(),
+            inventory: state
+                .configurations
+                .iter()
+                .map(|(id, kept)| kept.stored(id).element())
+                .collect(),
+            policy: state.policy.clone(),
+            name,
         })
-        .expect("the state serialises")
     }
 }
 
-fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std::io::Result<()> {
+impl BucketState {
+    /// `prefix`, shared with the last one kept when they are equal (a
+    /// bucket's ids usually report under one prefix).
+    fn share_prefix(&mut self, prefix: Option<String>) -> Option<Arc<str>> {
+        let prefix = prefix?;
+        match &self.last_prefix {
+            Some(last) if **last == *prefix => Some(last.clone()),
+            _ => {
+                let shared: Arc<str> = prefix.into();
+                self.last_prefix = Some(shared.clone());
+                Some(shared)
+            }
+        }
+    }
+}
+
+fn load(path: &Path, store: &Store, map: &mut HashMap<String, BucketState>) -> std::io::Result<()> {
     let invalid = |why: String| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -408,7 +513,7 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
     let state: StateFile =
         serde_json::from_slice(&bytes).map_err(|err| invalid(err.to_string()))?;
     for bucket in state.buckets {
-        if fixed && !map.contains_key(&bucket.name) {
+        if store.fixed && !map.contains_key(&bucket.name) {
             continue;
         }
         let entry = map
@@ -416,8 +521,7 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
             .or_insert_with(|| BucketState {
                 location: bucket.location.clone(),
                 creation_date: bucket.creation_date.clone(),
-                configurations: BTreeMap::new(),
-                policy: None,
+                ..BucketState::default()
             });
         if bucket.policy.is_some() {
             entry.policy = bucket.policy.clone();
@@ -425,7 +529,14 @@ fn load(path: &Path, map: &mut HashMap<String, BucketState>, fixed: bool) -> std
         for document in bucket.inventory {
             let (id, stored) = stored_from(&document)
                 .map_err(|err| invalid(format!("bucket {}: {err}", bucket.name)))?;
-            entry.configurations.insert(id, stored);
+            let kept = match store.kept(stored) {
+                Kept::Parsed { shape, prefix } => Kept::Parsed {
+                    shape,
+                    prefix: entry.share_prefix(prefix.as_deref().map(str::to_string)),
+                },
+                raw => raw,
+            };
+            entry.configurations.insert(id.into(), kept);
         }
     }
     Ok(())
@@ -450,28 +561,43 @@ fn stored_from(document: &str) -> Result<(String, Stored), String> {
 
 /// Temporary file in the same folder, synced, renamed over the target: a
 /// crash leaves the old state or the new, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temporary = tempfile::NamedTempFile::new_in(folder)?;
-    temporary.write_all(bytes)?;
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, temporary.as_file_mut());
+    write(&mut buffered)?;
+    buffered.flush()?;
+    drop(buffered);
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|err| err.error)?;
     Ok(())
 }
 
-/// Saves the state every [`SAVE_INTERVAL`] while it changes, and once more
-/// at shutdown.
+/// Saves the state every [`SAVE_INTERVAL`] while it changes (spaced out
+/// by [`SAVE_SPACING`] times the last save's duration, so a large state
+/// is not written over and over), and once more at shutdown.
 pub(crate) async fn save_periodically(inner: Arc<super::Inner>) {
+    let mut interval = SAVE_INTERVAL;
     loop {
         let stopping = tokio::select! {
             _ = inner.shutdown.cancelled() => true,
-            _ = tokio::time::sleep(SAVE_INTERVAL) => false,
+            _ = tokio::time::sleep(interval) => false,
         };
+        let started = std::time::Instant::now();
+        // On a blocking thread: a large state takes a while to write.
+        let saver = inner.clone();
+        let saved = tokio::task::spawn_blocking(move || saver.store.save_if_dirty())
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the state writer panicked")));
         // Kept for shutdown to report; a later success clears it.
-        *inner.save_error.lock() = inner.store.save_if_dirty().err();
+        *inner.save_error.lock() = saved.err();
+        interval = SAVE_INTERVAL.max(started.elapsed() * SAVE_SPACING);
         if stopping {
             break;
         }
@@ -535,6 +661,24 @@ mod tests {
             Err(StoreError::Full)
         );
         assert_eq!(store.put("b", None, config("id-0007")), Ok(()));
+    }
+
+    #[test]
+    fn configurations_alike_but_for_id_and_prefix_share_one_shape() {
+        let store = Store::open(None, None).unwrap();
+        for (n, prefix) in [(1, Some("a")), (2, Some("a")), (3, Some("b")), (4, None)] {
+            let mut kept = config(&format!("id-{n}"));
+            kept.destination.prefix = prefix.map(str::to_string);
+            store.put("b", None, kept.clone()).unwrap();
+            let stored = store.get("b", None, &format!("id-{n}")).unwrap();
+            assert_eq!(stored, Some(Stored::Parsed(Box::new(kept))));
+        }
+        assert_eq!(store.shapes.lock().len(), 1);
+        let mut other = config("id-5");
+        other.enabled = !other.enabled;
+        store.put("b", None, other.clone()).unwrap();
+        assert_eq!(store.shapes.lock().len(), 2);
+        assert_eq!(store.configurations("b").last(), Some(&other));
     }
 
     #[test]

@@ -28,7 +28,6 @@ use serde::Deserialize;
 use super::Inner;
 use super::auth::{self, Received, Refusal};
 use crate::cos::credentials::Credentials;
-use crate::cos::sign;
 
 /// The path prefix STS answers under.
 pub const STS_PATH: &str = "/-/sts";
@@ -128,19 +127,14 @@ impl Roles {
 /// when it names issued ones, against those while they last.
 pub(crate) fn verify(inner: &Inner, request: &Received<'_>) -> Result<(), Refusal> {
     let now = inner.now();
-    let presented = request
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, value)| sign::parse_authorization(value).ok())
-        .map(|parsed| parsed.secret_id);
-    match presented.and_then(|id| inner.roles.lookup(&id)) {
+    let parsed = auth::authorization(request)?;
+    match inner.roles.lookup(&parsed.secret_id) {
         Some((_, expired_time)) if now >= expired_time => Err(Refusal {
             code: "ExpiredToken",
             message: "The provided token has expired.".into(),
         }),
-        Some((issued, _)) => auth::verify(request, &issued, now),
-        None => auth::verify(request, &inner.credentials, now),
+        Some((issued, _)) => auth::verify_parsed(request, &parsed, &issued, now),
+        None => auth::verify_parsed(request, &parsed, &inner.credentials, now),
     }
 }
 

@@ -7,6 +7,12 @@
 //! while it is on the wire — never during a backoff. There are more lanes
 //! than permits, so a bucket waiting on its own rate limit never stalls the
 //! others: the schedule is work-conserving.
+//!
+//! A lane sends a bucket's requests through the transport's
+//! [`Transport::for_bucket`] and drops it when done with the bucket, so a
+//! transport that keeps connections per bucket host (COS: one host name
+//! per bucket) closes them then, and open connections stay bounded by the
+//! concurrency however many buckets a run has.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -21,6 +27,7 @@ use crate::cos::error::NO_SUCH_INVENTORY_CONFIGURATION;
 use crate::cos::live::live_page_from_xml;
 use crate::cos::request::InventoryRequest;
 use crate::model::live::LiveConfiguration;
+use crate::model::{BucketName, Region};
 use crate::plan::Job;
 use crate::plan::reconcile::{
     self, BucketChanges, BucketWork, JobAction, Unreadable, UnreadableEnd,
@@ -53,6 +60,27 @@ fn jobs_of<T: Transport>(shared: &Shared<T>, bucket: usize) -> &[Job] {
     &shared.plan.jobs()[shared.buckets[bucket].clone()]
 }
 
+/// The run's transport for one bucket: its own, when it keeps one per
+/// bucket, else the shared one. `None` in a dry run.
+struct BucketTransport<'a, T> {
+    own: Option<T>,
+    shared: Option<&'a T>,
+}
+
+impl<'a, T: Transport> BucketTransport<'a, T> {
+    fn new(shared: &'a Shared<T>, bucket: &BucketName, region: &Region) -> Self {
+        let shared = shared.transport.as_ref();
+        BucketTransport {
+            own: shared.and_then(|transport| transport.for_bucket(bucket, region)),
+            shared,
+        }
+    }
+
+    fn get(&self) -> Option<&T> {
+        self.own.as_ref().or(self.shared)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Refresh.
 
@@ -62,7 +90,9 @@ async fn refresh_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
         return;
     };
     let jobs = jobs_of(shared, bucket);
-    let work = match list_bucket(shared, &jobs[0]).await {
+    let transport = BucketTransport::new(shared, jobs[0].bucket(), jobs[0].region());
+    let transport = transport.get().expect("a refresh sends requests");
+    let work = match list_bucket(shared, transport, &jobs[0]).await {
         Ok(live) => BucketWork::Changes(reconcile::reconcile(jobs, &live, prune)),
         Err(row) => BucketWork::Unreadable(unreadable(row)),
     };
@@ -97,9 +127,9 @@ fn unreadable(row: ReportRow) -> Unreadable {
 /// that failed.
 async fn list_bucket<T: Transport>(
     shared: &Shared<T>,
+    transport: &T,
     job: &Job,
 ) -> Result<Vec<LiveConfiguration>, ReportRow> {
-    let transport = shared.transport.as_ref().expect("a refresh sends requests");
     let bucket_skip = OnceLock::new();
     let target = Target {
         bucket: job.bucket(),
@@ -159,7 +189,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
         BucketWork::Unreadable(refresh) => {
             for (offset, job) in jobs.iter().enumerate() {
                 let row = rows::unreadable(&Target::job(job, "put"), refresh);
-                finish(shared, first + offset, row);
+                finish(shared, first + offset, row).await;
             }
             return;
         }
@@ -172,18 +202,20 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
                 "InventoryLimit",
                 limit.message(),
             );
-            finish(shared, first + offset, row);
+            finish(shared, first + offset, row).await;
         }
         return;
     }
     let bucket_skip = OnceLock::new();
+    let transport = BucketTransport::new(shared, jobs[0].bucket(), jobs[0].region());
+    let transport = transport.get();
     let deletes = Deletes {
         job: &jobs[0],
         changes,
         first: shared.delete_base[bucket],
     };
-    delete_unlisted(shared, deletes, &bucket_skip).await;
-    put_jobs(shared, first, jobs, changes, &bucket_skip).await;
+    delete_unlisted(shared, transport, deletes, &bucket_skip).await;
+    put_jobs(shared, transport, first, jobs, changes, &bucket_skip).await;
 }
 
 /// Deletes the bucket's pruned ids, before its PUTs so that the room they
@@ -199,6 +231,7 @@ struct Deletes<'a> {
 
 async fn delete_unlisted<T: Transport>(
     shared: &Shared<T>,
+    transport: Option<&T>,
     deletes: Deletes<'_>,
     bucket_skip: &OnceLock<String>,
 ) {
@@ -214,7 +247,7 @@ async fn delete_unlisted<T: Transport>(
                 action: "delete",
                 job: None,
             };
-            let row = match &shared.transport {
+            let row = match transport {
                 None => rows::refused(&target, "", "not sent (dry run)".into()),
                 Some(transport) => {
                     let request = InventoryRequest::delete(job.bucket(), job.region(), id);
@@ -229,7 +262,7 @@ async fn delete_unlisted<T: Transport>(
                     deleted_row(&target, &ended)
                 }
             };
-            finish(shared, index, row);
+            finish(shared, index, row).await;
         })
         .await;
 }
@@ -246,6 +279,7 @@ fn deleted_row(target: &Target<'_>, ended: &Ended) -> ReportRow {
 
 async fn put_jobs<T: Transport>(
     shared: &Shared<T>,
+    transport: Option<&T>,
     first: usize,
     jobs: &[Job],
     changes: &BucketChanges,
@@ -253,18 +287,27 @@ async fn put_jobs<T: Transport>(
 ) {
     let concurrency = shared.config.bucket_concurrency.get();
     let indexed = jobs.iter().zip(&changes.actions).enumerate();
+    let one = |(offset, (job, action))| async move {
+        let index = first + offset;
+        let row = put_job(shared, transport, index, job, action, bucket_skip).await;
+        finish(shared, index, row).await;
+    };
+    if concurrency == 1 {
+        // The default: one job at a time, without a stream of futures.
+        for job in indexed {
+            one(job).await;
+        }
+        return;
+    }
     futures_util::stream::iter(indexed)
-        .for_each_concurrent(concurrency, |(offset, (job, action))| async move {
-            let index = first + offset;
-            let row = put_job(shared, index, job, action, bucket_skip).await;
-            finish(shared, index, row);
-        })
+        .for_each_concurrent(concurrency, one)
         .await;
 }
 
 /// One job to its end: its row.
 async fn put_job<T: Transport>(
     shared: &Shared<T>,
+    transport: Option<&T>,
     index: usize,
     job: &Job,
     action: &JobAction,
@@ -274,7 +317,7 @@ async fn put_job<T: Transport>(
     if !action.sends() {
         return rows::unchanged(&target);
     }
-    let Some(transport) = &shared.transport else {
+    let Some(transport) = transport else {
         return rows::dry_run(job, action.as_str());
     };
     let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
@@ -295,16 +338,16 @@ async fn put_job<T: Transport>(
     rows::ended(&target, &ended, Outcome::Applied)
 }
 
-/// Counts a row, tells the observer, hands it to the writer. `index` is
-/// the row's place among the run's: the job's, or after the jobs for a
-/// pruned id.
-fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
+/// Counts a row, tells the observer, hands it to the writer (waiting
+/// while its queue is full). `index` is the row's place among the run's:
+/// the job's, or after the jobs for a pruned id.
+async fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
     shared.stats.count(row.outcome);
     if let Some(observer) = &shared.observer {
         observer(&Event::Finished(row.clone()));
     }
     if let Some(rows) = &shared.rows {
         // The writer only stops early after a failure it reports itself.
-        let _ = rows.send((index, row));
+        let _ = rows.send((index, row)).await;
     }
 }

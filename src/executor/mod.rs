@@ -23,7 +23,12 @@
 //! - [`stop`]: why a run stops before every job was tried
 //!   ([`StopReason`], in [`RunResult::stopped`]).
 //!
-//! Rows go to a writer thread as jobs end. The writer remembers which jobs
+//! Rows go to a writer thread as jobs end, through a bounded queue (a dry
+//! run makes rows faster than a disk takes them; lanes then wait instead
+//! of memory growing). The writer takes what is queued, writes it in one
+//! write, and looks again a few milliseconds later: a row reaches the file
+//! within [`WRITE_INTERVAL`] of its job's end, at the cost of one wake-up
+//! and one write per batch instead of per job. It remembers which jobs
 //! have a row, so however the run ends (done, cancelled, drained after a
 //! timeout), the jobs without one are written as `cancelled` at the end:
 //! one row per job, always.
@@ -45,16 +50,16 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cos::client::{CosClient, Response, TransportError};
 use crate::cos::request::InventoryRequest;
+use crate::model::{BucketName, Region};
 use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
 use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
@@ -73,11 +78,25 @@ pub type Attempt = Result<Response, TransportError>;
 /// [`CosClient`] is the real one; tests script their own.
 pub trait Transport: Send + Sync + 'static {
     fn send(&self, request: &InventoryRequest, now: u64) -> impl Future<Output = Attempt> + Send;
+
+    /// A transport of its own for the requests to one bucket, dropped when
+    /// its lane is done with the bucket; `None` (the default): the shared
+    /// one serves every bucket.
+    fn for_bucket(&self, _bucket: &BucketName, _region: &Region) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 impl Transport for CosClient {
     fn send(&self, request: &InventoryRequest, now: u64) -> impl Future<Output = Attempt> + Send {
         CosClient::send(self, request, now)
+    }
+
+    fn for_bucket(&self, bucket: &BucketName, region: &Region) -> Option<Self> {
+        CosClient::for_bucket(self, bucket, region)
     }
 }
 
@@ -185,6 +204,15 @@ enum Mode {
 /// A row for the writer, with its place among the run's rows (jobs first,
 /// then pruned ids).
 type RowMessage = (usize, ReportRow);
+
+/// Rows queued for the writer at most; lanes that finish more wait.
+const ROW_QUEUE: usize = 4096;
+/// How long the writer waits after a batch smaller than `BIG_BATCH`
+/// before it looks again: the longest a row waits to be written.
+pub const WRITE_INTERVAL: Duration = Duration::from_millis(5);
+/// A batch this big means rows come faster than they are written: the
+/// writer looks again at once.
+const BIG_BATCH: usize = 512;
 
 /// Everything the lanes share.
 struct Shared<T> {
@@ -341,7 +369,7 @@ pub async fn execute<T: Transport>(
         .stats
         .total
         .store((total + deletes) as u64, Ordering::Relaxed);
-    let (rows, receiver) = mpsc::channel();
+    let (rows, receiver) = mpsc::channel(ROW_QUEUE);
     let writer = spawn_writer(report, receiver, total + deletes, control.cancel.clone());
     let mode = Mode::Apply { work };
     let shared = Arc::new(Shared::new(
@@ -371,7 +399,13 @@ pub async fn execute<T: Transport>(
 /// drain timeout (or a forced stop) has passed.
 async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) {
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..lane_count(&shared.config, shared.buckets.len()) {
+    // A dry run waits on nothing but the writer: one lane keeps it busy,
+    // more would only take turns waking each other.
+    let lanes = match shared.transport {
+        Some(_) => lane_count(&shared.config, shared.buckets.len()),
+        None => 1,
+    };
+    for _ in 0..lanes {
         tasks.spawn(lane::run_lane(shared.clone()));
     }
     let drain_timeout = shared.config.drain_timeout;
@@ -499,27 +533,48 @@ fn bucket_ranges(jobs: &[Job]) -> Vec<Range<usize>> {
     ranges
 }
 
-/// Writes rows on a thread of its own (file I/O stays off the runtime) and
-/// reports which jobs have one. A write failure stops the run.
+/// Writes rows on a thread of its own (file I/O stays off the runtime),
+/// in batches, and reports which jobs have one. A write failure stops the
+/// run.
 fn spawn_writer(
     mut report: ReportWriter,
-    receiver: mpsc::Receiver<RowMessage>,
+    mut receiver: mpsc::Receiver<RowMessage>,
     total: usize,
     cancel: CancellationToken,
 ) -> std::thread::JoinHandle<WriterResult> {
     std::thread::spawn(move || {
         let mut written = vec![false; total];
         let mut failure = None;
-        for (index, row) in receiver {
-            if failure.is_some() {
-                continue;
+        let mut batch = Vec::with_capacity(ROW_QUEUE);
+        let mut indices = Vec::with_capacity(ROW_QUEUE);
+        while let Some((index, row)) = receiver.blocking_recv() {
+            indices.push(index);
+            batch.push(row);
+            while batch.len() < ROW_QUEUE {
+                let Ok((index, row)) = receiver.try_recv() else {
+                    break;
+                };
+                indices.push(index);
+                batch.push(row);
             }
-            match report.write(&row) {
-                Ok(()) => written[index] = true,
-                Err(err) => {
-                    failure = Some(err);
-                    cancel.cancel();
+            let big = batch.len() >= BIG_BATCH;
+            if failure.is_none() {
+                match report.write_all(&batch) {
+                    Ok(()) => {
+                        for index in &indices {
+                            written[*index] = true;
+                        }
+                    }
+                    Err(err) => {
+                        failure = Some(err);
+                        cancel.cancel();
+                    }
                 }
+            }
+            batch.clear();
+            indices.clear();
+            if !big {
+                std::thread::sleep(WRITE_INTERVAL);
             }
         }
         (report, written, failure)

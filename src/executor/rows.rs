@@ -65,12 +65,27 @@ fn base_row(target: &Target<'_>, outcome: Outcome, attempts: u32, elapsed: Durat
         request_id: String::new(),
         attempts,
         elapsed_ms: elapsed.as_millis() as u64,
-        finished_at: report::timestamp(jiff::Timestamp::now()),
-        source: target
-            .job
-            .map(|job| job.source().to_string())
-            .unwrap_or_default(),
+        finished_at: finished_at(),
+        source: target.job.map(Job::source_text).unwrap_or_default(),
     }
+}
+
+/// Now, as [`report::timestamp`] writes it; formatted once per
+/// millisecond per thread (rows end thousands a second).
+fn finished_at() -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> =
+            const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = jiff::Timestamp::now();
+    let millisecond = now.as_millisecond();
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != millisecond {
+            *last = millisecond;
+            *text = report::timestamp(now);
+        }
+        text.clone()
+    })
 }
 
 /// Fills status, code, request id and message from an attempt.
@@ -205,7 +220,7 @@ pub(super) fn dry_run(job: &Job, action: &'static str) -> ReportRow {
     );
     row.message = format!(
         "not sent (dry run); reports would go to {}",
-        job.config().destination.report_location()
+        job.report_location()
     );
     row
 }

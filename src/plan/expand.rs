@@ -11,7 +11,7 @@ use crate::manifest::{
     self, Buckets, Defaults, Discover, JobSpec, Loc, Policy, Problems, ReadOptions, Setting,
     Settings, YamlManifest,
 };
-use crate::model::{self, BucketName, InventoryId, Region};
+use crate::model::{self, BucketName, InvalidField, InventoryId, Region};
 
 /// Defaults and policies, from every YAML file.
 pub(super) struct Context {
@@ -100,6 +100,10 @@ pub(super) struct Expander<'c> {
     csv_templates: HashMap<String, Option<Arc<Template>>>,
     buckets_files: HashMap<PathBuf, Option<Arc<Vec<manifest::BucketLine>>>>,
     key: String,
+    /// Every bucket name and region checked so far, kept once and shared
+    /// by the jobs that name it (and checked once).
+    buckets: HashMap<Box<str>, Arc<BucketName>>,
+    regions: HashMap<Box<str>, Arc<Region>>,
 }
 
 impl<'c> Expander<'c> {
@@ -117,6 +121,8 @@ impl<'c> Expander<'c> {
             csv_templates: HashMap::new(),
             buckets_files: HashMap::new(),
             key: String::new(),
+            buckets: HashMap::new(),
+            regions: HashMap::new(),
         }
     }
 
@@ -296,12 +302,13 @@ impl<'c> Expander<'c> {
         default_region: Option<&Setting<String>>,
         problems: &mut Problems,
     ) {
-        let bucket = BucketName::parse_for("bucket", name);
+        let bucket = self.bucket(name);
         if let Err(err) = &bucket {
             problems.add(at, err.field, &err.message);
         }
         let region = match own_region.or(default_region) {
-            Some(region) => Region::parse_for("region", &region.value)
+            Some(region) => self
+                .region(&region.value)
                 .map_err(|err| problems.add(&region.at, err.field, &err.message))
                 .ok(),
             None => {
@@ -338,6 +345,26 @@ impl<'c> Expander<'c> {
             line: at.line,
         });
     }
+
+    /// The bucket called `name`, checked once and shared.
+    fn bucket(&mut self, name: &str) -> Result<Arc<BucketName>, InvalidField> {
+        if let Some(bucket) = self.buckets.get(name) {
+            return Ok(bucket.clone());
+        }
+        let bucket = Arc::new(BucketName::parse_for("bucket", name)?);
+        self.buckets.insert(name.into(), bucket.clone());
+        Ok(bucket)
+    }
+
+    /// The region called `name`, checked once and shared.
+    fn region(&mut self, name: &str) -> Result<Arc<Region>, InvalidField> {
+        if let Some(region) = self.regions.get(name) {
+            return Ok(region.clone());
+        }
+        let region = Arc::new(Region::parse_for("region", name)?);
+        self.regions.insert(name.into(), region.clone());
+        Ok(region)
+    }
 }
 
 /// Reports an invalid id where it was written.
@@ -355,8 +382,24 @@ pub(super) fn expand(
     region: &Region,
     id: &InventoryId,
 ) -> String {
-    pattern
-        .replace("{bucket}", bucket.as_str())
-        .replace("{region}", region.as_str())
-        .replace("{id}", id.as_str())
+    // One pass: this runs for every job. Names and ids hold no braces, so
+    // nothing substituted is read again.
+    let mut out = String::with_capacity(pattern.len() + bucket.as_str().len());
+    let mut rest = pattern;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let (value, used) = [
+            ("{bucket}", bucket.as_str()),
+            ("{region}", region.as_str()),
+            ("{id}", id.as_str()),
+        ]
+        .into_iter()
+        .find(|(placeholder, _)| tail.starts_with(placeholder))
+        .map_or(("{", 1), |(placeholder, value)| (value, placeholder.len()));
+        out.push_str(value);
+        rest = &tail[used..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -72,10 +72,14 @@ pub(crate) struct Template {
 
 /// One inventory job on one bucket: the unit the executor sends and the
 /// report has a row for.
+///
+/// The bucket's name and the region are shared by every job that names
+/// them (the planner keeps one of each), so a job is five words: a
+/// million jobs take about 50 MB.
 #[derive(Debug, Clone)]
 pub struct Job {
-    bucket: BucketName,
-    region: Region,
+    bucket: Arc<BucketName>,
+    region: Arc<Region>,
     template: Arc<Template>,
     file: Arc<Path>,
     line: u32,
@@ -89,8 +93,8 @@ impl Job {
         source: Source,
     ) -> Self {
         Job {
-            bucket,
-            region,
+            bucket: Arc::new(bucket),
+            region: Arc::new(region),
             template: Arc::new(Template {
                 destination_region: Some(config.destination.region.clone()),
                 config,
@@ -118,9 +122,28 @@ impl Job {
                 Some(expand(pattern, &self.bucket, &self.region, self.id()));
         }
         if self.template.destination_region.is_none() {
-            config.destination.region = self.region.clone();
+            config.destination.region = Region::clone(&self.region);
         }
         config
+    }
+    /// Where COS writes this job's reports, as
+    /// [`crate::model::Destination::report_location`] of [`Job::config`],
+    /// without building the configuration.
+    pub fn report_location(&self) -> String {
+        let destination = &self.template.config.destination;
+        match (&self.template.prefix_pattern, &destination.prefix) {
+            (Some(pattern), _) => format!(
+                "cos://{}/{}/",
+                destination.bucket,
+                expand(pattern, &self.bucket, &self.region, self.id())
+            ),
+            (None, Some(prefix)) => format!("cos://{}/{prefix}/", destination.bucket),
+            (None, None) => format!("cos://{}/", destination.bucket),
+        }
+    }
+    /// `file:line`, as [`Source`] shows it.
+    pub fn source_text(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
     }
     /// The name of the policy the job's settings come from, if any.
     pub fn policy(&self) -> Option<&str> {
@@ -260,8 +283,11 @@ pub fn load_with_options(
             expander.csv_row(row, problems)
         });
     }
-    let discovery = expander.discovery;
-    let mut jobs = expander.jobs;
+    let discovery = std::mem::take(&mut expander.discovery);
+    // The expander's tables (buckets files, names) go before the sort
+    // needs its scratch space.
+    let mut jobs = std::mem::take(&mut expander.jobs);
+    drop(expander);
     sort_jobs(&mut jobs);
     check_duplicates(&jobs, &mut problems);
     check_limits(&jobs, &mut problems);
@@ -356,6 +382,34 @@ fn check_limits(jobs: &[Job], problems: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_shows_its_report_location_and_source_as_its_configuration_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("m.yaml");
+        std::fs::write(
+            &manifest,
+            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: a.b\n    \
+             buckets: [photos-1250000000]\n    set:\n      schedule: Daily\n      \
+             destination:\n        bucket: inv-1250000000\n        \
+             prefix: \"x/{bucket}/{region}/{id}/{id}\"\n  - id: plain\n    \
+             buckets: [photos-1250000000]\n    set:\n      schedule: Daily\n      \
+             destination:\n        bucket: inv-1250000000\n",
+        )
+        .unwrap();
+        let plan = load(std::slice::from_ref(&manifest)).unwrap();
+        for job in plan.jobs() {
+            assert_eq!(
+                job.report_location(),
+                job.config().destination.report_location()
+            );
+            assert_eq!(job.source_text(), job.source().to_string());
+        }
+        assert_eq!(
+            plan.jobs()[0].report_location(),
+            "cos://inv-1250000000/x/photos-1250000000/ap-guangzhou/a.b/a.b/"
+        );
+    }
 
     #[test]
     fn the_limit_counts_planned_and_live_jobs() {

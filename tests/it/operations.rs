@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -20,7 +21,10 @@ use cosinv::cos::http::HttpOptions;
 use cosinv::cos::request::InventoryRequest;
 use cosinv::cos::tls::TrustRoots;
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults, RoleConfig, TlsIdentity};
+use cosinv::executor::{self, ExecutorConfig, RunControl};
 use cosinv::model::{BucketName, Region};
+use cosinv::plan::reconcile;
+use cosinv::report::ReportWriter;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -193,6 +197,72 @@ async fn names_outside_the_certificate_are_refused_and_ip_endpoints_verified() {
     let by_ip = Endpoint::parse(&emulator.endpoint(), false).unwrap();
     let answer = client(by_ip).send(&request, now()).await.unwrap();
     assert_eq!(answer.status, 200);
+}
+
+/// Against COS's host names a bucket's connection serves its jobs and no
+/// other bucket, and is closed when its lane is done with the bucket:
+/// connections stay bounded by the lanes, not by the buckets, and none is
+/// left open when the run ends though the client lives on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_connection_is_reused_by_its_jobs_then_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 40, 3);
+    let (emulator, ca) = tls_emulator(dir.path()).await;
+    let trust = TrustRoots::from_pem(&ca, emulator.ca_pem().unwrap().as_bytes()).unwrap();
+    let credentials = SharedCredentials::fixed(
+        Credentials::new(SECRET_ID, SECRET_KEY, None),
+        CredentialSource::Explicit,
+    );
+    let client = CosClient::new(ClientConfig {
+        http: HttpOptions {
+            trust: Some(trust),
+            resolve: vec![
+                format!("*.myqcloud.com={}", emulator.addr())
+                    .parse()
+                    .unwrap(),
+            ],
+            ..HttpOptions::default()
+        },
+        ..ClientConfig::new(Endpoint::Cos, credentials)
+    })
+    .unwrap();
+    let plan = Arc::new(cosinv::plan::load(&[manifest]).unwrap());
+    let config = ExecutorConfig {
+        concurrency: NonZeroUsize::new(2).unwrap(),
+        ..ExecutorConfig::default()
+    };
+    let report = ReportWriter::create(&dir.path().join("report.csv")).unwrap();
+    let result = executor::execute(
+        plan.clone(),
+        reconcile::blind(&plan),
+        Some(client.clone()),
+        config,
+        report,
+        RunControl::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.stats.applied, 120);
+    let counters = emulator.counters();
+    assert_eq!(counters.tls_server_names.len(), 40);
+    assert!(
+        counters.tls_server_names.values().all(|&count| count == 1),
+        "one connection per bucket: {:?}",
+        counters.tls_server_names
+    );
+    // 2 permits, 4 lanes (each holds its bucket's connection between
+    // jobs), and closes seen a moment after they happen.
+    assert!(
+        counters.max_open_connections <= 8,
+        "{} connections open at once for 40 buckets",
+        counters.max_open_connections
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while emulator.counters().open_connections > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(emulator.counters().open_connections, 0);
+    drop(client);
 }
 
 /// Reads `cosinv emulate`'s first lines: its endpoint and CA file.
