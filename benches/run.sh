@@ -3,7 +3,8 @@
 # benches/RESULTS.md: the emulator's raw ceiling (wrk), cosinv apply at
 # several concurrencies, the official Python SDK, a rate ceiling, injected
 # latency, 1,000,000 jobs, a refresh with nothing to change, --rate
-# accuracy and HTTPS with one host name per bucket.
+# accuracy, HTTPS with one host name per bucket, and throttling and faults
+# (rate ceilings found, random SlowDown, a fault mix, outages).
 #
 # Needs: wrk (Debian: apt-get install wrk), python3 with venv (Debian:
 # apt-get install python3-venv) and PyPI for the SDK on the first run.

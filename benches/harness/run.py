@@ -52,6 +52,7 @@ SECTIONS = [
     "refresh",
     "rate",
     "tls",
+    "throttling",
 ]
 
 BASE_POLICY = """version: 1
@@ -355,7 +356,9 @@ class Bench:
         run.emulator_cpu = (emulator.cpu() - cpu_before) if emulator else 0.0
         run.requests = total_requests(emulator.requests()) - requests_before if emulator else None
         with open(report + ".json") as sidecar:
-            run.counts = json.load(sidecar).get("counts") or {}
+            record = json.load(sidecar)
+            run.counts = record.get("counts") or {}
+            run.pacing = record.get("pacing") or {}
         run.report = report
         if run.status not in (0,):
             log("apply %s exited %s: %s" % (extra, run.status, run.stderr[-400:]))
@@ -507,6 +510,19 @@ class Bench:
         }
         log("ceiling: sdk failed %d, cosinv failed %d" % (sdk.sdk["failed"], jobs - by_outcome.get("applied", 0)))
 
+    # -- (j) ---------------------------------------------------------------
+    def throttling(self):
+        figures = Throttling(self)
+        result = {
+            "ceilings": [figures.ceiling(40, 120), figures.ceiling(500, 500)],
+            "noise": figures.noise(),
+            "mix": figures.mix(),
+            "outage": figures.outage(),
+            "give_up": figures.give_up(),
+        }
+        self.results["throttling"] = result
+        log("throttling: %s" % json.dumps(result["ceilings"]))
+
     # -- (e) ---------------------------------------------------------------
     def latency(self):
         latency_ms, concurrency, jobs = 20, 64, 20000
@@ -657,6 +673,100 @@ class Bench:
         }
         log("tls: %.0f handshakes/s, at most %d descriptors open in the client" % (
             handshakes / run.wall, run.max_fds))
+
+
+# -- (j) Throttling and faults ------------------------------------------------
+
+
+def answered(counted, status):
+    """Requests the emulator answered with `status`, every method."""
+    return sum(count for key, count in counted.items() if key.split(" ")[-1] == status)
+
+
+def applied_of(run):
+    return run.counts.get("by_outcome", {}).get("applied", 0)
+
+
+class Throttling:
+    """Issue 12's figures: a ceiling found, random throttling, a fault mix,
+    an outage waited out, an outage given up on. Default flags throughout
+    (refresh included), as a nightly run would use them."""
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    def run(self, name, buckets, faults, extra=(), count=True):
+        """One apply against a fresh emulator, and its counters; with
+        `count=False` (an emulator that will refuse connections) neither
+        the counters nor the CPU are read."""
+        manifest = write_manifest(self.bench.work, name, buckets, 10)
+        with self.bench.emulator(faults) as emulator:
+            if not count:
+                extra = [*extra, "--endpoint", emulator.endpoint]
+                return self.bench.apply(manifest, extra, None, timeout=600), {}
+            run = self.bench.apply(manifest, list(extra), emulator, timeout=600)
+            return run, emulator.requests()
+
+    def ceiling(self, limit, buckets):
+        run, counted = self.run("ceil%d" % limit, buckets, ["--rate-limit", str(limit), "--latency-ms", "20"])
+        sent, accepted, rejected = total_requests(counted), answered(counted, "200"), answered(counted, "503")
+        return {
+            "limit": limit,
+            "jobs": buckets * 10,
+            "failed": buckets * 10 - applied_of(run),
+            "wall": run.wall,
+            "sent": sent,
+            "rejected": rejected,
+            "rejected_share": rejected / max(sent, 1),
+            "achieved": accepted / run.wall,
+            "ratio": accepted / run.wall / limit,
+            "estimated": run.pacing.get("estimated_ceiling"),
+        }
+
+    def noise(self):
+        clean = self.bench.best_apply(self.bench.manifest_20k, [], ["--latency-ms", "5"])
+        noisy, counted = None, None
+        for _ in range(self.bench.repeat):
+            run, seen = self.run("noise", 2000, ["--latency-ms", "5", "--slow-down", "0.1", "--seed", "3"])
+            if noisy is None or run.wall < noisy.wall:
+                noisy, counted = run, seen
+        faults = answered(counted, "503")
+        # Every job and every bucket's list succeeds once; the rest are retries.
+        retries = total_requests(counted) - 20000 - 2000
+        return {
+            "clean_wall": clean.wall,
+            "noisy_wall": noisy.wall,
+            "throughput_ratio": clean.wall / noisy.wall,
+            "failed": 20000 - applied_of(noisy),
+            "faults": faults,
+            "retries": retries,
+            "retries_per_fault": retries / max(faults, 1),
+            "rate_cuts": noisy.pacing.get("rate_cuts"),
+        }
+
+    def mix(self):
+        faults = ["--slow-down", "0.3", "--internal-error", "0.1", "--reset", "0.05", "--seed", "1"]
+        run, counted = self.run("mix", 200, faults)
+        return {"jobs": 2000, "failed": 2000 - applied_of(run), "wall": run.wall, "sent": total_requests(counted)}
+
+    def outage(self):
+        faults = ["--latency-ms", "200", "--outage", "5..15", "--outage-mode", "unavailable"]
+        run, counted = self.run("outage", 500, faults)
+        paused = [e for e in run.pacing.get("episodes", []) if e.get("kind") == "paused"]
+        return {
+            "jobs": 5000,
+            "failed": 5000 - applied_of(run),
+            "during": answered(counted, "503"),
+            "bound": 64 + 5 * 10,
+            "wall": run.wall,
+            "paused": paused[0] if paused else None,
+        }
+
+    def give_up(self):
+        faults = ["--latency-ms", "200", "--outage", "3..100000", "--outage-mode", "refuse"]
+        run, _ = self.run("down", 500, faults, ["--give-up-after", "10"], count=False)
+        outcomes = run.counts.get("by_outcome", {})
+        return {"status": run.status, "wall": run.wall, "outcomes": outcomes}
 
 
 def total_requests(counted):
@@ -907,7 +1017,99 @@ def headline(results):
                 tls["client_max_fds"] <= tls["concurrency"] + 32,
             )
         )
+    rows.extend(throttling_headline(results.get("throttling")))
     return rows
+
+
+def throttling_headline(throttling):
+    if not throttling:
+        return []
+    rows = []
+    for ceiling in throttling["ceilings"]:
+        limit = ceiling["limit"]
+        rows.append((
+            "ceiling %d/s, %d jobs: rejected share, failed" % (limit, ceiling["jobs"]),
+            "%.1f%%, %d" % (100 * ceiling["rejected_share"], ceiling["failed"]),
+            "≤ %d%%, 0" % (10 if limit < 100 else 5),
+            ceiling["rejected_share"] <= (0.10 if limit < 100 else 0.05) and ceiling["failed"] == 0,
+        ))
+        if limit >= 100:
+            rows.append((
+                "ceiling %d/s: achieved ÷ ceiling" % limit,
+                "%.0f%%" % (100 * ceiling["ratio"]),
+                "≥ 90%",
+                ceiling["ratio"] >= 0.9,
+            ))
+    noise = throttling["noise"]
+    rows.append((
+        "10% random SlowDown: throughput ÷ fault-free, failed",
+        "%.0f%%, %d" % (100 * noise["throughput_ratio"], noise["failed"]),
+        "≥ 50%, 0",
+        noise["throughput_ratio"] >= 0.5 and noise["failed"] == 0,
+    ))
+    rows.append((
+        "10% random SlowDown: retries per injected fault",
+        "%.2f" % noise["retries_per_fault"],
+        "≤ 1.2",
+        noise["retries_per_fault"] <= 1.2,
+    ))
+    mix = throttling["mix"]
+    rows.append(("30% SlowDown + 10% 500 + 5% resets: failed of 2,000", "%d" % mix["failed"], "0", mix["failed"] == 0))
+    outage = throttling["outage"]
+    rows.append((
+        "10 s outage: requests during it, failed",
+        "%d, %d" % (outage["during"], outage["failed"]),
+        "≤ %d, 0" % outage["bound"],
+        outage["during"] <= outage["bound"] and outage["failed"] == 0,
+    ))
+    give_up = throttling["give_up"]
+    rows.append((
+        "COS down for good, `--give-up-after 10`: exit, wall",
+        "%s, %.1f s" % (give_up["status"], give_up["wall"]),
+        "3, about 3 + 10 s",
+        give_up["status"] == 3,
+    ))
+    return rows
+
+
+def throttling_details(throttling, w):
+    w("## (j) Throttling and faults (issue 12), default flags")
+    w("")
+    w("`emulate --rate-limit R --latency-ms 20` (a token bucket that starts full: one")
+    w("second's burst), `apply` with its defaults (refresh, then the PUTs; concurrency 64).")
+    w("Achieved is the emulator's 200s per second of the whole run (burst included).")
+    w("")
+    w("| ceiling | jobs | wall | sent | rejected | achieved | ÷ ceiling | pace's estimate | failed |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for c in throttling["ceilings"]:
+        estimate = "%.0f/s" % c["estimated"] if c["estimated"] else "—"
+        w("| %d/s | %d | %.1f s | %d | %d (%.1f%%) | %.0f/s | %.0f%% | %s | %d |" % (
+            c["limit"], c["jobs"], c["wall"], c["sent"], c["rejected"], 100 * c["rejected_share"],
+            c["achieved"], 100 * c["ratio"], estimate, c["failed"]))
+    w("")
+    n = throttling["noise"]
+    w("10% of answers SlowDown at random (`--slow-down 0.1 --latency-ms 5`), 20,000 jobs:")
+    w("%.2f s against %.2f s without faults (throughput %.0f%%, a slow-down factor of %.2f);" % (
+        n["noisy_wall"], n["clean_wall"], 100 * n["throughput_ratio"], 1 / max(n["throughput_ratio"], 1e-9)))
+    w("%d injected, %d retries (%.2f per fault), %s rate cuts, %d failed." % (
+        n["faults"], n["retries"], n["retries_per_fault"], n["rate_cuts"], n["failed"]))
+    w("")
+    m = throttling["mix"]
+    w("30%% SlowDown + 10%% InternalError + 5%% resets (`--seed 1`), 2,000 jobs: %d failed, %.1f s, %d requests." % (
+        m["failed"], m["wall"], m["sent"]))
+    w("")
+    o = throttling["outage"]
+    paused = o["paused"]
+    pause = ("paused %.1f s – %s s, %d probes" % (paused["start_secs"], "%.1f" % paused["end_secs"] if paused["end_secs"] else "end", paused["probes"])
+             if paused else "no pause recorded")
+    w("Every answer 503 ServiceUnavailable from 5 s to 15 s (`--latency-ms 200`, 5,000 jobs):")
+    w("%d requests during the outage (bound: the wave of 64 + 5/s = %d); %s; %d failed; %.1f s." % (
+        o["during"], o["bound"], pause, o["failed"], o["wall"]))
+    w("")
+    g = throttling["give_up"]
+    w("Connections refused from 3 s on, `--give-up-after 10`: exit %s after %.1f s; outcomes %s." % (
+        g["status"], g["wall"], ", ".join("%s %d" % item for item in sorted(g["outcomes"].items()))))
+    w("")
 
 
 def details(results, w):
@@ -1028,6 +1230,8 @@ def details(results, w):
         w("| most descriptors open: emulator | %d |" % tls["emulator_max_fds"])
         w("| system resolver, one lookup from /etc/hosts | %.1f µs |" % tls["resolver"])
         w("")
+    if results.get("throttling"):
+        throttling_details(results["throttling"], w)
 
 
 def main():
@@ -1055,6 +1259,7 @@ def main():
         "refresh": bench.refresh,
         "rate": bench.rate,
         "tls": bench.tls,
+        "throttling": bench.throttling,
     }
     started = time.monotonic()
     failures = {}
