@@ -14,49 +14,85 @@
 //! smithy-rs `client_rate_limiter`): no pacing until the first throttling
 //! answer, then a token bucket whose rate is cut on congestion and regrown
 //! along a cubic curve (TCP CUBIC) that flattens out at the rate it was cut
-//! from and then probes beyond it. Five changes make it fit a batch run
-//! that may meet a ceiling, random throttling, or both:
+//! from and then probes beyond it. Seven changes make it fit a batch run
+//! that may meet a ceiling, random throttling, or both, behind a server
+//! that lets about a second's worth of requests through at once (COS and
+//! the emulator do: a token bucket that starts full), which hides its
+//! ceiling until that burst is spent:
 //!
-//! 1. **Congestion is judged per round, not per answer.** A round holds the
+//! 1. **The start goes in lock-step waves** (`start.rs`). For the first
+//!    [`RateConfig::burst_horizon`] of sending, once a wave's first answer
+//!    is in, nothing more is sent until the rest of it is (or half a round
+//!    trip has passed), so a wave that empties the server's burst is seen
+//!    whole before another goes out on the back of its accepted answers
+//!    (the emulator answers those first). Waves start at
+//!    [`RateConfig::initial_wave`] and at most double, as in TCP's slow
+//!    start: against a ceiling whose burst is smaller than the client's
+//!    concurrency, a first wave of all of it would be mostly rejected.
+//! 2. **A partly throttled wave is probed, not believed** (`start.rs`).
+//!    Noise (a share of answers throttled whatever the pace) and a ceiling
+//!    look alike in one wave. A few more requests tell them apart in a
+//!    round trip: behind a ceiling the wave emptied the server's bucket and
+//!    they are rejected, under noise they fare like the wave (a likelihood
+//!    ratio decides). Noise is learned and sending goes on unpaced; a
+//!    ceiling is paced at once at what the server showed: it accepted its
+//!    burst plus its rate since the first send, so its rate is at most the
+//!    accepted answers over that time plus a burst's, not what was sent in
+//!    the few milliseconds before the first throttle.
+//! 3. **Congestion is judged per round, not per answer.** A round holds the
 //!    answers to requests *sent* since it began, so everything that was on
 //!    the wire when the pace changed (a whole wave of rejections from one
-//!    round trip) belongs to one event, as in TCP. The curve is timed from
-//!    the last decrease; successes never move that clock.
-//! 2. **The cut is anchored on what the server accepted.** A congested
+//!    round trip) belongs to one event, as in TCP. With no noise learned a
+//!    round is judged at its third throttle: every round trip spent over a
+//!    ceiling is mostly rejections. The curve is timed from the last
+//!    decrease; successes never move that clock.
+//! 4. **The cut is anchored on what the server accepted.** A congested
 //!    round sent at `S` per second with a throttled share `p` shows that the
-//!    server takes about `S·(1-p)`: that is the new estimated ceiling, and
-//!    the pace restarts at `beta` times it. The floor therefore follows the
-//!    measured rate: it reaches one request per second against a ceiling
-//!    that low, and never sits above the ceiling it measured.
-//! 3. **Every cut is an experiment.** The pace is held at the cut until
+//!    server takes about `S·(1-p)`, and the pace restarts at `beta` times
+//!    that estimated ceiling, so it can reach one request per second against
+//!    a ceiling that low. A round overestimates when the server's bucket
+//!    still held part of its burst (the usual case when the curve probes
+//!    above a ceiling after pacing below it, which lets the bucket refill),
+//!    so the estimate is capped by what the server's answers show: since the
+//!    last cut (its bucket empty then and now) it accepted its rate times
+//!    the time between unless the bucket overflowed, and over any stretch at
+//!    most its rate times the stretch plus a burst, which is exact from a
+//!    moment the bucket was full; the larger of the two is its rate either
+//!    way.
+//! 5. **Every cut is an experiment.** The pace is held at the cut until
 //!    the answers to requests sent after it say what happened. Under a
 //!    ceiling, a pace clearly below what the server accepted is not
 //!    throttled (the prediction is exact: `1 - (1-p)·S/S'`, mostly nothing,
 //!    plus the background). More than that means the pace is still over
 //!    the ceiling (the server's burst had hidden how far: cut again) or the
 //!    throttling is not ours. Two cuts in a row tell those apart: if
-//!    throttling goes on at the share seen before them, it is **noise** (a
-//!    share of answers throttled whatever the pace). Every cut since one
-//!    was last respected is undone, and the share is learned as the
-//!    background that rounds must clearly exceed to count as congested.
-//!    The background is raised only by such experiments, never by ordinary
-//!    rounds, which may be creeping over a ceiling (raising it with them
-//!    would let the pace creep higher still).
-//! 4. **The cubic curve is scaled to the rate.** AWS uses one constant in
+//!    throttling goes on at the share seen before them, it is **noise**.
+//!    Every cut since one was last respected is undone (back to unpaced if
+//!    the first of them was made from unpaced: pacing starts again only
+//!    when a round is congested against the noise), and the share is
+//!    learned as the background that rounds must clearly exceed to count as
+//!    congested. The background is raised only by such experiments (and by
+//!    the probe's waves at the start, while nothing is paced), never by
+//!    ordinary rounds, which may be creeping over a ceiling (raising it
+//!    with them would let the pace creep higher still).
+//! 6. **The cubic curve is scaled to the rate.** AWS uses one constant in
 //!    requests per second cubed, which regains the ceiling in 1.5 s at 5/s
 //!    and in 15 s at 5,000/s; here it takes [`RateConfig::regain`] at any
 //!    scale (longer only at paces where a round's answers take longer), so
 //!    rejections per cycle are a similar share at every ceiling.
-//! 5. **Shares are read as the statistics they are.** Few answers give
-//!    wild shares (one throttle in two answers is "50%"), so the cut uses
-//!    the lower end of a confidence interval, congestion must exceed the
-//!    background by four of its standard deviations (plus two points),
-//!    and the experiments are sequential probability ratio tests.
+//! 7. **Shares are read as the statistics they are.** Few answers give
+//!    wild shares (one throttle in two answers is "50%"), so cuts and "most
+//!    throttled" use the lower end of a confidence interval, congestion
+//!    must exceed the background by four of its standard deviations (plus
+//!    two points), and the probe and the experiments are sequential
+//!    probability ratio tests.
 //!
 //! Growth is capped at twice the measured send rate (as in AWS), so a phase
 //! where the run sends less than allowed cannot build up a burst.
 
 use std::time::{Duration, Instant};
+
+use start::Start;
 
 /// Tuning of [`RateController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,6 +127,25 @@ pub struct RateConfig {
     /// timer wake-ups (tokio's timer has 1 ms resolution) do not lower the
     /// achieved rate. Tiny next to a server's burst of about a second.
     pub burst: Duration,
+    /// How long a server's burst may hide its ceiling: COS and the emulator
+    /// let about a second's worth through at once. Until the run has sent
+    /// for this long it goes in lock-step waves, and the first estimate
+    /// counts a burst this long in what the server accepted.
+    pub burst_horizon: Duration,
+    /// Requests in a probe: after a partly throttled wave at the start,
+    /// this many (plus what a ceiling would refill meanwhile) are sent to
+    /// tell a ceiling (the wave emptied the server's bucket, so they are
+    /// rejected) from noise (they fare like the wave). Each costs a
+    /// rejection behind a ceiling; six tell 10% noise from a ceiling almost
+    /// always at once, and 35% in one or two probes.
+    pub probe: u32,
+    /// The first wave holds at most this many requests, and each wave after
+    /// it at most twice what the one before had accepted (TCP's slow start,
+    /// whose initial window is ten). Against a ceiling whose burst is
+    /// smaller than the client's concurrency, a wave of all of it is
+    /// mostly rejected; against none, this costs two round trips of the
+    /// first second (for 64 workers).
+    pub initial_wave: u32,
 }
 
 impl Default for RateConfig {
@@ -103,6 +158,9 @@ impl Default for RateConfig {
             max_round: Duration::from_secs(1),
             max_noise: 0.5,
             burst: Duration::from_millis(20),
+            burst_horizon: Duration::from_secs(1),
+            probe: 6,
+            initial_wave: 16,
         }
     }
 }
@@ -124,10 +182,14 @@ pub struct RateController {
     noise: f64,
     /// The cut being judged, if any.
     cut: Option<Cut>,
-    /// The highest pace cut from since a cut was last respected: when a
-    /// run of cuts turns out to have chased noise, all of them are undone.
+    /// The highest pace cut from since a cut was last respected (infinite
+    /// when they started from unpaced): when a run of cuts turns out to
+    /// have chased noise, all of them are undone.
     unsettled_peak: f64,
     cuts: u64,
+    accepted: AcceptedHistory,
+    /// The run's start: lock-step waves and the probe.
+    start: Start,
 }
 
 /// The paced state: a token bucket refilled along the cubic curve.
@@ -151,7 +213,8 @@ struct Pacing {
 struct Cut {
     /// The pace before it (before the first of two cuts in a row, when
     /// this one follows a cut that throttling did not respect): restored if
-    /// the throttling turns out to be noise.
+    /// the throttling turns out to be noise. Infinite for a cut from
+    /// unpaced: undoing it stops pacing.
     undo_rate: f64,
     /// Whether it follows a cut that throttling did not respect.
     second: bool,
@@ -261,6 +324,8 @@ impl RateController {
             cut: None,
             unsettled_peak: 0.0,
             cuts: 0,
+            accepted: AcceptedHistory::default(),
+            start: Start::new(now, config.initial_wave),
         }
     }
 
@@ -269,6 +334,10 @@ impl RateController {
     /// on `Err`.
     pub fn try_acquire(&mut self, now: Instant) -> Result<(), Instant> {
         self.regrow(now);
+        if self.in_lockstep(now) {
+            // May end a wave, and so start pacing.
+            self.step(now)?;
+        }
         let burst = self.config.burst.as_secs_f64();
         if let Some(pacing) = &mut self.pacing {
             let elapsed = now.saturating_duration_since(pacing.refilled).as_secs_f64();
@@ -282,6 +351,7 @@ impl RateController {
             }
             pacing.tokens -= 1.0;
         }
+        self.count_send(now);
         self.sends.record(now);
         self.round.sent += 1;
         Ok(())
@@ -318,6 +388,13 @@ impl RateController {
         self.cuts
     }
 
+    /// Whether a refusal from [`Self::try_acquire`] may end with an answer
+    /// rather than at its time: so while not paced (a lock-step wave waits
+    /// for its answers).
+    pub fn waits_for_answers(&self) -> bool {
+        self.pacing.is_none()
+    }
+
     fn on_answer(&mut self, now: Instant, sent_at: Instant, throttled: bool) {
         let sample = now.saturating_duration_since(sent_at);
         self.rtt = if self.rtt.is_zero() {
@@ -325,16 +402,11 @@ impl RateController {
         } else {
             (self.rtt * 7 + sample) / 8
         };
+        if !throttled {
+            self.accepted.total += 1;
+        }
         if self.pacing.is_none() {
-            // Any throttle starts pacing, however old its request.
-            if throttled || sent_at >= self.round.start {
-                self.round.count(throttled);
-            }
-            if throttled {
-                self.start_pacing(now);
-            } else if self.round.is_complete(now, &self.config, self.rtt) {
-                self.next_round(now);
-            }
+            self.on_unpaced_answer(now, sent_at, throttled);
             return;
         }
         if sent_at < self.round.start {
@@ -343,32 +415,58 @@ impl RateController {
             return;
         }
         self.round.count(throttled);
-        if self.round.is_complete(now, &self.config, self.rtt) {
+        if self.round_is_complete(now) {
             self.judge_round(now);
         }
+    }
+
+    /// Whether the current round can be judged: by its size and age, or,
+    /// with no noise learned, at once on its third throttle: the round is
+    /// congested however many answers follow, and every round trip spent
+    /// waiting for them at a pace over the ceiling is mostly rejections.
+    /// Not with noise: checked on every answer at a hundred rounds a
+    /// second, a few throttles early in a round are common luck.
+    fn round_is_complete(&self, now: Instant) -> bool {
+        let round = &self.round;
+        round.is_complete(now, &self.config, self.rtt)
+            || (self.noise == 0.0 && round.throttled >= 3)
     }
 
     fn next_round(&mut self, now: Instant) {
         self.previous = Some(self.round);
         self.round = Round::new(now);
+        self.accepted.sample(now);
     }
 
-    /// The first throttle: the rate being sent (over the last second, since
-    /// the round may be young) times the cautious accepted share of the
-    /// answers so far.
+    /// The first throttle after the burst horizon, with no noise learned:
+    /// the rate being sent times the cautious accepted share of the answers
+    /// so far. Both over more than the current round, which may be young:
+    /// the rate over the last second, the share with the round before.
     fn start_pacing(&mut self, now: Instant) {
         let sent = self.sends.rate(now).max(self.config.min_rate);
-        let ceiling = sent * (1.0 - self.round.throttled_share_low());
-        self.pacing = Some(Pacing {
-            rate: sent,
-            ceiling,
-            epoch: now,
-            held: false,
-            tokens: 0.0,
-            refilled: now,
-        });
-        let before = self.round;
-        self.begin_cut(now, before, sent, ceiling, sent, false);
+        let before = match self.previous {
+            Some(previous) => previous.merged(&self.round),
+            None => self.round,
+        };
+        let ceiling = sent * (1.0 - before.throttled_share_low());
+        self.begin_pacing(now, before, sent, ceiling);
+    }
+
+    /// A finished round while not paced, after the burst horizon with
+    /// noise learned: judged like a paced one, against the noise.
+    fn judge_unpaced_round(&mut self, now: Instant) {
+        let round = self.round;
+        self.track_noise(&round);
+        let pooled = match self.previous {
+            Some(previous) => previous.merged(&round),
+            None => round,
+        };
+        if self.congested(&pooled) {
+            let ceiling = self.accepted_rate(&round, now);
+            self.begin_pacing(now, pooled, round.send_rate(now), ceiling);
+        } else {
+            self.next_round(now);
+        }
     }
 
     /// Decides what a finished round means, then starts the next.
@@ -390,13 +488,52 @@ impl RateController {
                 };
                 if self.congested(&pooled) {
                     let rate = self.current_rate().unwrap_or(0.0);
-                    let ceiling = self.accepted_rate(&round, now);
+                    let measured = self.measured_ceiling(&round, now);
+                    let ceiling = self.congestion_ceiling(now, measured);
                     self.begin_cut(now, pooled, round.send_rate(now), ceiling, rate, false);
                 }
             }
         }
         if self.round.start < now {
             self.next_round(now);
+        }
+    }
+
+    /// The ceiling to cut to when a round is congested: what it `measured`
+    /// the server to accept, or less if the server's answers show it takes
+    /// less. The round overestimates when the server's bucket still held
+    /// some of its burst during it, the usual case after pacing below the
+    /// ceiling (which lets the bucket refill) and probing above it. Two
+    /// things show the server's rate: since the last cut (its bucket
+    /// empty then and now) it accepted its rate times the time between,
+    /// unless its bucket overflowed; and over any stretch it accepted at
+    /// most its rate times the stretch plus a burst, which is exact from a
+    /// moment its bucket was full. So the larger of the two is its rate
+    /// whether or not it overflowed. Both count accepted answers; the pace
+    /// must also carry the noise's rejections.
+    fn congestion_ceiling(&self, now: Instant, measured: f64) -> f64 {
+        let since_cut = self.accepted.rate_since_cut(now);
+        let bound = self.accepted.lower_bound(now, self.config.burst_horizon);
+        let shown = since_cut.max(bound) / (1.0 - self.noise);
+        if shown > 0.0 {
+            measured.min(shown)
+        } else {
+            measured
+        }
+    }
+
+    /// What a congested round shows the server accepts. A round judged
+    /// early (on its third throttle) spans a few milliseconds: too short
+    /// to measure a rate, and its share is read high (it stopped at a
+    /// throttle). It is measured with the round before it; if that reads
+    /// high, [`Self::congestion_ceiling`] bounds it, and a pace still over
+    /// the ceiling is cut again by its experiment.
+    fn measured_ceiling(&self, round: &Round, now: Instant) -> f64 {
+        match self.previous {
+            Some(previous) if round.answered < self.config.round_answers => {
+                self.accepted_rate(&previous.merged(round), now)
+            }
+            _ => self.accepted_rate(round, now),
         }
     }
 
@@ -462,9 +599,13 @@ impl RateController {
 
     /// What the server accepted of `round`'s sends, beyond the noise.
     fn accepted_rate(&self, round: &Round, now: Instant) -> f64 {
+        round.send_rate(now) * (1.0 - self.excess_share(round))
+    }
+
+    /// The share of `round` throttled beyond the noise, read cautiously.
+    fn excess_share(&self, round: &Round) -> f64 {
         let throttled = round.throttled_share_low();
-        let excess = ((throttled - self.noise) / (1.0 - self.noise)).clamp(0.0, 1.0);
-        round.send_rate(now) * (1.0 - excess)
+        ((throttled - self.noise) / (1.0 - self.noise)).clamp(0.0, 1.0)
     }
 
     /// Cuts to `beta` times `ceiling` and holds the pace there until the
@@ -489,6 +630,8 @@ impl RateController {
             pacing.refilled = now;
         }
         self.cuts += 1;
+        self.accepted.sample(now);
+        self.accepted.cut_at = Some((now, self.accepted.total));
         self.previous = None;
         self.unsettled_peak = self.unsettled_peak.max(undo_rate);
         self.cut = Some(Cut {
@@ -541,7 +684,7 @@ impl RateController {
     fn verdict(&self, now: Instant, cut: &Cut) -> Verdict {
         let (before, after) = (&cut.before, &cut.after);
         let enough = self.config.round_answers;
-        if (after.share() > self.config.max_noise && after.answered * 2 >= enough)
+        if (after.throttled_share_low() > self.config.max_noise && after.answered * 2 >= enough)
             || (after.answered >= enough && significantly_higher(after, before))
         {
             return Verdict::Worse;
@@ -587,8 +730,14 @@ impl RateController {
     }
 
     /// Restores the pace from before a cut that reacted to noise, on the
-    /// flat top of the curve so it probes upward from there.
+    /// flat top of the curve so it probes upward from there; or stops
+    /// pacing if the cuts started from unpaced.
     fn undo(&mut self, now: Instant, rate: f64) {
+        self.unsettled_peak = 0.0;
+        if rate.is_infinite() {
+            self.unpace(now);
+            return;
+        }
         let regain = regain(&self.config, rate);
         if let Some(pacing) = &mut self.pacing {
             pacing.ceiling = rate;
@@ -596,7 +745,6 @@ impl RateController {
             pacing.epoch = now.checked_sub(regain).unwrap_or(now);
             pacing.held = false;
         }
-        self.unsettled_peak = 0.0;
     }
 
     /// Moves the pace along the cubic curve, growing at most to twice the
@@ -646,6 +794,61 @@ fn regain(config: &RateConfig, ceiling: f64) -> Duration {
     config
         .regain
         .max(Duration::from_secs_f64(evidence.min(3600.0)))
+}
+
+/// Accepted answers: how many so far, how many at the last cut, and how
+/// many at times over the last half minute (sampled as rounds end).
+#[derive(Debug, Clone, Default)]
+struct AcceptedHistory {
+    total: u64,
+    cut_at: Option<(Instant, u64)>,
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+/// How far back [`AcceptedHistory`] looks, and in how many samples at most.
+const HISTORY: Duration = Duration::from_secs(30);
+const HISTORY_SAMPLES: usize = 1024;
+
+impl AcceptedHistory {
+    fn sample(&mut self, now: Instant) {
+        self.samples.push_back((now, self.total));
+        while self.samples.len() > HISTORY_SAMPLES
+            || self
+                .samples
+                .front()
+                .is_some_and(|(at, _)| now.saturating_duration_since(*at) > HISTORY)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Accepted answers per second since the last cut; 0 without one.
+    fn rate_since_cut(&self, now: Instant) -> f64 {
+        let Some((at, then)) = self.cut_at else {
+            return 0.0;
+        };
+        let since = now.saturating_duration_since(at).as_secs_f64();
+        if since > 0.0 {
+            (self.total - then) as f64 / since
+        } else {
+            0.0
+        }
+    }
+
+    /// The least rate a server with a bucket of `burst` at its rate must
+    /// have to have accepted what it did: over any stretch of time it
+    /// accepts at most its rate times the stretch plus the burst. The
+    /// stretch that gives the most is used; from a moment its bucket was
+    /// full, this is its rate.
+    fn lower_bound(&self, now: Instant, burst: Duration) -> f64 {
+        self.samples
+            .iter()
+            .map(|(at, then)| {
+                let stretch = now.saturating_duration_since(*at) + burst;
+                (self.total - then) as f64 / stretch.as_secs_f64()
+            })
+            .fold(0.0, f64::max)
+    }
 }
 
 /// Sends over the last second, in quarter-second buckets.
@@ -705,12 +908,15 @@ impl SendMeter {
 ///
 /// Waiters queue on a fair turnstile, so only the first in line sleeps on
 /// the bucket: no thundering herd at thousands per second, and a cut takes
-/// effect for everyone still waiting. The clock is tokio's, so tests on a
-/// paused clock run instantly.
+/// effect for everyone still waiting. While not paced, the first in line
+/// also wakes on every answer: a lock-step wave ends with its last answer,
+/// not at a time. The clock is tokio's, so tests on a paused clock run
+/// instantly.
 #[derive(Debug)]
 pub struct Pacer {
     core: parking_lot::Mutex<RateController>,
     turn: tokio::sync::Mutex<()>,
+    answered: tokio::sync::Notify,
 }
 
 impl Pacer {
@@ -718,6 +924,7 @@ impl Pacer {
         Pacer {
             core: parking_lot::Mutex::new(RateController::new(config, now())),
             turn: tokio::sync::Mutex::new(()),
+            answered: tokio::sync::Notify::new(),
         }
     }
 
@@ -727,21 +934,47 @@ impl Pacer {
     pub async fn acquire(&self) -> Instant {
         let _turn = self.turn.lock().await;
         loop {
+            // Registered before asking, so an answer in between is not
+            // missed.
+            let answered = self.answered.notified();
             let now = now();
-            let ready = self.core.lock().try_acquire(now);
-            match ready {
+            let (ready, on_answers) = {
+                let mut core = self.core.lock();
+                (core.try_acquire(now), core.waits_for_answers())
+            };
+            let sleep = tokio::time::sleep_until(match ready {
                 Ok(()) => return now,
-                Err(at) => tokio::time::sleep_until(at.into()).await,
+                Err(at) => at.into(),
+            });
+            if on_answers {
+                tokio::select! {
+                    _ = sleep => {}
+                    _ = answered => {}
+                }
+            } else {
+                sleep.await;
             }
         }
     }
 
     pub fn on_success(&self, sent_at: Instant) {
-        self.core.lock().on_success(now(), sent_at);
+        self.on_answer(|core, now| core.on_success(now, sent_at));
     }
 
     pub fn on_throttle(&self, sent_at: Instant) {
-        self.core.lock().on_throttle(now(), sent_at);
+        self.on_answer(|core, now| core.on_throttle(now, sent_at));
+    }
+
+    fn on_answer(&self, feed: impl FnOnce(&mut RateController, Instant)) {
+        let waiting = {
+            let mut core = self.core.lock();
+            let waiting = core.waits_for_answers();
+            feed(&mut core, now());
+            waiting
+        };
+        if waiting {
+            self.answered.notify_waiters();
+        }
     }
 
     pub fn current_rate(&self) -> Option<f64> {
@@ -758,5 +991,6 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+mod start;
 #[cfg(test)]
 mod tests;

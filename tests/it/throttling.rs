@@ -210,3 +210,34 @@ async fn a_service_that_stays_down_ends_the_run_at_the_give_up_deadline() {
     assert!(stderr.contains("--give-up-after 5.0s"), "{stderr}");
     assert_eq!(sidecar["stopped"]["kind"], "unreachable", "{sidecar}");
 }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ceiling_of_40_per_second_is_found_with_few_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulator(Faults {
+        rate_limit: Some(40.0),
+        latency: Duration::from_millis(20),
+        ..Faults::default()
+    })
+    .await;
+    let (code, outcomes, stderr, sidecar) = apply(dir.path(), &emulator, (120, 10), &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(outcomes, all_applied(1_200), "{stderr}");
+    let counters = emulator.counters();
+    let (rejected, sent) = (answered(&counters, "503"), total(&counters));
+    eprintln!(
+        "{rejected} of {sent} requests rejected ({:.1}%): {:?}",
+        100.0 * rejected as f64 / sent as f64,
+        counters.requests
+    );
+    assert!(
+        rejected * 10 <= sent,
+        "{rejected} of {sent} requests rejected: {:?}",
+        counters.requests
+    );
+    // The summary and the sidecar say the run was throttled.
+    assert!(stderr.contains("COS asked to slow down"), "{stderr}");
+    assert!(
+        sidecar["pacing"]["rate_cuts"].as_u64().unwrap() >= 1,
+        "{sidecar}"
+    );
+}
