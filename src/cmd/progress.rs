@@ -557,12 +557,13 @@ mod tests {
 
     #[test]
     fn failures_show_at_one_v_and_successes_never() {
-        let failed = Event::Finished(row(Outcome::Failed));
+        let failed_row = row(Outcome::Failed);
+        let failed = Event::Finished(&failed_row);
         assert_eq!(
             event_line(&failed, 1).unwrap(),
             "failed photos-1250000000 daily: HTTP 400 InvalidArgument bad (attempts 1)"
         );
-        assert!(event_line(&Event::Finished(row(Outcome::Applied)), 2).is_none());
+        assert!(event_line(&Event::Finished(&row(Outcome::Applied)), 2).is_none());
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Stats {
 
 /// Something worth telling a user who asked for detail.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub enum Event<'a> {
     /// A job will be tried again after `delay`.
     Retry {
         bucket: String,
@@ -116,8 +116,8 @@ pub enum Event {
         delay: Duration,
         message: String,
     },
-    /// A job ended.
-    Finished(ReportRow),
+    /// A job ended (its row, lent: most observers only count it).
+    Finished(&'a ReportRow),
     /// COS failed every request for a while (these, in a row): dispatch is
     /// paused behind a probe.
     Paused { failures: FailureCounts },

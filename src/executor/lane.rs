@@ -344,7 +344,7 @@ async fn put_job<T: Transport>(
 async fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
     shared.stats.count(row.outcome);
     if let Some(observer) = &shared.observer {
-        observer(&Event::Finished(row.clone()));
+        observer(&Event::Finished(&row));
     }
     if let Some(rows) = &shared.rows {
         // The writer only stops early after a failure it reports itself.

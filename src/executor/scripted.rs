@@ -109,7 +109,7 @@ async fn run(
     let observer: Observer = Arc::new(move |event: &Event| {
         if let Event::Finished(row) = event {
             seen.lock()
-                .insert((row.bucket.clone(), row.id.clone()), row.clone());
+                .insert((row.bucket.clone(), row.id.clone()), (*row).clone());
         }
     });
     let control = RunControl {
