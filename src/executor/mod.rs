@@ -478,38 +478,50 @@ fn write_missing_rows<T: Transport>(
 }
 
 /// What each row of an apply is about, with its place: the jobs (with
-/// their actions), then each bucket's pruned ids.
-fn row_targets<T: Transport>(shared: &Shared<T>) -> Vec<(usize, rows::Target<'_>)> {
-    let Mode::Apply { work } = &shared.mode else {
-        return Vec::new();
+/// their actions), then each bucket's pruned ids. Lazily: at a million
+/// jobs a list of them would cost 64 MiB at the very end of the run.
+fn row_targets<T: Transport>(
+    shared: &Shared<T>,
+) -> impl Iterator<Item = (usize, rows::Target<'_>)> + '_ {
+    let work: &[BucketWork] = match &shared.mode {
+        Mode::Apply { work } => work,
+        Mode::Refresh { .. } => &[],
     };
     let jobs = shared.plan.jobs();
-    let mut targets = Vec::with_capacity(shared.slots.len());
-    for ((range, work), &first) in shared.buckets.iter().zip(work).zip(&shared.delete_base) {
-        let actions = match work {
+    let buckets = shared.buckets.iter().zip(work).zip(&shared.delete_base);
+    buckets.flat_map(move |((range, work), &first)| {
+        let changes = match work {
             BucketWork::Changes(changes) => Some(changes),
             BucketWork::Unreadable(_) => None,
         };
-        for (offset, job) in jobs[range.clone()].iter().enumerate() {
-            let action = actions
-                .and_then(|changes| changes.actions.get(offset))
-                .map_or("put", |action| action.as_str());
-            targets.push((range.start + offset, rows::Target::job(job, action)));
-        }
-        let pruned = actions.filter(|changes| changes.limit.is_none());
-        for (offset, id) in pruned.iter().flat_map(|c| c.deletes.iter()).enumerate() {
-            let job = &jobs[range.start];
-            let target = rows::Target {
-                bucket: job.bucket(),
-                region: job.region(),
-                id,
-                action: "delete",
-                job: None,
-            };
-            targets.push((first + offset, target));
-        }
-    }
-    targets
+        let start = range.start;
+        let job_rows = jobs[range.clone()]
+            .iter()
+            .enumerate()
+            .map(move |(offset, job)| {
+                let action = changes
+                    .and_then(|changes| changes.actions.get(offset))
+                    .map_or("put", |action| action.as_str());
+                (start + offset, rows::Target::job(job, action))
+            });
+        let pruned = changes.filter(|changes| changes.limit.is_none());
+        let bucket_job = &jobs[start];
+        let delete_rows = pruned
+            .into_iter()
+            .flat_map(|changes| changes.deletes.iter())
+            .enumerate()
+            .map(move |(offset, id)| {
+                let target = rows::Target {
+                    bucket: bucket_job.bucket(),
+                    region: bucket_job.region(),
+                    id,
+                    action: "delete",
+                    job: None,
+                };
+                (first + offset, target)
+            });
+        job_rows.chain(delete_rows)
+    })
 }
 
 /// More lanes than permits, so lanes blocked on one bucket's rate limit
