@@ -339,6 +339,9 @@ fn tuned(
         // A redirect is answered to us, never followed: see the module
         // documentation.
         .redirect(reqwest::redirect::Policy::none())
+        // Retries are the executor's (classified, paced, reported); reqwest's
+        // own layer would copy every request in case it retried.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
 }
 
 impl std::fmt::Debug for CosClient {
