@@ -29,6 +29,11 @@
 //!    [`RateConfig::initial_wave`] and at most double, as in TCP's slow
 //!    start: against a ceiling whose burst is smaller than the client's
 //!    concurrency, a first wave of all of it would be mostly rejected.
+//!    Waves drain the pipeline every round trip, so lock-step ends early
+//!    once what the server accepted (nothing throttled but learned noise)
+//!    puts any ceiling at [`RateConfig::lockstep_until`] or more, where
+//!    the requests on the wire when a burst runs out are few next to a
+//!    second's worth.
 //! 2. **A partly throttled wave is probed, not believed** (`start.rs`).
 //!    Noise (a share of answers throttled whatever the pace) and a ceiling
 //!    look alike in one wave. A few more requests tell them apart in a
@@ -146,6 +151,14 @@ pub struct RateConfig {
     /// mostly rejected; against none, this costs two round trips of the
     /// first second (for 64 workers).
     pub initial_wave: u32,
+    /// Lock-step ends early once what the server accepted, with nothing
+    /// throttled (or only the learned noise), shows that any ceiling it has
+    /// is at least this many requests per second. Waves cost a fast run a
+    /// third of its throughput (every round trip drains the pipeline), and
+    /// they only matter against a low ceiling: against a higher one, the
+    /// requests on the wire when its burst runs out are a small share of
+    /// what it accepts in a second.
+    pub lockstep_until: f64,
 }
 
 impl Default for RateConfig {
@@ -161,6 +174,7 @@ impl Default for RateConfig {
             burst_horizon: Duration::from_secs(1),
             probe: 6,
             initial_wave: 16,
+            lockstep_until: 1000.0,
         }
     }
 }
@@ -334,6 +348,7 @@ impl RateController {
     /// on `Err`.
     pub fn try_acquire(&mut self, now: Instant) -> Result<(), Instant> {
         self.regrow(now);
+        self.free_if_ceiling_ruled_out(now);
         if self.in_lockstep(now) {
             // May end a wave, and so start pacing.
             self.step(now)?;
@@ -389,10 +404,10 @@ impl RateController {
     }
 
     /// Whether a refusal from [`Self::try_acquire`] may end with an answer
-    /// rather than at its time: so while not paced (a lock-step wave waits
-    /// for its answers).
-    pub fn waits_for_answers(&self) -> bool {
-        self.pacing.is_none()
+    /// rather than at its time: so while in lock-step (a wave waits for its
+    /// answers).
+    pub fn waits_for_answers(&self, now: Instant) -> bool {
+        self.in_lockstep(now)
     }
 
     fn on_answer(&mut self, now: Instant, sent_at: Instant, throttled: bool) {
@@ -442,13 +457,18 @@ impl RateController {
     /// the rate being sent times the cautious accepted share of the answers
     /// so far. Both over more than the current round, which may be young:
     /// the rate over the last second, the share with the round before.
+    /// Within the burst horizon (lock-step ended early) the server's burst
+    /// may still be in what it accepted, and the first estimate bounds it.
     fn start_pacing(&mut self, now: Instant) {
         let sent = self.sends.rate(now).max(self.config.min_rate);
         let before = match self.previous {
             Some(previous) => previous.merged(&self.round),
             None => self.round,
         };
-        let ceiling = sent * (1.0 - before.throttled_share_low());
+        let mut ceiling = sent * (1.0 - before.throttled_share_low());
+        if self.within_burst_horizon(now) {
+            ceiling = ceiling.min(self.first_estimate(now));
+        }
         self.begin_pacing(now, before, sent, ceiling);
     }
 
@@ -940,7 +960,7 @@ impl Pacer {
             let now = now();
             let (ready, on_answers) = {
                 let mut core = self.core.lock();
-                (core.try_acquire(now), core.waits_for_answers())
+                (core.try_acquire(now), core.waits_for_answers(now))
             };
             let sleep = tokio::time::sleep_until(match ready {
                 Ok(()) => return now,
@@ -968,8 +988,9 @@ impl Pacer {
     fn on_answer(&self, feed: impl FnOnce(&mut RateController, Instant)) {
         let waiting = {
             let mut core = self.core.lock();
-            let waiting = core.waits_for_answers();
-            feed(&mut core, now());
+            let now = now();
+            let waiting = core.waits_for_answers(now);
+            feed(&mut core, now);
             waiting
         };
         if waiting {

@@ -198,9 +198,12 @@ async fn a_service_that_stays_down_ends_the_run_at_the_give_up_deadline() {
     assert!(outcomes["applied"] > 0, "{outcomes:?}");
     assert!(outcomes["skipped"] > 1_000, "{outcomes:?}");
     // Requests on the wire when the service went away may or may not have
-    // been stored: unknown, never failed.
+    // been stored: unknown, never failed. That is the wave on the wire (64),
+    // plus any retried before the emulator stops accepting connections (it
+    // looks every 100 ms; until then a request is taken, then reset: just
+    // as ambiguous); not the thousands that were refused a connection.
     let unknown = outcomes.get("unknown").copied().unwrap_or(0);
-    assert!(unknown <= 64, "{outcomes:?}");
+    assert!(unknown <= 2 * 64, "{outcomes:?}");
     let accounted = outcomes["applied"] + outcomes["skipped"] + unknown;
     assert_eq!(accounted, 5_000, "{outcomes:?}");
     assert!(
@@ -210,6 +213,7 @@ async fn a_service_that_stays_down_ends_the_run_at_the_give_up_deadline() {
     assert!(stderr.contains("--give-up-after 5.0s"), "{stderr}");
     assert_eq!(sidecar["stopped"]["kind"], "unreachable", "{sidecar}");
 }
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ceiling_of_40_per_second_is_found_with_few_rejections() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,10 @@ pub(super) struct Start {
     /// The answers the noise was learned from, and every wave since that
     /// did not stand out against them.
     noise_sample: Option<Round>,
+    /// Whether any answer in lock-step was throttled.
+    throttled: bool,
+    /// Lock-step ended early: see [`super::RateConfig::lockstep_until`].
+    free: bool,
 }
 
 impl Start {
@@ -29,6 +33,8 @@ impl Start {
             wave,
             suspect: None,
             noise_sample: None,
+            throttled: false,
+            free: false,
         }
     }
 }
@@ -98,11 +104,30 @@ impl RateController {
     /// Whether sends still go in lock-step waves: not yet paced, and within
     /// the burst horizon of the first send.
     pub(super) fn in_lockstep(&self, now: Instant) -> bool {
-        self.pacing.is_none()
-            && self
-                .start
-                .first_send
-                .is_none_or(|first| now < first + self.config.burst_horizon)
+        self.pacing.is_none() && !self.start.free && self.within_burst_horizon(now)
+    }
+
+    /// Whether the run has sent for less than the burst horizon.
+    pub(super) fn within_burst_horizon(&self, now: Instant) -> bool {
+        self.start
+            .first_send
+            .is_none_or(|first| now < first + self.config.burst_horizon)
+    }
+
+    /// Ends lock-step for good once the server has accepted, with nothing
+    /// throttled but learned noise and no probe out, enough to put any
+    /// ceiling of its at [`super::RateConfig::lockstep_until`] or more: it
+    /// accepted its burst plus its rate since the first send at most, so
+    /// the first estimate is a lower bound of its rate.
+    pub(super) fn free_if_ceiling_ruled_out(&mut self, now: Instant) {
+        let start = &self.start;
+        if start.free || self.pacing.is_some() || start.suspect.is_some() {
+            return;
+        }
+        let only_noise = !start.throttled || start.noise_sample.is_some();
+        if only_noise && self.first_estimate(now) >= self.config.lockstep_until {
+            self.start.free = true;
+        }
     }
 
     /// Whether a send now fits the current wave; ends the wave first when
@@ -151,6 +176,7 @@ impl RateController {
             self.round.count(throttled);
         }
         if self.in_lockstep(now) {
+            self.start.throttled |= throttled;
             let wave = &mut self.start.wave;
             if sent_at >= wave.counts.start {
                 wave.counts.count(throttled);
@@ -214,7 +240,7 @@ impl RateController {
     /// [`RateConfig::burst_horizon`] has shown: it accepted its burst plus
     /// its rate over the time since the first send, so that rate is at most
     /// what it accepted over that time plus the burst's.
-    fn first_estimate(&self, now: Instant) -> f64 {
+    pub(super) fn first_estimate(&self, now: Instant) -> f64 {
         let since = self
             .start
             .first_send

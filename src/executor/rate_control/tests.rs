@@ -72,7 +72,7 @@ fn the_start_goes_in_lockstep_waves_growing_from_the_initial_one() {
     // The first wave is all out: the rest waits for its answers (woken by
     // them, or after a round's time).
     assert_eq!(control.try_acquire(t0), Err(t0 + secs(1)));
-    assert!(control.waits_for_answers());
+    assert!(control.waits_for_answers(t0));
     // Its first answer: still nothing until the rest are in (or half a
     // round trip has passed).
     control.on_success(t0 + ms(20), t0);
@@ -834,6 +834,42 @@ fn starting_against_a_hidden_ceiling_of_40_loses_few_requests() {
     );
     assert!(worst_start <= 20, "{worst_start}");
     assert!(worst_share <= 0.04, "{worst_share}");
+}
+
+/// Against a server that accepts everything, lock-step ends as soon as
+/// what it accepted puts any ceiling at `lockstep_until` or more: waves
+/// would cost a fast run a third of its throughput.
+#[test]
+fn a_server_that_accepts_fast_ends_the_lockstep_early() {
+    let t0 = Instant::now();
+    let mut control = RateController::new(RateConfig::default(), t0);
+    let (now, sent) = drive(&mut control, t0, ms(300), |_| false);
+    // 1,000/s × (1 s + 0.3 s): any ceiling is at least that fast.
+    assert!(sent >= 1_300, "{sent}");
+    assert!(!control.waits_for_answers(now));
+    assert_eq!(control.current_rate(), None);
+    // Free for good, even if its rate then seems lower.
+    let (now, _) = trickle(&mut control, now, ms(100), |_| false);
+    assert!(!control.waits_for_answers(now));
+}
+
+/// A ceiling above `lockstep_until` met after lock-step ended early: the
+/// requests on the wire when the burst runs out are a small share, and
+/// the first cut is bounded by the first estimate, not by the rate sent.
+#[test]
+fn a_hidden_ceiling_above_the_lockstep_limit_loses_few_requests() {
+    for admits in [Admits::OnAnswer, Admits::OnArrival] {
+        let setup = Setup {
+            concurrency: 256,
+            admits,
+            ..Setup::ceiling(2_000.0)
+        };
+        let sim = Sim::run(setup, secs(20));
+        let start = sim.window(Duration::ZERO, secs(10));
+        eprintln!("ceiling 2000/s from the start ({admits:?}): {start:?}");
+        assert!(start.rejected_share() <= 0.05, "{start:?}");
+        assert!(start.achieved() >= 0.85 * 2_000.0, "{start:?}");
+    }
 }
 
 /// A share of answers throttled from the first request on, no ceiling:
