@@ -16,6 +16,25 @@ fn secs(n: u64) -> Duration {
 
 const LATENCY: Duration = Duration::from_millis(20);
 
+/// Requests on the wire: when each is answered, when it was sent, and
+/// whether it is throttled.
+type Wire = std::collections::VecDeque<(Instant, Instant, bool)>;
+
+/// Feeds `control` the answers due by `now`, in order.
+fn answer_due(control: &mut RateController, on_wire: &mut Wire, now: Instant) {
+    while let Some(&(at, sent_at, rejected)) = on_wire.front() {
+        if at > now {
+            break;
+        }
+        on_wire.pop_front();
+        if rejected {
+            control.on_throttle(at, sent_at);
+        } else {
+            control.on_success(at, sent_at);
+        }
+    }
+}
+
 /// Offers a request every millisecond from `from` for `span`, sent when
 /// `control` allows; each is answered `LATENCY` later, throttled when
 /// `throttled(n)` says so for the n-th sent. Returns the time it stopped
@@ -26,21 +45,11 @@ fn trickle(
     span: Duration,
     mut throttled: impl FnMut(usize) -> bool,
 ) -> (Instant, usize) {
-    let mut on_wire = std::collections::VecDeque::new();
+    let mut on_wire = Wire::new();
     let mut sent = 0;
     let mut now = from;
     while now < from + span {
-        while let Some(&(at, sent_at, rejected)) = on_wire.front() {
-            if at > now {
-                break;
-            }
-            on_wire.pop_front();
-            if rejected {
-                control.on_throttle(at, sent_at);
-            } else {
-                control.on_success(at, sent_at);
-            }
-        }
+        answer_due(control, &mut on_wire, now);
         if control.try_acquire(now).is_ok() {
             on_wire.push_back((now + LATENCY, now, throttled(sent)));
             sent += 1;
@@ -104,21 +113,11 @@ fn drive(
     mut throttled: impl FnMut(usize) -> bool,
 ) -> (Instant, usize) {
     const WORKERS: usize = 256;
-    let mut on_wire = std::collections::VecDeque::new();
+    let mut on_wire = Wire::new();
     let mut sent = 0;
     let mut now = from;
     while now < from + span {
-        while let Some(&(at, sent_at, rejected)) = on_wire.front() {
-            if at > now {
-                break;
-            }
-            on_wire.pop_front();
-            if rejected {
-                control.on_throttle(at, sent_at);
-            } else {
-                control.on_success(at, sent_at);
-            }
-        }
+        answer_due(control, &mut on_wire, now);
         let next_slot = loop {
             if on_wire.len() >= WORKERS {
                 break now + LATENCY;
