@@ -521,6 +521,9 @@ async fn refresh(
     let refreshed =
         executor::refresh(plan.clone(), client.clone(), prune, config.clone(), control).await;
     progress.finish();
+    if !args.display.quiet {
+        log.info(&summary::refresh_line(&refreshed.result));
+    }
     if let Some(reason) = &refreshed.result.stopped {
         log.warn(&format!(
             "cosinv: stopped early while reading the buckets: {reason}"

@@ -61,6 +61,25 @@ pub fn finish_record(record: &mut RunRecord, result: &RunResult, signal_code: u8
     };
 }
 
+/// The line after a refresh: how many buckets were read, in how long and
+/// with how many requests. The apply's own line times only the writes, so
+/// without it a nightly run that spent minutes reading and found nothing
+/// to change would seem to have taken no time.
+pub fn refresh_line(result: &RunResult) -> String {
+    let stats = &result.stats;
+    let unread = stats.failed + stats.skipped + stats.cancelled + stats.unknown;
+    let unread = match unread {
+        0 => String::new(),
+        n => format!(", {} not read", count(n, "bucket", "buckets")),
+    };
+    format!(
+        "cosinv: read the live inventory of {} in {} ({}){unread}",
+        count(stats.applied, "bucket", "buckets"),
+        human_duration(result.elapsed),
+        count(stats.attempts, "request", "requests"),
+    )
+}
+
 /// The last lines of a run: the counts, what failed most, why the run
 /// stopped, and a clock that is off.
 pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String> {
@@ -384,6 +403,19 @@ mod tests {
         });
         assert_eq!(exit_code(&stopped, 0), exit::STOPPED);
         assert_eq!(exit_code(&stopped, exit::INTERRUPTED), exit::INTERRUPTED);
+    }
+
+    #[test]
+    fn the_refresh_line_says_what_was_read_in_how_long() {
+        assert_eq!(
+            refresh_line(&result(10, 0, 0)),
+            "cosinv: read the live inventory of 10 buckets in 2.0s (10 requests)"
+        );
+        assert_eq!(
+            refresh_line(&result(1, 1, 1)),
+            "cosinv: read the live inventory of 1 bucket in 2.0s (2 requests), \
+             2 buckets not read"
+        );
     }
 
     #[test]
