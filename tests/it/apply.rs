@@ -60,22 +60,29 @@ pub(crate) fn cosinv(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// `cosinv SUBCOMMAND` with test credentials, locks, state and HOME in
-/// `dir`, and `args`. The metadata service is a closed port on 127.0.0.1,
-/// so that a test that takes the credentials away never asks the real one.
+/// `dir`, and `args`.
 pub(crate) fn subcommand(dir: &Path, name: &str, args: &[&str]) -> Command {
+    let mut command = bare_cosinv(dir, SECRET_ID, SECRET_KEY);
+    command.arg(name).args(args);
+    command
+}
+
+/// The binary with `id` and `key` as credentials, locks, state and HOME in
+/// `dir`, and none of this machine's COS, proxy or certificate settings.
+/// The metadata service is a closed port on 127.0.0.1, so that a test that
+/// takes the credentials away never asks the real one.
+pub(crate) fn bare_cosinv(dir: &Path, id: &str, key: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
     for var in CLEARED {
         command.env_remove(var);
     }
     command
-        .env("COS_SECRET_ID", SECRET_ID)
-        .env("COS_SECRET_KEY", SECRET_KEY)
+        .env("COS_SECRET_ID", id)
+        .env("COS_SECRET_KEY", key)
         .env("COSINV_LOCK_DIR", dir)
         .env("XDG_STATE_HOME", dir.join("state"))
         .env("HOME", dir)
         .env("COSINV_METADATA_ENDPOINT", "http://127.0.0.1:9/")
-        .arg(name)
-        .args(args)
         .stdin(Stdio::null());
     command
 }
@@ -112,7 +119,12 @@ pub(crate) fn stderr(output: &Output) -> String {
 
 /// The report's rows as maps column → value, after checking the header.
 pub(crate) fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(path).unwrap();
+    rows_of(&std::fs::read(path).unwrap())
+}
+
+/// CSV text's rows as maps column → value, after checking the header.
+pub(crate) fn rows_of(text: &[u8]) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text);
     let header: Vec<String> = reader
         .headers()
         .unwrap()
@@ -123,14 +135,27 @@ pub(crate) fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
     reader
         .records()
         .map(|record| {
-            let record = record.unwrap();
             header
                 .iter()
                 .cloned()
-                .zip(record.iter().map(str::to_string))
+                .zip(record.unwrap().iter().map(str::to_string))
                 .collect()
         })
         .collect()
+}
+
+/// Fills `bucket` to COS's limit of inventory jobs: copies of the
+/// manifest's first configuration, as ids `existing-N`.
+pub(crate) fn fill_to_the_limit(emulator: &Emulator, manifest: &Path, bucket: &str) {
+    let template = cosinv::plan::load(&[manifest.to_path_buf()])
+        .unwrap()
+        .jobs()[0]
+        .config();
+    for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
+        let mut config = template.clone();
+        config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();
+        emulator.insert_inventory(bucket, config);
+    }
 }
 
 /// Every (bucket, id) of the report, checking each appears once.
@@ -245,15 +270,7 @@ async fn a_client_error_is_not_retried() {
     // The first bucket is full: a new id gets 400 InventoryFull, which
     // would fail the same way again.
     let full = "b00000-1250000000";
-    let template = cosinv::plan::load(std::slice::from_ref(&manifest))
-        .unwrap()
-        .jobs()[0]
-        .config();
-    for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
-        let mut config = template.clone();
-        config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();
-        emulator.insert_inventory(full, config);
-    }
+    fill_to_the_limit(&emulator, &manifest, full);
     let report = dir.path().join("report.csv");
     // Blind: a refresh would see the bucket full and send nothing to it.
     let blind = &["--no-refresh"];

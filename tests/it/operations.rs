@@ -30,8 +30,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::apply::{
-    SECRET_ID, SECRET_KEY, apply_to, assert_state_matches, cosinv, emulator, outcomes, read_report,
-    run, stderr,
+    SECRET_ID, SECRET_KEY, apply_to, assert_state_matches, cosinv, emulator, fill_to_the_limit,
+    outcomes, read_report, run, stderr,
 };
 use crate::fixtures::write_manifest;
 use crate::now;
@@ -458,15 +458,7 @@ async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
     let emulator = emulator(Faults::default()).await;
     // One bucket is full: its new job fails with InventoryFull.
     let full = "b00003-1250000000";
-    let template = cosinv::plan::load(std::slice::from_ref(&manifest))
-        .unwrap()
-        .jobs()[0]
-        .config();
-    for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
-        let mut config = template.clone();
-        config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();
-        emulator.insert_inventory(full, config);
-    }
+    fill_to_the_limit(&emulator, &manifest, full);
     let report = dir.path().join("report.csv");
     let command = apply_to(
         dir.path(),

@@ -17,77 +17,22 @@ mod local;
 mod mutate;
 mod server;
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use cosinv::report::HEADER;
+pub(crate) use crate::apply::{read_report, rows_of, run, stderr};
 
 pub const SECRET_ID: &str = "AKIDhostiletests";
 pub const SECRET_KEY: &str = "hostile-tests-secret";
 
 /// `cosinv ARGS` with test credentials, a private lock folder in `dir`
-/// and `dir` as working folder; every other COS variable removed.
+/// and `dir` as working folder; none of this machine's COS, proxy or
+/// certificate settings.
 pub fn cosinv(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
-    for var in [
-        "COS_SECRET_ID",
-        "COS_SECRET_KEY",
-        "COS_SECURITY_TOKEN",
-        "COS_ENDPOINT",
-        "TENCENTCLOUD_SECRET_ID",
-        "TENCENTCLOUD_SECRET_KEY",
-        "TENCENTCLOUD_SESSION_TOKEN",
-    ] {
-        command.env_remove(var);
-    }
-    let locks = dir.join("locks");
+    let mut command = crate::apply::bare_cosinv(dir, SECRET_ID, SECRET_KEY);
     command
-        .env("COS_SECRET_ID", SECRET_ID)
-        .env("COS_SECRET_KEY", SECRET_KEY)
-        .env("COSINV_LOCK_DIR", &locks)
-        // The sandbox keeps its state under XDG_STATE_HOME: here, not ~.
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("HOME", dir)
-        .env("COSINV_METADATA_ENDPOINT", "http://127.0.0.1:9/")
+        .env("COSINV_LOCK_DIR", dir.join("locks"))
         .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null());
+        .args(args);
     command
-}
-
-pub async fn run(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// CSV text's rows as maps column → value, after checking the header.
-pub fn rows_of(text: &[u8]) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(text);
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(header, HEADER);
-    reader
-        .records()
-        .map(|record| {
-            header
-                .iter()
-                .cloned()
-                .zip(record.unwrap().iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-pub fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
-    rows_of(&std::fs::read(path).unwrap())
 }
