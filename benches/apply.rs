@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
-use cosinv::cos::credentials::Credentials;
-use cosinv::cos::credentials::{CredentialSource, SharedCredentials};
+use cosinv::credentials::Credentials;
+use cosinv::credentials::{CredentialSource, SharedCredentials};
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
-use cosinv::executor::rate::Rate;
 use cosinv::executor::{self, ExecutorConfig, RunControl};
+use cosinv::pace::limits::Rate;
 use cosinv::plan::Plan;
 use cosinv::report::ReportWriter;
+use cosinv::send::client::{ClientConfig, CosClient, Endpoint};
 
 #[path = "../tests/it/fixtures.rs"]
 mod fixtures;

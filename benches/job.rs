@@ -12,10 +12,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use md5::{Digest, Md5};
 
-use cosinv::cos::credentials::Credentials;
 use cosinv::cos::request::InventoryRequest;
 use cosinv::cos::sign::{self, KeyTime, SignableRequest};
 use cosinv::cos::xml;
+use cosinv::credentials::Credentials;
 use cosinv::plan::{self, Plan};
 
 #[path = "../tests/it/fixtures.rs"]

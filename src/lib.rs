@@ -16,9 +16,13 @@
 pub mod account;
 pub mod cmd;
 pub mod cos;
+pub mod credentials;
 pub mod emulator;
 pub mod executor;
+pub mod http;
 pub mod manifest;
 pub mod model;
+pub mod pace;
 pub mod plan;
 pub mod report;
+pub mod send;

@@ -2,12 +2,12 @@
 //! `NextMarker` until COS says the list is complete; and the filter
 //! `cosinv buckets` and `discover:` apply to it.
 
-use super::fetch::{FetchSettings, fetch};
 use crate::cos::request::{InventoryRequest, MAX_SERVICE_PAGE, service_host};
 use crate::cos::xml::{self, BucketEntry, XmlError};
-use crate::executor::Transport;
 use crate::model::{BucketName, BucketPattern, Region};
 use crate::plan::{Discovered, DiscoveredBucket};
+use crate::send::Transport;
+use crate::send::{FetchSettings, fetch};
 
 /// Why the bucket list could not be had.
 #[derive(Debug, thiserror::Error)]

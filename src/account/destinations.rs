@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 use futures_util::StreamExt;
 
-use super::fetch::{FetchSettings, fetch};
 use crate::cos::policy::{BucketPolicy, Grant, PolicyError, ReportTarget};
 use crate::cos::request::InventoryRequest;
-use crate::executor::Transport;
 use crate::model::{BucketName, Destination, Region};
 use crate::plan::Plan;
+use crate::send::Transport;
+use crate::send::{FetchSettings, fetch};
 
 /// COS's answer for a bucket without a policy.
 const NO_SUCH_BUCKET_POLICY: &str = "NoSuchBucketPolicy";

@@ -4,16 +4,13 @@
 //! the destination check. The planner stays offline: the command layer
 //! asks here first and hands the planner what came back.
 //!
-//! - [`fetch`]: one request tried until it ends, through the executor's
-//!   transport and classifier.
 //! - [`buckets`]: GET Service, every page; the bucket filter.
 //! - [`destinations`]: each distinct destination's policy read once, and
 //!   a warning per job whose reports it does not let COS write.
 
 pub mod buckets;
 pub mod destinations;
-pub mod fetch;
 
+pub use crate::send::FetchSettings;
 pub use buckets::{BucketFilter, ListError, discovered, list_buckets};
 pub use destinations::{DestinationCheck, check_destinations};
-pub use fetch::FetchSettings;

@@ -30,7 +30,6 @@ use super::signals::StopSignals;
 use super::summary;
 use super::text::count;
 use crate::account::check_destinations;
-use crate::cos::client::CosClient;
 use crate::executor::events::Stats;
 use crate::executor::{
     self, ExecuteError, ExecutorConfig, Pacing, Refreshed, RunControl, RunResult, StopReason,
@@ -43,6 +42,7 @@ use crate::report::run::{
     sidecar_path,
 };
 use crate::report::{self, ReportError, ReportWriter};
+use crate::send::client::CosClient;
 
 /// How many jobs that left the manifests are named; the rest are counted.
 const GONE_SHOWN: usize = 5;

@@ -16,11 +16,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use super::help;
-use crate::cos::http::ResolveRule;
 use crate::emulator::{self, Fraction};
-use crate::executor::rate::Rate;
+use crate::http::ResolveRule;
 use crate::manifest::ReadOptions;
 use crate::model::{BucketPattern, Region, RegionPolicy};
+use crate::pace::limits::Rate;
 use crate::plan::Shard;
 
 #[derive(Debug, Parser)]

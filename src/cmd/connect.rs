@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use super::args::{ConnectArgs, DisplayArgs};
 use super::log::Log;
-use crate::cos::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
-use crate::cos::credentials::{
+use crate::credentials::{
     ChainOptions, CredentialChain, CredentialSource, Credentials, CredentialsError,
     SharedCredentials,
 };
-use crate::cos::http::HttpOptions;
-use crate::cos::proxy::{Proxies, ProxyError};
-use crate::cos::tls::{Trust, TrustError, TrustRoots};
 use crate::emulator::{self, Emulator, EmulatorConfig};
 use crate::executor::ExecutorConfig;
-use crate::executor::retry::RetryPolicy;
+use crate::http::HttpOptions;
+use crate::http::proxy::{Proxies, ProxyError};
+use crate::http::tls::{Trust, TrustError, TrustRoots};
+use crate::send::client::{ClientBuildError, ClientConfig, CosClient, Endpoint, EndpointError};
+use crate::send::retry::RetryPolicy;
 
 /// The endpoint's variable, read here rather than by clap (which would
 /// count it as the flag and refuse `--sandbox` beside it).

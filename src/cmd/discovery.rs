@@ -11,10 +11,10 @@ use super::args::{ConnectArgs, ReadArgs};
 use super::log::Log;
 use super::text::count;
 use crate::account::{self, DestinationCheck, FetchSettings, ListError};
-use crate::cos::client::CosClient;
 use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::manifest::ReadOptions;
 use crate::plan::{self, LoadSummary, ManifestErrors, Plan, discover::single_region};
+use crate::send::client::CosClient;
 
 /// Why discovery failed.
 #[derive(Debug, thiserror::Error)]

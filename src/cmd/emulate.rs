@@ -10,8 +10,8 @@ use super::args::{EmulateArgs, FaultArgs, OutageModeArg};
 use super::exit;
 use super::runtime;
 use super::signals::StopSignals;
-use crate::cos::credentials::Credentials;
 use crate::cos::xml::BucketEntry;
+use crate::credentials::Credentials;
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, Outage, OutageMode, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY,
 };

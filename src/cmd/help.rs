@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn the_environment_names_the_library_s_variables() {
-        use crate::cos::credentials as c;
+        use crate::credentials as c;
         for var in c::SECRET_ID_VARS
             .iter()
             .chain(&c::SECRET_KEY_VARS)
@@ -219,9 +219,9 @@ mod tests {
                 c::METADATA_ENDPOINT_VAR,
                 c::STS_ENDPOINT_VAR,
             ])
-            .chain(&crate::cos::proxy::HTTPS_PROXY_VARS[..1])
-            .chain(&crate::cos::proxy::HTTP_PROXY_VARS[..1])
-            .chain(&crate::cos::proxy::NO_PROXY_VARS[..1])
+            .chain(&crate::http::proxy::HTTPS_PROXY_VARS[..1])
+            .chain(&crate::http::proxy::HTTP_PROXY_VARS[..1])
+            .chain(&crate::http::proxy::NO_PROXY_VARS[..1])
             .chain(&[crate::cmd::lock::LOCK_DIR_VAR])
         {
             assert!(ENVIRONMENT.contains(var), "{var} is not in the help");

@@ -19,13 +19,13 @@ use super::runtime;
 use super::text::noun;
 use super::validate::print_problems;
 use crate::account::check_destinations;
-use crate::cos::client::CosClient;
 use crate::executor::{self, RunControl};
 use crate::model::InventoryConfiguration;
 use crate::plan::json::PlanDocument;
 use crate::plan::reconcile::{self, BucketChanges, BucketWork, JobAction, PruneRule};
 use crate::plan::rollup::{Counts, Rollup};
 use crate::plan::{Job, LoadSummary, ManifestErrors, Plan, Shard};
+use crate::send::client::CosClient;
 
 /// Text output lists this many changes, then only counts, unless `--detail`.
 const MAX_CHANGES_SHOWN: usize = 200;

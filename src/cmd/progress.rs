@@ -428,8 +428,8 @@ pub fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::retry::Class;
     use crate::report::ReportRow;
+    use crate::send::retry::Class;
 
     fn snapshot() -> StatsSnapshot {
         StatsSnapshot {

@@ -12,11 +12,11 @@ use super::text::count;
 use crate::emulator::Emulator;
 use std::time::Duration;
 
-use crate::executor::storm::{Episode, EpisodeKind};
 use crate::executor::{RunResult, StopReason};
+use crate::pace::outage::{Outage, OutageKind};
 use crate::plan::Plan;
 use crate::report::Outcome;
-use crate::report::run::{EpisodeRecord, PacingRecord, RunOptions, RunRecord, Stopped};
+use crate::report::run::{OutageRecord, PacingRecord, RunOptions, RunRecord, Stopped};
 
 /// How many error codes the summary names.
 const TOP_CODES: usize = 3;
@@ -140,22 +140,22 @@ fn pacing_record(result: &RunResult) -> PacingRecord {
         rate_cuts: pacing.rate_cuts,
         estimated_ceiling: pacing.estimated_ceiling,
         paced_at: pacing.paced_at,
-        episodes: pacing.episodes.iter().map(episode_record).collect(),
+        outages: pacing.outages.iter().map(outage_record).collect(),
         brief_pauses: pacing.brief_pauses,
     }
 }
 
-fn episode_record(episode: &Episode) -> EpisodeRecord {
-    EpisodeRecord {
-        kind: match episode.kind {
-            EpisodeKind::Slowed => "slowed",
-            EpisodeKind::Paused => "paused",
+fn outage_record(outage: &Outage) -> OutageRecord {
+    OutageRecord {
+        kind: match outage.kind {
+            OutageKind::Slowed => "slowed",
+            OutageKind::Paused => "paused",
         },
-        start_secs: episode.start.as_secs_f64(),
-        end_secs: episode.end.map(|end| end.as_secs_f64()),
-        reason: episode.reason().map(|kind| kind.as_str()),
-        failures: episode.failures.total(),
-        probes: episode.probes,
+        start_secs: outage.start.as_secs_f64(),
+        end_secs: outage.end.map(|end| end.as_secs_f64()),
+        reason: outage.reason().map(|kind| kind.as_str()),
+        failures: outage.failures.total(),
+        probes: outage.probes,
     }
 }
 
@@ -180,11 +180,11 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
             count(pacing.requests, "request", "requests"),
         ));
     }
-    for episode in pacing.episodes.iter().take(EPISODES_SHOWN) {
-        lines.push(episode_line(episode));
+    for outage in pacing.outages.iter().take(EPISODES_SHOWN) {
+        lines.push(outage_line(outage));
     }
-    if pacing.episodes.len() > EPISODES_SHOWN {
-        let more = pacing.episodes.len() - EPISODES_SHOWN;
+    if pacing.outages.len() > EPISODES_SHOWN {
+        let more = pacing.outages.len() - EPISODES_SHOWN;
         lines.push(format!("cosinv: … and {more} more (see the sidecar)"));
     }
     if pacing.brief_pauses > 0 {
@@ -198,27 +198,27 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
 
 /// `cosinv: paused from 5.0s to 18.1s into the run: COS failed every
 /// request (69, mostly connection refused); 6 probes`.
-fn episode_line(episode: &EpisodeRecord) -> String {
-    let span = match episode.end_secs {
-        Some(end) => format!("from {:.1}s to {end:.1}s", episode.start_secs),
-        None => format!("from {:.1}s to the end", episode.start_secs),
+fn outage_line(outage: &OutageRecord) -> String {
+    let span = match outage.end_secs {
+        Some(end) => format!("from {:.1}s to {end:.1}s", outage.start_secs),
+        None => format!("from {:.1}s to the end", outage.start_secs),
     };
-    let why = match episode.kind {
+    let why = match outage.kind {
         "paused" => "COS failed every request",
         _ => "failures outnumbered answers",
     };
-    let reason = episode
+    let reason = outage
         .reason
         .map(|reason| format!(", mostly {reason}"))
         .unwrap_or_default();
-    let probes = match episode.probes {
+    let probes = match outage.probes {
         0 => String::new(),
         probes => format!("; {}", count(u64::from(probes), "probe", "probes")),
     };
     format!(
         "cosinv: {kind} {span} into the run: {why} ({failures}{reason}){probes}",
-        kind = episode.kind,
-        failures = episode.failures,
+        kind = outage.kind,
+        failures = outage.failures,
     )
 }
 

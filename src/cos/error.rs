@@ -1,6 +1,6 @@
 //! COS's error codes, named once.
 //!
-//! The classifier ([`crate::executor::retry`]) and the emulator both speak
+//! The classifier ([`crate::send::retry`]) and the emulator both speak
 //! these codes, so they come from one list: a typo in either would make a
 //! test prove nothing.
 

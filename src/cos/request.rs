@@ -11,9 +11,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 
-use super::credentials::Credentials;
 use super::sign::{self, KeyTime, SignableRequest};
 use super::xml;
+use crate::credentials::Credentials;
 use crate::model::{BucketName, InventoryConfiguration, Region};
 
 /// Seconds a signature starts before "now", to absorb clock skew (as the

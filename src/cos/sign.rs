@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::{Digest, Sha1};
 
-use super::credentials::Credentials;
+use crate::credentials::Credentials;
 
 /// Bytes COS leaves unencoded: `A-Z a-z 0-9 - _ . ~` (RFC 3986 unreserved).
 const COS_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC

@@ -14,9 +14,9 @@
 //! were not signed") gives to requests whose signature is well formed but
 //! does not authorise what was sent.
 
-use crate::cos::credentials::Credentials;
 use crate::cos::error::ACCESS_DENIED;
 use crate::cos::sign::{self, KeyTime, ParsedAuthorization, SignableRequest};
+use crate::credentials::Credentials;
 
 /// A request as the verifier sees it: values as received, the path and
 /// the query percent-decoded.

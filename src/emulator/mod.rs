@@ -43,8 +43,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cos::credentials::Credentials;
 use crate::cos::xml::BucketEntry;
+use crate::credentials::Credentials;
 use crate::model::InventoryConfiguration;
 
 pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};

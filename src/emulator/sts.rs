@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::Inner;
 use super::auth::{self, Received, Refusal};
-use crate::cos::credentials::Credentials;
+use crate::credentials::Credentials;
 
 /// The path prefix STS answers under.
 pub const STS_PATH: &str = "/-/sts";

@@ -11,13 +11,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::events::Event;
-use super::retry::{self, Class, RetryPolicy};
-use super::stop::StopReason;
-use super::storm::{Change, OutcomeKind};
-use super::{Attempt, Shared, Transport, rows};
-use crate::cos::client::TransportErrorKind;
+use super::{Attempt, Shared, Transport};
 use crate::cos::request::InventoryRequest;
 use crate::model::BucketName;
+use crate::pace::outage::OutcomeKind;
+use crate::pace::shared::Change;
+use crate::send::StopReason;
+use crate::send::client::TransportErrorKind;
+use crate::send::retry::{self, Class, RetryPolicy};
 
 /// How a request ended.
 #[derive(Debug)]
@@ -219,7 +220,7 @@ fn retry_delay<T: Transport>(
     retry::backoff_delay(&policy, count, rng.f64(), retry_after)
 }
 
-/// Waits for the bucket's rate, a global permit, the storm gate, the
+/// Waits for the bucket's rate, a global permit, the outage gate, the
 /// global rate and the pacer, in that order. The gate comes after the
 /// permit: a job admitted before a pause must not be sent once a permit
 /// frees up during it (only the wave already on the wire may go out).
@@ -276,7 +277,7 @@ async fn send<T: Transport>(
     outcome
 }
 
-/// Feeds the pacer, the storm gate and the clock correction.
+/// Feeds the pacer, the outage gate and the clock correction.
 fn learn_from<T: Transport>(
     shared: &Shared<T>,
     class: Class,
@@ -284,7 +285,7 @@ fn learn_from<T: Transport>(
     sent_at: std::time::Instant,
 ) {
     let pace = shared.pace();
-    if let Some(change) = pace.gate.on_outcome(storm_kind(class, outcome)) {
+    if let Some(change) = pace.gate.on_outcome(outage_kind(class, outcome)) {
         notify_change(shared, change);
     }
     match class {
@@ -339,8 +340,8 @@ fn remember_fatal<T: Transport>(
     }
 }
 
-/// What an outcome says about COS's health, for the storm gate.
-fn storm_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
+/// What an outcome says about COS's health, for the outage gate.
+fn outage_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
     match (class, outcome) {
         (Class::Success, _) => OutcomeKind::Success,
         (Class::Throttled, _) => OutcomeKind::Throttled,
@@ -416,7 +417,7 @@ fn notify_retry<T: Transport>(
             attempt,
             class,
             delay,
-            message: rows::describe(outcome),
+            message: crate::send::describe(outcome),
         });
     }
 }

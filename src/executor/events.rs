@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::retry::Class;
-use super::storm::FailureCounts;
+use crate::pace::outage::FailureCounts;
 use crate::report::{Outcome, ReportRow};
+use crate::send::retry::Class;
 
 /// Live counters, read by a progress display.
 #[derive(Debug, Default)]

@@ -11,17 +11,12 @@
 //! - `lane`: buckets handed out whole to lanes, biggest first (a bucket
 //!   with 1,000 jobs starts early instead of becoming the run's tail).
 //! - `attempt`: one request tried until it ends, signed when it is sent.
-//! - [`retry`]: the one classifier of outcomes and the backoff.
-//! - [`rate`]: the operator's caps (global and per bucket).
-//! - [`rate_control`]: the pace COS's throttling allows, found as the run
-//!   goes (a pure controller and its shared [`rate_control::Pacer`]).
-//! - [`storm`]: slowing and pausing while COS fails, and giving up when it
-//!   stays down (a pure guard and its shared [`storm::StormGate`]).
-//! - [`pacing`]: both, shared by a run's phases.
 //! - [`events`]: counters and events for whoever shows progress.
 //! - `rows`: the report row for each way a job ends.
-//! - [`stop`]: why a run stops before every job was tried
-//!   ([`StopReason`], in [`RunResult::stopped`]).
+//!
+//! How fast it sends is [`crate::pace`]'s (the operator's limits, COS's
+//! ceiling, outages); how one attempt is sent and what its answer means is
+//! [`crate::send`]'s.
 //!
 //! Rows go to a writer thread as jobs end, through a bounded queue (a dry
 //! run makes rows faster than a disk takes them; lanes then wait instead
@@ -36,17 +31,10 @@
 mod attempt;
 pub mod events;
 mod lane;
-pub mod pacing;
-pub mod rate;
-pub mod rate_control;
-pub mod retry;
 mod rows;
 #[cfg(test)]
 mod scripted;
-pub mod stop;
-pub mod storm;
 
-use std::future::Future;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -57,48 +45,16 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cos::client::{CosClient, Response, TransportError};
-use crate::cos::request::InventoryRequest;
-use crate::model::{BucketName, Region};
+use crate::pace::limits::{Limits, Rate};
 use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
 use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
+use crate::send::retry::RetryPolicy;
 use events::Stats;
-use rate::{Limits, Rate};
-use retry::RetryPolicy;
 
+pub use crate::pace::{Pacing, PacingReport};
+pub use crate::send::{Attempt, StopReason, Transport};
 pub use events::{Event, Observer, StatsSnapshot};
-pub use pacing::{Pacing, PacingReport};
-pub use stop::StopReason;
-
-/// What one attempt got: an HTTP answer, or no complete answer.
-pub type Attempt = Result<Response, TransportError>;
-
-/// Sends one attempt of a request, signed for `now` (Unix seconds).
-/// [`CosClient`] is the real one; tests script their own.
-pub trait Transport: Send + Sync + 'static {
-    fn send(&self, request: &InventoryRequest, now: u64) -> impl Future<Output = Attempt> + Send;
-
-    /// A transport of its own for the requests to one bucket, dropped when
-    /// its lane is done with the bucket; `None` (the default): the shared
-    /// one serves every bucket.
-    fn for_bucket(&self, _bucket: &BucketName, _region: &Region) -> Option<Self>
-    where
-        Self: Sized,
-    {
-        None
-    }
-}
-
-impl Transport for CosClient {
-    fn send(&self, request: &InventoryRequest, now: u64) -> impl Future<Output = Attempt> + Send {
-        CosClient::send(self, request, now)
-    }
-
-    fn for_bucket(&self, bucket: &BucketName, region: &Region) -> Option<Self> {
-        CosClient::for_bucket(self, bucket, region)
-    }
-}
 
 /// How the executor runs. Every value is valid by its type.
 #[derive(Debug, Clone)]
@@ -113,7 +69,7 @@ pub struct ExecutorConfig {
     pub bucket_rate: Option<Rate>,
     pub retry: RetryPolicy,
     /// While COS fails every request, the run pauses behind a probe; with
-    /// no answer for this long it stops (see [`storm`]).
+    /// no answer for this long it stops (see [`crate::pace::outage`]).
     pub give_up_after: Duration,
     /// After cancellation, how long requests already on the wire may take
     /// to finish before their jobs are written as cancelled.
@@ -292,8 +248,8 @@ impl<T: Transport> Shared<T> {
         }
     }
 
-    /// The run's pacer and storm gate.
-    fn pace(&self) -> &pacing::Parts {
+    /// The run's pacer and outage gate.
+    fn pace(&self) -> &crate::pace::Parts {
         self.pacing
             .parts(self.config.concurrency.get(), self.config.give_up_after)
     }
@@ -599,6 +555,7 @@ mod tests {
     use crate::model::tests::sample;
     use crate::model::{BucketName, InventoryId, Region};
     use crate::plan::Source;
+    use crate::send::client::CosClient;
 
     /// A job of the sample configuration with `id` on `bucket`.
     pub(super) fn job(bucket: &str, id: &str) -> Job {
@@ -688,12 +645,12 @@ mod tests {
             job("a-1250000000", "x"),
             job("a-1250000000", "y"),
         ]));
-        let credentials = crate::cos::credentials::SharedCredentials::fixed(
-            crate::cos::credentials::Credentials::new("a", "b", None),
-            crate::cos::credentials::CredentialSource::Explicit,
+        let credentials = crate::credentials::SharedCredentials::fixed(
+            crate::credentials::Credentials::new("a", "b", None),
+            crate::credentials::CredentialSource::Explicit,
         );
-        let client = CosClient::new(crate::cos::client::ClientConfig::new(
-            crate::cos::client::Endpoint::parse("http://127.0.0.1:9", false).unwrap(),
+        let client = CosClient::new(crate::send::client::ClientConfig::new(
+            crate::send::client::Endpoint::parse("http://127.0.0.1:9", false).unwrap(),
             credentials,
         ))
         .unwrap();

@@ -4,19 +4,11 @@ use std::time::Duration;
 
 use super::Attempt;
 use super::attempt::{End, Ended};
-use crate::cos::client::TransportErrorKind;
 use crate::model::{BucketName, Region};
 use crate::plan::Job;
 use crate::plan::reconcile::{Unreadable, UnreadableEnd};
 use crate::report::{self, Outcome, ReportRow};
-
-/// One line about an attempt's outcome.
-pub(crate) fn describe(outcome: &Attempt) -> String {
-    match outcome {
-        Ok(response) => response.describe(),
-        Err(err) => err.message.clone(),
-    }
-}
+use crate::send::client::TransportErrorKind;
 
 fn transport_code(kind: TransportErrorKind) -> &'static str {
     match kind {

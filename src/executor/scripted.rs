@@ -9,10 +9,12 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::retry::RetryPolicy;
 use super::tests::job;
 use super::*;
-use crate::cos::client::{TransportError, TransportErrorKind};
+use crate::cos::request::InventoryRequest;
+use crate::send::client::Response;
+use crate::send::client::{TransportError, TransportErrorKind};
+use crate::send::retry::RetryPolicy;
 
 /// Answers per (bucket, id), in order; `200 OK` once a script runs out.
 #[derive(Default)]

@@ -9,7 +9,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::Template;
-use super::expand::PLACEHOLDERS;
 use crate::manifest::{self, Loc, Problems, Setting, Settings};
 use crate::model::{
     self, AccountId, BucketName, Destination, Filter, Format, Frequency, IncludedObjectVersions,
@@ -376,7 +375,10 @@ impl Checker<'_> {
             return Some((None, None));
         };
         self.check_placeholders(&setting)?;
-        if PLACEHOLDERS.iter().any(|p| setting.value.contains(p)) {
+        if model::PREFIX_PLACEHOLDERS
+            .iter()
+            .any(|p| setting.value.contains(p))
+        {
             Some((None, Some(setting.value)))
         } else {
             Some((Some(setting.value), None))
@@ -390,7 +392,7 @@ impl Checker<'_> {
             let after = &rest[open..];
             let close = after.find('}').map(|close| &after[..=close]);
             match close {
-                Some(placeholder) if PLACEHOLDERS.contains(&placeholder) => {
+                Some(placeholder) if model::PREFIX_PLACEHOLDERS.contains(&placeholder) => {
                     rest = &after[placeholder.len()..];
                 }
                 _ => {

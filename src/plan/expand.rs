@@ -374,8 +374,6 @@ fn check_id(id: &Setting<String>, problems: &mut Problems) {
     }
 }
 
-pub(super) const PLACEHOLDERS: [&str; 3] = model::PREFIX_PLACEHOLDERS;
-
 pub(super) fn expand(
     pattern: &str,
     bucket: &BucketName,

@@ -147,14 +147,14 @@ pub struct PacingRecord {
     /// The pace at the end, if throttling still held it.
     pub paced_at: Option<f64>,
     /// Stretches that were slowed or paused, oldest first.
-    pub episodes: Vec<EpisodeRecord>,
+    pub outages: Vec<OutageRecord>,
     /// Pauses too short to list (failures lining up for a moment).
     pub brief_pauses: u32,
 }
 
 /// A slowed or paused stretch of a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct EpisodeRecord {
+pub struct OutageRecord {
     /// `slowed` (failures outnumbered answers) or `paused` (every request
     /// failed: an outage).
     pub kind: &'static str,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cosinv::cos::credentials::Credentials;
+use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::model::InventoryConfiguration;
 use cosinv::report::HEADER;

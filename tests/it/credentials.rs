@@ -11,14 +11,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
-use cosinv::cos::credentials::{
+use cosinv::cos::request::InventoryRequest;
+use cosinv::credentials::{
     ChainOptions, CredentialChain, CredentialSource, Credentials, CredentialsError,
     METADATA_ENDPOINT_VAR, RemoteFailure, STS_ENDPOINT_VAR, SharedCredentials, SourceError,
 };
-use cosinv::cos::request::InventoryRequest;
 use cosinv::emulator::{Emulator, EmulatorConfig, RoleConfig};
 use cosinv::model::{BucketName, Region};
+use cosinv::send::client::{ClientConfig, CosClient, Endpoint};
 
 use crate::now;
 

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use cosinv::account::{self, FetchSettings};
-use cosinv::cos::client::{ClientConfig, CosClient, Endpoint};
-use cosinv::cos::credentials::{CredentialSource, Credentials, SharedCredentials};
 use cosinv::cos::request::InventoryRequest;
 use cosinv::cos::xml::BucketEntry;
+use cosinv::credentials::{CredentialSource, Credentials, SharedCredentials};
 use cosinv::emulator::{Emulator, EmulatorConfig};
 use cosinv::model::{BucketName, Region};
+use cosinv::send::client::{ClientConfig, CosClient, Endpoint};
 
 use crate::apply::{SECRET_ID, SECRET_KEY, read_report, run, stderr, subcommand};
 

@@ -10,9 +10,9 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use cosinv::cos::credentials::Credentials;
 use cosinv::cos::sign::{self, KeyTime, SignableRequest};
 use cosinv::cos::xml::{self, BucketEntry};
+use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::model::InventoryId;
 
@@ -556,13 +556,13 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     let raw = Raw::new("GET", HOST, "/", vec![("inventory", "")]);
     assert!(send_bytes(&emulator, &raw.bytes()).await.is_none());
 
-    let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
+    let client = cosinv::send::client::CosClient::new(cosinv::send::client::ClientConfig {
         request_timeout: Duration::from_secs(5),
-        ..cosinv::cos::client::ClientConfig::new(
-            cosinv::cos::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
-            cosinv::cos::credentials::SharedCredentials::fixed(
+        ..cosinv::send::client::ClientConfig::new(
+            cosinv::send::client::Endpoint::parse(&emulator.endpoint(), false).unwrap(),
+            cosinv::credentials::SharedCredentials::fixed(
                 credentials(),
-                cosinv::cos::credentials::CredentialSource::Explicit,
+                cosinv::credentials::CredentialSource::Explicit,
             ),
         )
     })
@@ -573,7 +573,7 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     let err = client.send(&request, now()).await.unwrap_err();
     assert_eq!(
         err.kind,
-        cosinv::cos::client::TransportErrorKind::Connection,
+        cosinv::send::client::TransportErrorKind::Connection,
         "{err:?}"
     );
     assert!(emulator.counters().requests[&("GET".to_string(), "reset".to_string())] >= 2);
@@ -702,13 +702,13 @@ fn cosinv_emulate_serves_until_sigterm() {
         .to_string();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let status = runtime.block_on(async {
-        let client = cosinv::cos::client::CosClient::new(cosinv::cos::client::ClientConfig {
+        let client = cosinv::send::client::CosClient::new(cosinv::send::client::ClientConfig {
             request_timeout: Duration::from_secs(10),
-            ..cosinv::cos::client::ClientConfig::new(
-                cosinv::cos::client::Endpoint::parse(&endpoint, false).unwrap(),
-                cosinv::cos::credentials::SharedCredentials::fixed(
+            ..cosinv::send::client::ClientConfig::new(
+                cosinv::send::client::Endpoint::parse(&endpoint, false).unwrap(),
+                cosinv::credentials::SharedCredentials::fixed(
                     credentials(),
-                    cosinv::cos::credentials::CredentialSource::Explicit,
+                    cosinv::credentials::CredentialSource::Explicit,
                 ),
             )
         })

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use cosinv::cos::credentials::Credentials;
 use cosinv::cos::sign::{self, KeyTime, SignableRequest};
+use cosinv::credentials::Credentials;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -99,7 +99,7 @@ async fn random_slow_downs_are_retried_without_failing_or_stopping_anything() {
     );
     // Throttling is not an outage: never paused, never stopped.
     assert_eq!(
-        sidecar["pacing"]["episodes"],
+        sidecar["pacing"]["outages"],
         serde_json::json!([]),
         "{sidecar}"
     );
@@ -159,11 +159,11 @@ async fn a_ten_second_outage_pauses_the_run_which_then_applies_every_job() {
         stderr.contains("into the run: COS failed every request"),
         "{stderr}"
     );
-    let episodes = sidecar["pacing"]["episodes"].as_array().unwrap();
+    let outages = sidecar["pacing"]["outages"].as_array().unwrap();
     assert!(
-        episodes.iter().any(
-            |episode| episode["kind"] == "paused" && episode["reason"] == "service unavailable"
-        ),
+        outages
+            .iter()
+            .any(|outage| outage["kind"] == "paused" && outage["reason"] == "service unavailable"),
         "{sidecar}"
     );
 }

@@ -1,8 +1,9 @@
 //! Throttling and outages against servers whose answers depend on the
-//! (paused, tokio) clock: the storm gate pauses, probes, resumes and gives
+//! (paused, tokio) clock: the outage gate pauses, probes, resumes and gives
 //! up; throttling never uses up a job's attempts.
 
 use super::*;
+use crate::cos::request::InventoryRequest;
 use crate::report::Outcome;
 
 /// A server that is down between `from` and `until` (since it was made),
@@ -137,11 +138,11 @@ async fn an_outage_pauses_the_run_behind_a_probe_then_every_job_applies() {
     assert!(during <= 64 + 5 * 10, "{during} requests during the outage");
     assert!(events.first().is_some_and(|e| e == "paused"), "{events:?}");
     assert!(events.contains(&"resumed".to_string()), "{events:?}");
-    let paused = &result.pacing.episodes;
+    let paused = &result.pacing.outages;
     assert!(
         paused
             .iter()
-            .any(|e| e.kind == storm::EpisodeKind::Paused && e.probes > 0),
+            .any(|e| e.kind == crate::pace::outage::OutageKind::Paused && e.probes > 0),
         "{paused:?}"
     );
     assert_eq!(result.stopped, None);

@@ -7,13 +7,13 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cosinv::cos::client::{ClientConfig, CosClient, Endpoint, MAX_RESPONSE_BODY};
-use cosinv::cos::credentials::{CredentialSource, Credentials, SharedCredentials};
 use cosinv::cos::request::InventoryRequest;
 use cosinv::cos::xml;
-use cosinv::executor::retry::RetryPolicy;
+use cosinv::credentials::{CredentialSource, Credentials, SharedCredentials};
 use cosinv::executor::{ExecutorConfig, RunControl, execute};
 use cosinv::report::ReportWriter;
+use cosinv::send::client::{ClientConfig, CosClient, Endpoint, MAX_RESPONSE_BODY};
+use cosinv::send::retry::RetryPolicy;
 
 use super::server::{After, Canned, ScriptedServer};
 use super::{SECRET_ID, SECRET_KEY, read_report};

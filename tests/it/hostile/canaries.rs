@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::process::Output;
 
-use cosinv::cos::credentials::Credentials;
 use cosinv::cos::xml::BucketEntry;
+use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 
 use super::server::{After, Canned, ScriptedServer};

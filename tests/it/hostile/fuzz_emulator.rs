@@ -8,9 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cosinv::cos::credentials::Credentials;
 use cosinv::cos::sign::{self, KeyTime, SignableRequest};
 use cosinv::cos::xml;
+use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig};
 use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use cosinv::cmd::lock::RunLock;
-use cosinv::cos::credentials::Credentials;
+use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig};
 
 use super::{SECRET_ID, SECRET_KEY, cosinv, read_report, rows_of, run, stderr};

@@ -194,7 +194,7 @@ impl TrustRoots {
     /// against exactly them, ring, TLS 1.2 and 1.3, http/1.1 by ALPN),
     /// made once: a client built with it parses no certificate.
     pub(crate) fn rustls_config(&self) -> Result<rustls::ClientConfig, rustls::Error> {
-        super::http::install_ring();
+        install_ring();
         let provider = rustls::crypto::CryptoProvider::get_default()
             .cloned()
             .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
@@ -259,6 +259,13 @@ fn as_certificate_error(err: &(dyn std::error::Error + 'static)) -> Option<TlsFa
         _ => return None,
     };
     Some(TlsFailure { reason })
+}
+
+/// reqwest is built without a default crypto provider (aws-lc-rs needs
+/// cmake); ring is installed once per process. A second install fails
+/// harmlessly.
+pub(crate) fn install_ring() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::source::{RemoteFailure, SourceError};
-use crate::cos::http::HttpOptions;
+use crate::http::HttpOptions;
 
 /// Overrides the metadata service's base URL.
 pub const METADATA_ENDPOINT_VAR: &str = "COSINV_METADATA_ENDPOINT";

@@ -7,10 +7,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cos::client::Response;
 use crate::cos::request::InventoryRequest;
-use crate::executor::retry::{self, Class, RetryPolicy};
-use crate::executor::{Attempt, Transport};
+use crate::send::client::Response;
+use crate::send::retry::{self, Class, RetryPolicy};
+use crate::send::{Attempt, Transport};
 
 /// How account-level reads are sent.
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ pub async fn fetch<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cos::client::{TransportError, TransportErrorKind};
+    use crate::send::client::{TransportError, TransportErrorKind};
     use parking_lot::Mutex;
 
     /// Answers from a script, then 200s; records the signing times.

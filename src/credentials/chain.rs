@@ -39,7 +39,7 @@ use super::shared::{SharedCredentials, checked};
 use super::source::{CredentialSource, SourceError};
 use super::tke::{TkeConfig, TkeRole};
 use super::{CredentialPart, Credentials, CredentialsError, SECRET_ID_VARS};
-use crate::cos::http::HttpOptions;
+use crate::http::HttpOptions;
 
 /// What the caller decides about the chain. `Default` is the SDKs' chain.
 #[derive(Debug, Clone)]

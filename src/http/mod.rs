@@ -20,8 +20,13 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::proxy::Proxies;
-use super::tls::TrustRoots;
+pub mod proxy;
+pub mod tls;
+
+use proxy::Proxies;
+use tls::TrustRoots;
+
+pub(crate) use tls::install_ring;
 
 /// Settings shared by the HTTPS clients of a run. `Default`: reqwest's
 /// own certificate verification, no proxy, the system's resolver.
@@ -71,13 +76,6 @@ impl HttpOptions {
         }
         builder
     }
-}
-
-/// reqwest is built without a default crypto provider (aws-lc-rs needs
-/// cmake); ring is installed once per process. A second install fails
-/// harmlessly.
-pub(crate) fn install_ring() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Connect to `address` for `name`: an exact host name, or `*.domain` for

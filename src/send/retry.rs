@@ -9,16 +9,16 @@
 //! - [`backoff_delay`] is a pure function of the attempt, the policy, a
 //!   random number the caller supplies and any `Retry-After`;
 //!
-//! How many retries a storm of failures may cause is not decided here:
-//! the storm guard ([`super::storm`]) slows and pauses the whole run
+//! How many retries failures piling up may cause is not decided here:
+//! the outage guard ([`super::outage`]) slows and pauses the whole run
 //! instead of failing jobs, and throttling is answered by the pace
-//! ([`super::rate_control`]).
+//! ([`super::ceiling`]).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::cos::client::{Response, TransportError, TransportErrorKind};
 use crate::cos::error as code;
+use crate::send::client::{Response, TransportError, TransportErrorKind};
 
 /// What an outcome means for the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

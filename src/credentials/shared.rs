@@ -541,7 +541,7 @@ mod tests {
             **cause,
             SourceError::Unsendable {
                 from: source,
-                part: crate::cos::credentials::CredentialPart::SecurityToken
+                part: crate::credentials::CredentialPart::SecurityToken
             }
         );
         assert!(!err.to_string().contains("token\n"), "{err}");

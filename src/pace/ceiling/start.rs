@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{Pacing, RateController, Round};
+use super::{CeilingController, Pacing, Round};
 
 /// What the start has seen so far.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub(super) struct Start {
     noise_sample: Option<Round>,
     /// Whether any answer in lock-step was throttled.
     throttled: bool,
-    /// Lock-step ended early: see [`super::RateConfig::lockstep_until`].
+    /// Lock-step ended early: see [`super::CeilingConfig::lockstep_until`].
     free: bool,
 }
 
@@ -62,7 +62,7 @@ const NOISE_ODDS: f64 = 19.0;
 const CEILING_ODDS: f64 = 49.0;
 
 /// A probe is this many times the refill a ceiling would give it, beyond
-/// [`RateConfig::probe`], so a ceiling still rejects most of it (two
+/// [`CeilingConfig::probe`], so a ceiling still rejects most of it (two
 /// thirds or more) when round trips are slow.
 const PROBE_PER_REFILL: f64 = 3.0;
 
@@ -100,7 +100,7 @@ impl Wave {
     }
 }
 
-impl RateController {
+impl CeilingController {
     /// Whether sends still go in lock-step waves: not yet paced, and within
     /// the burst horizon of the first send.
     pub(super) fn in_lockstep(&self, now: Instant) -> bool {
@@ -116,7 +116,7 @@ impl RateController {
 
     /// Ends lock-step for good once the server has accepted, with nothing
     /// throttled but learned noise and no probe out, enough to put any
-    /// ceiling of its at [`super::RateConfig::lockstep_until`] or more: it
+    /// ceiling of its at [`super::CeilingConfig::lockstep_until`] or more: it
     /// accepted its burst plus its rate since the first send at most, so
     /// the first estimate is a lower bound of its rate.
     pub(super) fn free_if_ceiling_ruled_out(&mut self, now: Instant) {
@@ -157,7 +157,7 @@ impl RateController {
     /// round trip after its first answer: the rest of a wave comes within
     /// the spread of latencies, and an answer that never comes (a server
     /// error, a reset) must not hold the run. A probe still waiting for its
-    /// first answer is given up on after [`RateConfig::max_round`].
+    /// first answer is given up on after [`CeilingConfig::max_round`].
     fn wave_deadline(&self) -> Instant {
         let wave = &self.start.wave;
         match wave.first_answer {
@@ -237,7 +237,7 @@ impl RateController {
     }
 
     /// The ceiling a server that hides it behind a burst of
-    /// [`RateConfig::burst_horizon`] has shown: it accepted its burst plus
+    /// [`CeilingConfig::burst_horizon`] has shown: it accepted its burst plus
     /// its rate over the time since the first send, so that rate is at most
     /// what it accepted over that time plus the burst's.
     pub(super) fn first_estimate(&self, now: Instant) -> f64 {
@@ -258,7 +258,7 @@ impl RateController {
         self.first_estimate(now) * lasted.as_secs_f64()
     }
 
-    /// [`RateConfig::probe`] requests, plus [`PROBE_PER_REFILL`] times
+    /// [`CeilingConfig::probe`] requests, plus [`PROBE_PER_REFILL`] times
     /// what the bucket refills.
     fn probe_size(&self, now: Instant, wave: &Round) -> u64 {
         let refill = self.refill_during_probe(now, wave);

@@ -1,27 +1,27 @@
-//! Storm protection: when failures pile up the run slows, when COS is down
+//! Outage protection: when failures pile up the run slows, when COS is down
 //! it pauses behind a slow probe, and when it stays down past a deadline
 //! the run ends; jobs wait meanwhile instead of failing.
 //!
 //! This replaces the shared retry budget, which failed jobs after one
-//! attempt once it ran dry. Here nothing fails a job: [`StormGuard`] only
+//! attempt once it ran dry. Here nothing fails a job: [`OutageGuard`] only
 //! says whether a request may start now ([`Admission`]). It owns the
 //! decisions, not the waiting: every method takes the time from its caller,
 //! nothing reads a clock or sleeps, so it is tested on a simulated clock.
-//! [`StormGate`] is the thin shared wrapper the executor's tasks use.
-//! Throttling is not its business (that is [`super::rate_control`]): a
+//! [`OutageGate`] is the thin shared wrapper the executor's tasks use.
+//! Throttling is not its business (that is [`super::ceiling`]): a
 //! `SlowDown` is a live server asking for less, and counts as alive here.
 //!
 //! # Design
 //!
 //! - **Slowed.** Over a sliding window of two seconds, while failures
 //!   outnumber live answers, dispatch is paced at twice the rate of live
-//!   answers (at least [`StormConfig::min_slowed_rate`]). This is the
+//!   answers (at least [`OutageConfig::min_slowed_rate`]). This is the
 //!   client-side adaptive throttling of Google's SRE book ("Handling
 //!   Overload": allow `K × accepts`, K = 2) with waiting in place of
 //!   local rejection. Failures at any share below a half never slow the
 //!   run: retries cost little when most attempts succeed, and slowing
 //!   would not make random failures rarer.
-//! - **Paused.** [`StormConfig::outage_streak`] failed answers in a row,
+//! - **Paused.** [`OutageConfig::outage_streak`] failed answers in a row,
 //!   with no live answer between them, look like an outage (every answer a
 //!   5xx or a refused connection): dispatch stops except for one probe
 //!   request, sent at once and then at a growing interval (1 s, ×1.5, at
@@ -29,19 +29,19 @@
 //!   run. Requests during an outage are the wave already on its way plus a
 //!   probe every few seconds, not concurrency × attempts.
 //! - **Given up.** Paused with no live answer for
-//!   [`StormConfig::give_up_after`] (5 minutes by default): the run must
+//!   [`OutageConfig::give_up_after`] (5 minutes by default): the run must
 //!   end, with [`GiveUp`] saying for how long and what failed.
-//! - **History.** Each slowed or paused stretch becomes an [`Episode`]
+//! - **History.** Each slowed or paused stretch becomes an [`Outage`]
 //!   (start, end, what failed, how often) for the run's summary. Pauses
-//!   shorter than [`StormConfig::calm_after`] (random failures lining up
+//!   shorter than [`OutageConfig::calm_after`] (random failures lining up
 //!   for a moment) are only counted, so a summary is not a list of blips.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// Tuning of [`StormGuard`].
+/// Tuning of [`OutageGuard`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StormConfig {
+pub struct OutageConfig {
     /// Paused this long without a live answer, the run ends. Five minutes
     /// rides out a restart or a network blip, and does not leave a nightly
     /// run spinning for an hour against an endpoint that is gone.
@@ -50,7 +50,7 @@ pub struct StormConfig {
     /// random, 12 in a row is rare below a share of a half (one in 300,000
     /// answers at 35%), while an outage fills it from the wave already in
     /// flight (64 requests at the default concurrency). See
-    /// [`StormConfig::for_concurrency`] for fewer workers.
+    /// [`OutageConfig::for_concurrency`] for fewer workers.
     pub outage_streak: u32,
     /// The wait after the first probe (sent as soon as the run pauses).
     pub probe_interval: Duration,
@@ -65,14 +65,14 @@ pub struct StormConfig {
     /// While slowed, dispatch never drops below this pace, so a sick but
     /// alive service still sees the run move.
     pub min_slowed_rate: f64,
-    /// An episode ends this long after its cause did; pauses shorter than
+    /// An outage ends this long after its cause did; pauses shorter than
     /// this are counted, not recorded.
     pub calm_after: Duration,
 }
 
-impl Default for StormConfig {
+impl Default for OutageConfig {
     fn default() -> Self {
-        StormConfig {
+        OutageConfig {
             give_up_after: Duration::from_secs(300),
             outage_streak: 12,
             probe_interval: Duration::from_secs(1),
@@ -85,7 +85,7 @@ impl Default for StormConfig {
     }
 }
 
-impl StormConfig {
+impl OutageConfig {
     /// The defaults, with an outage streak that a run of `concurrency`
     /// workers fills within about two waves: twice the concurrency, between
     /// 4 and 12. (With one worker, four failures in a row already pause it
@@ -93,14 +93,14 @@ impl StormConfig {
     /// one round trip.)
     pub fn for_concurrency(concurrency: usize) -> Self {
         let streak = (2 * concurrency).clamp(4, 12) as u32;
-        StormConfig {
+        OutageConfig {
             outage_streak: streak,
-            ..StormConfig::default()
+            ..OutageConfig::default()
         }
     }
 }
 
-/// What became of one request, as far as storms are concerned.
+/// What became of one request, as far as outages are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutcomeKind {
     /// 2xx.
@@ -239,9 +239,9 @@ pub struct GiveUp {
     pub failures: FailureCounts,
 }
 
-/// The kind of an [`Episode`].
+/// The kind of an [`Outage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EpisodeKind {
+pub enum OutageKind {
     /// Dispatch was paced because failures outnumbered live answers.
     Slowed,
     /// Dispatch stopped behind a probe: an outage.
@@ -250,8 +250,8 @@ pub enum EpisodeKind {
 
 /// A stretch of the run that was slowed or paused, for the summary.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Episode {
-    pub kind: EpisodeKind,
+pub struct Outage {
+    pub kind: OutageKind,
     /// Since the guard was created (the start of the run).
     pub start: Duration,
     /// `None` while it lasts.
@@ -267,9 +267,9 @@ pub struct Episode {
     pub held: u64,
 }
 
-impl Episode {
-    fn new(kind: EpisodeKind, start: Duration, failures: FailureCounts) -> Self {
-        Episode {
+impl Outage {
+    fn new(kind: OutageKind, start: Duration, failures: FailureCounts) -> Self {
+        Outage {
             kind,
             start,
             end: None,
@@ -286,12 +286,12 @@ impl Episode {
     }
 }
 
-impl fmt::Display for Episode {
+impl fmt::Display for Outage {
     /// `paused 12.3 s – 22.8 s: 64 connection refused, 7 probes`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
-            EpisodeKind::Slowed => "slowed",
-            EpisodeKind::Paused => "paused",
+            OutageKind::Slowed => "slowed",
+            OutageKind::Paused => "paused",
         };
         let start = self.start.as_secs_f64();
         match self.end {
@@ -330,10 +330,10 @@ struct Pause {
     interval: Duration,
 }
 
-/// The pure storm guard; see the module documentation.
+/// The pure outage guard; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct StormGuard {
-    config: StormConfig,
+pub struct OutageGuard {
+    config: OutageConfig,
     started: Instant,
     window: Window,
     state: State,
@@ -345,15 +345,15 @@ pub struct StormGuard {
     next_slot: Instant,
     /// The last time a request was held because of failures.
     last_hold: Option<Instant>,
-    episodes: Vec<Episode>,
-    /// The index of the episode under way.
+    outages: Vec<Outage>,
+    /// The index of the outage under way.
     open: Option<usize>,
     brief_pauses: u32,
 }
 
-impl StormGuard {
-    pub fn new(config: StormConfig, now: Instant) -> Self {
-        StormGuard {
+impl OutageGuard {
+    pub fn new(config: OutageConfig, now: Instant) -> Self {
+        OutageGuard {
             config,
             started: now,
             window: Window::new(now, config.window),
@@ -363,7 +363,7 @@ impl StormGuard {
             last_live: now,
             next_slot: now,
             last_hold: None,
-            episodes: Vec::new(),
+            outages: Vec::new(),
             open: None,
             brief_pauses: 0,
         }
@@ -383,9 +383,9 @@ impl StormGuard {
     pub fn on_outcome(&mut self, now: Instant, kind: OutcomeKind) {
         let failed = kind.is_failure();
         self.window.record(now, failed);
-        if let Some(episode) = self.open_episode() {
-            episode.failures.count(kind);
-            episode.live += u64::from(!failed);
+        if let Some(outage) = self.open_outage() {
+            outage.failures.count(kind);
+            outage.live += u64::from(!failed);
         }
         if !failed {
             self.streak = 0;
@@ -426,12 +426,12 @@ impl StormGuard {
     }
 
     /// The slowed and paused stretches so far, oldest first.
-    pub fn episodes(&self) -> &[Episode] {
-        &self.episodes
+    pub fn outages(&self) -> &[Outage] {
+        &self.outages
     }
 
-    /// Pauses that ended within [`StormConfig::calm_after`]: counted, not
-    /// recorded as episodes.
+    /// Pauses that ended within [`OutageConfig::calm_after`]: counted, not
+    /// recorded as outages.
     pub fn brief_pauses(&self) -> u32 {
         self.brief_pauses
     }
@@ -448,8 +448,8 @@ impl StormGuard {
                 next_probe: now + pause.interval,
                 interval: interval.min(self.config.max_probe_interval),
             });
-            if let Some(episode) = self.open_episode() {
-                episode.probes += 1;
+            if let Some(outage) = self.open_outage() {
+                outage.probes += 1;
             }
             return Admission::Probe;
         }
@@ -463,7 +463,7 @@ impl StormGuard {
             return Admission::Go;
         };
         if self.open.is_none() {
-            self.open_episode_now(EpisodeKind::Slowed, now, FailureCounts::default());
+            self.open_outage_now(OutageKind::Slowed, now, FailureCounts::default());
         }
         if now >= self.next_slot {
             self.next_slot = self.next_slot.max(now) + Duration::from_secs_f64(1.0 / rate);
@@ -486,7 +486,7 @@ impl StormGuard {
     }
 
     fn pause(&mut self, now: Instant) {
-        self.close_episode(now);
+        self.close_outage(now);
         self.state = State::Paused(Pause {
             since: now,
             // The first probe goes at once: if this was random failures
@@ -494,7 +494,7 @@ impl StormGuard {
             next_probe: now,
             interval: self.config.probe_interval,
         });
-        self.open_episode_now(EpisodeKind::Paused, now, self.streak_failures);
+        self.open_outage_now(OutageKind::Paused, now, self.streak_failures);
     }
 
     fn resume(&mut self, now: Instant) {
@@ -503,16 +503,15 @@ impl StormGuard {
         // The outage's failures are explained; they must not slow the
         // restart. A server that falls over again pauses the run again.
         self.window = Window::new(now, self.config.window);
-        let brief = self.open.map(|i| &self.episodes[i]).is_some_and(|e| {
-            e.kind == EpisodeKind::Paused
-                && self.since_start(now) - e.start < self.config.calm_after
+        let brief = self.open.map(|i| &self.outages[i]).is_some_and(|e| {
+            e.kind == OutageKind::Paused && self.since_start(now) - e.start < self.config.calm_after
         });
         if brief {
-            self.episodes.pop();
+            self.outages.pop();
             self.open = None;
             self.brief_pauses += 1;
         } else {
-            self.close_episode(now);
+            self.close_outage(now);
         }
     }
 
@@ -521,15 +520,15 @@ impl StormGuard {
             down_for: now.saturating_duration_since(self.last_live),
             failures: self.streak_failures,
         };
-        self.close_episode(now);
+        self.close_outage(now);
         self.state = State::GaveUp(reason.clone());
         Admission::GiveUp(reason)
     }
 
     fn hold(&mut self, now: Instant) {
         self.last_hold = Some(now);
-        if let Some(episode) = self.open_episode() {
-            episode.held += 1;
+        if let Some(outage) = self.open_outage() {
+            outage.held += 1;
         }
     }
 
@@ -539,7 +538,7 @@ impl StormGuard {
             .is_none_or(|last| now.saturating_duration_since(last) >= self.config.calm_after);
         if calm {
             let end = self.last_hold.unwrap_or(now);
-            self.close_episode(end);
+            self.close_outage(end);
         }
     }
 
@@ -547,20 +546,20 @@ impl StormGuard {
         now.saturating_duration_since(self.started)
     }
 
-    fn open_episode(&mut self) -> Option<&mut Episode> {
-        self.open.map(|i| &mut self.episodes[i])
+    fn open_outage(&mut self) -> Option<&mut Outage> {
+        self.open.map(|i| &mut self.outages[i])
     }
 
-    fn open_episode_now(&mut self, kind: EpisodeKind, now: Instant, failures: FailureCounts) {
-        self.episodes
-            .push(Episode::new(kind, self.since_start(now), failures));
-        self.open = Some(self.episodes.len() - 1);
+    fn open_outage_now(&mut self, kind: OutageKind, now: Instant, failures: FailureCounts) {
+        self.outages
+            .push(Outage::new(kind, self.since_start(now), failures));
+        self.open = Some(self.outages.len() - 1);
     }
 
-    fn close_episode(&mut self, now: Instant) {
+    fn close_outage(&mut self, now: Instant) {
         let end = self.since_start(now);
-        if let Some(episode) = self.open_episode() {
-            episode.end = Some(end.max(episode.start));
+        if let Some(outage) = self.open_outage() {
+            outage.end = Some(end.max(outage.start));
         }
         self.open = None;
     }
@@ -630,91 +629,6 @@ impl Window {
             .min(self.bucket * 8)
             .max(self.bucket)
     }
-}
-
-/// [`StormGuard`] shared by the executor's tasks, on tokio's clock (so
-/// tests on a paused clock run instantly). Waiters wake at their time or
-/// as soon as a live answer resumes a paused run.
-#[derive(Debug)]
-pub struct StormGate {
-    core: parking_lot::Mutex<StormGuard>,
-    resumed: tokio::sync::Notify,
-}
-
-/// A pause or a resume, for the run's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Failures in a row paused the run; these are they.
-    Paused { failures: FailureCounts },
-    /// A live answer ended a pause that lasted this long.
-    Resumed { paused_for: Duration },
-}
-
-/// A request that may start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admitted {
-    Go,
-    Probe,
-}
-
-impl StormGate {
-    pub fn new(config: StormConfig) -> Self {
-        StormGate {
-            core: parking_lot::Mutex::new(StormGuard::new(config, now())),
-            resumed: tokio::sync::Notify::new(),
-        }
-    }
-
-    /// Waits until a request may start; `Err` when the run must end.
-    /// Cancel-safe: nothing is taken until it returns.
-    pub async fn admit(&self) -> Result<Admitted, GiveUp> {
-        loop {
-            // Listening before asking, so a resume in between is not lost.
-            let resumed = self.resumed.notified();
-            let admission = self.core.lock().admit(now());
-            match admission {
-                Admission::Go => return Ok(Admitted::Go),
-                Admission::Probe => return Ok(Admitted::Probe),
-                Admission::GiveUp(reason) => return Err(reason),
-                Admission::Wait(until) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(until.into()) => {}
-                        _ = resumed => {}
-                    }
-                }
-            }
-        }
-    }
-
-    /// Records how a request ended; says whether that paused or resumed
-    /// the run.
-    pub fn on_outcome(&self, kind: OutcomeKind) -> Option<Change> {
-        let now = now();
-        let mut core = self.core.lock();
-        let paused_since = core.paused_since();
-        core.on_outcome(now, kind);
-        match (paused_since, core.paused_since()) {
-            (Some(since), None) => {
-                self.resumed.notify_waiters();
-                Some(Change::Resumed {
-                    paused_for: now.saturating_duration_since(since),
-                })
-            }
-            (None, Some(_)) => Some(Change::Paused {
-                failures: core.streak_failures(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// A copy of the guard, for the summary and tests.
-    pub fn snapshot(&self) -> StormGuard {
-        self.core.lock().clone()
-    }
-}
-
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 #[cfg(test)]

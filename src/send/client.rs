@@ -7,7 +7,7 @@
 //! the [`HttpOptions`] of the run: trusted CAs, proxies, fixed addresses)
 //! and turns the answer into a [`Response`] or a [`TransportError`]. It
 //! does not retry: deciding what to do with an answer is
-//! [`crate::executor::retry`]'s job. The error's kind says what a retry
+//! [`crate::send::retry`]'s job. The error's kind says what a retry
 //! cannot fix: a refused server certificate
 //! ([`TransportErrorKind::TlsVerification`]) or credentials that cannot be
 //! had ([`TransportErrorKind::Credentials`]).
@@ -34,12 +34,12 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, HOST, HeaderMap, HeaderName, HeaderValue};
 
-use super::credentials::SharedCredentials;
-pub use super::http::{ClientBuildError, HttpOptions};
-use super::request::{InventoryRequest, bucket_host};
-use super::text::{printable, printable_within};
-use super::tls::tls_failure;
-use super::xml;
+use crate::cos::request::{InventoryRequest, bucket_host};
+use crate::cos::text::{printable, printable_within};
+use crate::cos::xml;
+use crate::credentials::SharedCredentials;
+use crate::http::tls::tls_failure;
+pub use crate::http::{ClientBuildError, HttpOptions};
 use crate::model::{BucketName, Region};
 
 /// Largest response body read; inventory answers are far smaller (a full
@@ -622,8 +622,8 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cos::credentials::{CredentialSource, Credentials};
     use crate::cos::request::bucket_host;
+    use crate::credentials::{CredentialSource, Credentials};
     use crate::model::{BucketName, Region};
 
     #[test]

@@ -1,13 +1,33 @@
-//! What a run learns about how fast COS lets it go: the rate controller
-//! ([`super::rate_control`]) and the storm guard ([`super::storm`]),
-//! shared by a run's phases so that what the refresh learned about COS's
-//! ceiling, or an outage it ran into, is not learned again by the apply.
+//! How fast a run sends, in one vocabulary:
+//!
+//! - **limits** ([`limits`]): the operator's caps, `--rate` overall and
+//!   `--bucket-rate` per bucket (governor); fixed for the run.
+//! - **ceiling** ([`ceiling`]): the rate COS's throttling allows, found as
+//!   the run goes from `SlowDown`s alone; the pure controller, on times
+//!   its caller passes.
+//! - **outage** ([`outage`]): COS failing (5xx, resets, timeouts): the run
+//!   slows, pauses and probes, and gives up when COS stays down; the pure
+//!   guard, on times its caller passes.
+//! - the **pace**: what the run sends at, the lowest of the three; the
+//!   shared, tokio-side wrappers ([`Pacer`] for the ceiling, [`OutageGate`]
+//!   for outages) live in [`shared`], and [`Pacing`] carries both across a
+//!   run's phases so that what the refresh learned is not learned again.
+//!
+//! The same words are used in the summary, the sidecar (`pacing`:
+//! `rate_cuts`, `paced_at`, `estimated_ceiling`, `outages`) and the docs.
+
+pub mod ceiling;
+pub mod limits;
+pub mod outage;
+pub mod shared;
+
+pub use shared::{OutageGate, Pacer};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::rate_control::{Pacer, RateConfig};
-use super::storm::{Episode, StormConfig, StormGate};
+use ceiling::CeilingConfig;
+use outage::{Outage, OutageConfig};
 
 /// A run's pacing, created by the first phase that uses it and shared by
 /// every clone: hand the same one to `refresh` and `execute` (through
@@ -16,9 +36,9 @@ use super::storm::{Episode, StormConfig, StormGate};
 pub struct Pacing(Arc<OnceLock<Parts>>);
 
 #[derive(Debug)]
-pub(super) struct Parts {
+pub struct Parts {
     pub pacer: Pacer,
-    pub gate: StormGate,
+    pub gate: OutageGate,
 }
 
 /// What pacing did during a run, for its summary.
@@ -35,20 +55,20 @@ pub struct PacingReport {
     pub noise_share: f64,
     /// Stretches of the run that were slowed or paused, oldest first;
     /// times are counted from the start of the first phase.
-    pub episodes: Vec<Episode>,
-    /// Pauses too short to be episodes (failures lining up for a moment).
+    pub outages: Vec<Outage>,
+    /// Pauses too short to be outages (failures lining up for a moment).
     pub brief_pauses: u32,
 }
 
 impl Pacing {
-    /// The parts, created on first use with `give_up_after` and a storm
+    /// The parts, created on first use with `give_up_after` and an outage
     /// guard tuned to `concurrency`.
     pub(super) fn parts(&self, concurrency: usize, give_up_after: Duration) -> &Parts {
         self.0.get_or_init(|| Parts {
-            pacer: Pacer::new(RateConfig::default()),
-            gate: StormGate::new(StormConfig {
+            pacer: Pacer::new(CeilingConfig::default()),
+            gate: OutageGate::new(OutageConfig {
                 give_up_after,
-                ..StormConfig::for_concurrency(concurrency)
+                ..OutageConfig::for_concurrency(concurrency)
             }),
         })
     }
@@ -65,7 +85,7 @@ impl Pacing {
             paced_at: controller.current_rate(),
             estimated_ceiling: controller.estimated_ceiling(),
             noise_share: controller.noise_share(),
-            episodes: guard.episodes().to_vec(),
+            outages: guard.outages().to_vec(),
             brief_pauses: guard.brief_pauses(),
         }
     }

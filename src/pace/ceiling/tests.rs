@@ -1,4 +1,5 @@
 use super::*;
+use crate::pace::shared::Pacer;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,7 +22,7 @@ const LATENCY: Duration = Duration::from_millis(20);
 type Wire = std::collections::VecDeque<(Instant, Instant, bool)>;
 
 /// Feeds `control` the answers due by `now`, in order.
-fn answer_due(control: &mut RateController, on_wire: &mut Wire, now: Instant) {
+fn answer_due(control: &mut CeilingController, on_wire: &mut Wire, now: Instant) {
     while let Some(&(at, sent_at, rejected)) = on_wire.front() {
         if at > now {
             break;
@@ -40,7 +41,7 @@ fn answer_due(control: &mut RateController, on_wire: &mut Wire, now: Instant) {
 /// `throttled(n)` says so for the n-th sent. Returns the time it stopped
 /// and the number sent.
 fn trickle(
-    control: &mut RateController,
+    control: &mut CeilingController,
     from: Instant,
     span: Duration,
     mut throttled: impl FnMut(usize) -> bool,
@@ -62,7 +63,7 @@ fn trickle(
 #[test]
 fn does_not_pace_until_the_first_throttle() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     let (_, sent) = trickle(&mut control, t0, secs(2), |_| false);
     assert_eq!(control.current_rate(), None);
     // Lock-step waves cost a steady trickle about a third of its first
@@ -73,8 +74,8 @@ fn does_not_pace_until_the_first_throttle() {
 #[test]
 fn the_start_goes_in_lockstep_waves_growing_from_the_initial_one() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
-    let initial = RateConfig::default().initial_wave;
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
+    let initial = CeilingConfig::default().initial_wave;
     for _ in 0..initial {
         control.try_acquire(t0).unwrap();
     }
@@ -107,7 +108,7 @@ fn the_start_goes_in_lockstep_waves_growing_from_the_initial_one() {
 /// `throttled(n)` says so for the n-th request. Returns the time it stopped
 /// and the number sent.
 fn drive(
-    control: &mut RateController,
+    control: &mut CeilingController,
     from: Instant,
     span: Duration,
     mut throttled: impl FnMut(usize) -> bool,
@@ -138,9 +139,9 @@ fn drive(
 
 /// A controller that sent 1,000/s for a second past the burst horizon,
 /// was throttled once, and has since run clean for `clean`.
-fn paced_at_about_1000(clean: Duration) -> (RateController, Instant) {
+fn paced_at_about_1000(clean: Duration) -> (CeilingController, Instant) {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     let (now, _) = trickle(&mut control, t0, ms(2_200), |_| false);
     // 19 answers fine, then a throttle.
     let (now, _) = trickle(&mut control, now, ms(40), |n| n == 19);
@@ -162,7 +163,7 @@ fn the_first_throttle_after_the_horizon_paces_below_the_rate_being_sent() {
 /// Sends one wave of `size` at `at`, answered `LATENCY` later, the first
 /// `accepted` accepted (as the emulator answers) and the rest throttled.
 /// Returns when it was answered.
-fn wave(control: &mut RateController, at: Instant, size: usize, accepted: usize) -> Instant {
+fn wave(control: &mut CeilingController, at: Instant, size: usize, accepted: usize) -> Instant {
     for _ in 0..size {
         control.try_acquire(at).unwrap();
     }
@@ -178,7 +179,7 @@ fn wave(control: &mut RateController, at: Instant, size: usize, accepted: usize)
 }
 
 /// Sends the probe the controller allows at `at`; returns its size.
-fn probe(control: &mut RateController, at: Instant) -> usize {
+fn probe(control: &mut CeilingController, at: Instant) -> usize {
     let mut size = 0;
     while control.try_acquire(at).is_ok() {
         size += 1;
@@ -189,7 +190,7 @@ fn probe(control: &mut RateController, at: Instant) -> usize {
 #[test]
 fn a_wave_mostly_throttled_at_the_start_paces_at_what_the_burst_showed() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     // The first wave against a ceiling of 3/s with a second's burst.
     let now = wave(&mut control, t0, 16, 3);
     assert!(control.try_acquire(now).is_err());
@@ -204,7 +205,7 @@ fn a_wave_mostly_throttled_at_the_start_paces_at_what_the_burst_showed() {
 #[test]
 fn a_partly_throttled_wave_is_probed_and_a_ceiling_found() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     // Against a ceiling of 40/s: the first wave fits the burst, the second
     // (twice as big) does not.
     let now = wave(&mut control, t0, 16, 16);
@@ -224,7 +225,7 @@ fn a_partly_throttled_wave_is_probed_and_a_ceiling_found() {
 #[test]
 fn a_partly_throttled_wave_is_probed_and_noise_learned() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     // Two of sixteen throttled: noise or a ceiling?
     let now = wave(&mut control, t0, 16, 14);
     let size = probe(&mut control, now);
@@ -305,7 +306,7 @@ fn a_congested_round_cuts_to_what_the_server_accepted() {
     );
     // Restarted at beta times that.
     let rate = control.current_rate().unwrap();
-    let beta = RateConfig::default().beta;
+    let beta = CeilingConfig::default().beta;
     assert!((rate - beta * ceiling).abs() < 1e-9, "{rate}");
 }
 
@@ -326,12 +327,15 @@ fn throttling_that_does_not_ease_is_learned_as_noise() {
 fn persistent_rejection_slows_to_the_minimum_and_no_further() {
     let (mut control, now) = paced_at_about_1000(secs(3));
     drive(&mut control, now, secs(120), |_| true);
-    assert_eq!(control.current_rate(), Some(RateConfig::default().min_rate));
+    assert_eq!(
+        control.current_rate(),
+        Some(CeilingConfig::default().min_rate)
+    );
 }
 
 #[test]
 fn the_cubic_curve_is_flat_at_the_ceiling_after_the_regain_time() {
-    let config = RateConfig::default();
+    let config = CeilingConfig::default();
     let at = |s: f64| cubic(&config, 100.0, Duration::from_secs_f64(s));
     assert!((at(0.0) - 80.0).abs() < 1e-9);
     assert!((at(2.0) - 100.0).abs() < 1e-9);
@@ -357,7 +361,7 @@ fn the_send_meter_counts_the_last_second() {
 
 #[tokio::test(start_paused = true)]
 async fn the_pacer_spaces_sends_once_throttled() {
-    let pacer = Pacer::new(RateConfig::default());
+    let pacer = Pacer::new(CeilingConfig::default());
     let first = pacer.acquire().await;
     pacer.on_throttle(first);
     let rate = pacer.current_rate().unwrap();
@@ -486,7 +490,7 @@ type OnWire = Reverse<(Duration, u64, Duration, Option<bool>)>;
 struct Sim {
     t0: Instant,
     now: Duration,
-    control: RateController,
+    control: CeilingController,
     server: Server,
     admits: Admits,
     latency: Duration,
@@ -501,15 +505,15 @@ struct Sim {
 
 impl Sim {
     fn run(setup: Setup, end: Duration) -> Self {
-        Sim::run_with(RateConfig::default(), setup, end)
+        Sim::run_with(CeilingConfig::default(), setup, end)
     }
 
-    fn run_with(config: RateConfig, setup: Setup, end: Duration) -> Self {
+    fn run_with(config: CeilingConfig, setup: Setup, end: Duration) -> Self {
         let t0 = Instant::now();
         let mut sim = Sim {
             t0,
             now: Duration::ZERO,
-            control: RateController::new(config, t0),
+            control: CeilingController::new(config, t0),
             server: Server {
                 tokens: (setup.ceiling)(Duration::ZERO).map_or(0.0, |r| r.max(1.0)),
                 ceiling: setup.ceiling,
@@ -841,7 +845,7 @@ fn starting_against_a_hidden_ceiling_of_40_loses_few_requests() {
 #[test]
 fn a_server_that_accepts_fast_ends_the_lockstep_early() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     let (now, sent) = drive(&mut control, t0, ms(300), |_| false);
     // 1,000/s × (1 s + 0.3 s): any ceiling is at least that fast.
     assert!(sent >= 1_300, "{sent}");
@@ -909,7 +913,7 @@ fn random_throttling_from_the_start_is_learned_without_pacing() {
 #[test]
 fn cuts_from_unpaced_that_chased_noise_stop_pacing() {
     let t0 = Instant::now();
-    let mut control = RateController::new(RateConfig::default(), t0);
+    let mut control = CeilingController::new(CeilingConfig::default(), t0);
     // Clean past the burst horizon, then one answer in ten throttled.
     let (now, _) = trickle(&mut control, t0, ms(2_200), |_| false);
     let (now, _) = trickle(&mut control, now, ms(100), |n| n % 10 == 3);

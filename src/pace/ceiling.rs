@@ -1,12 +1,12 @@
 //! How fast to send when COS throttles: a controller that finds an unknown
 //! rate ceiling, and what a `Retry-After` header asks for.
 //!
-//! This module owns the *decisions* only. [`RateController`] is a plain
+//! This module owns the *decisions* only. [`CeilingController`] is a plain
 //! state machine: every method takes the time from its caller; nothing reads
 //! a clock, sleeps or does I/O, so it is tested against simulated servers.
 //! [`Pacer`] is the thin shared wrapper the executor's tasks use. Neither
 //! knows about retries, outages or server errors (that is
-//! [`super::storm`]): their only signals are "accepted" and "throttled".
+//! [`super::outage`]): their only signals are "accepted" and "throttled".
 //!
 //! # Design
 //!
@@ -21,17 +21,17 @@
 //! ceiling until that burst is spent:
 //!
 //! 1. **The start goes in lock-step waves** (`start.rs`). For the first
-//!    [`RateConfig::burst_horizon`] of sending, once a wave's first answer
+//!    [`CeilingConfig::burst_horizon`] of sending, once a wave's first answer
 //!    is in, nothing more is sent until the rest of it is (or half a round
 //!    trip has passed), so a wave that empties the server's burst is seen
 //!    whole before another goes out on the back of its accepted answers
 //!    (the emulator answers those first). Waves start at
-//!    [`RateConfig::initial_wave`] and at most double, as in TCP's slow
+//!    [`CeilingConfig::initial_wave`] and at most double, as in TCP's slow
 //!    start: against a ceiling whose burst is smaller than the client's
 //!    concurrency, a first wave of all of it would be mostly rejected.
 //!    Waves drain the pipeline every round trip, so lock-step ends early
 //!    once what the server accepted (nothing throttled but learned noise)
-//!    puts any ceiling at [`RateConfig::lockstep_until`] or more, where
+//!    puts any ceiling at [`CeilingConfig::lockstep_until`] or more, where
 //!    the requests on the wire when a burst runs out are few next to a
 //!    second's worth.
 //! 2. **A partly throttled wave is probed, not believed** (`start.rs`).
@@ -82,7 +82,7 @@
 //!    with them would let the pace creep higher still).
 //! 6. **The cubic curve is scaled to the rate.** AWS uses one constant in
 //!    requests per second cubed, which regains the ceiling in 1.5 s at 5/s
-//!    and in 15 s at 5,000/s; here it takes [`RateConfig::regain`] at any
+//!    and in 15 s at 5,000/s; here it takes [`CeilingConfig::regain`] at any
 //!    scale (longer only at paces where a round's answers take longer), so
 //!    rejections per cycle are a similar share at every ceiling.
 //! 7. **Shares are read as the statistics they are.** Few answers give
@@ -99,9 +99,9 @@ use std::time::{Duration, Instant};
 
 use start::Start;
 
-/// Tuning of [`RateController`].
+/// Tuning of [`CeilingController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateConfig {
+pub struct CeilingConfig {
     /// After a cut the pace restarts at this fraction of the estimated
     /// ceiling. AWS and TCP CUBIC use 0.7 of the rate *sent*; ours is a
     /// fraction of the rate *accepted*, already below what was sent, so a
@@ -115,7 +115,7 @@ pub struct RateConfig {
     pub regain: Duration,
     /// The pace never goes below this many requests per second. The issue
     /// asks that the controller can reach 1/s against a ceiling that low;
-    /// a server that allows less is better handled by the storm guard.
+    /// a server that allows less is better handled by the outage guard.
     pub min_rate: f64,
     /// A round is judged once it holds this many answers. 20 keeps rounds
     /// within a round trip or two at hundreds per second while giving a
@@ -161,9 +161,9 @@ pub struct RateConfig {
     pub lockstep_until: f64,
 }
 
-impl Default for RateConfig {
+impl Default for CeilingConfig {
     fn default() -> Self {
-        RateConfig {
+        CeilingConfig {
             beta: 0.8,
             regain: Duration::from_secs(2),
             min_rate: 1.0,
@@ -181,8 +181,8 @@ impl Default for RateConfig {
 
 /// The pure rate controller; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct RateController {
-    config: RateConfig,
+pub struct CeilingController {
+    config: CeilingConfig,
     sends: SendMeter,
     /// Smoothed round-trip time (TCP's 7/8 average).
     rtt: Duration,
@@ -317,7 +317,7 @@ impl Round {
     /// (the first brings no answers: they are to requests sent in it); at
     /// once when nearly everything is rejected (the first waves against a
     /// low ceiling); or once it is old and has any answer at all.
-    fn is_complete(&self, now: Instant, config: &RateConfig, rtt: Duration) -> bool {
+    fn is_complete(&self, now: Instant, config: &CeilingConfig, rtt: Duration) -> bool {
         let age = now.saturating_duration_since(self.start);
         (self.answered >= config.round_answers && age >= 2 * rtt)
             || (self.throttled * 2 >= config.round_answers && self.share() >= 0.9)
@@ -325,9 +325,9 @@ impl Round {
     }
 }
 
-impl RateController {
-    pub fn new(config: RateConfig, now: Instant) -> Self {
-        RateController {
+impl CeilingController {
+    pub fn new(config: CeilingConfig, now: Instant) -> Self {
+        CeilingController {
             config,
             sends: SendMeter::new(now),
             rtt: Duration::ZERO,
@@ -798,18 +798,18 @@ fn significantly_higher(after: &Round, before: &Round) -> bool {
 
 /// The CUBIC window, scaled to the ceiling: `beta·ceiling` at the cut,
 /// flat at `ceiling` after [`regain`], then growing ever faster.
-fn cubic(config: &RateConfig, ceiling: f64, since_cut: Duration) -> f64 {
+fn cubic(config: &CeilingConfig, ceiling: f64, since_cut: Duration) -> f64 {
     let regain = regain(config, ceiling).as_secs_f64();
     let scale = (1.0 - config.beta) / regain.powi(3);
     let t = since_cut.as_secs_f64() - regain;
     ceiling * (1.0 + scale * t.powi(3))
 }
 
-/// How long the curve takes back to the ceiling: [`RateConfig::regain`],
+/// How long the curve takes back to the ceiling: [`CeilingConfig::regain`],
 /// or longer at paces so slow that a round's worth of answers takes more
 /// (20 answers at 2/s take 10 s): the curve must not outrun the evidence
 /// that it has gone too far.
-fn regain(config: &RateConfig, ceiling: f64) -> Duration {
+fn regain(config: &CeilingConfig, ceiling: f64) -> Duration {
     let evidence = f64::from(config.round_answers) / ceiling.max(config.min_rate);
     config
         .regain
@@ -922,94 +922,6 @@ impl SendMeter {
             .max(0.01);
         self.counts.iter().sum::<u64>() as f64 / covered
     }
-}
-
-/// [`RateController`] shared by the executor's tasks.
-///
-/// Waiters queue on a fair turnstile, so only the first in line sleeps on
-/// the bucket: no thundering herd at thousands per second, and a cut takes
-/// effect for everyone still waiting. While not paced, the first in line
-/// also wakes on every answer: a lock-step wave ends with its last answer,
-/// not at a time. The clock is tokio's, so tests on a paused clock run
-/// instantly.
-#[derive(Debug)]
-pub struct Pacer {
-    core: parking_lot::Mutex<RateController>,
-    turn: tokio::sync::Mutex<()>,
-    answered: tokio::sync::Notify,
-}
-
-impl Pacer {
-    pub fn new(config: RateConfig) -> Self {
-        Pacer {
-            core: parking_lot::Mutex::new(RateController::new(config, now())),
-            turn: tokio::sync::Mutex::new(()),
-            answered: tokio::sync::Notify::new(),
-        }
-    }
-
-    /// Waits for the right to send, and returns the send time to hand
-    /// back with the answer. Cancel-safe: nothing is taken until it
-    /// returns.
-    pub async fn acquire(&self) -> Instant {
-        let _turn = self.turn.lock().await;
-        loop {
-            // Registered before asking, so an answer in between is not
-            // missed.
-            let answered = self.answered.notified();
-            let now = now();
-            let (ready, on_answers) = {
-                let mut core = self.core.lock();
-                (core.try_acquire(now), core.waits_for_answers(now))
-            };
-            let sleep = tokio::time::sleep_until(match ready {
-                Ok(()) => return now,
-                Err(at) => at.into(),
-            });
-            if on_answers {
-                tokio::select! {
-                    _ = sleep => {}
-                    _ = answered => {}
-                }
-            } else {
-                sleep.await;
-            }
-        }
-    }
-
-    pub fn on_success(&self, sent_at: Instant) {
-        self.on_answer(|core, now| core.on_success(now, sent_at));
-    }
-
-    pub fn on_throttle(&self, sent_at: Instant) {
-        self.on_answer(|core, now| core.on_throttle(now, sent_at));
-    }
-
-    fn on_answer(&self, feed: impl FnOnce(&mut RateController, Instant)) {
-        let waiting = {
-            let mut core = self.core.lock();
-            let now = now();
-            let waiting = core.waits_for_answers(now);
-            feed(&mut core, now);
-            waiting
-        };
-        if waiting {
-            self.answered.notify_waiters();
-        }
-    }
-
-    pub fn current_rate(&self) -> Option<f64> {
-        self.core.lock().current_rate()
-    }
-
-    /// A copy of the controller, for the summary and tests.
-    pub fn snapshot(&self) -> RateController {
-        self.core.lock().clone()
-    }
-}
-
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 mod start;

@@ -3,7 +3,7 @@
 //! Some answers say that no further request of the run can succeed: COS
 //! refused the credentials, there are no credentials left to sign with, or
 //! the server's certificate was refused. And a COS that has answered
-//! nothing for the storm guard's deadline ([`super::storm`]) ends the run
+//! nothing for the outage guard's deadline ([`super::outage`]) ends the run
 //! too: the rest is better sent by a later run than held for hours. `StopReason::from_attempt`
 //! recognises them (from the class [`super::retry::classify`] gave); the
 //! first one the run meets is kept, the jobs not yet sent are written as
@@ -89,17 +89,16 @@ impl StopReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cos::client::{TransportError, TransportErrorKind};
-    use crate::executor::tests::job;
+    use crate::send::client::{TransportError, TransportErrorKind};
 
     #[test]
     fn only_run_stopping_classes_give_a_reason() {
-        let job = job("photos-1250000000", "daily");
+        let bucket = crate::model::BucketName::parse("photos-1250000000").unwrap();
         let tls: Attempt = Err(TransportError {
             kind: TransportErrorKind::TlsVerification,
             message: "TLS: the certificate of x was refused: UnknownIssuer".into(),
         });
-        let (bucket, id) = (job.bucket(), job.id().as_str());
+        let (bucket, id) = (&bucket, "daily");
         let reason = StopReason::from_attempt(Class::TlsRefused, bucket, id, &tls).unwrap();
         assert_eq!(reason.kind(), "tls-refused");
         assert!(reason.to_string().contains("UnknownIssuer"), "{reason}");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::pace::shared::{Admitted, OutageGate};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,7 +18,7 @@ fn secs(n: u64) -> Duration {
 #[test]
 fn scattered_failures_change_nothing() {
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(StormConfig::default(), t0);
+    let mut guard = OutageGuard::new(OutageConfig::default(), t0);
     for i in 0..10_000 {
         let now = t0 + ms(i);
         assert_eq!(guard.admit(now), Admission::Go);
@@ -28,26 +29,26 @@ fn scattered_failures_change_nothing() {
         };
         guard.on_outcome(now, kind);
     }
-    assert!(guard.episodes().is_empty());
+    assert!(guard.outages().is_empty());
     assert_eq!(guard.health(t0 + ms(10_000)), Health::Normal);
 }
 
 #[test]
 fn throttling_is_a_live_answer() {
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(StormConfig::default(), t0);
+    let mut guard = OutageGuard::new(OutageConfig::default(), t0);
     for i in 0..1_000 {
         guard.on_outcome(t0 + ms(i), OutcomeKind::Throttled);
     }
     assert_eq!(guard.admit(t0 + ms(1_000)), Admission::Go);
-    assert!(guard.episodes().is_empty());
+    assert!(guard.outages().is_empty());
 }
 
 #[test]
 fn failures_in_a_row_pause_behind_a_probe_at_a_growing_interval() {
-    let config = StormConfig::default();
+    let config = OutageConfig::default();
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(config, t0);
+    let mut guard = OutageGuard::new(config, t0);
     for _ in 0..config.outage_streak {
         guard.on_outcome(t0, OutcomeKind::ConnectFailed);
     }
@@ -72,9 +73,9 @@ fn failures_in_a_row_pause_behind_a_probe_at_a_growing_interval() {
 
 #[test]
 fn a_live_answer_resumes_and_the_pause_is_recorded() {
-    let config = StormConfig::default();
+    let config = OutageConfig::default();
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(config, t0);
+    let mut guard = OutageGuard::new(config, t0);
     guard.on_outcome(t0, OutcomeKind::Success);
     for _ in 0..config.outage_streak {
         guard.on_outcome(t0 + secs(5), OutcomeKind::ServiceUnavailable);
@@ -84,42 +85,42 @@ fn a_live_answer_resumes_and_the_pause_is_recorded() {
     assert_eq!(guard.admit(t0 + secs(6)), Admission::Probe);
     guard.on_outcome(t0 + secs(6), OutcomeKind::Success);
     assert_eq!(guard.admit(t0 + secs(6)), Admission::Go);
-    let [episode] = guard.episodes() else {
-        panic!("{:?}", guard.episodes());
+    let [outage] = guard.outages() else {
+        panic!("{:?}", guard.outages());
     };
-    assert_eq!(episode.kind, EpisodeKind::Paused);
-    assert_eq!((episode.start, episode.end), (secs(5), Some(secs(6))));
-    assert_eq!(episode.failures.service_unavailable, 13);
-    assert_eq!((episode.probes, episode.live), (2, 1));
-    assert_eq!(episode.reason(), Some(OutcomeKind::ServiceUnavailable));
+    assert_eq!(outage.kind, OutageKind::Paused);
+    assert_eq!((outage.start, outage.end), (secs(5), Some(secs(6))));
+    assert_eq!(outage.failures.service_unavailable, 13);
+    assert_eq!((outage.probes, outage.live), (2, 1));
+    assert_eq!(outage.reason(), Some(OutcomeKind::ServiceUnavailable));
     assert_eq!(
-        episode.to_string(),
+        outage.to_string(),
         "paused 5.0 s – 6.0 s: 13 service unavailable, 2 probes"
     );
 }
 
 #[test]
 fn a_pause_that_ends_at_once_is_only_counted() {
-    let config = StormConfig::default();
+    let config = OutageConfig::default();
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(config, t0);
+    let mut guard = OutageGuard::new(config, t0);
     for _ in 0..config.outage_streak {
         guard.on_outcome(t0, OutcomeKind::ServerError);
     }
     assert_eq!(guard.admit(t0), Admission::Probe);
     guard.on_outcome(t0 + ms(20), OutcomeKind::Success);
-    assert!(guard.episodes().is_empty());
+    assert!(guard.outages().is_empty());
     assert_eq!(guard.brief_pauses(), 1);
 }
 
 #[test]
 fn a_run_paused_past_the_deadline_gives_up_and_says_why() {
-    let config = StormConfig {
+    let config = OutageConfig {
         give_up_after: secs(60),
-        ..StormConfig::default()
+        ..OutageConfig::default()
     };
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(config, t0);
+    let mut guard = OutageGuard::new(config, t0);
     guard.on_outcome(t0 + secs(1), OutcomeKind::Success);
     for _ in 0..20 {
         guard.on_outcome(t0 + secs(2), OutcomeKind::ConnectFailed);
@@ -144,13 +145,13 @@ fn a_run_paused_past_the_deadline_gives_up_and_says_why() {
     // For good.
     guard.on_outcome(t0 + secs(62), OutcomeKind::Success);
     assert!(matches!(guard.admit(t0 + secs(62)), Admission::GiveUp(_)));
-    assert_eq!(guard.episodes()[0].end, Some(secs(61)));
+    assert_eq!(guard.outages()[0].end, Some(secs(61)));
 }
 
 #[test]
 fn failures_that_outnumber_answers_slow_dispatch_to_twice_the_answers() {
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(StormConfig::default(), t0);
+    let mut guard = OutageGuard::new(OutageConfig::default(), t0);
     // 10 live answers and 30 failures a second, interleaved (never 12 in
     // a row).
     for i in 0..80 {
@@ -171,21 +172,21 @@ fn failures_that_outnumber_answers_slow_dispatch_to_twice_the_answers() {
     };
     let gap = next.duration_since(now).as_secs_f64();
     assert!((gap - 1.0 / 17.0).abs() < 1e-6, "{gap}");
-    assert_eq!(guard.episodes()[0].kind, EpisodeKind::Slowed);
+    assert_eq!(guard.outages()[0].kind, OutageKind::Slowed);
     // Once the window holds no more failures, dispatch is free again and
-    // the episode ends a calm second after the last hold.
+    // the outage ends a calm second after the last hold.
     assert_eq!(guard.admit(now + secs(3)), Admission::Go);
     assert_eq!(guard.health(now + secs(3)), Health::Normal);
-    assert_eq!(guard.episodes()[0].end, Some(secs(2)));
+    assert_eq!(guard.outages()[0].end, Some(secs(2)));
 }
 
 #[test]
 fn fewer_workers_pause_after_fewer_failures() {
-    assert_eq!(StormConfig::for_concurrency(1).outage_streak, 4);
-    assert_eq!(StormConfig::for_concurrency(3).outage_streak, 6);
-    assert_eq!(StormConfig::for_concurrency(64).outage_streak, 12);
+    assert_eq!(OutageConfig::for_concurrency(1).outage_streak, 4);
+    assert_eq!(OutageConfig::for_concurrency(3).outage_streak, 6);
+    assert_eq!(OutageConfig::for_concurrency(64).outage_streak, 12);
     assert_eq!(
-        StormConfig::default().give_up_after,
+        OutageConfig::default().give_up_after,
         Duration::from_secs(300)
     );
 }
@@ -212,7 +213,7 @@ fn failure_counts_name_the_most_frequent_first() {
 
 #[tokio::test(start_paused = true)]
 async fn the_gate_holds_jobs_until_a_probe_succeeds() {
-    let gate = std::sync::Arc::new(StormGate::new(StormConfig::default()));
+    let gate = std::sync::Arc::new(OutageGate::new(OutageConfig::default()));
     for _ in 0..12 {
         gate.on_outcome(OutcomeKind::ConnectFailed);
     }
@@ -266,7 +267,7 @@ fn outage(from: Duration, to: Duration) -> Faults {
 }
 
 struct Run {
-    guard: StormGuard,
+    guard: OutageGuard,
     /// When each attempt was sent.
     sent: Vec<Duration>,
     /// When each job finished.
@@ -287,23 +288,23 @@ impl Run {
 
     fn paused_for(&self) -> Duration {
         self.guard
-            .episodes()
+            .outages()
             .iter()
-            .filter(|e| e.kind == EpisodeKind::Paused)
+            .filter(|e| e.kind == OutageKind::Paused)
             .map(|e| e.end.unwrap_or(self.end) - e.start)
             .sum()
     }
 }
 
 fn simulate(
-    config: StormConfig,
+    config: OutageConfig,
     jobs: usize,
     concurrency: usize,
     faults: Faults,
     end: Duration,
 ) -> Run {
     let t0 = Instant::now();
-    let mut guard = StormGuard::new(config, t0);
+    let mut guard = OutageGuard::new(config, t0);
     let mut rng = fastrand::Rng::with_seed(7);
     let mut waiting: BinaryHeap<Reverse<(Duration, u32)>> = BinaryHeap::new();
     // (answer time, index into `attempts`)
@@ -378,7 +379,7 @@ fn describe(name: &str, run: &Run) {
         run.paused_for().as_secs_f64(),
         run.guard.brief_pauses(),
         run.guard
-            .episodes()
+            .outages()
             .iter()
             .map(|e| e.to_string())
             .collect::<Vec<_>>()
@@ -390,7 +391,7 @@ fn describe(name: &str, run: &Run) {
 fn ten_percent_server_errors_never_slow_or_pause() {
     static FAULTS: [(OutcomeKind, f64); 1] = [(OutcomeKind::ServerError, 0.1)];
     let run = simulate(
-        StormConfig::default(),
+        OutageConfig::default(),
         20_000,
         64,
         random_failures(&FAULTS),
@@ -398,7 +399,7 @@ fn ten_percent_server_errors_never_slow_or_pause() {
     );
     describe("10% 5xx", &run);
     assert_eq!(run.done.len(), 20_000);
-    assert!(run.guard.episodes().is_empty());
+    assert!(run.guard.outages().is_empty());
     assert_eq!(run.guard.brief_pauses(), 0);
 }
 
@@ -407,7 +408,7 @@ fn a_third_of_answers_failing_never_stops_the_run() {
     static FAULTS: [(OutcomeKind, f64); 2] =
         [(OutcomeKind::ServerError, 0.3), (OutcomeKind::Broken, 0.05)];
     let run = simulate(
-        StormConfig::default(),
+        OutageConfig::default(),
         20_000,
         64,
         random_failures(&FAULTS),
@@ -416,14 +417,14 @@ fn a_third_of_answers_failing_never_stops_the_run() {
     describe("30% 5xx + 5% resets", &run);
     assert_eq!(run.done.len(), 20_000);
     assert!(run.gave_up.is_none());
-    assert!(run.paused_for() < secs(2), "{:?}", run.guard.episodes());
+    assert!(run.paused_for() < secs(2), "{:?}", run.guard.outages());
 }
 
 #[test]
 fn mostly_failing_answers_slow_the_run_but_every_job_ends() {
     static FAULTS: [(OutcomeKind, f64); 1] = [(OutcomeKind::ServiceUnavailable, 0.6)];
     let run = simulate(
-        StormConfig::default(),
+        OutageConfig::default(),
         2_000,
         64,
         random_failures(&FAULTS),
@@ -434,10 +435,10 @@ fn mostly_failing_answers_slow_the_run_but_every_job_ends() {
     assert!(run.gave_up.is_none());
     let slowed = run
         .guard
-        .episodes()
+        .outages()
         .iter()
-        .filter(|e| e.kind == EpisodeKind::Slowed);
-    assert!(slowed.count() > 0, "{:?}", run.guard.episodes());
+        .filter(|e| e.kind == OutageKind::Slowed);
+    assert!(slowed.count() > 0, "{:?}", run.guard.outages());
     // Attempts stay within reach of what succeeds: at most about three
     // per job (2.5 expected at 60% failures), not a storm of retries.
     assert!(run.sent.len() < 3 * 2_000, "{}", run.sent.len());
@@ -447,7 +448,7 @@ fn mostly_failing_answers_slow_the_run_but_every_job_ends() {
 fn a_ten_second_outage_pauses_with_few_requests_and_resumes() {
     let (from, to) = (secs(5), secs(15));
     let run = simulate(
-        StormConfig::default(),
+        OutageConfig::default(),
         200_000,
         64,
         outage(from, to),
@@ -456,16 +457,16 @@ fn a_ten_second_outage_pauses_with_few_requests_and_resumes() {
     describe("10 s outage", &run);
     let during = run.sent_between(from, to);
     assert!(during <= 64 + 5 * 10, "{during} requests during the outage");
-    let [episode] = run.guard.episodes() else {
-        panic!("{:?}", run.guard.episodes());
+    let [outage] = run.guard.outages() else {
+        panic!("{:?}", run.guard.outages());
     };
-    assert_eq!(episode.kind, EpisodeKind::Paused);
+    assert_eq!(outage.kind, OutageKind::Paused);
     assert!(
-        episode.start >= from && episode.start < from + ms(100),
-        "{episode}"
+        outage.start >= from && outage.start < from + ms(100),
+        "{outage}"
     );
-    let end = episode.end.expect("still paused");
-    assert!(end >= to && end <= to + secs(5) + ms(100), "{episode}");
+    let end = outage.end.expect("still paused");
+    assert!(end >= to && end <= to + secs(5) + ms(100), "{outage}");
     // Back at full pace after it (64 workers × 20 ms = 3,200 jobs/s).
     let after = run.done_between(end + secs(1), end + secs(6));
     assert!(after >= 5 * 3_000, "{after} jobs in the 5 s after resuming");
@@ -473,9 +474,9 @@ fn a_ten_second_outage_pauses_with_few_requests_and_resumes() {
 
 #[test]
 fn a_permanent_outage_gives_up_at_the_deadline() {
-    let config = StormConfig {
+    let config = OutageConfig {
         give_up_after: secs(60),
-        ..StormConfig::default()
+        ..OutageConfig::default()
     };
     let from = secs(5);
     let run = simulate(config, 200_000, 64, outage(from, secs(3_600)), secs(600));

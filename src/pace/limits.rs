@@ -3,7 +3,7 @@
 //! [`Limits`] are the operator's hard caps (global and per bucket): GCRA
 //! limiters from governor, global and keyed by bucket. The pace COS's
 //! throttling allows is found separately, under these caps, by
-//! [`super::rate_control`].
+//! [`super::ceiling`].
 
 use std::num::NonZeroU32;
 use std::time::Duration;
