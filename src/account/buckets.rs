@@ -9,6 +9,15 @@ use crate::plan::{Discovered, DiscoveredBucket};
 use crate::send::Transport;
 use crate::send::{FetchSettings, fetch};
 
+/// Pages of GET Service read at most: 2,000,000 buckets at full pages,
+/// far beyond any account (COS allows 200 buckets per account unless
+/// raised), yet bounded against a server that never says "complete".
+pub const MAX_SERVICE_PAGES: usize = 1_000;
+/// Buckets kept from GET Service at most, whatever the page size.
+pub const MAX_SERVICE_BUCKETS: usize = 1_000_000;
+/// How long reading the whole list may take.
+pub const SERVICE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Why the bucket list could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
@@ -34,6 +43,16 @@ pub enum ListError {
         page: usize,
         marker: Option<String>,
     },
+    #[error(
+        "GET Service on {host} was still not complete after {pages} pages and {buckets} \
+         buckets in {secs}s; stopping rather than reading without end"
+    )]
+    Endless {
+        host: String,
+        pages: usize,
+        buckets: usize,
+        secs: u64,
+    },
 }
 
 /// Every bucket of the account (of `region` only, when given: its endpoint
@@ -49,9 +68,22 @@ pub async fn list_buckets<T: Transport>(
     let page_size = page_size.clamp(1, MAX_SERVICE_PAGE);
     let mut buckets = Vec::new();
     let mut marker: Option<String> = None;
+    let started = tokio::time::Instant::now();
     for page in 1.. {
+        let elapsed = started.elapsed();
+        if page > MAX_SERVICE_PAGES
+            || buckets.len() >= MAX_SERVICE_BUCKETS
+            || elapsed >= SERVICE_DEADLINE
+        {
+            return Err(ListError::Endless {
+                host,
+                pages: page - 1,
+                buckets: buckets.len(),
+                secs: elapsed.as_secs(),
+            });
+        }
         let request = InventoryRequest::list_buckets(host.clone(), marker.as_deref(), page_size);
-        let fetched = fetch(transport, &request, settings).await;
+        let fetched = fetch(transport, &request, None, settings).await;
         let Some(answer) = fetched.success() else {
             return Err(ListError::Refused {
                 host,
@@ -136,4 +168,68 @@ pub fn discovered(entries: &[BucketEntry]) -> (Discovered, Vec<String>) {
         }
     }
     (Discovered::new(kept), skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::cos::xml::{BucketPage, bucket_page_to_xml};
+    use crate::send::Attempt;
+    use crate::send::client::Response;
+
+    /// A server whose list never ends: every page truncated, one bucket,
+    /// a marker past the last.
+    #[derive(Default)]
+    struct Endless {
+        pages: AtomicUsize,
+    }
+
+    impl Transport for Endless {
+        fn send(
+            &self,
+            _: &InventoryRequest,
+            _: u64,
+        ) -> impl std::future::Future<Output = Attempt> + Send {
+            let page = self.pages.fetch_add(1, Ordering::Relaxed);
+            let name = format!("b{page:09}-1250000000");
+            let body = bucket_page_to_xml(
+                "1",
+                &BucketPage {
+                    buckets: vec![BucketEntry {
+                        name: name.clone(),
+                        location: "ap-guangzhou".into(),
+                        creation_date: "2026-01-01T00:00:00Z".into(),
+                    }],
+                    is_truncated: true,
+                    marker: None,
+                    next_marker: Some(name),
+                },
+            );
+            let mut response = Response::canned(200, None);
+            response.body = body.into_bytes();
+            async move { Ok(response) }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_that_never_ends_is_cut_off_at_the_page_limit() {
+        let server = Endless::default();
+        let mut settings = FetchSettings::default();
+        let err = list_buckets(&server, None, 1, &mut settings)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ListError::Endless {
+                    pages: MAX_SERVICE_PAGES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(server.pages.load(Ordering::Relaxed), MAX_SERVICE_PAGES);
+    }
 }

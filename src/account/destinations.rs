@@ -92,7 +92,7 @@ async fn read_policy<T: Transport>(
     mut settings: FetchSettings,
 ) -> PolicyState {
     let request = InventoryRequest::get_policy(bucket, region);
-    let fetched = fetch(transport, &request, &mut settings).await;
+    let fetched = fetch(transport, &request, Some(bucket), &mut settings).await;
     if let Some(answer) = fetched.success() {
         return match BucketPolicy::parse(&answer.body) {
             Ok(policy) => PolicyState::Read(policy),

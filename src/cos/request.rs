@@ -58,6 +58,21 @@ pub enum Operation {
     PutPolicy,
 }
 
+impl Operation {
+    /// The call's name, for messages about it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Put => "PUT Bucket inventory",
+            Operation::Get => "GET Bucket inventory",
+            Operation::Delete => "DELETE Bucket inventory",
+            Operation::List => "List Bucket inventory",
+            Operation::ListBuckets => "GET Service",
+            Operation::GetPolicy => "GET Bucket policy",
+            Operation::PutPolicy => "PUT Bucket policy",
+        }
+    }
+}
+
 /// One COS inventory call, unsigned: everything but the time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryRequest {

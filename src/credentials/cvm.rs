@@ -32,7 +32,7 @@ use super::source::{RemoteFailure, SourceError};
 /// SDK waits 5 s to connect and 10 s to read; this is local traffic).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest role name or answer read.
-const MAX_ANSWER: usize = 64 * 1024;
+pub(crate) const MAX_ANSWER: usize = 64 * 1024;
 
 /// The instance's role and where to fetch its credentials.
 pub(crate) struct CvmRole {
@@ -56,7 +56,7 @@ impl CvmRole {
             .await
             .ok()
             .filter(|answer| answer.status().is_success())?;
-        let body = answer.bytes().await.ok()?;
+        let body = RemoteFailure::read_capped(answer, MAX_ANSWER).await.ok()?;
         let role = role_name(&body)?;
         let mut credentials_url = roles_url;
         credentials_url
@@ -94,10 +94,9 @@ impl CvmRole {
                 status: status.as_u16(),
             }));
         }
-        let body = answer
-            .bytes()
+        let body = RemoteFailure::read_capped(answer, MAX_ANSWER)
             .await
-            .map_err(|err| failed(RemoteFailure::from_reqwest(&err)))?;
+            .map_err(failed)?;
         parse_credentials(&body, SystemTime::now()).map_err(failed)
     }
 }
@@ -168,7 +167,10 @@ pub(crate) fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Issued, 
 
 /// Time left until `expired_time` (Unix seconds) from `now`.
 pub(crate) fn expires_in(expired_time: u64, now: SystemTime) -> Result<Duration, RemoteFailure> {
-    let end = SystemTime::UNIX_EPOCH + Duration::from_secs(expired_time);
+    // A server's number: `UNIX_EPOCH + u64::MAX s` would overflow (panic).
+    let end = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(expired_time))
+        .ok_or(RemoteFailure::ImplausibleExpiry { expired_time })?;
     end.duration_since(now)
         .ok()
         .filter(|left| !left.is_zero())
@@ -228,5 +230,14 @@ mod tests {
         assert_eq!(role_name(b"cos-writer\n").as_deref(), Some("cos-writer"));
         assert_eq!(role_name(b"  \n"), None);
         assert_eq!(role_name(b""), None);
+    }
+
+    #[test]
+    fn an_expiry_past_the_end_of_time_is_refused_not_a_panic() {
+        let failure = expires_in(u64::MAX, at(NOW)).unwrap_err();
+        assert!(
+            matches!(failure, RemoteFailure::ImplausibleExpiry { .. }),
+            "{failure}"
+        );
     }
 }

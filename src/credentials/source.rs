@@ -153,9 +153,41 @@ pub enum RemoteFailure {
          future by this machine's clock; is the clock right?"
     )]
     AlreadyExpired { expired_time: u64 },
+    #[error(
+        "the credentials expire at {expired_time} (Unix seconds), which is not a believable time"
+    )]
+    ImplausibleExpiry { expired_time: u64 },
+    #[error("the answer is over {limit} bytes; not read further")]
+    TooLarge { limit: usize },
 }
 
 impl RemoteFailure {
+    /// Reads `answer`'s body, at most `limit` bytes: a larger one is
+    /// refused while it streams, so a server cannot fill memory.
+    pub(crate) async fn read_capped(
+        mut answer: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, RemoteFailure> {
+        if answer
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(RemoteFailure::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|err| RemoteFailure::from_reqwest(&err))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(RemoteFailure::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     pub(crate) fn from_reqwest(err: &reqwest::Error) -> Self {
         // As in the COS client: the source chain says what broke. No
         // secret is in a URL here (the STS body carries the token).
@@ -221,5 +253,61 @@ mod tests {
         let failure = RemoteFailure::from_json(&err);
         assert!(!failure.to_string().contains("a-secret-value"), "{failure}");
         assert!(matches!(failure, RemoteFailure::Malformed { line: 1, .. }));
+    }
+
+    /// A server on 127.0.0.1 that answers once with `head`, then streams
+    /// `chunks` chunks of 16 KiB; its address.
+    async fn streaming_server(head: &'static str, chunks: usize) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+            for _ in 0..chunks {
+                if socket.write_all(chunk.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            let _ = socket.write_all(b"0\r\n\r\n").await;
+        });
+        address
+    }
+
+    async fn get(address: std::net::SocketAddr) -> reqwest::Response {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(format!("http://{address}/"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_refused_while_it_streams() {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // 64 chunks of 16 KiB: 1 MiB offered, refused after 64 KiB.
+        let answer = get(streaming_server(chunked, 64).await).await;
+        let refused = RemoteFailure::read_capped(answer, 64 * 1024).await;
+        assert!(
+            matches!(refused, Err(RemoteFailure::TooLarge { limit: 65536 })),
+            "{refused:?}"
+        );
+        let answer = get(streaming_server(chunked, 2).await).await;
+        let body = RemoteFailure::read_capped(answer, 64 * 1024).await.unwrap();
+        assert_eq!(body.len(), 2 * 0x4000);
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_over_the_cap_is_not_read() {
+        let announced = "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n";
+        let answer = get(streaming_server(announced, 0).await).await;
+        let refused = RemoteFailure::read_capped(answer, 64 * 1024).await;
+        assert!(matches!(refused, Err(RemoteFailure::TooLarge { .. })));
     }
 }

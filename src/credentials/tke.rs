@@ -28,7 +28,7 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use super::Credentials;
-use super::cvm::expires_in;
+use super::cvm::{MAX_ANSWER, expires_in};
 use super::shared::{Issued, Refresh};
 use super::source::{RemoteFailure, SourceError};
 
@@ -136,10 +136,9 @@ impl TkeRole {
             .await
             .map_err(|err| failed(RemoteFailure::from_reqwest(&err)))?;
         let status = answer.status().as_u16();
-        let body = answer
-            .bytes()
+        let body = RemoteFailure::read_capped(answer, MAX_ANSWER)
             .await
-            .map_err(|err| failed(RemoteFailure::from_reqwest(&err)))?;
+            .map_err(failed)?;
         parse_answer(status, &body, SystemTime::now()).map_err(failed)
     }
 

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::RunControl;
 use crate::pace::outage::FailureCounts;
+use crate::pace::shared::Change;
 use crate::report::{Outcome, ReportRow};
 use crate::send::retry::Class;
+use crate::send::{Retry, Watcher};
 
 /// Live counters, read by a progress display.
 #[derive(Debug, Default)]
@@ -127,3 +130,73 @@ pub enum Event<'a> {
 
 /// Receives [`Event`]s; must be quick (it runs on the executor's tasks).
 pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// The executor's [`Watcher`]: what the sender reports, counted in
+/// [`Stats`] and told to the [`Observer`].
+pub(super) struct Watch {
+    stats: Arc<Stats>,
+    observer: Option<Observer>,
+}
+
+impl Watch {
+    pub(super) fn new(control: &RunControl) -> Self {
+        Watch {
+            stats: control.stats.clone(),
+            observer: control.observer.clone(),
+        }
+    }
+
+    fn tell(&self, event: &Event<'_>) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
+    }
+}
+
+impl Watcher for Watch {
+    fn sending(&self) {
+        self.stats.attempts.fetch_add(1, Ordering::Relaxed);
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn answered(&self) {
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn throttled(&self) {
+        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn retry(&self, retry: &Retry<'_>) {
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        if self.observer.is_none() {
+            return;
+        }
+        self.tell(&Event::Retry {
+            bucket: retry
+                .subject
+                .bucket
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            id: retry.subject.id.to_string(),
+            attempt: retry.attempt,
+            class: retry.class,
+            delay: retry.delay,
+            message: crate::send::describe(retry.outcome),
+        });
+    }
+
+    fn backing_off(&self, waiting: bool) {
+        match waiting {
+            true => self.stats.retrying.fetch_add(1, Ordering::Relaxed),
+            false => self.stats.retrying.fetch_sub(1, Ordering::Relaxed),
+        };
+    }
+
+    fn outage(&self, change: Change) {
+        self.tell(&match change {
+            Change::Paused { failures } => Event::Paused { failures },
+            Change::Resumed { paused_for } => Event::Resumed { paused_for },
+        });
+    }
+}

@@ -19,7 +19,6 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
 
-use super::attempt::{self, End, Ended, Subject};
 use super::events::Event;
 use super::rows::{self, Target};
 use super::{Mode, Shared, Transport};
@@ -33,6 +32,7 @@ use crate::plan::reconcile::{
     self, BucketChanges, BucketWork, JobAction, Unreadable, UnreadableEnd,
 };
 use crate::report::{Outcome, ReportRow};
+use crate::send::{End, Ended, Subject};
 
 /// A bucket's inventory takes at most this many list pages (COS pages at
 /// 100 and allows 1,000 jobs; a server that keeps going is looping).
@@ -41,7 +41,7 @@ const MAX_LIST_PAGES: usize = 20;
 /// Takes the next bucket until none is left or the run is cancelled.
 pub(super) async fn run_lane<T: Transport>(shared: Arc<Shared<T>>) {
     loop {
-        if shared.cancel.is_cancelled() {
+        if shared.sender.is_cancelled() {
             return;
         }
         let next = shared.next_bucket.fetch_add(1, Ordering::Relaxed) as usize;
@@ -143,12 +143,15 @@ async fn list_bucket<T: Transport>(
     for page in 0..MAX_LIST_PAGES {
         let request = InventoryRequest::list(job.bucket(), job.region(), token.as_deref());
         let subject = Subject {
-            bucket: job.bucket(),
+            bucket: Some(job.bucket()),
             id: "(list)",
             slot: None,
         };
         let seed = page as u64 ^ hash_of(job.bucket().as_str());
-        let ended = attempt::run(shared, transport, subject, &request, &bucket_skip, seed).await;
+        let ended = shared
+            .sender
+            .send(transport, subject, &request, &bucket_skip, seed)
+            .await;
         if !matches!(ended.end, End::Succeeded) {
             return Err(rows::ended(&target, &ended, Outcome::Applied));
         }
@@ -252,13 +255,15 @@ async fn delete_unlisted<T: Transport>(
                 Some(transport) => {
                     let request = InventoryRequest::delete(job.bucket(), job.region(), id);
                     let subject = Subject {
-                        bucket: job.bucket(),
+                        bucket: Some(job.bucket()),
                         id,
                         slot: shared.slots.get(index),
                     };
                     let seed = hash_of(id);
-                    let ended =
-                        attempt::run(shared, transport, subject, &request, bucket_skip, seed).await;
+                    let ended = shared
+                        .sender
+                        .send(transport, subject, &request, bucket_skip, seed)
+                        .await;
                     deleted_row(&target, &ended)
                 }
             };
@@ -322,19 +327,14 @@ async fn put_job<T: Transport>(
     };
     let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
     let subject = Subject {
-        bucket: job.bucket(),
+        bucket: Some(job.bucket()),
         id: job.id().as_str(),
         slot: shared.slots.get(index),
     };
-    let ended = attempt::run(
-        shared,
-        transport,
-        subject,
-        &request,
-        bucket_skip,
-        index as u64,
-    )
-    .await;
+    let ended = shared
+        .sender
+        .send(transport, subject, &request, bucket_skip, index as u64)
+        .await;
     rows::ended(&target, &ended, Outcome::Applied)
 }
 

@@ -10,7 +10,6 @@
 //!
 //! - `lane`: buckets handed out whole to lanes, biggest first (a bucket
 //!   with 1,000 jobs starts early instead of becoming the run's tail).
-//! - `attempt`: one request tried until it ends, signed when it is sent.
 //! - [`events`]: counters and events for whoever shows progress.
 //! - `rows`: the report row for each way a job ends.
 //!
@@ -28,7 +27,6 @@
 //! timeout), the jobs without one are written as `cancelled` at the end:
 //! one row per job, always.
 
-mod attempt;
 pub mod events;
 mod lane;
 mod rows;
@@ -37,19 +35,20 @@ mod scripted;
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::pace::limits::{Limits, Rate};
+use crate::pace::limits::Rate;
 use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
 use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
 use crate::send::retry::RetryPolicy;
+use crate::send::{SendSettings, Sender};
 use events::Stats;
 
 pub use crate::pace::{Pacing, PacingReport};
@@ -79,6 +78,21 @@ pub struct ExecutorConfig {
     /// Seconds to add to this host's clock when signing, as an earlier
     /// phase learned from COS (see [`RunResult::clock_offset`]).
     pub clock_offset: i64,
+}
+
+impl ExecutorConfig {
+    /// How the run's requests are sent.
+    fn send_settings(&self) -> SendSettings {
+        SendSettings {
+            concurrency: self.concurrency,
+            rate: self.rate,
+            bucket_rate: self.bucket_rate,
+            retry: self.retry,
+            give_up_after: self.give_up_after,
+            seed: self.seed,
+            clock_offset: self.clock_offset,
+        }
+    }
 }
 
 impl Default for ExecutorConfig {
@@ -176,10 +190,8 @@ struct Shared<T> {
     /// `None`: a dry run; nothing is sent.
     transport: Option<T>,
     config: ExecutorConfig,
-    limits: Limits,
-    pacing: Pacing,
-    permits: Semaphore,
-    cancel: CancellationToken,
+    /// Concurrency, rate limits, pacing, retries, the clock, the stop.
+    sender: Sender,
     stats: Arc<Stats>,
     observer: Option<Observer>,
     /// `None` in a refresh, which writes no report.
@@ -189,12 +201,8 @@ struct Shared<T> {
     /// Indices into `buckets`, biggest first.
     order: Vec<usize>,
     next_bucket: AtomicU64,
-    /// Seconds to add to our clock (learned from `RequestTimeTooSkewed`).
-    clock_offset: AtomicI64,
-    /// Why the rest of the run is skipped.
-    abort: OnceLock<StopReason>,
     /// Per row of an apply (jobs, then pruned ids): attempts so far, and
-    /// [`attempt::ON_WIRE`] while one is on the wire. Empty in a refresh.
+    /// [`crate::send::sender::ON_WIRE`] while one is on the wire. Empty in a refresh.
     slots: Vec<AtomicU32>,
     /// Per bucket: the place of its first pruned id among the rows.
     delete_base: Vec<usize>,
@@ -211,26 +219,25 @@ impl<T: Transport> Shared<T> {
         mode: Mode,
     ) -> Self {
         let buckets = bucket_ranges(plan.jobs());
-        let clock_offset = config.clock_offset;
         let mut order: Vec<usize> = (0..buckets.len()).collect();
         order.sort_by_key(|&index| std::cmp::Reverse(buckets[index].len()));
         let (slots, delete_base) = row_places(plan.jobs().len(), &mode);
         Shared {
-            limits: Limits::new(config.rate, config.bucket_rate),
-            pacing: control.pacing.clone(),
-            permits: Semaphore::new(config.concurrency.get()),
+            sender: Sender::new(
+                config.send_settings(),
+                control.pacing.clone(),
+                control.cancel.clone(),
+                Arc::new(events::Watch::new(control)),
+            ),
             plan,
             transport,
             config,
-            cancel: control.cancel.clone(),
             stats: control.stats.clone(),
             observer: control.observer.clone(),
             rows,
             buckets,
             order,
             next_bucket: AtomicU64::new(0),
-            clock_offset: AtomicI64::new(clock_offset),
-            abort: OnceLock::new(),
             slots,
             delete_base,
             mode,
@@ -241,17 +248,11 @@ impl<T: Transport> Shared<T> {
         RunResult {
             stats: self.stats.snapshot(),
             elapsed: started.elapsed(),
-            stopped: self.abort.get().cloned(),
+            stopped: self.sender.stopped().cloned(),
             counts: ReportCounts::default(),
-            clock_offset: self.clock_offset.load(Ordering::Relaxed),
-            pacing: self.pacing.report(),
+            clock_offset: self.sender.clock_offset(),
+            pacing: self.sender.pacing_report(),
         }
-    }
-
-    /// The run's pacer and outage gate.
-    fn pace(&self) -> &crate::pace::Parts {
-        self.pacing
-            .parts(self.config.concurrency.get(), self.config.give_up_after)
     }
 }
 
@@ -422,8 +423,8 @@ fn write_missing_rows<T: Transport>(
     for (place, target) in row_targets(shared) {
         if !written[place] {
             let slot = shared.slots[place].load(Ordering::Relaxed);
-            let on_wire = slot & attempt::ON_WIRE != 0;
-            let row = rows::unfinished(&target, slot & !attempt::ON_WIRE, on_wire);
+            let on_wire = slot & crate::send::sender::ON_WIRE != 0;
+            let row = rows::unfinished(&target, slot & !crate::send::sender::ON_WIRE, on_wire);
             stats.count(row.outcome);
             report.write(&row)?;
         }

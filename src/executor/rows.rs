@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use super::Attempt;
-use super::attempt::{End, Ended};
 use crate::model::{BucketName, Region};
 use crate::plan::Job;
 use crate::plan::reconcile::{Unreadable, UnreadableEnd};
 use crate::report::{self, Outcome, ReportRow};
 use crate::send::client::TransportErrorKind;
+use crate::send::{End, Ended};
 
 fn transport_code(kind: TransportErrorKind) -> &'static str {
     match kind {

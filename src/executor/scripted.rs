@@ -203,6 +203,26 @@ async fn rejected_credentials_stop_the_whole_run() {
     assert!(script.attempts() <= 2, "{}", script.attempts());
 }
 
+#[tokio::test(start_paused = true)]
+async fn rejected_credentials_stop_requests_already_waiting_for_their_turn() {
+    // Ten jobs are throttled, then wait for their turn to retry behind
+    // the pace; the first retry's answer refuses the credentials. Whoever's
+    // turn comes after it must not be sent (with a wrong key against a
+    // slow server, every waiting request used to be answered 403 in turn).
+    let script = Arc::new(Script::default());
+    let buckets: Vec<String> = (0..10).map(|i| format!("b{i}-1250000000")).collect();
+    for bucket in &buckets {
+        let refused = status(403, Some("InvalidAccessKeyId"));
+        script.answer(bucket, "x", [slow_down(None), refused]);
+    }
+    let jobs = buckets.iter().map(|bucket| job(bucket, "x")).collect();
+    let (result, rows) = run(&script, jobs, ExecutorConfig::default()).await;
+    assert_eq!(result.stopped.unwrap().kind(), "credentials-rejected");
+    assert_eq!(script.attempts(), 11, "sent after the stop");
+    let sent_once = rows.values().filter(|row| row.attempts == 1).count();
+    assert_eq!(sent_once, 9, "{rows:?}");
+}
+
 #[tokio::test]
 async fn attempts_stop_at_the_maximum() {
     let script = Arc::new(Script::default());

@@ -1,16 +1,21 @@
-//! One account-level request, tried until it ends: sent through the
-//! executor's [`Transport`], each outcome sorted by its one classifier,
-//! retryable ones retried after its backoff, a skewed clock corrected from
-//! COS's `Date`. These reads are few (a page per 2,000 buckets, a policy per
-//! destination), so they go one after another, without the executor's
-//! lanes and rate limits.
+//! One account-level request, tried until it ends, through the same
+//! [`Sender`] loop as every request of a run: classified by the one
+//! classifier, retried after its backoff, paced, a skewed clock corrected
+//! from COS's `Date`. These reads are few (a page per 2,000 buckets, a
+//! policy per destination), so they go without the executor's lanes.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
 
+use tokio_util::sync::CancellationToken;
+
+use super::client::Response;
+use super::retry::{self, Class, RetryPolicy};
+use super::sender::{SendSettings, Sender, Subject, Unwatched};
+use super::{Attempt, Transport};
 use crate::cos::request::InventoryRequest;
-use crate::send::client::Response;
-use crate::send::retry::{self, Class, RetryPolicy};
-use crate::send::{Attempt, Transport};
+use crate::model::BucketName;
+use crate::pace::Pacing;
 
 /// How account-level reads are sent.
 #[derive(Debug, Clone)]
@@ -22,6 +27,8 @@ pub struct FetchSettings {
     pub seed: u64,
     /// Reads in flight at once (destination policies).
     pub concurrency: usize,
+    /// The pace learned so far, shared by every clone of these settings.
+    pub pacing: Pacing,
 }
 
 impl Default for FetchSettings {
@@ -31,6 +38,19 @@ impl Default for FetchSettings {
             clock_offset: 0,
             seed: 0,
             concurrency: 8,
+            pacing: Pacing::default(),
+        }
+    }
+}
+
+impl FetchSettings {
+    fn send_settings(&self) -> SendSettings {
+        SendSettings {
+            concurrency: NonZeroUsize::new(self.concurrency).unwrap_or(NonZeroUsize::MIN),
+            retry: self.retry,
+            seed: self.seed,
+            clock_offset: self.clock_offset,
+            ..SendSettings::default()
         }
     }
 }
@@ -65,53 +85,40 @@ impl Fetched {
     }
 }
 
-fn unix_now(offset: i64) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    now.saturating_add_signed(offset)
-}
-
-/// Sends `request` until it succeeds, fails for good or runs out of
-/// attempts. `settings.clock_offset` is updated when COS says the clock is
-/// off, so later requests sign right the first time.
+/// Sends `request` (about `bucket`, if it is about one) until it succeeds,
+/// fails for good or runs out of attempts. `settings.clock_offset` is
+/// updated when COS says the clock is off, so later requests sign right
+/// the first time.
 pub async fn fetch<T: Transport>(
     transport: &T,
     request: &InventoryRequest,
+    bucket: Option<&BucketName>,
     settings: &mut FetchSettings,
 ) -> Fetched {
-    let mut rng = fastrand::Rng::with_seed(settings.seed);
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let last = transport
-            .send(request, unix_now(settings.clock_offset))
-            .await;
-        let class = retry::classify(&last);
-        let more = attempts < settings.retry.max_attempts.get() && class.is_retryable();
-        if !more {
-            return Fetched {
-                last,
-                class,
-                attempts,
-            };
-        }
-        let delay = match (&last, class) {
-            (Ok(response), Class::ClockSkew) => {
-                if let Some(server) = response.server_time {
-                    settings.clock_offset = server as i64 - unix_now(0) as i64;
-                }
-                Duration::ZERO
-            }
-            (outcome, _) => {
-                let retry_after = outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|response| response.retry_after);
-                retry::backoff_delay(&settings.retry, attempts, rng.f64(), retry_after)
-            }
-        };
-        tokio::time::sleep(delay).await;
+    let sender = Sender::new(
+        settings.send_settings(),
+        settings.pacing.clone(),
+        CancellationToken::new(),
+        Arc::new(Unwatched),
+    );
+    let subject = Subject {
+        bucket,
+        id: request.operation.as_str(),
+        slot: None,
+    };
+    let ended = sender
+        .send(transport, subject, request, &OnceLock::new(), settings.seed)
+        .await;
+    settings.clock_offset = sender.clock_offset();
+    let last = match (ended.last, ended.end) {
+        (Some(last), _) => last,
+        // Never sent: nothing stopped or cancelled this sender before.
+        (None, end) => unreachable!("a fresh sender sends at least once: {end:?}"),
+    };
+    Fetched {
+        class: retry::classify(&last),
+        last,
+        attempts: ended.attempts,
     }
 }
 
@@ -119,6 +126,7 @@ pub async fn fetch<T: Transport>(
 mod tests {
     use super::*;
     use crate::send::client::{TransportError, TransportErrorKind};
+    use crate::send::sender::unix_now;
     use parking_lot::Mutex;
 
     /// Answers from a script, then 200s; records the signing times.
@@ -167,7 +175,7 @@ mod tests {
         });
         let transport = script(vec![Ok(response(503, Some("SlowDown"))), broken]);
         let mut settings = FetchSettings::default();
-        let fetched = fetch(&transport, &request(), &mut settings).await;
+        let fetched = fetch(&transport, &request(), None, &mut settings).await;
         assert_eq!((fetched.attempts, fetched.class), (3, Class::Success));
         assert!(fetched.success().is_some());
     }
@@ -176,7 +184,7 @@ mod tests {
     async fn a_final_answer_is_not_retried_and_attempts_are_capped() {
         let transport = script(vec![Ok(response(403, Some("AccessDenied")))]);
         let mut settings = FetchSettings::default();
-        let fetched = fetch(&transport, &request(), &mut settings).await;
+        let fetched = fetch(&transport, &request(), None, &mut settings).await;
         assert_eq!(fetched.attempts, 1);
         assert!(fetched.success().is_none());
         assert!(
@@ -186,7 +194,7 @@ mod tests {
         );
         let transport = script((0..10).map(|_| Ok(response(500, None))).collect());
         settings.retry.max_attempts = std::num::NonZeroU32::new(3).unwrap();
-        let fetched = fetch(&transport, &request(), &mut settings).await;
+        let fetched = fetch(&transport, &request(), None, &mut settings).await;
         assert_eq!((fetched.attempts, fetched.class), (3, Class::ServerError));
         assert!(fetched.describe().ends_with("(after 3 attempts)"));
     }
@@ -197,7 +205,7 @@ mod tests {
         skewed.server_time = Some(unix_now(0) + 3600);
         let transport = script(vec![Ok(skewed)]);
         let mut settings = FetchSettings::default();
-        let fetched = fetch(&transport, &request(), &mut settings).await;
+        let fetched = fetch(&transport, &request(), None, &mut settings).await;
         assert_eq!((fetched.attempts, fetched.class), (2, Class::Success));
         assert!(
             (3590..=3610).contains(&settings.clock_offset),

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod fetch;
 pub mod retry;
+pub mod sender;
 pub mod stop;
 
 use std::future::Future;
@@ -25,6 +26,7 @@ use crate::model::{BucketName, Region};
 use client::{CosClient, Response, TransportError};
 
 pub use fetch::{FetchSettings, Fetched, fetch};
+pub use sender::{End, Ended, Retry, SendSettings, Sender, Subject, Unwatched, Watcher};
 pub use stop::StopReason;
 
 /// One line about an attempt's outcome.

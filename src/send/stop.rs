@@ -45,9 +45,9 @@ pub enum StopReason {
 impl StopReason {
     /// The reason `outcome` (of class `class`, for `id` on `bucket`) stops
     /// the run, if it does.
-    pub(crate) fn from_attempt(
+    pub fn from_attempt(
         class: Class,
-        bucket: &BucketName,
+        bucket: Option<&BucketName>,
         id: &str,
         outcome: &Attempt,
     ) -> Option<StopReason> {
@@ -63,7 +63,7 @@ impl StopReason {
                     .and_then(|response| response.code())
                     .unwrap_or_default()
                     .to_string(),
-                bucket: bucket.to_string(),
+                bucket: bucket.map(ToString::to_string).unwrap_or_default(),
                 id: id.to_string(),
             }),
             Class::CredentialsUnavailable => {
@@ -99,11 +99,11 @@ mod tests {
             message: "TLS: the certificate of x was refused: UnknownIssuer".into(),
         });
         let (bucket, id) = (&bucket, "daily");
-        let reason = StopReason::from_attempt(Class::TlsRefused, bucket, id, &tls).unwrap();
+        let reason = StopReason::from_attempt(Class::TlsRefused, Some(bucket), id, &tls).unwrap();
         assert_eq!(reason.kind(), "tls-refused");
         assert!(reason.to_string().contains("UnknownIssuer"), "{reason}");
         assert_eq!(
-            StopReason::from_attempt(Class::Transient, bucket, id, &tls),
+            StopReason::from_attempt(Class::Transient, Some(bucket), id, &tls),
             None
         );
     }

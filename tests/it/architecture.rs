@@ -31,7 +31,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["send", "pace", "plan", "report", "cos", "model"],
     ),
     ("emulator", &["cos", "credentials", "http", "model"]),
-    ("send", &["cos", "credentials", "http", "model"]),
+    ("send", &["pace", "cos", "credentials", "http", "model"]),
     ("pace", &["model"]),
     ("plan", &["manifest", "model"]),
     ("report", &[]),

@@ -1,28 +1,182 @@
 //! One request, tried until it ends: skip check, turn, send, classify,
 //! learn, decide — the same loop for every kind of call (PUT, DELETE, a
-//! page of a list), so reads and writes share concurrency, rate limits,
-//! retries and cancellation.
+//! page of a list, GET Service, a bucket policy), so every request of a run
+//! shares concurrency, rate limits, pacing, retries, clock correction and
+//! cancellation, wherever it comes from.
+//!
+//! A [`Sender`] holds what the requests of one run share; whoever sends
+//! watches through a [`Watcher`] (counters, retry notes, pauses), so this
+//! layer knows nothing of jobs, rows or progress displays.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // tokio's clock, so that tests on a paused clock see every wait.
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use super::events::Event;
-use super::{Attempt, Shared, Transport};
+use super::client::TransportErrorKind;
+use super::retry::{self, Class, RetryPolicy};
+use super::{Attempt, StopReason, Transport};
 use crate::cos::request::InventoryRequest;
 use crate::model::BucketName;
+use crate::pace::limits::{Limits, Rate};
 use crate::pace::outage::OutcomeKind;
 use crate::pace::shared::Change;
-use crate::send::StopReason;
-use crate::send::client::TransportErrorKind;
-use crate::send::retry::{self, Class, RetryPolicy};
+use crate::pace::{Pacing, PacingReport, Parts};
+
+/// How a run's requests are sent. Every value is valid by its type.
+#[derive(Debug, Clone)]
+pub struct SendSettings {
+    /// Requests in flight at once.
+    pub concurrency: NonZeroUsize,
+    /// Requests per second overall, and to one bucket.
+    pub rate: Option<Rate>,
+    pub bucket_rate: Option<Rate>,
+    pub retry: RetryPolicy,
+    /// While COS fails every request, sending pauses behind a probe; with
+    /// no answer for this long the run stops (see [`crate::pace::outage`]).
+    pub give_up_after: Duration,
+    /// Seeds the backoff jitter.
+    pub seed: u64,
+    /// Seconds to add to this host's clock when signing, as learned from
+    /// COS earlier.
+    pub clock_offset: i64,
+}
+
+impl Default for SendSettings {
+    fn default() -> Self {
+        SendSettings {
+            concurrency: NonZeroUsize::new(64).expect("non-zero"),
+            rate: None,
+            bucket_rate: None,
+            retry: RetryPolicy::default(),
+            give_up_after: Duration::from_secs(300),
+            seed: 0,
+            clock_offset: 0,
+        }
+    }
+}
+
+/// What a sender tells whoever sends through it; every method must be
+/// quick (it runs on the sending tasks). The defaults ignore everything.
+pub trait Watcher: Send + Sync {
+    /// An attempt goes on the wire.
+    fn sending(&self) {}
+    /// An attempt came back (answered or not).
+    fn answered(&self) {}
+    /// COS asked to slow down.
+    fn throttled(&self) {}
+    /// A request will be tried again.
+    fn retry(&self, _retry: &Retry<'_>) {}
+    /// A request starts (`true`) or ends (`false`) waiting out a backoff.
+    fn backing_off(&self, _waiting: bool) {}
+    /// COS's failures paused sending, or a live answer resumed it.
+    fn outage(&self, _change: Change) {}
+}
+
+/// A watcher that ignores everything.
+pub struct Unwatched;
+
+impl Watcher for Unwatched {}
+
+/// A request about to be tried again.
+pub struct Retry<'a> {
+    pub subject: &'a Subject<'a>,
+    /// The attempt that just failed (1 for the first).
+    pub attempt: u32,
+    pub class: Class,
+    pub delay: Duration,
+    pub outcome: &'a Attempt,
+}
+
+/// What the requests of one run share while they are sent.
+pub struct Sender {
+    settings: SendSettings,
+    limits: Limits,
+    pacing: Pacing,
+    permits: Semaphore,
+    cancel: CancellationToken,
+    /// Seconds to add to our clock (learned from `RequestTimeTooSkewed`).
+    clock_offset: AtomicI64,
+    /// Why the rest of the run is skipped.
+    abort: OnceLock<StopReason>,
+    watcher: Arc<dyn Watcher>,
+}
+
+impl Sender {
+    /// A sender over `pacing` (shared with the run's other phases), stopped
+    /// by `cancel`, watched by `watcher`.
+    pub fn new(
+        settings: SendSettings,
+        pacing: Pacing,
+        cancel: CancellationToken,
+        watcher: Arc<dyn Watcher>,
+    ) -> Self {
+        Sender {
+            limits: Limits::new(settings.rate, settings.bucket_rate),
+            permits: Semaphore::new(settings.concurrency.get()),
+            clock_offset: AtomicI64::new(settings.clock_offset),
+            settings,
+            pacing,
+            cancel,
+            abort: OnceLock::new(),
+            watcher,
+        }
+    }
+
+    /// Seconds COS's clock is ahead of ours, as learned so far.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Why the run stopped sending, if it did.
+    pub fn stopped(&self) -> Option<&StopReason> {
+        self.abort.get()
+    }
+
+    /// Stops the rest of the run for `reason` (the first reason stays).
+    pub fn stop(&self, reason: StopReason) {
+        let _ = self.abort.set(reason);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// What pacing did so far (every phase that shared it).
+    pub fn pacing_report(&self) -> PacingReport {
+        self.pacing.report()
+    }
+
+    /// The run's pacer and outage gate.
+    fn pace(&self) -> &Parts {
+        self.pacing
+            .parts(self.settings.concurrency.get(), self.settings.give_up_after)
+    }
+
+    /// Tries `request` until it succeeds, fails for good, is skipped or is
+    /// cancelled. A final refusal of the bucket skips the other requests
+    /// of `scope` (one bucket's); `seed` makes the backoff jitter
+    /// repeatable.
+    pub async fn send<T: Transport>(
+        &self,
+        transport: &T,
+        subject: Subject<'_>,
+        request: &InventoryRequest,
+        scope: &OnceLock<String>,
+        seed: u64,
+    ) -> Ended {
+        run(self, transport, subject, request, scope, seed).await
+    }
+}
 
 /// How a request ended.
 #[derive(Debug)]
-pub(super) enum End {
+pub enum End {
     /// A 2xx answer.
     Succeeded,
     /// A final failure; `why` says why a retryable one was not retried.
@@ -35,7 +189,7 @@ pub(super) enum End {
 
 /// A request's end, with what its attempts got.
 #[derive(Debug)]
-pub(super) struct Ended {
+pub struct Ended {
     pub end: End,
     pub attempts: u32,
     /// The last attempt's outcome, if one was sent.
@@ -53,19 +207,30 @@ impl Ended {
     }
 }
 
-/// What names a request in `-vv` detail: its bucket and id (or `list`).
-pub(super) struct Subject<'a> {
-    pub bucket: &'a BucketName,
+/// What names a request in `-vv` detail: its bucket (none for a call on
+/// the account, such as GET Service) and id (or `(list)`).
+pub struct Subject<'a> {
+    pub bucket: Option<&'a BucketName>,
     pub id: &'a str,
     /// Where the run keeps this job's attempts and whether one is on the
     /// wire, for a row if the run is stopped mid-request.
     pub slot: Option<&'a AtomicU32>,
 }
 
-/// The bit of a slot that says a request is on the wire.
-pub(super) const ON_WIRE: u32 = 1 << 31;
+impl Subject<'_> {
+    /// `bucket/id`, or the id alone for a call on the account.
+    pub fn name(&self) -> String {
+        match self.bucket {
+            Some(bucket) => format!("{bucket}/{}", self.id),
+            None => self.id.to_string(),
+        }
+    }
+}
 
-pub(super) fn unix_now(offset: i64) -> u64 {
+/// The bit of a slot that says a request is on the wire.
+pub const ON_WIRE: u32 = 1 << 31;
+
+pub fn unix_now(offset: i64) -> u64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -87,8 +252,8 @@ enum Turn<'a> {
 
 /// Tries `request` until it succeeds, fails for good, is skipped or is
 /// cancelled. `seed` makes its backoff jitter repeatable.
-pub(super) async fn run<T: Transport>(
-    shared: &Shared<T>,
+async fn run<T: Transport>(
+    shared: &Sender,
     transport: &T,
     subject: Subject<'_>,
     request: &InventoryRequest,
@@ -96,7 +261,7 @@ pub(super) async fn run<T: Transport>(
     seed: u64,
 ) -> Ended {
     let started = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(shared.config.seed ^ seed);
+    let mut rng = fastrand::Rng::with_seed(shared.settings.seed ^ seed);
     let mut tries = Tries {
         attempts: 0,
         throttled: 0,
@@ -116,11 +281,16 @@ pub(super) async fn run<T: Transport>(
             // The stop reason is set: the first check of the loop ends it.
             Turn::GaveUp => continue,
         };
+        // The turn may have taken long (a pace, a pause): what stopped the
+        // run or the bucket meanwhile is checked again right before sending.
+        if shared.abort.get().is_some() || bucket_skip.get().is_some() {
+            continue;
+        }
         tries.attempts += 1;
         if let Some(slot) = subject.slot {
             slot.store(tries.attempts | ON_WIRE, Ordering::Relaxed);
         }
-        let outcome = send(shared, transport, request).await;
+        let outcome = send_once(shared, transport, request).await;
         if let Some(slot) = subject.slot {
             slot.store(tries.attempts, Ordering::Relaxed);
         }
@@ -171,8 +341,8 @@ impl Tries {
 
 /// What the outcome of the latest attempt means for the request: how it
 /// ends, or `None` to try again.
-fn decide<T: Transport>(
-    shared: &Shared<T>,
+fn decide(
+    shared: &Sender,
     subject: &Subject<'_>,
     bucket_skip: &OnceLock<String>,
     tries: Tries,
@@ -190,8 +360,8 @@ fn decide<T: Transport>(
 }
 
 /// How long to wait before the next attempt.
-fn retry_delay<T: Transport>(
-    shared: &Shared<T>,
+fn retry_delay(
+    shared: &Sender,
     tries: Tries,
     class: Class,
     outcome: &Attempt,
@@ -205,7 +375,7 @@ fn retry_delay<T: Transport>(
         .as_ref()
         .ok()
         .and_then(|response| response.retry_after);
-    let policy = &shared.config.retry;
+    let policy = &shared.settings.retry;
     let (policy, count) = if class == Class::Throttled {
         // The pacer slows the whole run for COS; this job only needs its
         // retry spread out, not held back for a server error's backoff.
@@ -224,13 +394,17 @@ fn retry_delay<T: Transport>(
 /// global rate and the pacer, in that order. The gate comes after the
 /// permit: a job admitted before a pause must not be sent once a permit
 /// frees up during it (only the wave already on the wire may go out).
-async fn wait_for_turn<'a, T: Transport>(shared: &'a Shared<T>, bucket: &BucketName) -> Turn<'a> {
+async fn wait_for_turn<'a>(shared: &'a Sender, bucket: Option<&BucketName>) -> Turn<'a> {
     let cancel = &shared.cancel;
     let pace = shared.pace();
     tokio::select! {
         biased;
         _ = cancel.cancelled() => return Turn::Cancelled,
-        _ = shared.limits.bucket_ready(bucket) => {}
+        _ = async {
+            if let Some(bucket) = bucket {
+                shared.limits.bucket_ready(bucket).await;
+            }
+        } => {}
     }
     let permit = tokio::select! {
         biased;
@@ -264,34 +438,28 @@ async fn wait_for_turn<'a, T: Transport>(shared: &'a Shared<T>, bucket: &BucketN
 
 /// Sends one attempt, signed now. Not cancellable: a request on the wire
 /// finishes (bounded by the request timeout and the drain timeout).
-async fn send<T: Transport>(
-    shared: &Shared<T>,
+async fn send_once<T: Transport>(
+    shared: &Sender,
     transport: &T,
     request: &InventoryRequest,
 ) -> Attempt {
-    shared.stats.attempts.fetch_add(1, Ordering::Relaxed);
-    shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+    shared.watcher.sending();
     let now = unix_now(shared.clock_offset.load(Ordering::Relaxed));
     let outcome = transport.send(request, now).await;
-    shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+    shared.watcher.answered();
     outcome
 }
 
 /// Feeds the pacer, the outage gate and the clock correction.
-fn learn_from<T: Transport>(
-    shared: &Shared<T>,
-    class: Class,
-    outcome: &Attempt,
-    sent_at: std::time::Instant,
-) {
+fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::time::Instant) {
     let pace = shared.pace();
     if let Some(change) = pace.gate.on_outcome(outage_kind(class, outcome)) {
-        notify_change(shared, change);
+        shared.watcher.outage(change);
     }
     match class {
         Class::Success => pace.pacer.on_success(sent_at),
         Class::Throttled => {
-            shared.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            shared.watcher.throttled();
             pace.pacer.on_throttle(sent_at);
         }
         Class::ClockSkew => {
@@ -316,8 +484,8 @@ fn server_time(outcome: &Attempt) -> Option<u64> {
 /// Credentials rejected or unavailable, or a certificate refused: skip the
 /// rest of the run. Bucket missing or forbidden: skip the rest of the
 /// bucket.
-fn remember_fatal<T: Transport>(
-    shared: &Shared<T>,
+fn remember_fatal(
+    shared: &Sender,
     subject: &Subject<'_>,
     bucket_skip: &OnceLock<String>,
     class: Class,
@@ -333,9 +501,9 @@ fn remember_fatal<T: Transport>(
             .ok()
             .and_then(|response| response.code())
             .unwrap_or_default();
-        let (bucket, id) = (subject.bucket, subject.id);
         let _ = bucket_skip.set(format!(
-            "not sent: an earlier request to this bucket got {code} ({bucket}/{id})"
+            "not sent: an earlier request to this bucket got {code} ({})",
+            subject.name()
         ));
     }
 }
@@ -364,24 +532,15 @@ fn outage_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
     }
 }
 
-fn notify_change<T: Transport>(shared: &Shared<T>, change: Change) {
-    if let Some(observer) = &shared.observer {
-        observer(&match change {
-            Change::Paused { failures } => Event::Paused { failures },
-            Change::Resumed { paused_for } => Event::Resumed { paused_for },
-        });
-    }
-}
-
 /// Why a retryable failure is final anyway, if it is.
-fn no_more_retries<T: Transport>(
-    shared: &Shared<T>,
+fn no_more_retries(
+    shared: &Sender,
     tries: Tries,
     class: Class,
     outcome: &Attempt,
 ) -> Option<String> {
     let (failures, attempts, started) = (tries.failures(), tries.attempts, tries.started);
-    let policy = &shared.config.retry;
+    let policy = &shared.settings.retry;
     if class == Class::ClockSkew && server_time(outcome).is_none() {
         return Some(
             "COS refused the signature's time window and sent no Date to correct our clock \
@@ -401,35 +560,31 @@ fn no_more_retries<T: Transport>(
     None
 }
 
-fn notify_retry<T: Transport>(
-    shared: &Shared<T>,
+fn notify_retry(
+    shared: &Sender,
     subject: &Subject<'_>,
     attempt: u32,
     class: Class,
     delay: Duration,
     outcome: &Attempt,
 ) {
-    shared.stats.retries.fetch_add(1, Ordering::Relaxed);
-    if let Some(observer) = &shared.observer {
-        observer(&Event::Retry {
-            bucket: subject.bucket.to_string(),
-            id: subject.id.to_string(),
-            attempt,
-            class,
-            delay,
-            message: crate::send::describe(outcome),
-        });
-    }
+    shared.watcher.retry(&Retry {
+        subject,
+        attempt,
+        class,
+        delay,
+        outcome,
+    });
 }
 
 /// Sleeps out a backoff; false when cancelled meanwhile.
-async fn backoff<T: Transport>(shared: &Shared<T>, delay: Duration) -> bool {
-    shared.stats.retrying.fetch_add(1, Ordering::Relaxed);
+async fn backoff(shared: &Sender, delay: Duration) -> bool {
+    shared.watcher.backing_off(true);
     let finished = tokio::select! {
         biased;
         _ = shared.cancel.cancelled() => false,
         _ = tokio::time::sleep(delay) => true,
     };
-    shared.stats.retrying.fetch_sub(1, Ordering::Relaxed);
+    shared.watcher.backing_off(false);
     finished
 }
