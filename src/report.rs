@@ -84,12 +84,43 @@ impl Outcome {
     }
 }
 
+/// What a spreadsheet takes for the start of a formula (OWASP's list for
+/// CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `text` as a CSV cell a spreadsheet shows as text: a cell that would
+/// start a formula gets a leading `'` (OWASP's rule for CSV injection).
+/// The report holds server text (codes, messages, request ids, live ids),
+/// and it is handed to people who open it in a spreadsheet.
+pub fn neutralised(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The cell as it was before [`neutralised`]: no value cosinv writes
+/// starts with `'` otherwise (ids, codes and messages never do).
+pub fn unneutralised(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+fn as_cell<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&neutralised(text))
+}
+
 /// One line of the report; its fields, in order, are the columns
-/// ([`HEADER`]).
+/// ([`HEADER`]). Text that may come from a server or a bucket's live
+/// state is written [`neutralised`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReportRow {
     pub bucket: String,
     pub region: String,
+    #[serde(serialize_with = "as_cell")]
     pub id: String,
     /// What was to be done: `create`, `update`, `delete` or `none` (`put`
     /// when live state was not read).
@@ -97,14 +128,18 @@ pub struct ReportRow {
     pub outcome: Outcome,
     /// The last HTTP status received, if any.
     pub http_status: Option<u16>,
+    #[serde(serialize_with = "as_cell")]
     pub error_code: String,
+    #[serde(serialize_with = "as_cell")]
     pub message: String,
+    #[serde(serialize_with = "as_cell")]
     pub request_id: String,
     pub attempts: u32,
     pub elapsed_ms: u64,
     /// RFC 3339, UTC.
     pub finished_at: String,
     /// Where the job was defined: `file:line`.
+    #[serde(serialize_with = "as_cell")]
     pub source: String,
 }
 
@@ -426,6 +461,29 @@ mod tests {
         assert_eq!(writer.counts().jobs, 2);
         assert_eq!(writer.counts().by_error_code["InvalidArgument"], 1);
         assert_eq!(writer.finish().unwrap(), ReportTarget::File(path));
+    }
+
+    #[test]
+    fn server_text_that_would_start_a_formula_is_written_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::create(&path).unwrap();
+        let mut hostile = row("a", Outcome::Failed);
+        hostile.error_code = "=HYPERLINK(\"http://x\",\"y\")".into();
+        hostile.request_id = "=1+2".into();
+        hostile.message = "@SUM(1)".into();
+        hostile.id = "-live".into();
+        writer.write(&hostile).unwrap();
+        writer.finish().unwrap();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[6], "'=HYPERLINK(\"http://x\",\"y\")");
+        assert_eq!(&record[7], "'@SUM(1)");
+        assert_eq!(&record[8], "'=1+2");
+        assert_eq!(&record[2], "'-live");
+        assert_eq!(unneutralised(&record[2]), "-live");
+        assert_eq!(unneutralised("plain"), "plain");
+        assert_eq!(neutralised("InvalidArgument"), "InvalidArgument");
     }
 
     #[test]

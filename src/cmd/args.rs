@@ -336,7 +336,7 @@ pub struct EmulateArgs {
     /// Serve HTTPS with a certificate from a throwaway CA made at start
     #[arg(long)]
     pub tls: bool,
-    /// With --tls, where to write the CA certificate [default: cosinv-emulator-ca-PORT.pem in the temporary folder]
+    /// With --tls, where to write the CA certificate [default: ca.pem in a private folder of the temporary folder, removed when the emulator stops]
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_file: Option<PathBuf>,
     #[command(flatten)]

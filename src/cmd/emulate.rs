@@ -58,7 +58,7 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
     };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {}", emulator.endpoint());
-    if let Some(path) = &ca_file {
+    if let Some(CaFile { path, .. }) = &ca_file {
         let _ = writeln!(
             stdout,
             "CA certificate: {} (trust it with: cosinv apply --ca-bundle {} \
@@ -80,21 +80,50 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
     }
 }
 
-/// With TLS, the CA certificate in `--ca-file` or the temporary folder.
-fn write_ca(emulator: &Emulator, args: &EmulateArgs) -> Result<Option<PathBuf>, String> {
+/// Where the CA certificate was written, and the private folder that
+/// holds it when none was named (removed when the emulator stops).
+struct CaFile {
+    path: PathBuf,
+    _folder: Option<tempfile::TempDir>,
+}
+
+/// With TLS, the CA certificate in `--ca-file`, or in a folder of the
+/// temporary folder made for it alone (0700, a random name, created
+/// exclusively): a predictable name there could be planted by another
+/// user, and a client would then trust their CA.
+fn write_ca(emulator: &Emulator, args: &EmulateArgs) -> Result<Option<CaFile>, String> {
     let Some(pem) = emulator.ca_pem() else {
         return Ok(None);
     };
-    let path = args.ca_file.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("cosinv-emulator-ca-{}.pem", emulator.addr().port()))
-    });
-    std::fs::write(&path, pem).map_err(|err| {
+    let cannot = |path: &std::path::Path, err: std::io::Error| {
         format!(
             "cannot write the CA certificate to {}: {err}",
             path.display()
         )
-    })?;
-    Ok(Some(path))
+    };
+    if let Some(path) = &args.ca_file {
+        std::fs::write(path, pem).map_err(|err| cannot(path, err))?;
+        return Ok(Some(CaFile {
+            path: path.clone(),
+            _folder: None,
+        }));
+    }
+    let folder = tempfile::Builder::new()
+        .prefix("cosinv-emulator-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .map_err(|err| cannot(&std::env::temp_dir(), err))?;
+    let path = folder.path().join("ca.pem");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(pem.as_bytes()))
+        .map_err(|err| cannot(&path, err))?;
+    Ok(Some(CaFile {
+        path,
+        _folder: Some(folder),
+    }))
 }
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {

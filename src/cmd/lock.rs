@@ -102,6 +102,8 @@ impl RunLock {
         manifests: &[PathBuf],
         shard: Option<Shard>,
     ) -> Result<RunLock, LockError> {
+        // `--shard 0/1` is the whole plan: the lock of a run without one.
+        let shard = shard.filter(|shard| !shard.is_whole());
         let key = lock_key(manifests, shard)?;
         private_folder(folder, current_user())?;
         let path = folder.join(format!("cosinv-{key}.lock"));
@@ -306,6 +308,15 @@ mod tests {
         );
         drop(first);
         RunLock::acquire_in(dir.path(), &[a, b], None).unwrap();
+    }
+
+    #[test]
+    fn one_shard_of_one_is_the_same_run_as_no_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = manifest(dir.path(), "a.yaml");
+        let _whole = RunLock::acquire_in(dir.path(), std::slice::from_ref(&a), None).unwrap();
+        let err = RunLock::acquire_in(dir.path(), &[a], "0/1".parse().ok()).unwrap_err();
+        assert!(err.to_string().contains("still running"), "{err}");
     }
 
     #[test]

@@ -238,7 +238,7 @@ pub fn ignored_lines(plan: &Plan, work: &[BucketWork]) -> Vec<String> {
         };
         for (id, path) in &changes.ignored {
             lines.push(format!(
-                "cosinv: {} {id}: <{path}> is not an element cosinv sends; ignored when comparing",
+                "cosinv: {} {id}: <{path}> is not an element cosinv sends; kept, as the configuration is not managed",
                 jobs[0].bucket()
             ));
         }

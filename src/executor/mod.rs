@@ -367,7 +367,17 @@ async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) 
     }
     let drain_timeout = shared.config.drain_timeout;
     tokio::select! {
-        _ = async { while tasks.join_next().await.is_some() {} } => {}
+        _ = async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Err(err) = joined
+                    && err.is_panic()
+                {
+                    shared.sender.stop(StopReason::Crashed {
+                        message: panic_message(err.into_panic()),
+                    });
+                }
+            }
+        } => {}
         _ = async {
             control.cancel.cancelled().await;
             tokio::select! {
@@ -381,6 +391,15 @@ async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) 
             while tasks.join_next().await.is_some() {}
         }
     }
+}
+
+/// What a panic said, for the stop reason (a bug: say it, never swallow).
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// What the writer thread hands back: the report, which jobs have a row,

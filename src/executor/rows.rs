@@ -89,6 +89,9 @@ fn with_attempt(mut row: ReportRow, attempt: Option<&Attempt>) -> ReportRow {
             if !response.is_success() {
                 row.error_code = response.code().unwrap_or_default().to_string();
                 row.message = response.describe();
+            } else if response.unparsed_error.is_some() {
+                row.error_code = "NotCosAnswer".into();
+                row.message = response.describe();
             }
         }
         Some(Err(err)) => {
@@ -110,6 +113,11 @@ fn answer_lost(attempt: Option<&Attempt>) -> bool {
     )
 }
 
+/// Whether the last answer was a 2xx that COS did not send.
+fn answered_by_a_stranger(attempt: Option<&Attempt>) -> bool {
+    matches!(attempt, Some(Ok(response)) if response.is_success() && response.unparsed_error.is_some())
+}
+
 /// The row of a request that ended; `success` is the outcome of a 2xx.
 pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> ReportRow {
     // Whatever stopped the retries, a last attempt whose answer was lost
@@ -117,6 +125,7 @@ pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> Rep
     let outcome = match &ended.end {
         End::Succeeded => success,
         _ if answer_lost(ended.last.as_ref()) => Outcome::Unknown,
+        _ if answered_by_a_stranger(ended.last.as_ref()) => Outcome::Unknown,
         End::Failed { .. } => Outcome::Failed,
         End::Skipped(_) => Outcome::Skipped,
         End::Cancelled => Outcome::Cancelled,
@@ -131,7 +140,9 @@ pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> Rep
         End::Skipped(reason) => format!("{reason}; last attempt: {last}"),
         End::Cancelled => interrupted(&last),
     };
-    if outcome == Outcome::Unknown {
+    if answered_by_a_stranger(ended.last.as_ref()) {
+        row.message = format!("{STRANGER_NOTE}; {}", row.message);
+    } else if outcome == Outcome::Unknown {
         row.message = format!("{UNKNOWN_NOTE}; {}", row.message);
     }
     row
@@ -148,6 +159,10 @@ fn interrupted(last: &str) -> String {
 /// What an `unknown` row says: the change may or may not have been made.
 const UNKNOWN_NOTE: &str = "no answer came: COS may or may not have made the change (a rerun \
                             settles it)";
+
+/// What a row answered by something other than COS says.
+const STRANGER_NOTE: &str = "the answer did not come from COS: COS may or may not have made the \
+                             change (check the endpoint and any proxy; a rerun settles it)";
 
 /// A job without a row when the run ended: `cancelled` if nothing of it
 /// was on the wire, `unknown` if a request was (its answer never came).

@@ -314,6 +314,41 @@ async fn cancelling_during_a_backoff_ends_the_job_cancelled_with_its_last_answer
     assert!(text.contains("last attempt: HTTP 503 SlowDown"), "{text}");
 }
 
+/// Panics on bucket A's requests (a bug in the sending code), answers
+/// the others.
+struct Panicky;
+
+impl Transport for Panicky {
+    async fn send(&self, request: &InventoryRequest, _now: u64) -> Attempt {
+        assert!(!request.host.starts_with(A), "the transport broke");
+        status(200, None)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_while_sending_stops_the_run_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let report = ReportWriter::create(&path).unwrap();
+    let jobs = vec![job(A, "x"), job(A, "y")];
+    let plan = Arc::new(Plan::from_jobs(jobs));
+    let work = crate::plan::reconcile::blind(&plan);
+    let config = ExecutorConfig::default();
+    let control = RunControl::default();
+    let result = execute(plan, work, Some(Panicky), config, report, control)
+        .await
+        .unwrap();
+    let stopped = result.stopped.expect("a stop reason");
+    assert_eq!(stopped.kind(), "crashed");
+    assert!(
+        stopped.to_string().contains("the transport broke"),
+        "{stopped}"
+    );
+    // Every job still has a row.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+}
+
 /// Never answers: every request stays on the wire.
 struct Silent;
 

@@ -35,8 +35,9 @@ pub struct LiveConfiguration {
     pub destination_prefix: Option<String>,
     pub destination_format: Option<String>,
     pub sse_cos: bool,
-    /// Elements cosinv never sends, as paths (`Filter/StorageClass`):
-    /// ignored when comparing, shown to whoever asks for detail.
+    /// Elements cosinv never sends, as paths (`Filter/StorageClass`): a
+    /// configuration holding any is not what the manifest asks (it may
+    /// well be narrower), so it differs by them.
     pub unknown_elements: Vec<String>,
 }
 
@@ -138,20 +139,34 @@ impl LiveConfiguration {
     }
 }
 
+/// The name of the change that lists elements cosinv does not model.
+pub const OTHER_ELEMENTS: &str = "other elements";
+
 /// The fields where `live` differs from `desired`, by meaning; empty when
-/// they mean the same.
+/// they mean the same. Elements cosinv does not model, on either side,
+/// are one more change ([`OTHER_ELEMENTS`]): a PUT of `desired` replaces
+/// the whole configuration, so they would not survive it, and whatever
+/// they mean (a `Filter/StorageClass` narrows what is listed) the bucket
+/// does not hold what the manifest asks.
 pub fn changes(live: &LiveConfiguration, desired: &LiveConfiguration) -> Vec<FieldChange> {
-    let (live, desired) = (live.meaning(), desired.meaning());
-    COMPARED_FIELDS
+    let mut found: Vec<FieldChange> = COMPARED_FIELDS
         .iter()
-        .zip(live.into_iter().zip(desired))
+        .zip(live.meaning().into_iter().zip(desired.meaning()))
         .filter(|(_, (live, desired))| live != desired)
         .map(|(field, (live, desired))| FieldChange {
             field,
             live,
             desired,
         })
-        .collect()
+        .collect();
+    if live.unknown_elements != desired.unknown_elements {
+        found.push(FieldChange {
+            field: OTHER_ELEMENTS,
+            live: live.unknown_elements.join(", "),
+            desired: desired.unknown_elements.join(", "),
+        });
+    }
+    found
 }
 
 impl From<&InventoryConfiguration> for LiveConfiguration {
@@ -216,11 +231,24 @@ mod tests {
         found.included_object_versions = None;
         found.destination_format = Some(String::new());
         found.destination_prefix = Some("  list1\n".into());
-        found.unknown_elements = vec!["Filter/StorageClass".into()];
         assert_eq!(changes(&found, &desired), Vec::new());
         let mut desired_all = desired.clone();
         desired_all.included_object_versions = Some("All".into());
         assert!(changes(&found, &desired_all).is_empty());
+    }
+
+    #[test]
+    fn an_element_cosinv_does_not_model_is_a_difference_named_by_its_path() {
+        let mut found = live();
+        found.unknown_elements = vec!["Filter/StorageClass".into(), "Schedule/Hour".into()];
+        assert_eq!(
+            changes(&found, &live()),
+            [FieldChange {
+                field: OTHER_ELEMENTS,
+                live: "Filter/StorageClass, Schedule/Hour".into(),
+                desired: String::new(),
+            }]
+        );
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub struct BucketChanges {
     pub deletes: Vec<String>,
     /// Set when the bucket would go over the limit: nothing is sent to it.
     pub limit: Option<LimitExceeded>,
-    /// Elements on the bucket cosinv never sends, ignored in comparisons:
+    /// Elements cosinv never sends on the bucket's unmanaged
+    /// configurations, which are left as they are:
     /// (id, element path), for whoever asks for detail.
     pub ignored: Vec<(String, String)>,
 }
@@ -187,6 +188,7 @@ pub fn reconcile(jobs: &[Job], live: &[LiveConfiguration], prune: &PruneRule) ->
     };
     let ignored = live
         .iter()
+        .filter(|config| !managed.contains(config.id.as_str()))
         .flat_map(|config| {
             config
                 .unknown_elements
@@ -298,14 +300,21 @@ mod tests {
     }
 
     #[test]
-    fn elements_cosinv_never_sends_are_listed_not_compared() {
+    fn a_managed_job_with_elements_cosinv_never_sends_is_updated() {
         let mut found = live("a");
         found.unknown_elements = vec!["Filter/StorageClass".into()];
-        let result = reconcile(&[job("a")], &[found], &PruneRule::default());
-        assert_eq!(result.actions, [JobAction::Unchanged]);
+        let mut console = live("console");
+        console.unknown_elements = vec!["Filter/StorageClass".into()];
+        let result = reconcile(&[job("a")], &[found, console], &PruneRule::default());
+        let [JobAction::Update(changes)] = &result.actions[..] else {
+            panic!("{:?}", result.actions);
+        };
+        assert_eq!(changes[0].live, "Filter/StorageClass");
+        // An unmanaged configuration is left as it is: its elements are
+        // only listed.
         assert_eq!(
             result.ignored,
-            [("a".to_string(), "Filter/StorageClass".to_string())]
+            [("console".to_string(), "Filter/StorageClass".to_string())]
         );
     }
 }

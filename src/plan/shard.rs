@@ -14,6 +14,11 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// `0/1`: one shard of one, the whole plan, the same as no shard.
+    pub fn is_whole(&self) -> bool {
+        self.count == 1
+    }
+
     /// Whether `bucket` is in this shard (see [`shard_of`]).
     pub fn contains(&self, bucket: &BucketName) -> bool {
         shard_of(bucket.as_str(), self.count) == self.index

@@ -52,7 +52,8 @@ impl PreviousReport {
         for record in reader.records() {
             let record = record.map_err(failed)?;
             let field = |at: usize| record.get(at).unwrap_or_default().to_string();
-            last.insert((field(bucket), field(id)), field(outcome));
+            let id = crate::report::unneutralised(record.get(id).unwrap_or_default());
+            last.insert((field(bucket), id.to_string()), field(outcome));
         }
         let mut previous = PreviousReport::default();
         for (job, outcome) in last {
@@ -81,7 +82,8 @@ mod tests {
              a-1250000000,ap-guangzhou,x,put,applied,200,,,r,1,3,t\n\
              b-1250000000,ap-guangzhou,x,put,failed,404,NoSuchBucket,\"m, with comma\",r,1,3,t\n\
              c-1250000000,ap-guangzhou,x,put,cancelled,,,,,0,0,t\n\
-             d-1250000000,ap-guangzhou,x,put,unchanged,200,,,r,1,3,t\n",
+             d-1250000000,ap-guangzhou,x,put,unchanged,200,,,r,1,3,t\n\
+             e-1250000000,ap-guangzhou,'-x,put,failed,500,,,r,1,3,t\n",
         )
         .unwrap();
         let previous = PreviousReport::read(&path).unwrap();
@@ -91,7 +93,15 @@ mod tests {
             .iter()
             .map(|(b, i)| (b.as_str(), i.as_str()))
             .collect();
-        assert_eq!(rerun, [("b-1250000000", "x"), ("c-1250000000", "x")]);
+        // A neutralised id (written `'-x`) is read back as it was.
+        assert_eq!(
+            rerun,
+            [
+                ("b-1250000000", "x"),
+                ("c-1250000000", "x"),
+                ("e-1250000000", "-x")
+            ]
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, HOST, HeaderMap, HeaderName, HeaderValue};
 
-use crate::cos::request::{InventoryRequest, bucket_host};
+use crate::cos::request::{InventoryRequest, Operation, bucket_host};
 use crate::cos::text::{printable, printable_within};
 use crate::cos::xml;
 use crate::credentials::SharedCredentials;
@@ -138,8 +138,9 @@ pub struct Response {
     /// The parsed `<Error>` of a non-2xx answer; `None` on success or when
     /// the body was not a COS error document.
     pub error: Option<xml::CosErrorBody>,
-    /// For a non-2xx answer without a COS error document: what the body
-    /// looked like (an HTML page from a proxy, say).
+    /// For a non-2xx answer without a COS error document, or a 2xx that
+    /// does not look like COS's ([`not_from_cos`]): what the body looked
+    /// like (an HTML page from a proxy, say).
     pub unparsed_error: Option<String>,
     /// For a 3xx: where the server said to go (the `Location` header's
     /// host, or the header itself when it names no host). Never followed.
@@ -455,7 +456,9 @@ impl CosClient {
             .send()
             .await
             .map_err(|err| TransportError::from_reqwest(&err, self.url_host(request)))?;
-        read_response(answer, self.url_host(request)).await
+        // GET Bucket policy's answer is JSON; every other 2xx body is XML.
+        let json = request.operation == Operation::GetPolicy;
+        read_response(answer, self.url_host(request), json).await
     }
 
     /// The host the URL names, for messages: the endpoint's, else the
@@ -482,7 +485,11 @@ impl CosClient {
     }
 }
 
-async fn read_response(answer: reqwest::Response, host: &str) -> Result<Response, TransportError> {
+async fn read_response(
+    answer: reqwest::Response,
+    host: &str,
+    json: bool,
+) -> Result<Response, TransportError> {
     let status = answer.status().as_u16();
     let header = |name: &str| {
         answer
@@ -507,7 +514,11 @@ async fn read_response(answer: reqwest::Response, host: &str) -> Result<Response
         .flatten();
     let body = read_body(answer, status, host).await?;
     let (error, unparsed_error) = if (200..300).contains(&status) {
-        (None, None)
+        let stranger = not_from_cos(request_id.is_some(), &body, json);
+        (
+            None,
+            stranger.map(|why| format!("{why}; body starts with {}", xml::snippet(&body))),
+        )
     } else {
         match xml::error_from_xml(&body) {
             Ok(error) => (Some(error), None),
@@ -530,6 +541,29 @@ async fn read_response(answer: reqwest::Response, host: &str) -> Result<Response
         redirect_to,
         body,
     })
+}
+
+/// Why a 2xx answer does not look like COS's, if it does not. COS sends
+/// `x-cos-request-id` with every answer, and its 2xx bodies are empty or
+/// XML (JSON for GET Bucket policy, `json`, which its parser then checks);
+/// a captive portal's page, a misrouted proxy's JSON or an HTML 200 is not
+/// a COS that accepted the request, whatever its status says.
+pub fn not_from_cos(has_request_id: bool, body: &[u8], json: bool) -> Option<&'static str> {
+    if !has_request_id {
+        return Some("not COS's answer: no x-cos-request-id");
+    }
+    if json {
+        return None;
+    }
+    let text = body.trim_ascii_start();
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let html = text.len() >= 5
+        && (text[..5].eq_ignore_ascii_case(b"<html") || text[..2].eq_ignore_ascii_case(b"<!"));
+    match text.first() {
+        None => None,
+        Some(b'<') if !html => None,
+        Some(_) => Some("not COS's answer: a 2xx body that is not XML"),
+    }
 }
 
 /// The body, up to [`MAX_RESPONSE_BODY`]: an announced length over the cap
@@ -729,5 +763,35 @@ mod tests {
             text.contains("AKIDshown") && !text.contains("hidden"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_2xx_is_cos_s_only_with_a_request_id_and_an_empty_or_xml_body() {
+        assert_eq!(not_from_cos(true, b"", false), None);
+        assert_eq!(
+            not_from_cos(true, b"\n <?xml version=\"1.0\"?><A/>", false),
+            None
+        );
+        assert_eq!(
+            not_from_cos(true, b"<ListInventoryConfigurationResult/>", false),
+            None
+        );
+        assert!(
+            not_from_cos(false, b"", false)
+                .unwrap()
+                .contains("x-cos-request-id")
+        );
+        for stranger in [
+            &b"<html><body>log in</body></html>"[..],
+            b"<!DOCTYPE html><html></html>",
+            b"{\"ok\":true}",
+            b"OK",
+        ] {
+            assert!(
+                not_from_cos(true, stranger, false).is_some(),
+                "{stranger:?}"
+            );
+        }
+        assert_eq!(not_from_cos(true, b"{\"Statement\":[]}", true), None);
     }
 }

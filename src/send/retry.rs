@@ -59,6 +59,10 @@ pub enum Class {
     Redirected,
     /// An answer whose body is over the size cap: not read, not retried.
     TooLarge,
+    /// A 2xx that does not look like COS's (no `x-cos-request-id`, an
+    /// HTML or JSON body): something else answered, so whether COS made
+    /// the change is unknown. Not retried: the same thing would answer.
+    NotCos,
 }
 
 impl Class {
@@ -89,6 +93,7 @@ impl Class {
             Class::ClientError => "client-error",
             Class::Redirected => "redirected",
             Class::TooLarge => "too-large",
+            Class::NotCos => "not-cos",
         }
     }
 }
@@ -105,6 +110,7 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
             TransportErrorKind::TooLarge => Class::TooLarge,
         },
         Ok(response) if signature_expired(response) => Class::ClockSkew,
+        Ok(response) if response.is_success() && response.unparsed_error.is_some() => Class::NotCos,
         Ok(response) => classify_response(response.status, response.code()),
     }
 }

@@ -40,6 +40,9 @@ pub enum StopReason {
     /// for the deadline; `message` says for how long and what failed.
     #[error("{message}")]
     Unreachable { message: String },
+    /// A part of cosinv failed (a bug): the rest is not sent.
+    #[error("cosinv failed inside (a bug; please report it): {message}")]
+    Crashed { message: String },
 }
 
 impl StopReason {
@@ -82,6 +85,7 @@ impl StopReason {
             StopReason::CredentialsUnavailable { .. } => "credentials-unavailable",
             StopReason::TlsRefused { .. } => "tls-refused",
             StopReason::Unreachable { .. } => "unreachable",
+            StopReason::Crashed { .. } => "crashed",
         }
     }
 }

@@ -281,6 +281,31 @@ fn emulate_address(stdout: std::process::ChildStdout) -> (String, PathBuf) {
     (endpoint, PathBuf::from(ca))
 }
 
+#[test]
+fn emulate_tls_writes_its_ca_in_a_private_folder_it_removes_when_stopped() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cosinv"))
+        .args(["emulate", "--tls", "--listen", "127.0.0.1:0"])
+        .env("COS_SECRET_ID", SECRET_ID)
+        .env("COS_SECRET_KEY", SECRET_KEY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (endpoint, ca) = emulate_address(child.stdout.take().unwrap());
+    let port = endpoint.rsplit(':').next().unwrap();
+    let folder = ca.parent().unwrap().to_path_buf();
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+    // SIGTERM: the emulator stops as it does on Ctrl-C.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+    assert!(!ca.to_string_lossy().contains(port), "{}", ca.display());
+    assert!(status.success(), "{status:?}");
+    assert!(!folder.exists(), "{} left behind", folder.display());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_tls_serves_apply_over_https() {
     let dir = tempfile::tempdir().unwrap();

@@ -71,6 +71,9 @@ async fn one_job(script: Vec<Canned>, attempts: u32) -> (BTreeMap<String, String
     (rows.remove(0), server)
 }
 
+const XML: (&str, &str) = ("Content-Type", "application/xml");
+const ID: (&str, &str) = ("x-cos-request-id", "scripted");
+
 /// What a row must say.
 struct Expect<'a> {
     outcome: &'a str,
@@ -129,7 +132,7 @@ async fn an_html_502_page_is_a_server_error_retried_then_explained() {
     assert_eq!(row["http_status"], "502");
     assert_eq!(server.received().len(), 3);
 
-    let (row, _) = one_job(vec![page(), Canned::http("200 OK", &[], b"")], 3).await;
+    let (row, _) = one_job(vec![page(), Canned::ok()], 3).await;
     check(
         "502 then 200",
         &row,
@@ -198,7 +201,7 @@ async fn a_redirect_is_never_followed_and_is_final() {
         "307 Temporary Redirect",
         "308 Permanent Redirect",
     ] {
-        let elsewhere = ScriptedServer::start(vec![Canned::http("200 OK", &[], b"")]).await;
+        let elsewhere = ScriptedServer::start(vec![Canned::ok()]).await;
         let location = format!("{}/?inventory&id=job-0", elsewhere.endpoint());
         let redirect = Canned::http(status, &[("Location", &location)], b"");
         let (row, server) = one_job(vec![redirect.clone(), redirect], 3).await;
@@ -250,10 +253,27 @@ async fn the_content_type_does_not_decide_what_an_answer_means() {
         "200 as json",
         &row,
         Expect {
-            outcome: "applied",
+            outcome: "unknown",
             attempts: 1,
-            code: "",
-            says: &[],
+            code: "NotCosAnswer",
+            says: &["did not come from COS", "no x-cos-request-id", "true}"],
+        },
+    );
+    // A captive portal: 200, an HTML page, no request id.
+    let portal = Canned::http(
+        "200 OK",
+        &[("Content-Type", "text/html")],
+        b"<html><body>Please log in to the hotel Wi-Fi</body></html>",
+    );
+    let (row, _) = one_job(vec![portal], 3).await;
+    check(
+        "200 from a captive portal",
+        &row,
+        Expect {
+            outcome: "unknown",
+            attempts: 1,
+            code: "NotCosAnswer",
+            says: &["did not come from COS", "hotel Wi-Fi"],
         },
     );
 }
@@ -266,7 +286,7 @@ async fn a_reset_mid_body_is_retried_as_a_broken_connection() {
             After::Reset,
         )
     };
-    let (row, server) = one_job(vec![cut(), Canned::http("200 OK", &[], b"")], 3).await;
+    let (row, server) = one_job(vec![cut(), Canned::ok()], 3).await;
     check(
         "reset then 200",
         &row,
@@ -336,9 +356,9 @@ async fn a_200_with_garbage_for_get_or_list_is_an_unreadable_document() {
     let garbage = b"\x1b[31m<html>\x00 not inventory \xff\xfe";
     let truncated = b"<InventoryConfiguration><Id>job-0</Id><IsEnab";
     let server = ScriptedServer::start(vec![
-        Canned::http("200 OK", &[("Content-Type", "application/xml")], garbage),
-        Canned::http("200 OK", &[("Content-Type", "application/xml")], truncated),
-        Canned::http("200 OK", &[], garbage),
+        Canned::http("200 OK", &[XML, ID], garbage),
+        Canned::http("200 OK", &[XML, ID], truncated),
+        Canned::http("200 OK", &[ID], garbage),
     ])
     .await;
     let client = client(&server);

@@ -47,6 +47,11 @@ impl Canned {
         }
     }
 
+    /// An empty `200 OK` as COS sends it (with its request id).
+    pub fn ok() -> Self {
+        Canned::http("200 OK", &[("x-cos-request-id", "scripted-ok")], b"")
+    }
+
     /// Exactly these bytes, then `after`.
     pub fn raw(bytes: Vec<u8>, after: After) -> Self {
         Canned { bytes, after }
