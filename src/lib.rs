@@ -25,4 +25,5 @@ pub mod model;
 pub mod pace;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod send;

@@ -4,19 +4,21 @@
 use std::io::Write;
 
 use super::args::{BucketsArgs, ListFormat, LogFormat};
-use super::connect::{self, ConnectError};
-use super::discovery::fetch_settings;
+use super::connect;
 use super::exit;
 use super::log::Log;
 use super::runtime;
+use super::terminal::Terminal;
 use crate::account::{self, BucketFilter, ListError};
 use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::cos::xml::BucketEntry;
+use crate::run;
+use crate::run::connect::ConnectError;
 
 /// Why the list could not be had.
 #[derive(Debug, thiserror::Error)]
 enum BucketsError {
-    #[error(transparent)]
+    #[error("{}", connect::message(.0))]
     Connect(#[from] ConnectError),
     #[error(transparent)]
     List(#[from] ListError),
@@ -50,24 +52,20 @@ pub fn run(args: &BucketsArgs) -> u8 {
 }
 
 async fn list(args: &BucketsArgs, log: &Log) -> Result<Vec<BucketEntry>, BucketsError> {
-    let target = connect::target_logged(&args.connect, &args.display, log, "buckets").await?;
-    let connection = connect::connect(&args.connect, target).await?;
+    let settings = connect::settings(&args.connect);
+    let terminal = Terminal::new(log, &args.display, false);
+    let target = run::connect::target(&settings, "buckets", &terminal).await?;
+    let connection = run::connect::connect(target).await?;
     let filter = BucketFilter {
         regions: args.region.clone(),
         matches: args.matches.clone(),
         exclude: args.exclude.clone(),
     };
-    let mut settings = fetch_settings(&args.connect);
-    let listed = account::list_buckets(
-        &connection.client,
-        filter.single_region(),
-        MAX_SERVICE_PAGE,
-        &mut settings,
-    )
-    .await;
-    if let Some(sandbox) = connection.sandbox {
-        let _ = sandbox.emulator.shutdown().await;
-    }
+    let mut fetch = settings.fetch_settings();
+    let region = filter.single_region();
+    let listed =
+        account::list_buckets(&connection.client, region, MAX_SERVICE_PAGE, &mut fetch).await;
+    let _ = connection.shut_down().await;
     let listed = listed?;
     if !args.display.quiet {
         let kept = listed.iter().filter(|entry| filter.keeps(entry)).count();

@@ -17,7 +17,6 @@ pub mod args;
 pub mod buckets;
 pub mod completions;
 pub mod connect;
-pub mod discovery;
 pub mod emulate;
 pub mod exit;
 pub mod help;
@@ -29,6 +28,7 @@ pub mod progress;
 pub mod runtime;
 pub mod signals;
 pub mod summary;
+pub mod terminal;
 pub mod text;
 pub mod validate;
 
