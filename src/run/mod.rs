@@ -13,6 +13,7 @@
 //! [`progress`] what its progress says, [`text`] plurals and durations.
 
 pub mod apply;
+pub mod buckets;
 pub mod connect;
 pub mod discover;
 pub mod error;
