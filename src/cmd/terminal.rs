@@ -34,10 +34,6 @@ impl Terminal {
             progress: Mutex::new(None),
         }
     }
-
-    pub fn log(&self) -> &Log {
-        &self.log
-    }
 }
 
 impl RunObserver for Terminal {
