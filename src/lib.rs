@@ -9,6 +9,11 @@
 //! what the account holds beyond one bucket's inventory (its bucket list
 //! for `discover:`, destination buckets' policies) before a plan is made.
 //!
+//! [`run`] strings these into the pipeline of a plan or apply run (load,
+//! reach COS, choose the jobs, refresh, confirm, execute, record), telling
+//! its caller what happens through an observer and asking it what only
+//! the caller can answer.
+//!
 //! [`cmd`] is the only module that knows about the command line and the
 //! terminal; everything below it takes typed, validated settings and
 //! returns typed errors. `docs/ARCHITECTURE.md` is the map.
@@ -25,4 +30,5 @@ pub mod model;
 pub mod pace;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod send;

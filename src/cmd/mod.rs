@@ -3,21 +3,21 @@
 //! [`args`] parses the command line into typed settings ([`help`] holds
 //! the help texts); one file per subcommand ([`validate`], [`plan`],
 //! [`buckets`], [`apply`], [`emulate`], [`completions`], [`man`]) turns
-//! them into library calls and library errors into messages with flag
-//! hints; [`discovery`] resolves `discover:` jobs for plan and apply;
-//! [`connect`] (the route to COS and the credentials), [`log`] (lines on
-//! stderr), [`progress`], [`summary`] (how a run ends), [`lock`],
-//! [`exit`], [`runtime`], [`signals`] and [`text`] are what those
-//! commands share. Nothing below `cmd` names a flag or prints; below it,
-//! only the credential chain and the proxy settings read the environment,
-//! and only when `cmd` asks them to.
+//! them into a call of the library's run pipeline ([`crate::run`]) and
+//! its errors into messages with flag hints; [`connect`] (the connection
+//! flags and the environment as typed settings, connection errors with
+//! their flags), [`terminal`] (what a run says, as the flags ask),
+//! [`log`] (lines on stderr), [`progress`], [`summary`] (exit code and
+//! JSON result of a run), [`lock`], [`exit`], [`runtime`], [`signals`]
+//! and [`text`] are what those commands share. Nothing below `cmd` names
+//! a flag or prints; below it, only the credential chain and the proxy
+//! settings read the environment, and only when `cmd` asks them to.
 
 pub mod apply;
 pub mod args;
 pub mod buckets;
 pub mod completions;
 pub mod connect;
-pub mod discovery;
 pub mod emulate;
 pub mod exit;
 pub mod help;
@@ -29,6 +29,7 @@ pub mod progress;
 pub mod runtime;
 pub mod signals;
 pub mod summary;
+pub mod terminal;
 pub mod text;
 pub mod validate;
 

@@ -1,59 +1,29 @@
 //! What a run shows while it works: a progress bar on a terminal, a log
 //! line every few seconds otherwise (cron mails, CI logs), and `-v`/`-vv`
 //! detail about failures and retries. Every line goes through the run's
-//! [`Log`], so nothing is printed across the bar.
+//! [`Log`], so nothing is printed across the bar; what the lines say is
+//! [`crate::run::progress`]'s.
 //!
 //! The executor only counts (see [`Stats`]); this module reads the counters
 //! on a timer, so a run with a million jobs does not redraw a million times.
-//! The rate shown and the ETA come from a moving average ([`RateMeter`]);
-//! the ETA appears only once the average rests on enough time and jobs to
-//! mean something. Jobs written `cancelled` when a run is interrupted are
-//! not progress: the bar stops at the jobs that really ended.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::log::{Level, Log};
-use crate::executor::events::{Event, Observer, Stats, StatsSnapshot};
-use crate::report::Outcome;
+use crate::executor::events::{Event, Observer, Stats};
+pub use crate::run::progress::Counting;
+use crate::run::progress::{
+    RateMeter, bar_message, event_fields, event_line, finished, status_fields, status_line,
+};
 
 /// How often the bar is refreshed from the counters.
 const BAR_REFRESH: Duration = Duration::from_millis(100);
 /// How often a log line is written when stderr is not a terminal.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(5);
-/// The moving average forgets with this time constant.
-const RATE_WINDOW: Duration = Duration::from_secs(20);
-/// No ETA before the average covers this long…
-const ETA_AFTER: Duration = Duration::from_secs(5);
-/// …and this many finished jobs.
-const ETA_MIN_JOBS: u64 = 20;
-
-/// What is counted: jobs applied, or buckets read (a refresh).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counting {
-    /// The unit, singular and plural: `job`/`jobs`, `bucket`/`buckets`.
-    pub one: &'static str,
-    pub many: &'static str,
-    /// What a unit that went well is: `applied`, `read`.
-    pub done: &'static str,
-}
-
-impl Counting {
-    pub const JOBS: Counting = Counting {
-        one: "job",
-        many: "jobs",
-        done: "applied",
-    };
-    pub const BUCKETS: Counting = Counting {
-        one: "bucket",
-        many: "buckets",
-        done: "read",
-    };
-}
 
 /// What the user asked to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,60 +56,6 @@ impl ProgressOptions {
     pub fn counting(self, counting: Counting) -> Self {
         ProgressOptions { counting, ..self }
     }
-}
-
-/// Jobs per second as a moving average, and the ETA it gives.
-#[derive(Debug, Clone, Default)]
-pub struct RateMeter {
-    /// Jobs per second, smoothed; `None` before the second sample.
-    rate: Option<f64>,
-    last: Option<(Duration, u64)>,
-    /// How long the average has been fed.
-    covered: Duration,
-}
-
-impl RateMeter {
-    /// Feeds `done` jobs at `elapsed` since the start.
-    pub fn update(&mut self, elapsed: Duration, done: u64) {
-        let Some((then, before)) = self.last else {
-            self.last = Some((elapsed, done));
-            return;
-        };
-        let dt = elapsed.saturating_sub(then);
-        if dt.is_zero() {
-            return;
-        }
-        let instant = done.saturating_sub(before) as f64 / dt.as_secs_f64();
-        let weight = 1.0 - (-dt.as_secs_f64() / RATE_WINDOW.as_secs_f64()).exp();
-        self.rate = Some(match self.rate {
-            // Until the window has filled, the plain average so far.
-            Some(rate) if self.covered >= RATE_WINDOW => rate + weight * (instant - rate),
-            _ => done as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
-        });
-        self.covered += dt;
-        self.last = Some((elapsed, done));
-    }
-
-    /// The smoothed rate, jobs per second.
-    pub fn rate(&self) -> f64 {
-        self.rate.unwrap_or(0.0)
-    }
-
-    /// Time left for `total - done` jobs, once it means something.
-    pub fn eta(&self, done: u64, total: u64) -> Option<Duration> {
-        let rate = self.rate?;
-        if self.covered < ETA_AFTER || done < ETA_MIN_JOBS.min(total) || rate <= 0.0 {
-            return None;
-        }
-        let left = total.saturating_sub(done) as f64 / rate;
-        Duration::try_from_secs_f64(left).ok()
-    }
-}
-
-/// Jobs that really ended: cancelled ones (and those whose answer never
-/// came) are not progress.
-fn finished(stats: &StatsSnapshot) -> u64 {
-    stats.done() - stats.cancelled - stats.unknown
 }
 
 /// The display of one run.
@@ -260,336 +176,9 @@ fn new_bar(total: u64, no_color: bool) -> ProgressBar {
     bar
 }
 
-/// The part of the bar that is not drawn by indicatif itself; short, so
-/// that the line fits 80 columns with a bar left to see.
-pub fn bar_message(stats: &StatsSnapshot, meter: &RateMeter) -> String {
-    let mut message = format!("{:.0}/s", meter.rate());
-    let failed = stats.failed + stats.skipped;
-    if failed > 0 {
-        message.push_str(&format!(" {failed} failed"));
-    }
-    if stats.retrying > 0 {
-        message.push_str(&format!(" {} retrying", stats.retrying));
-    }
-    if let Some(eta) = meter.eta(finished(stats), stats.total) {
-        message.push_str(&format!(" ETA {}", human_duration(eta)));
-    }
-    message
-}
-
-/// A progress line for logs: counts, rate and an estimate of what is left.
-pub fn status_line(
-    stats: &StatsSnapshot,
-    elapsed: Duration,
-    meter: &RateMeter,
-    counting: Counting,
-) -> String {
-    let done = finished(stats);
-    let eta = meter
-        .eta(done, stats.total)
-        .map(|eta| format!(", ETA {}", human_duration(eta)))
-        .unwrap_or_default();
-    format!(
-        "cosinv: {done}/{total} {units} done ({done_word} {applied}, failed {failed}, \
-         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {many}/s{eta}",
-        total = stats.total,
-        units = super::text::noun(stats.total, counting.one, counting.many),
-        many = counting.many,
-        done_word = counting.done,
-        applied = stats.applied + stats.unchanged + stats.deleted + stats.dry_run,
-        failed = stats.failed,
-        skipped = stats.skipped,
-        retrying = stats.retrying,
-        elapsed = human_duration(elapsed),
-        rate = meter.rate(),
-    )
-}
-
-/// The counts of a progress line, for JSON logs.
-fn status_fields(stats: &StatsSnapshot) -> Map<String, Value> {
-    let mut fields = Map::new();
-    for (name, value) in [
-        ("done", finished(stats)),
-        ("total", stats.total),
-        ("applied", stats.applied + stats.dry_run),
-        ("unchanged", stats.unchanged),
-        ("deleted", stats.deleted),
-        ("failed", stats.failed),
-        ("skipped", stats.skipped),
-        ("retrying", stats.retrying),
-        ("attempts", stats.attempts),
-    ] {
-        fields.insert(name.into(), value.into());
-    }
-    fields
-}
-
-/// The job of an event, for JSON logs.
-fn event_fields(event: &Event) -> Map<String, Value> {
-    let mut fields = Map::new();
-    match event {
-        Event::Finished(row) => {
-            fields.insert("bucket".into(), row.bucket.clone().into());
-            fields.insert("id".into(), row.id.clone().into());
-            fields.insert("outcome".into(), row.outcome.as_str().into());
-            fields.insert("error_code".into(), row.error_code.clone().into());
-            fields.insert("attempts".into(), row.attempts.into());
-        }
-        Event::Retry {
-            bucket,
-            id,
-            attempt,
-            ..
-        } => {
-            fields.insert("bucket".into(), bucket.clone().into());
-            fields.insert("id".into(), id.clone().into());
-            fields.insert("attempt".into(), (*attempt).into());
-        }
-        Event::Paused { failures } => {
-            fields.insert("pause".into(), "start".into());
-            fields.insert("failures".into(), failures.total().into());
-        }
-        Event::Resumed { paused_for } => {
-            fields.insert("pause".into(), "end".into());
-            fields.insert("paused_ms".into(), (paused_for.as_millis() as u64).into());
-        }
-    }
-    fields
-}
-
-/// One line about an event, if `verbose` asks for it: pauses always,
-/// failures at `-v`, retries at `-vv`.
-pub fn event_line(event: &Event, verbose: u8) -> Option<String> {
-    match event {
-        Event::Paused { failures } => Some(format!(
-            "cosinv: COS failed every request lately ({failures} in a row): paused, \
-             probing every few seconds until it answers"
-        )),
-        Event::Resumed { paused_for } => Some(format!(
-            "cosinv: COS answers again: resumed after {} paused",
-            human_duration(*paused_for)
-        )),
-        _ if verbose == 0 => None,
-        Event::Finished(row)
-            if matches!(
-                row.outcome,
-                Outcome::Failed | Outcome::Skipped | Outcome::Unknown
-            ) =>
-        {
-            let status = row
-                .http_status
-                .map(|status| format!(" HTTP {status}"))
-                .unwrap_or_default();
-            let code = if row.error_code.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", row.error_code)
-            };
-            Some(format!(
-                "{outcome} {bucket} {id}:{status}{code} {message} (attempts {attempts})",
-                outcome = row.outcome.as_str(),
-                bucket = row.bucket,
-                id = row.id,
-                message = row.message,
-                attempts = row.attempts,
-            ))
-        }
-        Event::Retry {
-            bucket,
-            id,
-            attempt,
-            class,
-            delay,
-            message,
-        } if verbose >= 2 => Some(format!(
-            "retry {bucket} {id}: attempt {attempt} was {class}: {message}; next in {delay}",
-            class = class.as_str(),
-            delay = human_duration(*delay),
-        )),
-        _ => None,
-    }
-}
-
-/// `850ms`, `12.3s`, `4m05s`, `2h03m`.
-pub fn human_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    let seconds = duration.as_secs();
-    if millis < 1_000 {
-        format!("{millis}ms")
-    } else if seconds < 60 {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else if seconds < 3_600 {
-        format!("{}m{:02}s", seconds / 60, seconds % 60)
-    } else {
-        format!("{}h{:02}m", seconds / 3_600, (seconds % 3_600) / 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::ReportRow;
-    use crate::send::retry::Class;
-
-    fn snapshot() -> StatsSnapshot {
-        StatsSnapshot {
-            total: 1_000,
-            applied: 400,
-            failed: 50,
-            skipped: 50,
-            retrying: 3,
-            ..StatsSnapshot::default()
-        }
-    }
-
-    /// A meter fed at 1 s steps with `per_second` jobs each.
-    fn meter(seconds: u64, per_second: u64) -> RateMeter {
-        let mut meter = RateMeter::default();
-        for second in 0..=seconds {
-            meter.update(Duration::from_secs(second), second * per_second);
-        }
-        meter
-    }
-
-    #[test]
-    fn status_line_has_counts_rate_and_eta() {
-        let line = status_line(
-            &snapshot(),
-            Duration::from_secs(10),
-            &meter(10, 50),
-            Counting::JOBS,
-        );
-        assert_eq!(
-            line,
-            "cosinv: 500/1000 jobs done (applied 400, failed 50, skipped 50, retrying 3) \
-             after 10.0s, 50 jobs/s, ETA 10.0s"
-        );
-    }
-
-    #[test]
-    fn bar_message_has_rate_failures_retries_and_eta() {
-        assert_eq!(
-            bar_message(&snapshot(), &meter(10, 50)),
-            "50/s 100 failed 3 retrying ETA 10.0s"
-        );
-    }
-
-    #[test]
-    fn no_eta_until_it_means_something() {
-        // Half a second in, 75 ms left by the rate so far: not shown.
-        let mut early = RateMeter::default();
-        early.update(Duration::ZERO, 0);
-        early.update(Duration::from_millis(500), 450);
-        assert_eq!(early.eta(450, 500), None);
-        // Too few jobs for an estimate, however long.
-        assert_eq!(meter(30, 0).eta(0, 1_000), None);
-        let line = status_line(
-            &StatsSnapshot {
-                total: 5,
-                ..StatsSnapshot::default()
-            },
-            Duration::ZERO,
-            &RateMeter::default(),
-            Counting::BUCKETS,
-        );
-        assert!(line.ends_with("0 buckets/s"), "{line}");
-    }
-
-    #[test]
-    fn the_rate_follows_recent_jobs() {
-        let mut meter = meter(60, 100);
-        for second in 61..=120 {
-            meter.update(Duration::from_secs(second), 6_000 + (second - 60) * 10);
-        }
-        // A minute at 10/s after a minute at 100/s: far below the overall
-        // average of 55/s.
-        assert!(meter.rate() < 20.0, "{}", meter.rate());
-        let eta = meter.eta(6_600, 7_000).unwrap();
-        assert!(eta > Duration::from_secs(20), "{eta:?}");
-    }
-
-    #[test]
-    fn cancelled_jobs_are_not_progress() {
-        let stats = StatsSnapshot {
-            total: 10,
-            applied: 3,
-            cancelled: 7,
-            ..StatsSnapshot::default()
-        };
-        assert_eq!(finished(&stats), 3);
-    }
-
-    #[test]
-    fn the_bar_fits_80_columns() {
-        let stats = StatsSnapshot {
-            total: 1_000_000,
-            applied: 999_000,
-            failed: 100_000,
-            retrying: 64,
-            ..StatsSnapshot::default()
-        };
-        let message = bar_message(&stats, &meter(3_600, 300));
-        // spinner, elapsed, brackets, pos/len and spaces around them.
-        let fixed = 1 + 1 + 8 + 1 + 2 + 1 + "1000000/1000000".len() + 1;
-        assert!(
-            fixed + message.len() <= 70,
-            "{message} leaves less than 10 columns of bar"
-        );
-    }
-
-    fn row(outcome: Outcome) -> ReportRow {
-        ReportRow {
-            bucket: "photos-1250000000".into(),
-            region: "ap-guangzhou".into(),
-            id: "daily".into(),
-            action: "put",
-            outcome,
-            http_status: Some(400),
-            error_code: "InvalidArgument".into(),
-            message: "bad".into(),
-            request_id: "r".into(),
-            attempts: 1,
-            elapsed_ms: 3,
-            finished_at: String::new(),
-            source: "m.yaml:3".into(),
-        }
-    }
-
-    #[test]
-    fn failures_show_at_one_v_and_successes_never() {
-        let failed_row = row(Outcome::Failed);
-        let failed = Event::Finished(&failed_row);
-        assert_eq!(
-            event_line(&failed, 1).unwrap(),
-            "failed photos-1250000000 daily: HTTP 400 InvalidArgument bad (attempts 1)"
-        );
-        assert!(event_line(&Event::Finished(&row(Outcome::Applied)), 2).is_none());
-    }
-
-    #[test]
-    fn retries_show_only_at_two_v() {
-        let retry = Event::Retry {
-            bucket: "b-1250000000".into(),
-            id: "x".into(),
-            attempt: 2,
-            class: Class::Throttled,
-            delay: Duration::from_millis(350),
-            message: "HTTP 503 SlowDown".into(),
-        };
-        assert!(event_line(&retry, 1).is_none());
-        assert_eq!(
-            event_line(&retry, 2).unwrap(),
-            "retry b-1250000000 x: attempt 2 was throttled: HTTP 503 SlowDown; next in 350ms"
-        );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
-        assert_eq!(human_duration(Duration::from_millis(12_340)), "12.3s");
-        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
-        assert_eq!(human_duration(Duration::from_secs(7_380)), "2h03m");
-    }
 
     #[test]
     fn quiet_or_no_terminal_draws_no_bar() {

@@ -3,14 +3,14 @@
 use std::io::Write;
 
 use super::args::ValidateArgs;
-use super::discovery::{load_offline, unresolved_notes};
 use super::exit;
 use super::text::count;
 use crate::plan::ManifestErrors;
+use crate::run::discover::{load_offline, unresolved_notes};
 
 /// `cosinv validate`: exit code 0, or 2 with every problem on stderr.
 pub fn run(args: &ValidateArgs) -> u8 {
-    match load_offline(&args.files, &args.read) {
+    match load_offline(&args.files, &args.read.options()) {
         Ok((plan, summary)) => {
             println!(
                 "ok: {} on {} from {} in {}",

@@ -11,6 +11,24 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cmd",
         &[
+            "run",
+            "account",
+            "executor",
+            "plan",
+            "report",
+            "emulator",
+            "send",
+            "pace",
+            "cos",
+            "credentials",
+            "http",
+            "manifest",
+            "model",
+        ],
+    ),
+    (
+        "run",
+        &[
             "account",
             "executor",
             "plan",

@@ -12,6 +12,7 @@ mod hostile;
 mod manifest;
 mod operations;
 mod reconcile;
+mod run;
 mod sign_vectors;
 mod throttling;
 

@@ -1,47 +1,28 @@
-//! What plan and apply do around the planner for `discover:` jobs and
-//! `--check-destinations`: the manifests are loaded offline first (every
+//! What a run does around the planner for `discover:` jobs and the
+//! destination check: the manifests are loaded offline first (every
 //! problem shown before anything is sent); when they hold `discover:`
 //! jobs, the account's bucket list is read (GET Service, every page) and
-//! they are loaded again with it. Offline commands say which jobs were
-//! left unresolved, and why.
+//! they are loaded again with it. Offline runs say which jobs were left
+//! unresolved, and why.
 
 use std::path::PathBuf;
 
-use super::args::{ConnectArgs, ReadArgs};
-use super::log::Log;
+use super::error::RunError;
+use super::observe::{Level, RunObserver};
 use super::text::count;
-use crate::account::{self, DestinationCheck, FetchSettings, ListError};
+use crate::account::{self, DestinationCheck};
 use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::manifest::ReadOptions;
 use crate::plan::{self, LoadSummary, ManifestErrors, Plan, discover::single_region};
 use crate::send::client::CosClient;
+use crate::send::fetch::FetchSettings;
 
-/// Why discovery failed.
-#[derive(Debug, thiserror::Error)]
-pub enum DiscoveryError {
-    #[error("cannot list the account's buckets for discover: jobs: {0}")]
-    List(#[from] ListError),
-    #[error(transparent)]
-    Manifest(#[from] ManifestErrors),
-}
-
-/// How account-level reads are sent, from the connection flags.
-pub fn fetch_settings(args: &ConnectArgs) -> FetchSettings {
-    let executor = super::connect::executor_config(args);
-    FetchSettings {
-        retry: executor.retry,
-        seed: executor.seed,
-        concurrency: args.concurrency.get().min(16),
-        ..FetchSettings::default()
-    }
-}
-
-/// The manifests, read with the read flags; `discover:` jobs unresolved.
+/// The manifests; `discover:` jobs unresolved.
 pub fn load_offline(
     files: &[PathBuf],
-    read: &ReadArgs,
+    options: &ReadOptions,
 ) -> Result<(Plan, LoadSummary), ManifestErrors> {
-    plan::load_with_options(files, &read.options(), None)
+    plan::load_with_options(files, options, None)
 }
 
 /// The plan again, with `discover:` jobs expanded from the account's
@@ -52,9 +33,8 @@ pub async fn resolve(
     loaded: (Plan, LoadSummary),
     client: &CosClient,
     settings: &mut FetchSettings,
-    log: &Log,
-    quiet: bool,
-) -> Result<(Plan, LoadSummary), DiscoveryError> {
+    observer: &dyn RunObserver,
+) -> Result<(Plan, LoadSummary), RunError> {
     if loaded.1.discovery.is_empty() {
         return Ok(loaded);
     }
@@ -63,18 +43,16 @@ pub async fn resolve(
         account::list_buckets(client, region.as_ref(), MAX_SERVICE_PAGE, settings).await?;
     let (discovered, skipped) = account::discovered(&entries);
     for why in skipped {
-        log.warn(&format!(
-            "cosinv: GET Service listed a bucket cosinv cannot use: {why}"
-        ));
+        let line = format!("cosinv: GET Service listed a bucket cosinv cannot use: {why}");
+        observer.log(Level::Warn, &line);
     }
     let (plan, summary) = plan::load_with_options(files, options, Some(&discovered))?;
-    if !quiet {
-        let asked = region.map_or("the account".to_string(), |r| format!("region {r}"));
-        log.info(&format!(
-            "cosinv: discover: {} in {asked}",
-            count(entries.len() as u64, "bucket", "buckets")
-        ));
-    }
+    let asked = region.map_or("the account".to_string(), |r| format!("region {r}"));
+    let line = format!(
+        "cosinv: discover: {} in {asked}",
+        count(entries.len() as u64, "bucket", "buckets")
+    );
+    observer.log(Level::Info, &line);
     for used in &summary.discovery {
         let selected = used.selected.unwrap_or(0);
         let line = format!(
@@ -83,17 +61,18 @@ pub async fn resolve(
             used.id,
             count(selected as u64, "bucket", "buckets")
         );
-        match selected {
-            0 => log.warn(&line),
-            _ if !quiet => log.info(&line),
-            _ => {}
-        }
+        let level = if selected == 0 {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        observer.log(level, &line);
     }
     Ok((plan, summary))
 }
 
-/// For a command that stays offline: one line per `discover:` job left
-/// unresolved, saying why (`why`, e.g. "--no-refresh stays offline").
+/// For a run that stays offline: one line per `discover:` job left
+/// unresolved, saying why (`why`, the caller's words).
 pub fn unresolved_notes(command: &str, summary: &LoadSummary, why: &str) -> Vec<String> {
     summary
         .discovery
@@ -107,7 +86,7 @@ pub fn unresolved_notes(command: &str, summary: &LoadSummary, why: &str) -> Vec<
         .collect()
 }
 
-/// Job warnings shown on stderr before the rest are only counted.
+/// Job warnings shown before the rest are only counted.
 const DESTINATION_WARNINGS_SHOWN: usize = 20;
 
 /// The destination check for people: a line per warned job (the first

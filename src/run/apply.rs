@@ -1,0 +1,252 @@
+//! The apply pipeline: prepare (load the manifests, reach COS, choose
+//! the jobs, open the report and its sidecar), refresh (read what is on
+//! every bucket), confirm (the caller answers for the deletions), execute
+//! (send what differs) and record (finish the sidecar, stop the sandbox).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::connect::Connection;
+use super::error::RunError;
+use super::observe::{Caller, Deletion, Level, Phase, RunObserver};
+use super::plan_text::ignored_lines;
+use super::record::{Interruption, finish_record, new_record};
+use super::settings::{Control, ReportTo, RunSettings};
+use super::stages::{choose, load, reach, read_buckets};
+use super::summary::{refresh_line, sandbox as sandbox_line};
+use crate::executor::events::Stats;
+use crate::executor::{self, ExecutorConfig, RunResult, StopReason};
+use crate::plan::Plan;
+use crate::plan::reconcile::{self, BucketWork, Unreadable, UnreadableEnd};
+use crate::report::run::{RecordError, RunRecord, sidecar_path};
+use crate::report::{self, ReportWriter};
+
+/// Everything checked and opened before the first request.
+struct Prepared {
+    plan: Arc<Plan>,
+    report: ReportWriter,
+    /// `None` for a dry run: nothing is sent.
+    connection: Option<Connection>,
+    record: RunRecord,
+    /// The sidecar, beside a report file (none for a report on stdout).
+    record_path: Option<PathBuf>,
+}
+
+/// A run that went as far as it could: what it did, and its sidecar,
+/// still to be finished with the caller's exit code.
+pub struct Executed {
+    pub plan: Arc<Plan>,
+    pub result: RunResult,
+    pub record: RunRecord,
+    record_path: Option<PathBuf>,
+    connection: Option<Connection>,
+}
+
+/// Runs apply from the manifests to the last row of the report.
+pub async fn apply(
+    settings: &RunSettings,
+    observer: &dyn RunObserver,
+    caller: &mut dyn Caller,
+) -> Result<Executed, RunError> {
+    let prepared = prepare(settings, observer, caller).await?;
+    execute(settings, observer, caller, prepared).await
+}
+
+async fn prepare(
+    settings: &RunSettings,
+    observer: &dyn RunObserver,
+    caller: &mut dyn Caller,
+) -> Result<Prepared, RunError> {
+    let started = jiff::Timestamp::now();
+    // Every manifest problem is shown before anything is asked or opened.
+    let loaded = load(settings)?;
+    let connection = reach(settings, observer, caller).await?;
+    let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
+    let (report, report_path) = open_report(&settings.report, started)?;
+    let record = new_record(settings, started, &report_path)?;
+    // The sidecar sits beside a report file only: never `/dev/null.json`.
+    let record_path = report.is_regular_file().then(|| sidecar_path(&report_path));
+    if let Some(path) = &record_path {
+        record.write(path)?;
+    }
+    Ok(Prepared {
+        plan: Arc::new(chosen.plan),
+        report,
+        connection,
+        record,
+        record_path,
+    })
+}
+
+/// The report and its path for the record (`-` for standard output).
+fn open_report(
+    to: &ReportTo,
+    started: jiff::Timestamp,
+) -> Result<(ReportWriter, PathBuf), RunError> {
+    Ok(match to {
+        ReportTo::Stdout => (ReportWriter::stdout()?, PathBuf::from("-")),
+        ReportTo::File(path) => (ReportWriter::create(path)?, path.clone()),
+        ReportTo::Default => {
+            let path = report::default_report_path(started);
+            (ReportWriter::create(&path)?, path)
+        }
+    })
+}
+
+async fn execute(
+    settings: &RunSettings,
+    observer: &dyn RunObserver,
+    caller: &mut dyn Caller,
+    prepared: Prepared,
+) -> Result<Executed, RunError> {
+    let Prepared {
+        plan,
+        report,
+        connection,
+        record,
+        record_path,
+    } = prepared;
+    caller.before_sending();
+    if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref()) {
+        let line = format!(
+            "sandbox: a COS emulator in this process on {} (nothing leaves this machine); \
+             its state is kept in {}",
+            sandbox.emulator.endpoint(),
+            sandbox.state.display()
+        );
+        observer.log(Level::Info, &line);
+    }
+    let control = Control::new(&settings.stop);
+    let mut config = settings.connect.executor_config();
+    let (work, stopped) = match (&connection, settings.refresh) {
+        (Some(connection), true) => {
+            let client = &connection.client;
+            let refreshed = refresh(settings, observer, &plan, client, &config, &control).await;
+            // Sign the writes with the clock the reads learned.
+            config.clock_offset = refreshed.0;
+            (refreshed.1, refreshed.2)
+        }
+        _ => (reconcile::blind(&plan), None),
+    };
+    confirm_deletes(caller, &plan, &work)?;
+    let stats = Arc::<Stats>::default();
+    let total = plan.jobs().len() as u64;
+    let events = observer.phase_started(Phase::Apply, Arc::clone(&stats), total);
+    let client = connection.as_ref().map(|c| c.client.clone());
+    let run = control.phase(stats, events);
+    let result = executor::execute(plan.clone(), work, client, config, report, run).await;
+    observer.phase_finished(Phase::Apply);
+    let mut result = result?;
+    result.stopped = result.stopped.or(stopped);
+    Ok(Executed {
+        plan,
+        result,
+        record,
+        record_path,
+        connection,
+    })
+}
+
+/// The refresh phase: the clock offset it learned, the work per bucket
+/// (nothing to send when it stopped the run) and why it stopped.
+async fn refresh(
+    settings: &RunSettings,
+    observer: &dyn RunObserver,
+    plan: &Arc<Plan>,
+    client: &crate::send::client::CosClient,
+    config: &ExecutorConfig,
+    control: &Control,
+) -> (i64, Vec<BucketWork>, Option<StopReason>) {
+    let refreshed = read_buckets(settings, observer, plan, client, config, control).await;
+    let result = &refreshed.result;
+    observer.log(Level::Info, &refresh_line(result));
+    if let Some(reason) = &result.stopped {
+        let line = format!("cosinv: stopped early while reading the buckets: {reason}");
+        observer.log(Level::Warn, &line);
+    }
+    for line in ignored_lines(plan, &refreshed.buckets) {
+        observer.log(Level::Detail, &line);
+    }
+    let work = match &result.stopped {
+        Some(reason) => nothing_sent(refreshed.buckets, reason),
+        None => refreshed.buckets,
+    };
+    (result.clock_offset, work, result.stopped.clone())
+}
+
+/// After a refresh that stopped the run: nothing is sent. Buckets whose
+/// read failed keep its answer (the cause, in their rows); the others are
+/// skipped with the reason, so every job still has a row.
+fn nothing_sent(work: Vec<BucketWork>, reason: &StopReason) -> Vec<BucketWork> {
+    let skipped = Unreadable {
+        end: UnreadableEnd::Skipped,
+        http_status: None,
+        error_code: String::new(),
+        message: format!("not sent: {reason}"),
+        request_id: String::new(),
+    };
+    work.into_iter()
+        .map(|bucket| match bucket {
+            BucketWork::Unreadable(failed) if failed.end == UnreadableEnd::Failed => {
+                BucketWork::Unreadable(failed)
+            }
+            _ => BucketWork::Unreadable(skipped.clone()),
+        })
+        .collect()
+}
+
+/// The ids the work deletes, if any, confirmed by the caller.
+fn confirm_deletes(
+    caller: &mut dyn Caller,
+    plan: &Plan,
+    work: &[BucketWork],
+) -> Result<(), RunError> {
+    let deletes: Vec<Deletion> = plan
+        .buckets()
+        .zip(work)
+        .flat_map(|(jobs, work)| match work {
+            BucketWork::Changes(changes) if changes.limit.is_none() => changes
+                .deletes
+                .iter()
+                .map(|id| Deletion {
+                    bucket: jobs[0].bucket().to_string(),
+                    id: id.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    match deletes.is_empty() || caller.confirm_deletes(&deletes) {
+        true => Ok(()),
+        false => Err(RunError::Declined),
+    }
+}
+
+impl Executed {
+    /// Finishes the sidecar with how the run ended and the caller's exit
+    /// code, and writes it beside the report.
+    pub fn finish(
+        &mut self,
+        interruption: Option<Interruption>,
+        code: u8,
+    ) -> Result<(), RecordError> {
+        finish_record(&mut self.record, &self.result, interruption, code);
+        match &self.record_path {
+            Some(path) => self.record.write(path),
+            None => Ok(()),
+        }
+    }
+
+    /// Saves the sandbox's state and says what it holds.
+    pub async fn shut_down(&mut self, observer: &dyn RunObserver) {
+        let Some(sandbox) = self.connection.take().and_then(|c| c.sandbox) else {
+            return;
+        };
+        let line = sandbox_line(&sandbox.emulator, &self.plan, &sandbox.state);
+        if let Err(err) = sandbox.emulator.shutdown().await {
+            let error = format!("sandbox: cannot save the state: {err}");
+            observer.log(Level::Error, &error);
+        }
+        observer.log(Level::Summary, &line);
+    }
+}

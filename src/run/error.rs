@@ -1,0 +1,48 @@
+//! Why a run could not be made or finished. Messages name no flag: the
+//! caller adds the hint that fits its command line.
+
+use std::path::PathBuf;
+
+use super::connect::ConnectError;
+use super::observe::CallerError;
+use crate::account::ListError;
+use crate::executor::{ExecuteError, StopReason};
+use crate::plan::ManifestErrors;
+use crate::report::ReportError;
+use crate::report::previous::PreviousReportError;
+use crate::report::run::RecordError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The manifests' problems (with the account's buckets, when
+    /// `discover:` jobs were resolved: duplicates, the limit).
+    #[error(transparent)]
+    Manifest(#[from] ManifestErrors),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The caller refused to let the run connect (another run holds the
+    /// manifests).
+    #[error(transparent)]
+    Caller(CallerError),
+    #[error("cannot list the account's buckets for discover: jobs: {0}")]
+    List(#[from] ListError),
+    /// The earlier report whose unfinished jobs were to be sent again.
+    #[error(transparent)]
+    Previous(#[from] PreviousReportError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error("cannot read the manifest {}: {source}", path.display())]
+    Digest {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Reading the buckets stopped before every one was read.
+    #[error("stopped while reading the buckets: {0}")]
+    Reading(StopReason),
+    #[error("nothing was sent: the deletions were not confirmed")]
+    Declined,
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+}

@@ -1,0 +1,73 @@
+//! The plan pipeline: what apply would do. Online (the default) it reaches
+//! COS, chooses the jobs (`discover:`, the shard, the destination check)
+//! and reads what is on every bucket; offline every job is a blind put.
+
+use std::sync::Arc;
+
+use super::error::RunError;
+use super::observe::{Caller, Deletion, Level, RunObserver};
+use super::plan_text::ignored_lines;
+use super::settings::{Control, RunSettings};
+use super::stages::{choose, connect_to, read_buckets};
+use crate::plan::reconcile::{self, BucketWork};
+use crate::plan::{LoadSummary, Plan};
+
+/// A plan and what would be done on each of its buckets.
+pub struct Planned {
+    pub plan: Arc<Plan>,
+    pub work: Vec<BucketWork>,
+    /// With the destination check: a warning or none per job.
+    pub warnings: Option<Vec<Option<String>>>,
+}
+
+/// A plan asks nothing: it neither holds COS nor deletes.
+struct NoQuestions;
+
+impl Caller for NoQuestions {
+    fn confirm_deletes(&mut self, _: &[Deletion]) -> bool {
+        false
+    }
+}
+
+/// Offline: every job of `loaded` (of the shard) a blind put.
+pub fn offline(settings: &RunSettings, (plan, _): (Plan, LoadSummary)) -> Planned {
+    let plan = match settings.shard {
+        Some(shard) => plan.shard(shard),
+        None => plan,
+    };
+    let plan = Arc::new(plan);
+    let work = reconcile::blind(&plan);
+    Planned {
+        plan,
+        work,
+        warnings: None,
+    }
+}
+
+/// Online: connects, resolves `discover:` jobs, checks destinations when
+/// asked, and reads every bucket's inventory.
+pub async fn online(
+    settings: &RunSettings,
+    observer: &dyn RunObserver,
+    loaded: (Plan, LoadSummary),
+) -> Result<Planned, RunError> {
+    let connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
+    let plan = Arc::new(chosen.plan);
+    let config = settings.connect.executor_config();
+    let control = Control::new(&settings.stop);
+    let client = &connection.client;
+    let refreshed = read_buckets(settings, observer, &plan, client, &config, &control).await;
+    let _ = connection.shut_down().await;
+    if let Some(reason) = refreshed.result.stopped {
+        return Err(RunError::Reading(reason));
+    }
+    for line in ignored_lines(&plan, &refreshed.buckets) {
+        observer.log(Level::Detail, &line);
+    }
+    Ok(Planned {
+        plan,
+        work: refreshed.buckets,
+        warnings: chosen.warnings,
+    })
+}
