@@ -5,7 +5,7 @@
 //! An [`InventoryRequest`] is pure data: method, `Host`, query, the headers
 //! COS's SDKs sign, and the body. [`InventoryRequest::signed_headers`] adds
 //! `Authorization` for a given time, so every attempt is signed when it is
-//! sent and a retry signs again. Sending is [`super::client`]'s job.
+//! sent and a retry signs again. Sending is [`crate::send::client`]'s job.
 
 use base64::Engine as _;
 use bytes::Bytes;

@@ -4,7 +4,7 @@
 //! This module owns the *decisions* only. [`CeilingController`] is a plain
 //! state machine: every method takes the time from its caller; nothing reads
 //! a clock, sleeps or does I/O, so it is tested against simulated servers.
-//! [`Pacer`] is the thin shared wrapper the executor's tasks use. Neither
+//! [`crate::pace::Pacer`] is the thin shared wrapper the executor's tasks use. Neither
 //! knows about retries, outages or server errors (that is
 //! [`super::outage`]): their only signals are "accepted" and "throttled".
 //!

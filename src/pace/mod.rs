@@ -31,7 +31,7 @@ use outage::{Outage, OutageConfig};
 
 /// A run's pacing, created by the first phase that uses it and shared by
 /// every clone: hand the same one to `refresh` and `execute` (through
-/// [`super::RunControl`]) to carry what was learned across.
+/// [`crate::executor::RunControl`]) to carry what was learned across.
 #[derive(Debug, Clone, Default)]
 pub struct Pacing(Arc<OnceLock<Parts>>);
 

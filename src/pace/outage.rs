@@ -7,7 +7,7 @@
 //! says whether a request may start now ([`Admission`]). It owns the
 //! decisions, not the waiting: every method takes the time from its caller,
 //! nothing reads a clock or sleeps, so it is tested on a simulated clock.
-//! [`OutageGate`] is the thin shared wrapper the executor's tasks use.
+//! [`crate::pace::OutageGate`] is the thin shared wrapper the executor's tasks use.
 //! Throttling is not its business (that is [`super::ceiling`]): a
 //! `SlowDown` is a live server asking for less, and counts as alive here.
 //!

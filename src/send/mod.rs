@@ -6,7 +6,7 @@
 //!   client is the real one, tests script their own.
 //! - [`retry`]: the one classifier of outcomes, and the backoff.
 //! - [`stop`]: answers that end a whole run ([`StopReason`]).
-//! - [`fetch`]: a request tried until it ends, for the few account-level
+//! - [`mod@fetch`]: a request tried until it ends, for the few account-level
 //!   reads made before a plan (GET Service pages, bucket policies).
 //!
 //! Everything that sends (the executor's lanes, the account reads) goes

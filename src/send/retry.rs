@@ -10,9 +10,9 @@
 //!   random number the caller supplies and any `Retry-After`;
 //!
 //! How many retries failures piling up may cause is not decided here:
-//! the outage guard ([`super::outage`]) slows and pauses the whole run
+//! the outage guard ([`crate::pace::outage`]) slows and pauses the whole run
 //! instead of failing jobs, and throttling is answered by the pace
-//! ([`super::ceiling`]).
+//! ([`crate::pace::ceiling`]).
 
 use std::num::NonZeroU32;
 use std::time::Duration;

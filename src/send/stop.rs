@@ -3,12 +3,12 @@
 //! Some answers say that no further request of the run can succeed: COS
 //! refused the credentials, there are no credentials left to sign with, or
 //! the server's certificate was refused. And a COS that has answered
-//! nothing for the outage guard's deadline ([`super::outage`]) ends the run
+//! nothing for the outage guard's deadline ([`crate::pace::outage`]) ends the run
 //! too: the rest is better sent by a later run than held for hours. `StopReason::from_attempt`
 //! recognises them (from the class [`super::retry::classify`] gave); the
 //! first one the run meets is kept, the jobs not yet sent are written as
 //! `skipped` with it, and it is handed back in
-//! [`super::RunResult::stopped`] for the caller to turn into an exit code.
+//! [`crate::executor::RunResult::stopped`] for the caller to turn into an exit code.
 
 use super::Attempt;
 use super::retry::Class;
