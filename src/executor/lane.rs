@@ -32,7 +32,7 @@ use crate::plan::Job;
 use crate::plan::reconcile::{
     self, BucketChanges, BucketWork, JobAction, Unreadable, UnreadableEnd,
 };
-use crate::report::{Outcome, ReportRow};
+use crate::report::{Action, Outcome, ReportRow};
 
 /// A bucket's inventory takes at most this many list pages (COS pages at
 /// 100 and allows 1,000 jobs; a server that keeps going is looping).
@@ -188,7 +188,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
     let changes = match &work[bucket] {
         BucketWork::Unreadable(refresh) => {
             for (offset, job) in jobs.iter().enumerate() {
-                let row = rows::unreadable(&Target::job(job, "put"), refresh);
+                let row = rows::unreadable(&Target::job(job, Action::Put.as_str()), refresh);
                 finish(shared, first + offset, row).await;
             }
             return;
@@ -244,7 +244,7 @@ async fn delete_unlisted<T: Transport>(
                 bucket: job.bucket(),
                 region: job.region(),
                 id,
-                action: "delete",
+                action: Action::Delete.as_str(),
                 job: None,
             };
             let row = match transport {
