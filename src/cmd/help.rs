@@ -118,7 +118,7 @@ Report columns (one row per job, written as each job ends):
 /// The rest of the report's description.
 const REPORT_TAIL: &str = "  http_status         the last HTTP status received
   error_code          COS's error code, or Timeout, ConnectError, ConnectionError,
-                      TlsCertificateRefused, NoCredentials
+                      TlsCertificateRefused, NoCredentials, ResponseTooLarge
   message             what went wrong, in words
   request_id          x-cos-request-id, for Tencent support
   attempts            requests sent for the job, retries included

@@ -198,7 +198,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
     if let Some(limit) = changes.limit {
         for (offset, (job, action)) in jobs.iter().zip(&changes.actions).enumerate() {
             let row = rows::refused(
-                &Target::job(job, action.as_str()),
+                &Target::job(job, rows::action(action)),
                 "InventoryLimit",
                 limit.message(),
             );
@@ -313,12 +313,12 @@ async fn put_job<T: Transport>(
     action: &JobAction,
     bucket_skip: &OnceLock<String>,
 ) -> ReportRow {
-    let target = Target::job(job, action.as_str());
+    let target = Target::job(job, rows::action(action));
     if !action.sends() {
         return rows::unchanged(&target);
     }
     let Some(transport) = transport else {
-        return rows::dry_run(job, action.as_str());
+        return rows::dry_run(job, rows::action(action));
     };
     let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
     let subject = Subject {

@@ -457,7 +457,7 @@ fn row_targets<T: Transport>(
             .map(move |(offset, job)| {
                 let action = changes
                     .and_then(|changes| changes.actions.get(offset))
-                    .map_or(Action::Put.as_str(), |action| action.as_str());
+                    .map_or(Action::Put.as_str(), rows::action);
                 (start + offset, rows::Target::job(job, action))
             });
         let pruned = changes.filter(|changes| changes.limit.is_none());

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use super::Job;
 use crate::model::MAX_JOBS_PER_BUCKET;
 use crate::model::live::{FieldChange, LiveConfiguration, changes};
-use crate::report::Action;
 
 /// What a run does with one planned job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +27,12 @@ pub enum JobAction {
 impl JobAction {
     /// The report's `action` column.
     pub fn as_str(&self) -> &'static str {
-        let action = match self {
-            JobAction::Put => Action::Put,
-            JobAction::Create => Action::Create,
-            JobAction::Update(_) => Action::Update,
-            JobAction::Unchanged => Action::Unchanged,
-        };
-        action.as_str()
+        match self {
+            JobAction::Put => "put",
+            JobAction::Create => "create",
+            JobAction::Update(_) => "update",
+            JobAction::Unchanged => "none",
+        }
     }
 
     /// Whether a request is sent for it.
