@@ -70,6 +70,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order the help and the docs list them.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Applied,
+        Outcome::Unchanged,
+        Outcome::Deleted,
+        Outcome::Failed,
+        Outcome::Skipped,
+        Outcome::Cancelled,
+        Outcome::Unknown,
+        Outcome::DryRun,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
@@ -113,6 +125,42 @@ fn as_cell<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::
     serializer.serialize_str(&neutralised(text))
 }
 
+/// What was to be done with a job: the report's `action` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The id was not on the bucket.
+    Create,
+    /// The id was on the bucket with other values.
+    Update,
+    /// A live id the manifests do not list, pruned.
+    Delete,
+    /// The id was on the bucket and meant the same: nothing to send.
+    Unchanged,
+    /// Live state was not read (`--no-refresh`): the job is put blind.
+    Put,
+}
+
+impl Action {
+    /// Every action, in the order the help and the docs list them.
+    pub const ALL: [Action; 5] = [
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::Unchanged,
+        Action::Put,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Unchanged => "none",
+            Action::Put => "put",
+        }
+    }
+}
+
 /// One line of the report; its fields, in order, are the columns
 /// ([`HEADER`]). Text that may come from a server or a bucket's live
 /// state is written [`neutralised`].
@@ -122,8 +170,7 @@ pub struct ReportRow {
     pub region: String,
     #[serde(serialize_with = "as_cell")]
     pub id: String,
-    /// What was to be done: `create`, `update`, `delete` or `none` (`put`
-    /// when live state was not read).
+    /// What was to be done: an [`Action`]'s name.
     pub action: &'static str,
     pub outcome: Outcome,
     /// The last HTTP status received, if any.
@@ -420,6 +467,35 @@ pub fn timestamp(now: jiff::Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_outcome_and_action_once() {
+        // No wildcard arms: a new variant must be placed here, and its place
+        // is then checked against ALL, which the help and the docs list.
+        let outcome_place = |outcome: Outcome| match outcome {
+            Outcome::Applied => 0,
+            Outcome::Unchanged => 1,
+            Outcome::Deleted => 2,
+            Outcome::Failed => 3,
+            Outcome::Skipped => 4,
+            Outcome::Cancelled => 5,
+            Outcome::Unknown => 6,
+            Outcome::DryRun => 7,
+        };
+        for (place, outcome) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome_place(outcome), place, "{outcome:?}");
+        }
+        let action_place = |action: Action| match action {
+            Action::Create => 0,
+            Action::Update => 1,
+            Action::Delete => 2,
+            Action::Unchanged => 3,
+            Action::Put => 4,
+        };
+        for (place, action) in Action::ALL.into_iter().enumerate() {
+            assert_eq!(action_place(action), place, "{action:?}");
+        }
+    }
 
     fn row(id: &str, outcome: Outcome) -> ReportRow {
         ReportRow {

@@ -43,10 +43,16 @@ pub enum Command {
     #[command(after_help = help::validate_after_help())]
     Validate(ValidateArgs),
     /// Show, per bucket, the inventory jobs that apply would put
-    #[command(after_help = help::plan_after_help())]
+    #[command(
+        after_help = help::plan_after_help(),
+        after_long_help = help::plan_after_long_help()
+    )]
     Plan(PlanArgs),
     /// List the account's buckets (GET Service, every page), filtered by region and name
-    #[command(after_help = help::buckets_after_help())]
+    #[command(
+        after_help = help::buckets_after_help(),
+        after_long_help = help::buckets_after_long_help()
+    )]
     Buckets(BucketsArgs),
     /// Put the planned inventory jobs on COS and write a report CSV
     #[command(
@@ -205,7 +211,7 @@ pub struct ApplyArgs {
     pub reconcile: ReconcileArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// At the end, print one JSON document about the run on stdout (schema in the README)
+    /// At the end, print one JSON document about the run on stdout (schema in docs/operations.md)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT", help_heading = "Output")]
     pub output: OutputFormat,
     /// Lines on stderr: text (timestamped without a terminal) or one JSON object per line

@@ -1,7 +1,12 @@
 //! The texts `--help` shows beyond the options: examples for each command,
-//! the exit codes, the environment variables, and (in `apply --help`) the
-//! report's columns. Kept here so that `args.rs` stays the shape of the
-//! command line; tests check that they agree with the code.
+//! its own exit codes, the environment variables, and (in `apply --help`)
+//! the report's columns. Kept here so that `args.rs` stays the shape of the
+//! command line. Whatever the code defines is generated from it (exit codes
+//! from [`exit`], actions and outcomes from [`crate::report`]), so the help
+//! cannot drift from it; tests/it/docs.rs holds docs/ to the help.
+
+use super::exit;
+use crate::report::{Action, Outcome};
 
 pub const LONG_ABOUT: &str = "\
 Provision Tencent Cloud COS bucket inventory jobs across an organisation from a manifest.
@@ -9,16 +14,6 @@ Provision Tencent Cloud COS bucket inventory jobs across an organisation from a 
 Manifests (YAML policies and jobs, CSV fleets) are checked in full before anything is sent; \
 apply puts one inventory configuration per (bucket, id) with signed, rate-limited, retried \
 requests and writes one report row per job.";
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0        every job applied (with --dry-run: planned)
-  1        some jobs failed, were skipped or cancelled: see the report
-  2        invalid manifest or usage, or the run could not start (no credentials, another run
-           holds the lock, the report cannot be written)
-  3        the run stopped early: credentials rejected, expired or unusable, a server
-           certificate refused
-  130/143  interrupted by SIGINT/SIGTERM; the report has a row for every job";
 
 const ENVIRONMENT: &str = "\
 Environment:
@@ -37,29 +32,14 @@ Environment:
                   proxies (list 127.0.0.1,localhost in NO_PROXY for a local emulator)
   SSL_CERT_FILE, SSL_CERT_DIR
                   the system's CA certificates (--ca-bundle replaces them)
-  COSINV_LOCK_DIR the folder of the run lock files (default: the temporary folder)
+  COSINV_LOCK_DIR the folder of the run lock files (default: cosinv in $XDG_RUNTIME_DIR,
+                  else cosinv-<uid> in the temporary folder)
+  XDG_STATE_HOME  where --sandbox keeps its state (default: ~/.local/state)
   NO_COLOR        no colours in the progress bar";
 
-const REPORT_COLUMNS: &str = "\
-Report columns (one row per job, written as each job ends):
-  bucket, region, id  the job
-  action              what was to be done: put
-  outcome             applied, failed, skipped (not sent: an earlier answer showed it would
-                      fail), cancelled (the run was interrupted), dry-run
-  http_status         the last HTTP status received
-  error_code          COS's error code, or Timeout, ConnectError, ConnectionError,
-                      TlsCertificateRefused, NoCredentials
-  message             what went wrong, in words
-  request_id          x-cos-request-id, for Tencent support
-  attempts            requests sent for the job, retries included
-  elapsed_ms          from the first wait to the end of the job
-  finished_at         RFC 3339, UTC
-  source              where the job was defined: file:line
-Beside it, <report>.json records the run: cosinv's version, each manifest's SHA-256, the
-target, shard and options, start and end, and the counts.";
-
-const SHORT_CODES: &str = "Exit codes: 0 done, 1 some jobs failed, 2 usage or could not start, \
-3 stopped early, 130/143 interrupted (`cosinv --help` says more).";
+/// The commands' exit codes differ (plan's 2 is not apply's), so each
+/// command's help lists its own.
+const MAIN_CODES: &str = "Exit codes: each command's help lists its own (cosinv apply --help, …).";
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
@@ -130,81 +110,326 @@ Examples:
   cosinv man | man -l -
   cosinv man --out-dir /usr/local/share/man/man1";
 
+/// The start of the report's description, before the action and outcome.
+const REPORT_HEAD: &str = "\
+Report columns (one row per job, written as each job ends):
+  bucket, region, id  the job";
+
+/// The rest of the report's description.
+const REPORT_TAIL: &str = "  http_status         the last HTTP status received
+  error_code          COS's error code, or Timeout, ConnectError, ConnectionError,
+                      TlsCertificateRefused, NoCredentials, ResponseTooLarge
+  message             what went wrong, in words
+  request_id          x-cos-request-id, for Tencent support
+  attempts            requests sent for the job, retries included
+  elapsed_ms          from the first wait to the end of the job
+  finished_at         RFC 3339, UTC
+  source              where the job was defined: file:line
+Beside it, <report>.json records the run: cosinv's version, each manifest's SHA-256, the
+target, shard and options, start and end, the counts and how COS paced the run.";
+
+/// Where a value of the report's columns is explained, indented under it.
+const VALUE_INDENT: &str = "                        ";
+
+/// What an action means, for `apply --help`. No wildcard arm: a new action
+/// must be explained before it compiles.
+fn action_meaning(action: Action) -> &'static str {
+    match action {
+        Action::Create => "the id is not on the bucket",
+        Action::Update => "the id is on the bucket with other values",
+        Action::Delete => "a live id the manifests do not list (--prune)",
+        Action::Unchanged => "the id is on the bucket and means the same: nothing is sent",
+        Action::Put => "put blind: live state was not read (--no-refresh)",
+    }
+}
+
+/// What an outcome means, for `apply --help`.
+fn outcome_meaning(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied => "COS accepted it",
+        Outcome::Unchanged => "already there (action none): nothing was sent",
+        Outcome::Deleted => "the pruned id was deleted",
+        Outcome::Failed => "COS refused it, or every attempt failed",
+        Outcome::Skipped => "not sent: an earlier answer showed it would fail",
+        Outcome::Cancelled => "not finished: the run was interrupted",
+        Outcome::Unknown => "sent, no answer came: COS may have made the change",
+        Outcome::DryRun => "--dry-run: nothing was sent",
+    }
+}
+
+/// `name` (a column) and its values, one per line with its meaning.
+fn column_values<'a>(
+    name: &str,
+    heading: &str,
+    values: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut text = format!("  {name:<18}  {heading}");
+    for (value, meaning) in values {
+        text.push_str(&format!("\n{VALUE_INDENT}{value:<11}{meaning}"));
+    }
+    text
+}
+
+/// The report's columns, with every action and outcome the code has.
+pub fn report_columns() -> String {
+    let actions = Action::ALL
+        .into_iter()
+        .map(|action| (action.as_str(), action_meaning(action)));
+    let outcomes = Outcome::ALL
+        .into_iter()
+        .map(|outcome| (outcome.as_str(), outcome_meaning(outcome)));
+    format!(
+        "{REPORT_HEAD}\n{}\n{}\n{REPORT_TAIL}",
+        column_values("action", "what was to be done:", actions),
+        column_values("outcome", "how the job ended:", outcomes),
+    )
+}
+
+/// One command's exit codes: each line a code (or codes) and its meaning;
+/// a meaning's further lines are indented under it.
+fn exit_codes(codes: &[(&[u8], &str)]) -> String {
+    let mut text = String::from("Exit codes:");
+    for (values, meaning) in codes {
+        let values: Vec<String> = values.iter().map(u8::to_string).collect();
+        let mut lines = meaning.lines();
+        let first = lines.next().unwrap_or_default();
+        text.push_str(&format!("\n  {:<9}{first}", values.join("/")));
+        for line in lines {
+            text.push_str(&format!("\n           {line}"));
+        }
+    }
+    text
+}
+
+fn validate_codes() -> String {
+    exit_codes(&[
+        (&[exit::SUCCESS], "every manifest is valid"),
+        (&[exit::USAGE], "problems found (each on stderr), or usage"),
+    ])
+}
+
+fn plan_codes() -> String {
+    exit_codes(&[
+        (
+            &[exit::SUCCESS],
+            "planned (with --detailed-exitcode: nothing would change)",
+        ),
+        (
+            &[exit::JOBS_FAILED],
+            "a bucket is over COS's limit or could not be read (with --detailed-exitcode:\n\
+             any error)",
+        ),
+        (
+            &[exit::USAGE],
+            "invalid manifest or usage, or the plan could not be made (no credentials,\n\
+             the reads stopped); with --detailed-exitcode: changes are pending",
+        ),
+    ])
+}
+
+fn buckets_codes() -> String {
+    exit_codes(&[
+        (&[exit::SUCCESS], "listed"),
+        (
+            &[exit::JOBS_FAILED],
+            "COS did not give the list, or it could not be written",
+        ),
+        (
+            &[exit::USAGE],
+            "COS could not be asked (usage, no credentials, a bad endpoint)",
+        ),
+    ])
+}
+
+fn apply_codes() -> String {
+    exit_codes(&[
+        (
+            &[exit::SUCCESS],
+            "every job applied or already there (with --dry-run: planned)",
+        ),
+        (
+            &[exit::JOBS_FAILED],
+            "some jobs failed, were skipped, cancelled or unknown: see the report",
+        ),
+        (
+            &[exit::USAGE],
+            "invalid manifest or usage, or the run could not start (no credentials, another\n\
+             run holds the lock, the report cannot be written)",
+        ),
+        (
+            &[exit::STOPPED],
+            "the run stopped early: credentials rejected, expired or unusable, a server\n\
+             certificate refused, or COS down past --give-up-after",
+        ),
+        (
+            &[exit::INTERRUPTED, exit::TERMINATED],
+            "interrupted by SIGINT/SIGTERM; the report has a row for every job",
+        ),
+    ])
+}
+
+fn emulate_codes() -> String {
+    exit_codes(&[
+        (
+            &[exit::SUCCESS],
+            "stopped by SIGINT or SIGTERM, its state saved",
+        ),
+        (
+            &[exit::USAGE],
+            "could not start (usage, the address is taken) or save its state",
+        ),
+    ])
+}
+
+fn completions_codes() -> String {
+    exit_codes(&[
+        (&[exit::SUCCESS], "printed"),
+        (&[exit::USAGE], "usage (an unknown shell)"),
+    ])
+}
+
+fn man_codes() -> String {
+    exit_codes(&[
+        (&[exit::SUCCESS], "written"),
+        (&[exit::USAGE], "usage, or the pages could not be written"),
+    ])
+}
+
 /// `cosinv -h`.
 pub fn main_after_help() -> String {
-    format!("{MAIN_EXAMPLES}\n\n{SHORT_CODES}")
+    format!("{MAIN_EXAMPLES}\n\n{MAIN_CODES}")
 }
 
 /// `cosinv --help`.
 pub fn main_after_long_help() -> String {
-    format!("{MAIN_EXAMPLES}\n\n{EXIT_CODES}\n\n{ENVIRONMENT}")
+    format!("{MAIN_EXAMPLES}\n\n{MAIN_CODES}\n\n{ENVIRONMENT}")
 }
 
 pub fn validate_after_help() -> String {
-    format!("{VALIDATE_EXAMPLES}\n\n{SHORT_CODES}")
+    format!("{VALIDATE_EXAMPLES}\n\n{}", validate_codes())
 }
 
 pub fn buckets_after_help() -> String {
-    format!("{BUCKETS_EXAMPLES}\n\n{SHORT_CODES}")
+    format!("{BUCKETS_EXAMPLES}\n\n{}", buckets_codes())
+}
+
+/// `cosinv buckets --help`: also the variables.
+pub fn buckets_after_long_help() -> String {
+    format!("{}\n\n{ENVIRONMENT}", buckets_after_help())
 }
 
 pub fn plan_after_help() -> String {
-    format!("{PLAN_EXAMPLES}\n\n{SHORT_CODES}")
+    format!("{PLAN_EXAMPLES}\n\n{}", plan_codes())
+}
+
+/// `cosinv plan --help`: also the variables.
+pub fn plan_after_long_help() -> String {
+    format!("{}\n\n{ENVIRONMENT}", plan_after_help())
 }
 
 /// `cosinv apply -h`.
 pub fn apply_after_help() -> String {
-    format!("{APPLY_EXAMPLES}\n\n{SHORT_CODES}\n{APPLY_NOTES}")
+    format!("{APPLY_EXAMPLES}\n\n{}\n\n{APPLY_NOTES}", apply_codes())
 }
 
-/// `cosinv apply --help`: also every code, variable and report column.
+/// `cosinv apply --help`: also every variable and report column.
 pub fn apply_after_long_help() -> String {
-    format!("{APPLY_EXAMPLES}\n\n{EXIT_CODES}\n\n{ENVIRONMENT}\n\n{REPORT_COLUMNS}")
+    format!(
+        "{APPLY_EXAMPLES}\n\n{}\n\n{ENVIRONMENT}\n\n{}",
+        apply_codes(),
+        report_columns()
+    )
 }
 
 pub fn emulate_after_help() -> String {
-    format!("{EMULATE_EXAMPLES}\n\n{SHORT_CODES}")
+    format!("{EMULATE_EXAMPLES}\n\n{}", emulate_codes())
 }
 
 pub fn completions_after_help() -> String {
-    COMPLETIONS_EXAMPLES.to_string()
+    format!("{COMPLETIONS_EXAMPLES}\n\n{}", completions_codes())
 }
 
 pub fn man_after_help() -> String {
-    MAN_EXAMPLES.to_string()
+    format!("{MAN_EXAMPLES}\n\n{}", man_codes())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::exit;
     use crate::report::HEADER;
 
-    #[test]
-    fn every_exit_code_is_listed() {
-        for code in [
-            exit::SUCCESS,
-            exit::JOBS_FAILED,
-            exit::USAGE,
-            exit::STOPPED,
-            exit::INTERRUPTED,
-            exit::TERMINATED,
-        ] {
-            assert!(
-                EXIT_CODES.contains(&format!("{code}")),
-                "exit code {code} is not in the help"
-            );
-        }
+    /// The codes a command's help lists, read back from its text.
+    fn listed_codes(text: &str) -> Vec<u8> {
+        text.lines()
+            .skip_while(|line| *line != "Exit codes:")
+            .skip(1)
+            .take_while(|line| !line.is_empty())
+            .filter_map(|line| line.strip_prefix("  "))
+            .filter(|line| !line.starts_with(' '))
+            .flat_map(|line| {
+                line.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .split('/')
+            })
+            .map(|code| code.parse().expect("a code"))
+            .collect()
     }
 
     #[test]
-    fn every_report_column_is_described() {
-        for column in HEADER {
-            assert!(
-                REPORT_COLUMNS.contains(column),
-                "{column} is not in the help"
-            );
+    fn each_command_lists_its_own_exit_codes() {
+        use exit::*;
+        let cases: [(String, &[u8]); 7] = [
+            (validate_after_help(), &[SUCCESS, USAGE]),
+            (plan_after_help(), &[SUCCESS, JOBS_FAILED, USAGE]),
+            (buckets_after_help(), &[SUCCESS, JOBS_FAILED, USAGE]),
+            (
+                apply_after_long_help(),
+                &[
+                    SUCCESS,
+                    JOBS_FAILED,
+                    USAGE,
+                    STOPPED,
+                    INTERRUPTED,
+                    TERMINATED,
+                ],
+            ),
+            (emulate_after_help(), &[SUCCESS, USAGE]),
+            (completions_after_help(), &[SUCCESS, USAGE]),
+            (man_after_help(), &[SUCCESS, USAGE]),
+        ];
+        for (text, codes) in cases {
+            assert_eq!(listed_codes(&text), codes, "{text}");
         }
+        assert_eq!(
+            listed_codes(&apply_after_help()),
+            listed_codes(&apply_codes())
+        );
+    }
+
+    #[test]
+    fn every_report_column_action_and_outcome_is_described() {
+        let text = report_columns();
+        for column in HEADER {
+            assert!(text.contains(column), "{column} is not in the help");
+        }
+        let values = |from: &str, to: &str| -> Vec<String> {
+            let start = text.find(from).expect("the column");
+            let end = text.find(to).expect("the next column");
+            text[start..end]
+                .lines()
+                .skip(1)
+                .map(|line| {
+                    line.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
+        };
+        let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        let outcomes: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(values("  action ", "  outcome "), actions);
+        assert_eq!(values("  outcome ", "  http_status "), outcomes);
     }
 
     #[test]
@@ -222,7 +447,10 @@ mod tests {
             .chain(&crate::http::proxy::HTTPS_PROXY_VARS[..1])
             .chain(&crate::http::proxy::HTTP_PROXY_VARS[..1])
             .chain(&crate::http::proxy::NO_PROXY_VARS[..1])
-            .chain(&[crate::cmd::lock::LOCK_DIR_VAR])
+            .chain(&[
+                crate::cmd::lock::LOCK_DIR_VAR,
+                crate::cmd::connect::ENDPOINT_VAR,
+            ])
         {
             assert!(ENVIRONMENT.contains(var), "{var} is not in the help");
         }

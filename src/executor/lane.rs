@@ -31,7 +31,7 @@ use crate::plan::Job;
 use crate::plan::reconcile::{
     self, BucketChanges, BucketWork, JobAction, Unreadable, UnreadableEnd,
 };
-use crate::report::{Outcome, ReportRow};
+use crate::report::{Action, Outcome, ReportRow};
 use crate::send::{End, Ended, Subject};
 
 /// A bucket's inventory takes at most this many list pages (COS pages at
@@ -191,7 +191,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
     let changes = match &work[bucket] {
         BucketWork::Unreadable(refresh) => {
             for (offset, job) in jobs.iter().enumerate() {
-                let row = rows::unreadable(&Target::job(job, "put"), refresh);
+                let row = rows::unreadable(&Target::job(job, Action::Put.as_str()), refresh);
                 finish(shared, first + offset, row).await;
             }
             return;
@@ -201,7 +201,7 @@ async fn apply_bucket<T: Transport>(shared: &Shared<T>, bucket: usize) {
     if let Some(limit) = changes.limit {
         for (offset, (job, action)) in jobs.iter().zip(&changes.actions).enumerate() {
             let row = rows::refused(
-                &Target::job(job, action.as_str()),
+                &Target::job(job, rows::action(action)),
                 "InventoryLimit",
                 limit.message(),
             );
@@ -247,7 +247,7 @@ async fn delete_unlisted<T: Transport>(
                 bucket: job.bucket(),
                 region: job.region(),
                 id,
-                action: "delete",
+                action: Action::Delete.as_str(),
                 job: None,
             };
             let row = match transport {
@@ -318,12 +318,12 @@ async fn put_job<T: Transport>(
     action: &JobAction,
     bucket_skip: &OnceLock<String>,
 ) -> ReportRow {
-    let target = Target::job(job, action.as_str());
+    let target = Target::job(job, rows::action(action));
     if !action.sends() {
         return rows::unchanged(&target);
     }
     let Some(transport) = transport else {
-        return rows::dry_run(job, action.as_str());
+        return rows::dry_run(job, rows::action(action));
     };
     let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
     let subject = Subject {

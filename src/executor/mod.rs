@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pace::limits::Rate;
 use crate::plan::reconcile::{BucketWork, PruneRule, Unreadable, UnreadableEnd};
 use crate::plan::{Job, Plan};
-use crate::report::{ReportCounts, ReportError, ReportRow, ReportWriter};
+use crate::report::{Action, ReportCounts, ReportError, ReportRow, ReportWriter};
 use crate::send::retry::RetryPolicy;
 use crate::send::{SendSettings, Sender};
 use events::Stats;
@@ -477,7 +477,7 @@ fn row_targets<T: Transport>(
             .map(move |(offset, job)| {
                 let action = changes
                     .and_then(|changes| changes.actions.get(offset))
-                    .map_or("put", |action| action.as_str());
+                    .map_or(Action::Put.as_str(), rows::action);
                 (start + offset, rows::Target::job(job, action))
             });
         let pruned = changes.filter(|changes| changes.limit.is_none());
@@ -491,7 +491,7 @@ fn row_targets<T: Transport>(
                     bucket: bucket_job.bucket(),
                     region: bucket_job.region(),
                     id,
-                    action: "delete",
+                    action: Action::Delete.as_str(),
                     job: None,
                 };
                 (first + offset, target)

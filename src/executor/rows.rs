@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::Attempt;
 use crate::model::{BucketName, Region};
 use crate::plan::Job;
-use crate::plan::reconcile::{Unreadable, UnreadableEnd};
-use crate::report::{self, Outcome, ReportRow};
+use crate::plan::reconcile::{JobAction, Unreadable, UnreadableEnd};
+use crate::report::{self, Action, Outcome, ReportRow};
 use crate::send::client::TransportErrorKind;
 use crate::send::{End, Ended};
 
@@ -19,6 +19,19 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Credentials => "NoCredentials",
         TransportErrorKind::TooLarge => "ResponseTooLarge",
     }
+}
+
+/// The report's `action` for what the plan decided. The plan names its
+/// actions itself (it may not import the report), so this match, with no
+/// wildcard arm, keeps the two vocabularies in step.
+pub(super) fn action(planned: &JobAction) -> &'static str {
+    let action = match planned {
+        JobAction::Put => Action::Put,
+        JobAction::Create => Action::Create,
+        JobAction::Update(_) => Action::Update,
+        JobAction::Unchanged => Action::Unchanged,
+    };
+    action.as_str()
 }
 
 /// What a row is about.
@@ -230,4 +243,21 @@ pub(super) fn dry_run(job: &Job, action: &'static str) -> ReportRow {
         job.report_location()
     );
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_s_actions_are_the_report_s() {
+        for planned in [
+            JobAction::Put,
+            JobAction::Create,
+            JobAction::Update(Vec::new()),
+            JobAction::Unchanged,
+        ] {
+            assert_eq!(action(&planned), planned.as_str(), "{planned:?}");
+        }
+    }
 }

@@ -1,96 +1,33 @@
 //! How fast to send when COS throttles: a controller that finds an unknown
 //! rate ceiling, and what a `Retry-After` header asks for.
 //!
-//! This module owns the *decisions* only. [`CeilingController`] is a plain
-//! state machine: every method takes the time from its caller; nothing reads
-//! a clock, sleeps or does I/O, so it is tested against simulated servers.
-//! [`crate::pace::Pacer`] is the thin shared wrapper the executor's tasks use. Neither
-//! knows about retries, outages or server errors (that is
-//! [`super::outage`]): their only signals are "accepted" and "throttled".
+//! [`CeilingController`] owns the decisions only: a plain state machine
+//! whose every method takes the time from its caller; nothing reads a
+//! clock, sleeps or does I/O, so it is tested against simulated servers.
+//! [`super::Pacer`] is the shared wrapper the executor's tasks use. Its
+//! only signals are "accepted" and "throttled"; failures are
+//! [`super::outage`]'s business.
 //!
-//! # Design
+//! The shape is the AWS SDKs' adaptive retry mode (a token bucket, cut on
+//! congestion, regrown along a TCP CUBIC curve), changed in seven ways for
+//! a server whose burst of about a second hides its ceiling. The whole
+//! story, for operators and readers of this code alike, is in
+//! docs/reliability.md ("The ceiling"); in short, and where each lives:
 //!
-//! The shape is the AWS SDKs' adaptive retry mode (botocore `adaptive.py`,
-//! smithy-rs `client_rate_limiter`): no pacing until the first throttling
-//! answer, then a token bucket whose rate is cut on congestion and regrown
-//! along a cubic curve (TCP CUBIC) that flattens out at the rate it was cut
-//! from and then probes beyond it. Seven changes make it fit a batch run
-//! that may meet a ceiling, random throttling, or both, behind a server
-//! that lets about a second's worth of requests through at once (COS and
-//! the emulator do: a token bucket that starts full), which hides its
-//! ceiling until that burst is spent:
-//!
-//! 1. **The start goes in lock-step waves** (`start.rs`). For the first
-//!    [`CeilingConfig::burst_horizon`] of sending, once a wave's first answer
-//!    is in, nothing more is sent until the rest of it is (or half a round
-//!    trip has passed), so a wave that empties the server's burst is seen
-//!    whole before another goes out on the back of its accepted answers
-//!    (the emulator answers those first). Waves start at
-//!    [`CeilingConfig::initial_wave`] and at most double, as in TCP's slow
-//!    start: against a ceiling whose burst is smaller than the client's
-//!    concurrency, a first wave of all of it would be mostly rejected.
-//!    Waves drain the pipeline every round trip, so lock-step ends early
-//!    once what the server accepted (nothing throttled but learned noise)
-//!    puts any ceiling at [`CeilingConfig::lockstep_until`] or more, where
-//!    the requests on the wire when a burst runs out are few next to a
-//!    second's worth.
-//! 2. **A partly throttled wave is probed, not believed** (`start.rs`).
-//!    Noise (a share of answers throttled whatever the pace) and a ceiling
-//!    look alike in one wave. A few more requests tell them apart in a
-//!    round trip: behind a ceiling the wave emptied the server's bucket and
-//!    they are rejected, under noise they fare like the wave (a likelihood
-//!    ratio decides). Noise is learned and sending goes on unpaced; a
-//!    ceiling is paced at once at what the server showed: it accepted its
-//!    burst plus its rate since the first send, so its rate is at most the
-//!    accepted answers over that time plus a burst's, not what was sent in
-//!    the few milliseconds before the first throttle.
-//! 3. **Congestion is judged per round, not per answer.** A round holds the
-//!    answers to requests *sent* since it began, so everything that was on
-//!    the wire when the pace changed (a whole wave of rejections from one
-//!    round trip) belongs to one event, as in TCP. With no noise learned a
-//!    round is judged at its third throttle: every round trip spent over a
-//!    ceiling is mostly rejections. The curve is timed from the last
-//!    decrease; successes never move that clock.
-//! 4. **The cut is anchored on what the server accepted.** A congested
-//!    round sent at `S` per second with a throttled share `p` shows that the
-//!    server takes about `S·(1-p)`, and the pace restarts at `beta` times
-//!    that estimated ceiling, so it can reach one request per second against
-//!    a ceiling that low. A round overestimates when the server's bucket
-//!    still held part of its burst (the usual case when the curve probes
-//!    above a ceiling after pacing below it, which lets the bucket refill),
-//!    so the estimate is capped by what the server's answers show: since the
-//!    last cut (its bucket empty then and now) it accepted its rate times
-//!    the time between unless the bucket overflowed, and over any stretch at
-//!    most its rate times the stretch plus a burst, which is exact from a
-//!    moment the bucket was full; the larger of the two is its rate either
-//!    way.
-//! 5. **Every cut is an experiment.** The pace is held at the cut until
-//!    the answers to requests sent after it say what happened. Under a
-//!    ceiling, a pace clearly below what the server accepted is not
-//!    throttled (the prediction is exact: `1 - (1-p)·S/S'`, mostly nothing,
-//!    plus the background). More than that means the pace is still over
-//!    the ceiling (the server's burst had hidden how far: cut again) or the
-//!    throttling is not ours. Two cuts in a row tell those apart: if
-//!    throttling goes on at the share seen before them, it is **noise**.
-//!    Every cut since one was last respected is undone (back to unpaced if
-//!    the first of them was made from unpaced: pacing starts again only
-//!    when a round is congested against the noise), and the share is
-//!    learned as the background that rounds must clearly exceed to count as
-//!    congested. The background is raised only by such experiments (and by
-//!    the probe's waves at the start, while nothing is paced), never by
-//!    ordinary rounds, which may be creeping over a ceiling (raising it
-//!    with them would let the pace creep higher still).
-//! 6. **The cubic curve is scaled to the rate.** AWS uses one constant in
-//!    requests per second cubed, which regains the ceiling in 1.5 s at 5/s
-//!    and in 15 s at 5,000/s; here it takes [`CeilingConfig::regain`] at any
-//!    scale (longer only at paces where a round's answers take longer), so
-//!    rejections per cycle are a similar share at every ceiling.
-//! 7. **Shares are read as the statistics they are.** Few answers give
-//!    wild shares (one throttle in two answers is "50%"), so cuts and "most
-//!    throttled" use the lower end of a confidence interval, congestion
-//!    must exceed the background by four of its standard deviations (plus
-//!    two points), and the probe and the experiments are sequential
-//!    probability ratio tests.
+//! 1. the start goes in lock-step waves (`start.rs`), up to
+//!    [`CeilingConfig::burst_horizon`], from [`CeilingConfig::initial_wave`]
+//!    and ending early at [`CeilingConfig::lockstep_until`];
+//! 2. a partly throttled wave is probed (`start.rs`) to tell a ceiling
+//!    from noise;
+//! 3. congestion is judged per round (the answers to requests sent since
+//!    the pace last changed), not per answer;
+//! 4. a cut is anchored on what the server accepted, capped by what its
+//!    answers show over longer stretches;
+//! 5. every cut is an experiment: throttling that goes on at the same share
+//!    below the cut is noise, and the cuts are undone;
+//! 6. the cubic curve regains the ceiling in [`CeilingConfig::regain`] at
+//!    any rate;
+//! 7. shares are read with confidence intervals and sequential tests.
 //!
 //! Growth is capped at twice the measured send rate (as in AWS), so a phase
 //! where the run sends less than allowed cannot build up a burst.

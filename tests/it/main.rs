@@ -6,6 +6,7 @@ mod architecture;
 mod bad_input;
 mod credentials;
 mod discover;
+mod docs;
 mod emulator;
 mod fixtures;
 mod hostile;
