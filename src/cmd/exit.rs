@@ -6,8 +6,9 @@ pub const SUCCESS: u8 = 0;
 pub const JOBS_FAILED: u8 = 1;
 /// Invalid manifest, usage error, or a command that could not start.
 pub const USAGE: u8 = 2;
-/// The run stopped early: credentials rejected, expired or unusable, or a
-/// server certificate refused. The report has a row for every job.
+/// The run stopped early: credentials rejected, expired or unusable, a
+/// server certificate refused, COS down past the deadline, or a bug. The
+/// report has a row for every job.
 pub const STOPPED: u8 = 3;
 /// Stopped by SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;

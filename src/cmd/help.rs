@@ -259,7 +259,7 @@ fn apply_codes() -> String {
         (
             &[exit::STOPPED],
             "the run stopped early: credentials rejected, expired or unusable, a server\n\
-             certificate refused, or COS down past --give-up-after",
+             certificate refused, COS down past --give-up-after, or a bug in cosinv",
         ),
         (
             &[exit::INTERRUPTED, exit::TERMINATED],
