@@ -290,6 +290,28 @@ impl ReportWriter {
         )
     }
 
+    /// Creates `path` for a report cosinv names itself: it must not exist
+    /// (`O_EXCL`) and is never reached through a symbolic link
+    /// (`O_NOFOLLOW`), so a file planted under the next run's name can
+    /// neither be truncated nor redirect the rows elsewhere.
+    pub fn create_new(path: &Path) -> Result<Self, ReportError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|source| ReportError::Create {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Self::start(
+            ReportTarget::File(path.to_path_buf()),
+            Sink::File(file),
+            true,
+        )
+    }
+
     /// Writes the report to standard output.
     pub fn stdout() -> Result<Self, ReportError> {
         Self::start(ReportTarget::Stdout, Sink::Stdout(std::io::stdout()), false)
@@ -450,13 +472,11 @@ fn set_blocking(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `cosinv-report-<UTC timestamp>.csv`, e.g.
-/// `cosinv-report-20261124T033000Z.csv`.
-pub fn default_report_path(now: jiff::Timestamp) -> PathBuf {
-    PathBuf::from(format!(
-        "cosinv-report-{}.csv",
-        now.strftime("%Y%m%dT%H%M%SZ")
-    ))
+/// `cosinv-report-<run id>.csv`, e.g.
+/// `cosinv-report-20261124T033000Z-3f9a0c21.csv`: the run id's random part
+/// keeps two runs started in the same second apart.
+pub fn default_report_path(run_id: &str) -> PathBuf {
+    PathBuf::from(format!("cosinv-report-{run_id}.csv"))
 }
 
 /// RFC 3339 UTC with millisecond precision, for `finished_at`.
@@ -540,6 +560,24 @@ mod tests {
     }
 
     #[test]
+    fn a_report_cosinv_names_is_new_and_never_reached_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let planted = dir.path().join(default_report_path("20261207T000000Z-00000000"));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(ReportWriter::create_new(&planted).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let existing = dir.path().join("existing.csv");
+        std::fs::write(&existing, "kept").unwrap();
+        assert!(ReportWriter::create_new(&existing).is_err());
+        assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept");
+        let fresh = dir.path().join("fresh.csv");
+        let writer = ReportWriter::create_new(&fresh).unwrap();
+        assert!(writer.is_regular_file());
+    }
+
+    #[test]
     fn server_text_that_would_start_a_formula_is_written_as_text() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
@@ -596,8 +634,8 @@ mod tests {
     fn default_name_and_timestamps_are_utc() {
         let now: jiff::Timestamp = "2026-11-24T03:30:05.123456Z".parse().unwrap();
         assert_eq!(
-            default_report_path(now),
-            PathBuf::from("cosinv-report-20261124T033005Z.csv")
+            default_report_path("20261124T033005Z-0000abcd"),
+            PathBuf::from("cosinv-report-20261124T033005Z-0000abcd.csv")
         );
         assert_eq!(timestamp(now), "2026-11-24T03:30:05.123Z");
     }

@@ -125,6 +125,7 @@ fn settings(args: &ApplyArgs) -> RunSettings {
         connect: connect::settings(&args.connect),
         shard: args.shard,
         from_report: args.from_report.clone(),
+        allow_changed_manifests: args.allow_changed_manifests,
         refresh: args.reconcile.refreshes(),
         prune: PruneRule {
             enabled: args.reconcile.prune,

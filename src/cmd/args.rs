@@ -187,12 +187,15 @@ pub struct ApplyArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write the report CSV; - for standard output [default: cosinv-report-YYYYMMDDTHHMMSSZ.csv, UTC]
+    /// Where to write the report CSV; - for standard output [default: cosinv-report-<run id>.csv, e.g. cosinv-report-20261207T020000Z-3f9a0c21.csv]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Send only the jobs that did not apply in this earlier report (the manifests still decide what each job puts)
     #[arg(long, value_name = "REPORT")]
     pub from_report: Option<PathBuf>,
+    /// With --from-report: go on although the manifests (or buckets files) are not those the earlier run read
+    #[arg(long, requires = "from_report")]
+    pub allow_changed_manifests: bool,
     /// Plan and write the report without sending anything (no reads, no deletes)
     #[arg(long)]
     pub dry_run: bool,

@@ -94,10 +94,14 @@ pub fn message(err: &ConnectError) -> String {
 pub fn run_message(err: &RunError) -> String {
     match err {
         RunError::Connect(err) => message(err),
-        RunError::Report(_) | RunError::Record(_) => {
+        RunError::Report(_) | RunError::Record(_) | RunError::ReportIsInput { .. } => {
             format!("{err}; choose another place with --report")
         }
         RunError::Previous(err) => format!("--from-report: {err}"),
+        RunError::ManifestsChanged { .. } | RunError::PreviousUnrecorded { .. } => format!(
+            "--from-report: {err}; nothing was sent (--allow-changed-manifests sends the \
+             unfinished jobs of the manifests given anyway)"
+        ),
         other => other.to_string(),
     }
 }

@@ -66,6 +66,7 @@ fn settings(args: &PlanArgs) -> RunSettings {
         connect: connect::settings(&args.connect),
         shard: args.shard,
         from_report: None,
+        allow_changed_manifests: false,
         refresh: args.reconcile.refreshes(),
         prune: PruneRule {
             enabled: args.reconcile.prune,

@@ -98,7 +98,7 @@ pub(super) struct Expander<'c> {
     /// CSV rows that share every cell but bucket and region share a
     /// template; `None` remembers a template that failed validation.
     csv_templates: HashMap<String, Option<Arc<Template>>>,
-    buckets_files: HashMap<PathBuf, Option<Arc<Vec<manifest::BucketLine>>>>,
+    pub(super) buckets_files: HashMap<PathBuf, Option<Arc<Vec<manifest::BucketLine>>>>,
     key: String,
     /// Every bucket name and region checked so far, kept once and shared
     /// by the jobs that name it (and checked once).

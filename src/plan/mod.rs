@@ -232,6 +232,8 @@ pub struct LoadSummary {
     pub policies: usize,
     /// Each `discover:` job, in manifest order, and what it became.
     pub discovery: Vec<DiscoveryUse>,
+    /// Every buckets file the manifests named and were read, sorted.
+    pub buckets_files: Vec<PathBuf>,
 }
 
 /// Reads, expands and validates `files` (YAML and CSV, merged).
@@ -284,6 +286,8 @@ pub fn load_with_options(
         });
     }
     let discovery = std::mem::take(&mut expander.discovery);
+    let mut buckets_files: Vec<PathBuf> = expander.buckets_files.keys().cloned().collect();
+    buckets_files.sort();
     // The expander's tables (buckets files, names) go before the sort
     // needs its scratch space.
     let mut jobs = std::mem::take(&mut expander.jobs);
@@ -315,6 +319,7 @@ pub fn load_with_options(
         files: files.len(),
         policies: context.policies.len(),
         discovery,
+        buckets_files,
     };
     Ok((Plan { jobs }, summary))
 }

@@ -118,6 +118,8 @@ pub struct RunRecord {
     pub finished_at: Option<String>,
     pub report: PathBuf,
     pub manifests: Vec<ManifestDigest>,
+    /// The buckets files the manifests named, as they were read.
+    pub buckets_files: Vec<ManifestDigest>,
     pub target: Target,
     /// `K/N`, when sharded.
     pub shard: Option<String>,
@@ -254,6 +256,7 @@ mod tests {
             finished_at: None,
             report: "r.csv".into(),
             manifests: Vec::new(),
+            buckets_files: Vec::new(),
             target: Target::Endpoint {
                 url: "http://127.0.0.1:9000/".into(),
             },

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::connect::Connection;
 use super::error::RunError;
+use super::inputs::Inputs;
 use super::observe::{Caller, Deletion, Level, Phase, RunObserver};
 use super::plan_text::ignored_lines;
 use super::record::{Interruption, finish_record, new_record};
@@ -18,7 +19,7 @@ use crate::executor::events::Stats;
 use crate::executor::{self, ExecutorConfig, RunResult, StopReason};
 use crate::plan::Plan;
 use crate::plan::reconcile::{self, BucketWork, Unreadable, UnreadableEnd};
-use crate::report::run::{RecordError, RunRecord, sidecar_path};
+use crate::report::run::{RecordError, RunRecord, new_run_id, sidecar_path};
 use crate::report::{self, ReportWriter};
 
 /// Everything checked and opened before the first request.
@@ -60,10 +61,18 @@ async fn prepare(
     let started = jiff::Timestamp::now();
     // Every manifest problem is shown before anything is asked or opened.
     let loaded = load(settings)?;
+    let inputs = Inputs::read(&settings.files, &loaded.1, settings.from_report.as_deref())?;
+    if let ReportTo::File(path) = &settings.report {
+        inputs.refuse_as_report(path)?;
+    }
+    if let (Some(previous), false) = (&settings.from_report, settings.allow_changed_manifests) {
+        inputs.check_previous(previous)?;
+    }
     let connection = reach(settings, observer, caller).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
-    let (report, report_path) = open_report(&settings.report, started)?;
-    let record = new_record(settings, started, &report_path)?;
+    let run_id = new_run_id(started);
+    let (report, report_path) = open_report(&settings.report, &run_id)?;
+    let record = new_record(settings, started, run_id, &report_path, &inputs);
     // The sidecar sits beside a report file only: never `/dev/null.json`.
     let record_path = report.is_regular_file().then(|| sidecar_path(&report_path));
     if let Some(path) = &record_path {
@@ -79,16 +88,13 @@ async fn prepare(
 }
 
 /// The report and its path for the record (`-` for standard output).
-fn open_report(
-    to: &ReportTo,
-    started: jiff::Timestamp,
-) -> Result<(ReportWriter, PathBuf), RunError> {
+fn open_report(to: &ReportTo, run_id: &str) -> Result<(ReportWriter, PathBuf), RunError> {
     Ok(match to {
         ReportTo::Stdout => (ReportWriter::stdout()?, PathBuf::from("-")),
         ReportTo::File(path) => (ReportWriter::create(path)?, path.clone()),
         ReportTo::Default => {
-            let path = report::default_report_path(started);
-            (ReportWriter::create(&path)?, path)
+            let path = report::default_report_path(run_id);
+            (ReportWriter::create_new(&path)?, path)
         }
     })
 }

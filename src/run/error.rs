@@ -38,6 +38,35 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The report would overwrite one of the run's own inputs.
+    #[error(
+        "the report {} is the same file as {} ({what}); it would be overwritten",
+        report.display(),
+        input.display()
+    )]
+    ReportIsInput {
+        report: PathBuf,
+        input: PathBuf,
+        what: &'static str,
+    },
+    /// A rerun's manifests differ from those of the run that wrote the
+    /// earlier report.
+    #[error(
+        "{} was written by a run of other manifests; these differ: {}",
+        report.display(),
+        changed.join(", ")
+    )]
+    ManifestsChanged {
+        report: PathBuf,
+        changed: Vec<String>,
+    },
+    /// The earlier report's sidecar, which says what it ran, is missing.
+    #[error(
+        "{} is missing or unreadable, so whether the manifests are those of the earlier \
+         run cannot be checked",
+        sidecar.display()
+    )]
+    PreviousUnrecorded { sidecar: PathBuf },
     /// Reading the buckets stopped before every one was read.
     #[error("stopped while reading the buckets: {0}")]
     Reading(StopReason),

@@ -17,6 +17,7 @@ pub mod buckets;
 pub mod connect;
 pub mod discover;
 pub mod error;
+pub mod inputs;
 pub mod observe;
 pub mod plan;
 pub mod plan_text;

@@ -5,14 +5,13 @@
 use std::path::Path;
 
 use super::connect::{ConnectSettings, Destination};
-use super::error::RunError;
+use super::inputs::Inputs;
 use super::settings::RunSettings;
 use crate::executor::RunResult;
 use crate::pace::outage::{Outage, OutageKind};
 use crate::report;
 use crate::report::run::{
-    ManifestDigest, OutageRecord, PacingRecord, RunOptions, RunRecord, SCHEMA_VERSION, Stopped,
-    Target, new_run_id,
+    OutageRecord, PacingRecord, RunOptions, RunRecord, SCHEMA_VERSION, Stopped, Target,
 };
 
 /// A stop request from outside the run.
@@ -36,31 +35,24 @@ fn record_target(settings: &RunSettings) -> Target {
     }
 }
 
-/// The sidecar as the run starts: what was asked, with the manifests'
-/// digests.
+/// The sidecar as the run starts: what was asked, with the digests of
+/// what was read.
 pub fn new_record(
     settings: &RunSettings,
     started: jiff::Timestamp,
+    run_id: String,
     report: &Path,
-) -> Result<RunRecord, RunError> {
-    let manifests = settings
-        .files
-        .iter()
-        .map(|path| {
-            ManifestDigest::of_file(path).map_err(|source| RunError::Digest {
-                path: path.clone(),
-                source,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(RunRecord {
+    inputs: &Inputs,
+) -> RunRecord {
+    RunRecord {
         schema_version: SCHEMA_VERSION,
         cosinv_version: env!("CARGO_PKG_VERSION"),
-        run_id: new_run_id(started),
+        run_id,
         started_at: report::timestamp(started),
         finished_at: None,
         report: report.to_path_buf(),
-        manifests,
+        manifests: inputs.manifests.clone(),
+        buckets_files: inputs.buckets_files.clone(),
         target: record_target(settings),
         shard: settings.shard.map(|shard| shard.to_string()),
         from_report: settings.from_report.clone(),
@@ -69,7 +61,7 @@ pub fn new_record(
         exit_code: None,
         counts: None,
         pacing: None,
-    })
+    }
 }
 
 fn run_options(settings: &RunSettings) -> RunOptions {

@@ -25,6 +25,9 @@ pub struct RunSettings {
     pub shard: Option<Shard>,
     /// Only the jobs that did not apply in this earlier report.
     pub from_report: Option<PathBuf>,
+    /// Rerun `from_report` even when the manifests are not those of the
+    /// run that wrote it.
+    pub allow_changed_manifests: bool,
     /// Read what is on each bucket first and send only what differs.
     pub refresh: bool,
     /// Which live ids the run may delete.

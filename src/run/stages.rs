@@ -103,35 +103,44 @@ pub async fn choose(
     Ok(Chosen { plan, warnings })
 }
 
-/// The jobs of `plan` that `previous` says did not apply. Jobs of the
-/// report that the manifests no longer have are named and skipped.
+/// The jobs of `plan` that `previous` does not show done: those whose
+/// last row failed, was skipped, cancelled or unknown, and those without a
+/// row (the earlier run died before writing them). Jobs of the report
+/// that the manifests no longer have are named.
 fn rerun_only(
     plan: Plan,
     previous: &PreviousReport,
     path: &Path,
     observer: &dyn RunObserver,
 ) -> Plan {
-    let mut present = BTreeSet::new();
+    let mut listed = BTreeSet::new();
     let mut jobs = Vec::new();
+    let mut without_row = 0;
     for job in plan.jobs() {
         let key = (job.bucket().to_string(), job.id().to_string());
-        if previous.rerun.contains(&key) {
+        if previous.reruns(&key.0, &key.1) {
+            without_row += usize::from(!previous.not_done.contains(&key));
             jobs.push(job.clone());
-            present.insert(key);
         }
+        listed.insert(key);
     }
-    let gone: Vec<String> = previous
-        .rerun
-        .difference(&present)
-        .map(|(bucket, id)| format!("{bucket}/{id}"))
-        .collect();
+    let torn = match previous.torn {
+        true => "; its last row was cut short and is left out",
+        false => "",
+    };
     let line = format!(
-        "cosinv: {}: {} applied, {} to send again",
+        "cosinv: {}: {} done, {} to send again ({} without a row){torn}",
         path.display(),
-        count(previous.done as u64, "job", "jobs"),
+        count(previous.done.len() as u64, "job", "jobs"),
         count(jobs.len() as u64, "job", "jobs"),
+        without_row,
     );
     observer.log(Level::Info, &line);
+    let gone: Vec<String> = previous
+        .not_done
+        .difference(&listed)
+        .map(|(bucket, id)| format!("{bucket}/{id}"))
+        .collect();
     if !gone.is_empty() {
         let more = match gone.len().saturating_sub(GONE_SHOWN) {
             0 => String::new(),

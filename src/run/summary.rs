@@ -269,6 +269,7 @@ mod tests {
             finished_at: None,
             report: "r.csv".into(),
             manifests: Vec::new(),
+            buckets_files: Vec::new(),
             target: Target::Cos,
             shard: None,
             from_report: None,

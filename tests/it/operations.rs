@@ -636,6 +636,73 @@ async fn the_sidecar_records_what_was_run_and_how_it_went() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_report_sends_again_the_jobs_a_killed_run_never_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 5, 2);
+    let emulator = Emulator::start(
+        EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None)),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let first = dir.path().join("night.csv");
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &first, &[])).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // As if killed after three rows, the fourth cut short.
+    let text = std::fs::read_to_string(&first).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let torn = format!("{}\n{}", lines[..4].join("\n"), &lines[4][..20]);
+    std::fs::write(&first, torn).unwrap();
+    let again = dir.path().join("again.csv");
+    let from = ["--from-report", first.to_str().unwrap()];
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &again, &from)).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("3 jobs done, 7 jobs to send again (7 without a row)"),
+        "{said}"
+    );
+    assert_eq!(read_report(&again).len(), 7);
+    // A report with its header alone: every job again.
+    std::fs::write(&first, format!("{}\n", lines[0])).unwrap();
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &again, &from)).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(read_report(&again).len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_path_that_is_an_input_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 2, 1);
+    let before = std::fs::read(&manifest).unwrap();
+    let emulator = Emulator::start(
+        EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None)),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    for report in [manifest.clone(), dir.path().join("buckets.txt")] {
+        let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("is the same file as"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(std::fs::read(&manifest).unwrap(), before);
+    assert!(emulator.counters().buckets.is_empty());
+    // The earlier report of a rerun is an input too.
+    let first = dir.path().join("first.csv");
+    run(apply_to(dir.path(), &manifest, &emulator, &first, &[])).await;
+    let kept = std::fs::read(&first).unwrap();
+    let from = ["--from-report", first.to_str().unwrap()];
+    let output = run(apply_to(dir.path(), &manifest, &emulator, &first, &from)).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&first).unwrap(), kept);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_report_sends_again_only_what_did_not_apply() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), 10, 2);
@@ -677,7 +744,21 @@ async fn from_report_sends_again_only_what_did_not_apply() {
         .collect();
     std::fs::write(dir.path().join("buckets.txt"), list).unwrap();
     let second = dir.path().join("retry.csv");
+    // The buckets file changed since: refused, nothing sent, unless asked.
     let from = ["--from-report", first.to_str().unwrap()];
+    let output = run(apply_to(dir.path(), &manifest, &morning, &second, &from)).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("buckets.txt"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(morning.counters().buckets.is_empty());
+    let from = [
+        "--from-report",
+        first.to_str().unwrap(),
+        "--allow-changed-manifests",
+    ];
     let output = run(apply_to(dir.path(), &manifest, &morning, &second, &from)).await;
     let stderr = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");

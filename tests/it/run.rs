@@ -120,6 +120,7 @@ fn settings(manifest: &Path, emulator: &Emulator, report: &Path) -> RunSettings 
         },
         shard: None,
         from_report: None,
+        allow_changed_manifests: false,
         refresh: true,
         prune: PruneRule {
             enabled: true,
