@@ -234,6 +234,9 @@ pub enum ReportError {
 enum Sink {
     File(File),
     Stdout(std::io::Stdout),
+    /// A file on a disk with this many bytes left (tests: a full disk).
+    #[cfg(test)]
+    Filling(File, u64),
 }
 
 impl Write for Sink {
@@ -241,6 +244,16 @@ impl Write for Sink {
         match self {
             Sink::File(file) => file.write(bytes),
             Sink::Stdout(out) => out.write(bytes),
+            #[cfg(test)]
+            Sink::Filling(file, left) => {
+                if *left == 0 {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+                let take = bytes.len().min(*left as usize);
+                let written = file.write(&bytes[..take])?;
+                *left -= written as u64;
+                Ok(written)
+            }
         }
     }
 
@@ -248,6 +261,8 @@ impl Write for Sink {
         match self {
             Sink::File(file) => file.flush(),
             Sink::Stdout(out) => out.flush(),
+            #[cfg(test)]
+            Sink::Filling(file, _) => file.flush(),
         }
     }
 }
@@ -262,6 +277,9 @@ pub struct ReportWriter {
     buffer: Vec<u8>,
     rows: u64,
     counts: ReportCounts,
+    /// Bytes written whole so far (header and rows): a failed write is
+    /// cut back to this, so the file never ends in half a row.
+    whole: u64,
     /// Only a regular file can be synced to disk; a device, a FIFO or
     /// standard output refuses `fsync`, and must not fail a finished run.
     sync: bool,
@@ -324,6 +342,7 @@ impl ReportWriter {
             buffer: Vec::new(),
             rows: 0,
             counts: ReportCounts::default(),
+            whole: 0,
             sync,
         };
         writer.write_header()?;
@@ -376,8 +395,33 @@ impl ReportWriter {
             .map_err(std::io::Error::other)
             .and_then(|()| self.sink.write_all(&self.buffer))
             .and_then(|()| self.sink.flush());
+        match written {
+            Ok(()) => self.whole += self.buffer.len() as u64,
+            Err(_) => self.cut_back(),
+        }
         self.buffer.clear();
         written.map_err(|err| self.io_error(err))
+    }
+
+    /// After a failed write (a full disk): the file cut back to its last
+    /// whole row, so that what is there reads back. Shrinking a file needs
+    /// no free space. Only a regular file can be cut.
+    fn cut_back(&mut self) {
+        let file = match &self.sink {
+            Sink::File(file) if self.sync => file,
+            #[cfg(test)]
+            Sink::Filling(file, _) => file,
+            _ => return,
+        };
+        let _ = file.set_len(self.whole);
+    }
+
+    /// A report at `path` on a disk with `room` bytes left.
+    #[cfg(test)]
+    pub(crate) fn filling(path: &Path, room: u64) -> Self {
+        let file = File::create(path).unwrap();
+        let target = ReportTarget::File(path.to_path_buf());
+        Self::start(target, Sink::Filling(file, room), false).unwrap()
     }
 
     /// Appends `row` and writes it to the file.
@@ -560,11 +604,29 @@ mod tests {
     }
 
     #[test]
+    fn a_full_disk_leaves_the_report_cut_back_to_its_last_whole_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::filling(&path, 400);
+        writer.write(&row("a", Outcome::Applied)).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        let err = writer
+            .write_all(&[row("b", Outcome::Applied), row("c", Outcome::Applied)])
+            .unwrap_err();
+        assert!(err.to_string().contains("No space left"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+        assert_eq!(writer.rows(), 1);
+        assert_eq!(writer.counts().jobs, 1);
+    }
+
+    #[test]
     fn a_report_cosinv_names_is_new_and_never_reached_through_a_link() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim.txt");
         std::fs::write(&victim, "precious").unwrap();
-        let planted = dir.path().join(default_report_path("20261207T000000Z-00000000"));
+        let planted = dir
+            .path()
+            .join(default_report_path("20261207T000000Z-00000000"));
         std::os::unix::fs::symlink(&victim, &planted).unwrap();
         assert!(ReportWriter::create_new(&planted).is_err());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");

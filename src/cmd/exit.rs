@@ -10,6 +10,9 @@ pub const USAGE: u8 = 2;
 /// server certificate refused, COS down past the deadline, or a bug. The
 /// report has a row for every job.
 pub const STOPPED: u8 = 3;
+/// The report could not be written mid-run (a full disk): it is whole up
+/// to its last row, and nothing more was sent.
+pub const REPORT_FAILED: u8 = 4;
 /// Stopped by SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;
 /// Stopped by SIGTERM (128 + 15).

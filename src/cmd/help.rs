@@ -262,6 +262,11 @@ fn apply_codes() -> String {
              certificate refused, COS down past --give-up-after, or a bug in cosinv",
         ),
         (
+            &[exit::REPORT_FAILED],
+            "the report could not be written mid-run (a full disk): it holds every job up to\n\
+             its last whole row, and nothing more was sent; --from-report sends the rest",
+        ),
+        (
             &[exit::INTERRUPTED, exit::TERMINATED],
             "interrupted by SIGINT/SIGTERM; the report has a row for every job",
         ),
@@ -389,6 +394,7 @@ mod tests {
                     JOBS_FAILED,
                     USAGE,
                     STOPPED,
+                    REPORT_FAILED,
                     INTERRUPTED,
                     TERMINATED,
                 ],

@@ -13,14 +13,17 @@ use crate::report::run::{RunOptions, RunRecord};
 use crate::run::record::Interruption;
 use crate::run::text::human_duration;
 
-/// The signal's code when a signal stopped the run; 3 when the run stopped
-/// early; 1 when any job did not apply; 0 otherwise.
+/// The signal's code when a signal stopped the run; 4 when the report
+/// could not be written; 3 when the run stopped early; 1 when any job did
+/// not apply; 0 otherwise.
 pub fn exit_code(result: &RunResult, signal_code: u8) -> u8 {
     if signal_code != 0 {
         return signal_code;
     }
-    if result.stopped.is_some() {
-        return exit::STOPPED;
+    match &result.stopped {
+        Some(StopReason::ReportUnwritable { .. }) => return exit::REPORT_FAILED,
+        Some(_) => return exit::STOPPED,
+        None => {}
     }
     let stats = &result.stats;
     if stats.failed + stats.skipped + stats.cancelled + stats.unknown > 0 {
@@ -108,6 +111,10 @@ mod tests {
         });
         assert_eq!(exit_code(&stopped, 0), exit::STOPPED);
         assert_eq!(exit_code(&stopped, exit::INTERRUPTED), exit::INTERRUPTED);
+        stopped.stopped = Some(StopReason::ReportUnwritable {
+            message: "No space left on device".into(),
+        });
+        assert_eq!(exit_code(&stopped, 0), exit::REPORT_FAILED);
         assert_eq!(
             interruption(exit::TERMINATED),
             Some(Interruption::Terminate)

@@ -114,8 +114,6 @@ impl Default for ExecutorConfig {
 /// Why a run could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
-    #[error("the report could not be written, so the run was stopped: {0}")]
-    Report(#[from] ReportError),
     #[error("the report writer thread panicked")]
     WriterPanicked,
 }
@@ -344,10 +342,21 @@ pub async fn execute<T: Transport>(
     let mut shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("lanes ended"));
     shared.rows = None;
     let written = writer.join().map_err(|_| ExecuteError::WriterPanicked)?;
-    let counts = write_missing_rows(&shared, written, &control.stats)?;
+    let (counts, unwritable) = match write_missing_rows(&shared, written, &control.stats) {
+        Ok(counts) => (counts, None),
+        Err(unwritable) => (unwritable.counts, Some(unwritable.err)),
+    };
+    let stopped = match unwritable {
+        // Nothing more could be recorded: that outranks any other stop.
+        Some(err) => Some(StopReason::ReportUnwritable {
+            message: err.to_string(),
+        }),
+        None => result_at_end.stopped.clone(),
+    };
     Ok(RunResult {
         stats: control.stats.snapshot(),
         counts,
+        stopped,
         ..result_at_end
     })
 }
@@ -435,9 +444,15 @@ fn write_missing_rows<T: Transport>(
     shared: &Shared<T>,
     (mut report, written, failure): WriterResult,
     stats: &Stats,
-) -> Result<ReportCounts, ExecuteError> {
+) -> Result<ReportCounts, Box<Unwritable>> {
+    let failed = |report: &ReportWriter, err| {
+        Box::new(Unwritable {
+            counts: report.counts().clone(),
+            err,
+        })
+    };
     if let Some(err) = failure {
-        return Err(err.into());
+        return Err(failed(&report, err));
     }
     for (place, target) in row_targets(shared) {
         if !written[place] {
@@ -445,12 +460,23 @@ fn write_missing_rows<T: Transport>(
             let on_wire = slot & crate::send::sender::ON_WIRE != 0;
             let row = rows::unfinished(&target, slot & !crate::send::sender::ON_WIRE, on_wire);
             stats.count(row.outcome);
-            report.write(&row)?;
+            report.write(&row).map_err(|err| failed(&report, err))?;
         }
     }
     let counts = report.counts().clone();
-    report.finish()?;
+    report.finish().map_err(|err| {
+        Box::new(Unwritable {
+            counts: counts.clone(),
+            err,
+        })
+    })?;
     Ok(counts)
+}
+
+/// The report stopped taking rows: what it holds, and why.
+struct Unwritable {
+    counts: ReportCounts,
+    err: ReportError,
 }
 
 /// What each row of an apply is about, with its place: the jobs (with

@@ -349,6 +349,40 @@ async fn a_panic_while_sending_stops_the_run_with_its_message() {
     assert_eq!(text.lines().count(), 3, "{text}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_full_disk_stops_the_run_with_the_report_whole_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let report = ReportWriter::filling(&path, 1000);
+    let jobs: Vec<Job> = (0..40)
+        .map(|i| job(&format!("b{i:02}-1250000000"), "x"))
+        .collect();
+    let plan = Arc::new(Plan::from_jobs(jobs));
+    let work = crate::plan::reconcile::blind(&plan);
+    let script = Arc::new(Script::default());
+    let control = RunControl::default();
+    let result = execute(
+        plan,
+        work,
+        Some(script.clone()),
+        ExecutorConfig::default(),
+        report,
+        control,
+    )
+    .await
+    .expect("a full disk is a stop, not an error");
+    let stopped = result.stopped.expect("a stop reason");
+    assert_eq!(stopped.kind(), "report-unwritable");
+    assert!(stopped.to_string().contains("No space left"), "{stopped}");
+    // What the file holds reads back whole, and is what was counted.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'), "{text}");
+    let rows = csv::Reader::from_reader(text.as_bytes()).records().count() as u64;
+    // (All 40 may have come in one batch, which did not fit at all.)
+    assert!(text.starts_with("bucket,") && rows < 40, "{rows}");
+    assert_eq!(result.counts.jobs, rows);
+}
+
 /// Never answers: every request stays on the wire.
 struct Silent;
 

@@ -214,23 +214,50 @@ impl RunRecord {
     }
 
     /// Writes the record to `path` whole: to a file beside it, then
-    /// renamed over it.
+    /// renamed over it. When that cannot be done (a full disk has no room
+    /// for a second copy), the existing record is rewritten in place: its
+    /// blocks are freed by the truncation and reused, so a run that filled
+    /// the disk still says how it ended.
     pub fn write(&self, path: &Path) -> Result<(), RecordError> {
         let failed = |source| RecordError {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
-        serde_json::to_writer_pretty(&mut file, self).map_err(|err| failed(err.into()))?;
-        file.write_all(b"\n").map_err(failed)?;
-        file.as_file().sync_all().map_err(failed)?;
-        file.persist(path).map_err(|err| failed(err.error))?;
-        Ok(())
+        let mut text = serde_json::to_vec_pretty(self).map_err(|err| failed(err.into()))?;
+        text.push(b'\n');
+        match write_beside(path, &text) {
+            Ok(()) => Ok(()),
+            Err(first) if path.is_file() => {
+                rewrite_in_place(path, &text).map_err(|_| failed(first))
+            }
+            Err(first) => Err(failed(first)),
+        }
     }
+}
+
+/// `text` to a new file beside `path`, synced, then renamed over it.
+fn write_beside(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// `text` over the file at `path`, never through a link.
+fn rewrite_in_place(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(text)?;
+    file.sync_all()
 }
 
 /// A run id: the UTC start time and 32 random bits,

@@ -40,6 +40,10 @@ pub enum StopReason {
     /// for the deadline; `message` says for how long and what failed.
     #[error("{message}")]
     Unreachable { message: String },
+    /// The report could not be written (a full disk): what was sent is in
+    /// it up to its last whole row, and nothing more is sent.
+    #[error("the report could not be written, so nothing more was sent: {message}")]
+    ReportUnwritable { message: String },
     /// A part of cosinv failed (a bug): the rest is not sent.
     #[error("cosinv failed inside (a bug; please report it): {message}")]
     Crashed { message: String },
@@ -86,6 +90,7 @@ impl StopReason {
             StopReason::TlsRefused { .. } => "tls-refused",
             StopReason::Unreachable { .. } => "unreachable",
             StopReason::Crashed { .. } => "crashed",
+            StopReason::ReportUnwritable { .. } => "report-unwritable",
         }
     }
 }
