@@ -300,12 +300,25 @@ impl ReportWriter {
     /// reads is written to. Anything else is refused here, before a run
     /// starts: a FIFO without a reader, a folder, a block device, a socket.
     pub fn create(path: &Path) -> Result<Self, ReportError> {
-        let (file, sync) = open_report(path)?;
-        Self::start(
-            ReportTarget::File(path.to_path_buf()),
-            Sink::File(file),
-            sync,
-        )
+        Self::start_on(OpenedReport::open(path)?)
+    }
+
+    /// Starts the report on a file opened (and checked) earlier: a
+    /// regular file is truncated only now, then the header is written.
+    pub fn start_on(opened: OpenedReport) -> Result<Self, ReportError> {
+        let OpenedReport {
+            path,
+            file,
+            regular,
+            ..
+        } = opened;
+        if regular {
+            file.set_len(0).map_err(|source| ReportError::Create {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Self::start(ReportTarget::File(path), Sink::File(file), regular)
     }
 
     /// Creates `path` for a report cosinv names itself: it must not exist
@@ -313,21 +326,7 @@ impl ReportWriter {
     /// (`O_NOFOLLOW`), so a file planted under the next run's name can
     /// neither be truncated nor redirect the rows elsewhere.
     pub fn create_new(path: &Path) -> Result<Self, ReportError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(|source| ReportError::Create {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Self::start(
-            ReportTarget::File(path.to_path_buf()),
-            Sink::File(file),
-            true,
-        )
+        Self::start_on(OpenedReport::open_new(path)?)
     }
 
     /// Writes the report to standard output.
@@ -450,6 +449,70 @@ impl ReportWriter {
     }
 }
 
+/// A report file opened and checked before a run starts, not yet
+/// written to (an existing file is not truncated yet): the run may still
+/// end before its first row (a prune the operator declines), and then
+/// [`OpenedReport::abandon`] leaves no trace.
+#[derive(Debug)]
+pub struct OpenedReport {
+    path: PathBuf,
+    file: File,
+    regular: bool,
+    /// Whether opening it made the file (it did not exist before).
+    created: bool,
+}
+
+impl OpenedReport {
+    /// Opens `path` as [`ReportWriter::create`] would, without truncating.
+    pub fn open(path: &Path) -> Result<Self, ReportError> {
+        let existed = path.symlink_metadata().is_ok();
+        let (file, regular) = open_report(path)?;
+        Ok(OpenedReport {
+            path: path.to_path_buf(),
+            file,
+            regular,
+            created: !existed,
+        })
+    }
+
+    /// Creates `path` as [`ReportWriter::create_new`] would.
+    pub fn open_new(path: &Path) -> Result<Self, ReportError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|source| ReportError::Create {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(OpenedReport {
+            path: path.to_path_buf(),
+            file,
+            regular: true,
+            created: true,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether it is a regular file (only then does a sidecar go beside it).
+    pub fn is_regular_file(&self) -> bool {
+        self.regular
+    }
+
+    /// The run ends before its first row: a file this run made is removed,
+    /// one that was there is left as it was.
+    pub fn abandon(self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Opens the report without blocking (a FIFO without a reader fails at
 /// once instead of waiting), checks what it is, then makes it blocking
 /// again. Returns the file and whether it is a regular file.
@@ -486,10 +549,6 @@ fn open_report(path: &Path) -> Result<(File, bool), ReportError> {
         return Err(not_a_file("folder"));
     }
     set_blocking(&file).map_err(create_error)?;
-    if kind.is_file() {
-        // Truncated only now that it is known to be a regular file.
-        file.set_len(0).map_err(create_error)?;
-    }
     Ok((file, kind.is_file()))
 }
 

@@ -6,6 +6,9 @@
 //! and turns the result into an exit code a cron job can act on (see
 //! [`exit`]).
 
+use futures_util::future::LocalBoxFuture;
+
+use crate::cos::text::printable;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -150,8 +153,16 @@ async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
         lock: None,
         signal: Arc::default(),
     };
-    let mut executed = crate::run::apply::apply(&settings, &terminal, &mut caller).await?;
+    let executed = crate::run::apply::apply(&settings, &terminal, &mut caller).await;
     let signal = caller.signal.load(Ordering::Relaxed);
+    let mut executed = match executed {
+        // Ctrl-C at the question: nothing was sent, no file was left.
+        Err(RunError::Declined) if signal != 0 => {
+            log.warn("cosinv apply: stopped at the question; nothing was sent");
+            return Ok(signal);
+        }
+        other => other?,
+    };
     let code = summary::exit_code(&executed.result, signal);
     if let Err(err) = executed.finish(summary::interruption(signal), code) {
         log.error(&format!("cosinv apply: {err}"));
@@ -165,6 +176,21 @@ async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
         summary::print_json(&executed.record, log);
     }
     Ok(code)
+}
+
+impl Questions<'_> {
+    /// The ids a prune would delete, the first ten by name (as the
+    /// server sent them, made printable).
+    fn show_deletes(&self, deletes: &[Deletion]) {
+        self.log.warn(&format!(
+            "cosinv apply: --prune would delete {} not in the manifests, e.g.:",
+            count(deletes.len() as u64, "inventory job", "inventory jobs")
+        ));
+        for deletion in deletes.iter().take(10) {
+            let (bucket, id) = (printable(&deletion.bucket), printable(&deletion.id));
+            self.log.warn(&format!("  - {bucket} {id}"));
+        }
+    }
 }
 
 /// What the run asks the command line.
@@ -190,22 +216,28 @@ impl Caller for Questions<'_> {
         self.signal = signals::watch_run(cancel, force, self.log.clone());
     }
 
-    /// With `--yes`, yes; else asks on the terminal.
-    fn confirm_deletes(&mut self, deletes: &[Deletion]) -> bool {
-        if self.args.yes {
-            return true;
-        }
-        self.log.warn(&format!(
-            "cosinv apply: --prune would delete {} not in the manifests, e.g.:",
-            count(deletes.len() as u64, "inventory job", "inventory jobs")
-        ));
-        for deletion in deletes.iter().take(10) {
-            self.log
-                .warn(&format!("  - {} {}", deletion.bucket, deletion.id));
-        }
-        eprint!("Delete them? Type yes to go on: ");
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        answer.trim().eq_ignore_ascii_case("yes")
+    /// With `--yes`, yes; else asks on the terminal. The answer is read
+    /// on a thread of its own, so Ctrl-C (which stops the run) still
+    /// counts while the question waits: it is a "no".
+    fn confirm_deletes<'a>(&'a mut self, deletes: &'a [Deletion]) -> LocalBoxFuture<'a, bool> {
+        Box::pin(async move {
+            if self.args.yes {
+                return true;
+            }
+            self.show_deletes(deletes);
+            eprint!("Delete them? Type yes to go on: ");
+            let answer = tokio::task::spawn_blocking(|| {
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                answer
+            });
+            tokio::select! {
+                answer = answer => answer.is_ok_and(|answer| answer.trim().eq_ignore_ascii_case("yes")),
+                _ = self.stop.cancel.cancelled() => {
+                    eprintln!();
+                    false
+                }
+            }
+        })
     }
 }

@@ -838,8 +838,20 @@ pub fn bucket_page_from_xml(body: &[u8]) -> Result<BucketPage, XmlError> {
     let document = "ListAllMyBucketsResult";
     let wire: WireServiceResult = from_xml(document, body, SERVICE_ROOT)?;
     let is_truncated = truncated(document, wire.is_truncated.as_deref())?;
+    // The server's text, made printable here once: names, regions and
+    // dates reach terminals and CSV files (a name that is no bucket name
+    // is refused later anyway; the marker is sent back as it came).
+    let buckets = wire.buckets.map(|b| b.buckets).unwrap_or_default();
+    let buckets = buckets
+        .into_iter()
+        .map(|entry| BucketEntry {
+            name: printable(&entry.name),
+            location: printable(&entry.location),
+            creation_date: printable(&entry.creation_date),
+        })
+        .collect();
     Ok(BucketPage {
-        buckets: wire.buckets.map(|b| b.buckets).unwrap_or_default(),
+        buckets,
         is_truncated,
         marker: non_empty(wire.marker),
         next_marker: non_empty(wire.next_marker),

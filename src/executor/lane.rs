@@ -135,7 +135,7 @@ async fn list_bucket<T: Transport>(
         bucket: job.bucket(),
         region: job.region(),
         id: "",
-        action: "list",
+        action: rows::READ_ACTION,
         job: None,
     };
     let mut live = Vec::new();

@@ -458,7 +458,12 @@ fn write_missing_rows<T: Transport>(
         if !written[place] {
             let slot = shared.slots[place].load(Ordering::Relaxed);
             let on_wire = slot & crate::send::sender::ON_WIRE != 0;
-            let row = rows::unfinished(&target, slot & !crate::send::sender::ON_WIRE, on_wire);
+            let row = match target.action == Action::Unchanged.as_str() {
+                // Already in place: nothing was to be sent, so a stop
+                // cannot have left it undone.
+                true => rows::unchanged(&target),
+                false => rows::unfinished(&target, slot & !crate::send::sender::ON_WIRE, on_wire),
+            };
             stats.count(row.outcome);
             report.write(&row).map_err(|err| failed(&report, err))?;
         }

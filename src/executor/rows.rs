@@ -153,13 +153,28 @@ pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> Rep
         End::Skipped(reason) => format!("{reason}; last attempt: {last}"),
         End::Cancelled => interrupted(&last),
     };
-    if answered_by_a_stranger(ended.last.as_ref()) {
-        row.message = format!("{STRANGER_NOTE}; {}", row.message);
-    } else if outcome == Outcome::Unknown {
-        row.message = format!("{UNKNOWN_NOTE}; {}", row.message);
-    }
+    let read = target.action == READ_ACTION;
+    let note = match (answered_by_a_stranger(ended.last.as_ref()), read) {
+        (true, false) => STRANGER_NOTE,
+        (true, true) => STRANGER_READ_NOTE,
+        (false, _) if outcome != Outcome::Unknown => return row,
+        (false, false) => UNKNOWN_NOTE,
+        (false, true) => UNKNOWN_READ_NOTE,
+    };
+    row.message = format!("{note}; {}", row.message);
     row
 }
+
+/// The action of a refresh's read of a bucket: nothing is changed by it,
+/// so its notes speak of the read.
+pub(super) const READ_ACTION: &str = "list";
+
+/// What a read without an answer says.
+const UNKNOWN_READ_NOTE: &str = "no answer came to the read of the bucket's inventory";
+
+/// What a read answered by something other than COS says.
+const STRANGER_READ_NOTE: &str = "the answer to the read did not come from COS (check the \
+                                  endpoint and any proxy)";
 
 fn interrupted(last: &str) -> String {
     if last.is_empty() {
@@ -259,5 +274,45 @@ mod tests {
         ] {
             assert_eq!(action(&planned), planned.as_str(), "{planned:?}");
         }
+    }
+
+    #[test]
+    fn a_read_without_an_answer_speaks_of_the_read_not_of_a_change() {
+        let bucket = BucketName::parse("a-1250000000").unwrap();
+        let region = Region::parse("ap-guangzhou").unwrap();
+        let timeout = Err(crate::send::client::TransportError {
+            kind: TransportErrorKind::Timeout,
+            message: "timed out".into(),
+        });
+        let ended = Ended {
+            end: End::Failed { why: None },
+            attempts: 3,
+            last: Some(timeout),
+            elapsed: Duration::ZERO,
+        };
+        let target = |action| Target {
+            bucket: &bucket,
+            region: &region,
+            id: "x",
+            action,
+            job: None,
+        };
+        let read = super::ended(&target(READ_ACTION), &ended, Outcome::Applied);
+        assert!(
+            read.message.starts_with(UNKNOWN_READ_NOTE),
+            "{}",
+            read.message
+        );
+        assert!(
+            !read.message.contains("made the change"),
+            "{}",
+            read.message
+        );
+        let write = super::ended(&target("update"), &ended, Outcome::Applied);
+        assert!(
+            write.message.contains("made the change"),
+            "{}",
+            write.message
+        );
     }
 }

@@ -20,17 +20,24 @@ use crate::executor::{self, ExecutorConfig, RunResult, StopReason};
 use crate::plan::Plan;
 use crate::plan::reconcile::{self, BucketWork, Unreadable, UnreadableEnd};
 use crate::report::run::{RecordError, RunRecord, new_run_id, sidecar_path};
-use crate::report::{self, ReportWriter};
+use crate::report::{self, OpenedReport, ReportWriter};
 
 /// Everything checked and opened before the first request.
 struct Prepared {
     plan: Arc<Plan>,
-    report: ReportWriter,
+    /// Opened and checked, not written yet.
+    report: Opened,
     /// `None` for a dry run: nothing is sent.
     connection: Option<Connection>,
     record: RunRecord,
-    /// The sidecar, beside a report file (none for a report on stdout).
-    record_path: Option<PathBuf>,
+}
+
+/// The report, opened before the first request (so a path that cannot be
+/// written is refused before anything is sent) and started only once the
+/// run is sure to write it.
+enum Opened {
+    File(OpenedReport),
+    Stdout,
 }
 
 /// A run that went as far as it could: what it did, and its sidecar,
@@ -73,30 +80,44 @@ async fn prepare(
     let run_id = new_run_id(started);
     let (report, report_path) = open_report(&settings.report, &run_id)?;
     let record = new_record(settings, started, run_id, &report_path, &inputs);
-    // The sidecar sits beside a report file only: never `/dev/null.json`.
-    let record_path = report.is_regular_file().then(|| sidecar_path(&report_path));
-    if let Some(path) = &record_path {
-        record.write(path)?;
-    }
     Ok(Prepared {
         plan: Arc::new(chosen.plan),
         report,
         connection,
         record,
-        record_path,
     })
 }
 
 /// The report and its path for the record (`-` for standard output).
-fn open_report(to: &ReportTo, run_id: &str) -> Result<(ReportWriter, PathBuf), RunError> {
+fn open_report(to: &ReportTo, run_id: &str) -> Result<(Opened, PathBuf), RunError> {
     Ok(match to {
-        ReportTo::Stdout => (ReportWriter::stdout()?, PathBuf::from("-")),
-        ReportTo::File(path) => (ReportWriter::create(path)?, path.clone()),
+        ReportTo::Stdout => (Opened::Stdout, PathBuf::from("-")),
+        ReportTo::File(path) => (Opened::File(OpenedReport::open(path)?), path.clone()),
         ReportTo::Default => {
             let path = report::default_report_path(run_id);
-            (ReportWriter::create_new(&path)?, path)
+            (Opened::File(OpenedReport::open_new(&path)?), path)
         }
     })
+}
+
+/// Starts the report and writes the sidecar beside a report file (never
+/// `/dev/null.json`, none for standard output); the sidecar's path.
+fn start_report(
+    opened: Opened,
+    record: &RunRecord,
+) -> Result<(ReportWriter, Option<PathBuf>), RunError> {
+    let report = match opened {
+        Opened::Stdout => return Ok((ReportWriter::stdout()?, None)),
+        Opened::File(opened) => opened,
+    };
+    let sidecar = report
+        .is_regular_file()
+        .then(|| sidecar_path(report.path()));
+    let writer = ReportWriter::start_on(report)?;
+    if let Some(path) = &sidecar {
+        record.write(path)?;
+    }
+    Ok((writer, sidecar))
 }
 
 async fn execute(
@@ -110,7 +131,6 @@ async fn execute(
         report,
         connection,
         record,
-        record_path,
     } = prepared;
     caller.before_sending();
     if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref()) {
@@ -134,7 +154,13 @@ async fn execute(
         }
         _ => (reconcile::blind(&plan), None),
     };
-    confirm_deletes(caller, &plan, &work)?;
+    if let Err(declined) = confirm_deletes(caller, &plan, &work).await {
+        if let Opened::File(report) = report {
+            report.abandon();
+        }
+        return Err(declined);
+    }
+    let (report, record_path) = start_report(report, &record)?;
     let stats = Arc::<Stats>::default();
     let total = plan.jobs().len() as u64;
     let events = observer.phase_started(Phase::Apply, Arc::clone(&stats), total);
@@ -202,7 +228,7 @@ fn nothing_sent(work: Vec<BucketWork>, reason: &StopReason) -> Vec<BucketWork> {
 }
 
 /// The ids the work deletes, if any, confirmed by the caller.
-fn confirm_deletes(
+async fn confirm_deletes(
     caller: &mut dyn Caller,
     plan: &Plan,
     work: &[BucketWork],
@@ -222,7 +248,7 @@ fn confirm_deletes(
             _ => Vec::new(),
         })
         .collect();
-    match deletes.is_empty() || caller.confirm_deletes(&deletes) {
+    match deletes.is_empty() || caller.confirm_deletes(&deletes).await {
         true => Ok(()),
         false => Err(RunError::Declined),
     }

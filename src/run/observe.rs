@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use futures_util::future::LocalBoxFuture;
+
 use crate::executor::events::{Observer, Stats};
 
 /// How important a line is, and so who sees it.
@@ -68,6 +70,10 @@ pub trait Caller {
     /// watching for stop requests).
     fn before_sending(&mut self) {}
 
-    /// May these ids be deleted? Asked only when there are some.
-    fn confirm_deletes(&mut self, deletes: &[Deletion]) -> bool;
+    /// May these ids be deleted? Asked only when there are some, after
+    /// the buckets were read and before the report is opened (a "no"
+    /// leaves no file behind). A caller that asks a person must not block
+    /// the runtime while waiting (read off it), and may answer "no" when
+    /// the run is stopped meanwhile.
+    fn confirm_deletes<'a>(&'a mut self, deletes: &'a [Deletion]) -> LocalBoxFuture<'a, bool>;
 }

@@ -24,8 +24,11 @@ pub struct Planned {
 struct NoQuestions;
 
 impl Caller for NoQuestions {
-    fn confirm_deletes(&mut self, _: &[Deletion]) -> bool {
-        false
+    fn confirm_deletes<'a>(
+        &'a mut self,
+        _: &'a [Deletion],
+    ) -> futures_util::future::LocalBoxFuture<'a, bool> {
+        Box::pin(async { false })
     }
 }
 

@@ -3,6 +3,7 @@
 //! policy and by region. Written to any `Write`; the caller chooses where
 //! and supplies the hints that name its settings.
 
+use crate::cos::text::printable;
 use std::io::Write;
 
 use super::text::noun;
@@ -35,8 +36,11 @@ pub fn ignored_lines(plan: &Plan, work: &[BucketWork]) -> Vec<String> {
         };
         for (id, path) in &changes.ignored {
             lines.push(format!(
-                "cosinv: {} {id}: <{path}> is not an element cosinv sends; kept, as the configuration is not managed",
-                jobs[0].bucket()
+                "cosinv: {} {}: <{}> is not an element cosinv sends; kept, as the configuration \
+                 is not managed",
+                jobs[0].bucket(),
+                printable(id),
+                printable(path)
             ));
         }
     }
@@ -93,7 +97,7 @@ fn write_bucket(
     let mut shown = 0;
     for id in &changes.deletes {
         if shown < budget {
-            writeln!(out, "  - delete {id}")?;
+            writeln!(out, "  - delete {}", printable(id))?;
             shown += 1;
         }
     }
@@ -131,8 +135,16 @@ fn write_job(out: &mut impl Write, job: &Job, action: &JobAction) -> std::io::Re
     }
 }
 
-fn shown_value(value: &str) -> &str {
-    if value.is_empty() { "(none)" } else { value }
+/// A value for the terminal: live values are the server's text, kept
+/// exact for comparing and sending, made printable only to be shown.
+fn shown_value(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.is_empty() {
+        "(none)".into()
+    } else if value.chars().any(|c| c.is_control()) {
+        printable(value).into()
+    } else {
+        value.into()
+    }
 }
 
 /// Unchanged jobs as a count, unmanaged ids by name.
@@ -150,7 +162,11 @@ fn write_kept(
         writeln!(out, "    ({unchanged} unchanged)")?;
     }
     for id in &changes.unmanaged {
-        writeln!(out, "  ? unmanaged {id} (kept{unmanaged_hint})")?;
+        writeln!(
+            out,
+            "  ? unmanaged {} (kept{unmanaged_hint})",
+            printable(id)
+        )?;
     }
     Ok(())
 }

@@ -85,9 +85,13 @@ impl Caller for Script {
         self.sending += 1;
     }
 
-    fn confirm_deletes(&mut self, deletes: &[Deletion]) -> bool {
+    fn confirm_deletes<'a>(
+        &'a mut self,
+        deletes: &'a [Deletion],
+    ) -> futures_util::future::LocalBoxFuture<'a, bool> {
         self.asked.extend_from_slice(deletes);
-        self.answer
+        let answer = self.answer;
+        Box::pin(async move { answer })
     }
 }
 
@@ -197,6 +201,15 @@ async fn a_declined_prune_sends_nothing() {
     );
     assert_eq!(puts(&emulator), 0);
     assert_eq!(*recorder.phases.lock().unwrap(), [(Phase::Refresh, 3)]);
+    // Declining leaves no file: the report was opened but never started.
+    assert!(!dir.path().join("r.csv").exists());
+    assert!(!dir.path().join("r.csv.json").exists());
+    // A report that was there before is left as it was.
+    std::fs::write(dir.path().join("r.csv"), "last night's").unwrap();
+    let outcome = cosinv::run::apply::apply(&settings, &recorder, &mut script).await;
+    assert!(matches!(outcome, Err(RunError::Declined)), "not declined");
+    let kept = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
+    assert_eq!(kept, "last night's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
