@@ -214,11 +214,16 @@ mod catches {
                 "use crate::{model::{self, Bucket}, cmd::{args::{self}}};",
             ),
             ("model.rs", "fn f() { let _ = crate::plan::Plan::new(); }"),
+            (
+                "main.rs",
+                "fn main() {\n    cosinv::cmd::main();\n    cosinv::plan::Plan::new();\n}",
+            ),
         ]);
         let offences = check::layering(&krate, TABLE, &["cmd"]);
-        assert_eq!(offences.len(), 2, "{offences:#?}");
-        assert!(offences[0].starts_with("src/model.rs:1: model imports plan"));
-        assert!(offences[1].starts_with("src/plan/check.rs:1: plan imports cmd"));
+        assert_eq!(offences.len(), 3, "{offences:#?}");
+        assert!(offences[0].starts_with("src/main.rs:3: the binary imports plan"));
+        assert!(offences[1].starts_with("src/model.rs:1: model imports plan"));
+        assert!(offences[2].starts_with("src/plan/check.rs:1: plan imports cmd"));
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub struct Named {
 /// A file of the library (or the binary's `main.rs`) that is not test code.
 #[derive(Debug, Default)]
 pub struct File {
-    /// Its module path (`["pace", "ceiling"]`); empty for the crate roots.
+    /// Its module path (`["pace", "ceiling"]`): empty for `lib.rs`,
+    /// `["<main>"]` for `main.rs`.
     pub module: Vec<String>,
     /// `main.rs`: the binary, which names the library as `cosinv`.
     pub binary: bool,
@@ -66,8 +67,14 @@ impl Crate {
         let mut krate = Crate::default();
         let mut uses = Uses::new();
         let mut parsed = BTreeMap::new();
-        for (root, binary) in [("lib.rs", false), ("main.rs", true)] {
+        // The binary is a crate of its own: its module paths must not meet
+        // the library's (its imports are kept by module path).
+        for (root, module, binary) in [("lib.rs", "", false), ("main.rs", "<main>", true)] {
             let root = PathBuf::from(root);
+            let module: Vec<String> = (!module.is_empty())
+                .then(|| module.into())
+                .into_iter()
+                .collect();
             if sources.contains_key(&root) {
                 let mut walk = Walk {
                     sources,
@@ -75,7 +82,7 @@ impl Crate {
                     uses: &mut uses,
                     parsed: &mut parsed,
                 };
-                walk.file(&root, Vec::new(), false, binary);
+                walk.file(&root, module, false, binary);
             }
         }
         for (path, syntax) in &parsed {
