@@ -3,7 +3,7 @@
 //! file whose path is printed, for `apply --ca-bundle`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::args::{EmulateArgs, FaultArgs, OutageModeArg};
@@ -12,6 +12,7 @@ use super::runtime;
 use super::signals::StopSignals;
 use crate::cos::xml::BucketEntry;
 use crate::credentials::Credentials;
+use crate::emulator::files::{self, CaFile};
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, Outage, OutageMode, SANDBOX_SECRET_ID, SANDBOX_SECRET_KEY,
 };
@@ -80,50 +81,14 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
     }
 }
 
-/// Where the CA certificate was written, and the private folder that
-/// holds it when none was named (removed when the emulator stops).
-struct CaFile {
-    path: PathBuf,
-    _folder: Option<tempfile::TempDir>,
-}
-
-/// With TLS, the CA certificate in `--ca-file`, or in a folder of the
-/// temporary folder made for it alone (0700, a random name, created
-/// exclusively): a predictable name there could be planted by another
-/// user, and a client would then trust their CA.
+/// With TLS, the CA certificate in `--ca-file`, or in a private folder.
 fn write_ca(emulator: &Emulator, args: &EmulateArgs) -> Result<Option<CaFile>, String> {
     let Some(pem) = emulator.ca_pem() else {
         return Ok(None);
     };
-    let cannot = |path: &std::path::Path, err: std::io::Error| {
-        format!(
-            "cannot write the CA certificate to {}: {err}",
-            path.display()
-        )
-    };
-    if let Some(path) = &args.ca_file {
-        std::fs::write(path, pem).map_err(|err| cannot(path, err))?;
-        return Ok(Some(CaFile {
-            path: path.clone(),
-            _folder: None,
-        }));
-    }
-    let folder = tempfile::Builder::new()
-        .prefix("cosinv-emulator-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|err| cannot(&std::env::temp_dir(), err))?;
-    let path = folder.path().join("ca.pem");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .and_then(|mut file| file.write_all(pem.as_bytes()))
-        .map_err(|err| cannot(&path, err))?;
-    Ok(Some(CaFile {
-        path,
-        _folder: Some(folder),
-    }))
+    files::write_ca(pem, args.ca_file.as_deref())
+        .map(Some)
+        .map_err(|err| format!("cannot write the CA certificate: {err}"))
 }
 
 fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
@@ -159,21 +124,9 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
 }
 
 fn read_bucket_list(path: &Path) -> Result<Vec<BucketEntry>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("cannot read --buckets-file {}: {err}", path.display()))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let (name, region) = line.split_once(',').unwrap_or((line, "ap-guangzhou"));
-            BucketEntry {
-                name: name.trim().to_string(),
-                location: region.trim().to_string(),
-                creation_date: "2024-01-01T00:00:00Z".to_string(),
-            }
-        })
-        .collect())
+    std::fs::read_to_string(path)
+        .map(|text| files::bucket_list(&text))
+        .map_err(|err| format!("cannot read --buckets-file {}: {err}", path.display()))
 }
 
 /// The fault flags, each already checked by its parser.

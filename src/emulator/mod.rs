@@ -22,6 +22,7 @@
 
 pub mod auth;
 mod faults;
+pub mod files;
 mod metadata;
 mod service;
 mod store;

@@ -4,6 +4,7 @@
 mod apply;
 mod architecture;
 mod bad_input;
+mod cli;
 mod credentials;
 mod discover;
 mod docs;
