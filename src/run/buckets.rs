@@ -1,6 +1,7 @@
 //! The account's buckets (GET Service, every page), filtered by region
 //! and name, and written as aligned text, CSV or JSON.
 
+use crate::report::neutralised;
 use std::io::Write;
 
 use super::connect::{self, ConnectError, ConnectSettings};
@@ -100,7 +101,14 @@ pub fn write_list(
             let mut csv = csv::Writer::from_writer(&mut *out);
             csv.write_record(["bucket", "region", "creation_date"])?;
             for bucket in buckets {
-                csv.write_record([&bucket.name, &bucket.location, &bucket.creation_date])?;
+                // The server's text: formula-starting cells neutralised.
+                let cells = [&bucket.name, &bucket.location, &bucket.creation_date];
+                csv.write_record(
+                    cells
+                        .map(|cell| neutralised(cell))
+                        .iter()
+                        .map(|c| c.as_ref()),
+                )?;
             }
             csv.flush()?;
         }
@@ -121,4 +129,26 @@ pub fn write_list(
         }
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_s_names_cannot_start_a_formula_in_the_csv() {
+        let hostile = BucketEntry {
+            name: "=HYPERLINK(\"http://x\")".into(),
+            location: "+ap".into(),
+            creation_date: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut out = Vec::new();
+        write_list(&mut out, ListFormat::Csv, &[hostile]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(
+            row,
+            "\"'=HYPERLINK(\"\"http://x\"\")\",'+ap,2026-01-01T00:00:00Z"
+        );
+    }
 }
