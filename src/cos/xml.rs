@@ -1165,6 +1165,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_list_s_text_arrives_printable() {
+        let hostile = "<ListAllMyBucketsResult><Buckets><Bucket>\
+            <Name>evil&#27;[2J-1250000000&#10;forged</Name>\
+            <Location>ap-guang\u{202e}zhou</Location>\
+            <CreationDate>2026</CreationDate></Bucket></Buckets>\
+            </ListAllMyBucketsResult>";
+        let page = bucket_page_from_xml(hostile.as_bytes()).unwrap();
+        let entry = &page.buckets[0];
+        assert_eq!(entry.name, "evil[2J-1250000000 forged");
+        assert_eq!(entry.location, "ap-guangzhou");
+    }
+
+    #[test]
     fn bucket_pages_carry_their_markers_and_always_a_buckets_element() {
         let page = BucketPage {
             buckets: vec![BucketEntry {

@@ -383,6 +383,35 @@ async fn a_full_disk_stops_the_run_with_the_report_whole_and_counted() {
     assert_eq!(result.counts.jobs, rows);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stop_before_the_apply_leaves_jobs_in_place_unchanged_not_cancelled() {
+    use crate::plan::reconcile::{BucketChanges, JobAction};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let report = ReportWriter::create(&path).unwrap();
+    let plan = Arc::new(Plan::from_jobs(vec![job(A, "x"), job(A, "y")]));
+    let work = vec![BucketWork::Changes(BucketChanges {
+        actions: vec![JobAction::Unchanged, JobAction::Create],
+        ..BucketChanges::blind(2)
+    })];
+    let control = RunControl::default();
+    // Ctrl-C came while the buckets were read.
+    control.cancel.cancel();
+    let script = Arc::new(Script::default());
+    let result = execute(
+        plan,
+        work,
+        Some(script.clone()),
+        ExecutorConfig::default(),
+        report,
+        control,
+    )
+    .await
+    .unwrap();
+    assert_eq!((result.stats.unchanged, result.stats.cancelled), (1, 1));
+    assert_eq!(script.attempts(), 0);
+}
+
 /// Never answers: every request stays on the wire.
 struct Silent;
 

@@ -614,6 +614,16 @@ async fn the_sidecar_records_what_was_run_and_how_it_went() {
     assert_eq!(record["cosinv_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(record["manifests"][0]["path"], manifest.to_str().unwrap());
     assert_eq!(record["manifests"][0]["sha256"], sha256_hex(&manifest));
+    // The buckets file the manifest names is an input too.
+    let buckets_file = dir.path().join("buckets.txt");
+    assert_eq!(
+        record["buckets_files"][0]["path"],
+        buckets_file.to_str().unwrap()
+    );
+    assert_eq!(
+        record["buckets_files"][0]["sha256"],
+        sha256_hex(&buckets_file)
+    );
     assert_eq!(record["target"]["kind"], "endpoint");
     assert_eq!(record["target"]["url"], emulator.endpoint());
     assert_eq!(record["shard"], "1/2");
@@ -668,6 +678,32 @@ async fn from_report_sends_again_the_jobs_a_killed_run_never_wrote() {
     let output = run(apply_to(dir.path(), &manifest, &emulator, &again, &from)).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(read_report(&again).len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_together_in_one_folder_never_share_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        let manifest = write_manifest(&folder, 3, 2);
+        let mut command = cosinv(dir.path(), &[manifest.to_str().unwrap(), "--dry-run"]);
+        command.current_dir(dir.path());
+        runs.push(run(command));
+    }
+    for output in futures_util::future::join_all(runs).await {
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    let reports: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        .collect();
+    assert_eq!(reports.len(), 4, "{reports:?}");
+    for report in reports {
+        assert_eq!(read_report(&report).len(), 6, "{}", report.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
