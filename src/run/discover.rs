@@ -5,6 +5,7 @@
 //! they are loaded again with it. Offline runs say which jobs were left
 //! unresolved, and why.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::RunError;
@@ -86,33 +87,46 @@ pub fn unresolved_notes(command: &str, summary: &LoadSummary, why: &str) -> Vec<
         .collect()
 }
 
-/// Job warnings shown before the rest are only counted.
+/// Destinations warned about by name before the rest are only counted.
 const DESTINATION_WARNINGS_SHOWN: usize = 20;
 
 /// The destination check for people: a line per warned job (the first
 /// ones), then what was checked.
 pub fn destination_lines(plan: &Plan, check: &DestinationCheck) -> Vec<String> {
-    let mut lines: Vec<String> = plan
-        .jobs()
-        .iter()
-        .zip(&check.warnings)
-        .filter_map(|(job, warning)| {
-            let warning = warning.as_ref()?;
-            Some(format!(
-                "cosinv: warning: {} {}: {warning}",
-                job.bucket(),
-                job.id()
-            ))
-        })
+    // One line per destination bucket: its first job's warning and how
+    // many jobs send their reports there with one (ten jobs behind one
+    // policy-less bucket are one problem, not ten).
+    let mut by_destination: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (job, warning) in plan.jobs().iter().zip(&check.warnings) {
+        let Some(warning) = warning else { continue };
+        let destination = job.config().destination.bucket.to_string();
+        let entry = by_destination.entry(destination).or_insert_with(|| {
+            let example = format!("e.g. {} {}", job.bucket(), job.id());
+            (0, format!("{warning} ({example}"))
+        });
+        entry.0 += 1;
+    }
+    let mut lines: Vec<String> = by_destination
+        .values()
         .take(DESTINATION_WARNINGS_SHOWN)
+        .map(|(jobs, first)| {
+            format!(
+                "cosinv: warning: {first}; {} behind it)",
+                count(*jobs as u64, "job", "jobs")
+            )
+        })
         .collect();
-    let warned = check.warned();
-    if warned > lines.len() {
+    if by_destination.len() > lines.len() {
         lines.push(format!(
             "cosinv: … and {} more (the JSON plan has every job's destination_warning)",
-            count((warned - lines.len()) as u64, "job", "jobs")
+            count(
+                (by_destination.len() - lines.len()) as u64,
+                "destination",
+                "destinations"
+            )
         ));
     }
+    let warned = check.warned();
     lines.push(format!(
         "cosinv: destination check: {} read; {} of {} {} a warning",
         count(
@@ -125,4 +139,47 @@ pub fn destination_lines(plan: &Plan, check: &DestinationCheck) -> Vec<String> {
         if warned == 1 { "has" } else { "have" }
     ));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::sample;
+    use crate::model::{BucketName, Region};
+    use crate::plan::{Job, Source};
+
+    fn job(bucket: &str) -> Job {
+        let source = Source {
+            file: "m.yaml".into(),
+            line: 1,
+        };
+        let bucket = BucketName::parse(bucket).unwrap();
+        Job::new(
+            bucket,
+            Region::parse("ap-guangzhou").unwrap(),
+            sample(),
+            source,
+        )
+    }
+
+    #[test]
+    fn one_line_per_destination_with_the_jobs_behind_it() {
+        let buckets = ["a-1250000000", "b-1250000000", "c-1250000000"];
+        let plan = Plan::from_jobs(buckets.iter().map(|bucket| job(bucket)).collect());
+        let warning = Some("destination has no bucket policy".to_string());
+        let check = DestinationCheck {
+            warnings: vec![warning.clone(), None, warning],
+            destinations: 1,
+        };
+        let lines = destination_lines(&plan, &check);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].ends_with("(e.g. a-1250000000 list1; 2 jobs behind it)"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].ends_with("2 of 3 jobs have a warning"),
+            "{lines:?}"
+        );
+    }
 }

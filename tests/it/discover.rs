@@ -442,8 +442,13 @@ async fn destinations_are_checked_once_each_and_warned_about_per_job() {
         "{other}"
     );
     let said = stderr(&output);
+    // One line per destination, with how many jobs are behind it.
     assert!(
-        said.contains("warning: media-01-1250000000 none: destination logs-1250000000"),
+        said.contains("warning: destination logs-1250000000 has no bucket policy"),
+        "{said}"
+    );
+    assert!(
+        said.contains("(e.g. media-01-1250000000 none; 1 job behind it)"),
         "{said}"
     );
     assert!(said.contains("3 bucket policies read"), "{said}");
