@@ -170,11 +170,13 @@ pub fn read(
             return;
         }
     };
+    let delimiter = sniff_delimiter(path);
     let mut reader = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(Trim::All)
-        .from_reader(Lines::new(opened));
+        .delimiter(delimiter)
+        .from_reader(Lines::new(opened, delimiter));
     let mut raw = ByteRecord::new();
     let Some(index) = read_header(&mut reader, &mut raw, &top, problems) else {
         return;
@@ -328,6 +330,8 @@ fn check_row(
 /// cell only as its first byte, and `""` inside a quoted cell is a quote.
 struct Lines<R> {
     inner: R,
+    /// The cell separator: `,`, `;` or a tab.
+    delimiter: u8,
     buffer: Box<[u8]>,
     position: usize,
     filled: usize,
@@ -369,11 +373,13 @@ enum CellState {
 }
 
 impl CellState {
-    fn after(self, byte: u8) -> CellState {
+    fn after(self, byte: u8, delimiter: u8) -> CellState {
         match (self, byte) {
             (_, b'\n') => CellState::Start,
             (CellState::Start, b'"') => CellState::Quoted,
-            (CellState::Start | CellState::Unquoted | CellState::QuoteSeen, b',') => {
+            (CellState::Start | CellState::Unquoted | CellState::QuoteSeen, _)
+                if byte == delimiter =>
+            {
                 CellState::Start
             }
             (CellState::Start | CellState::Unquoted, _) => CellState::Unquoted,
@@ -387,7 +393,7 @@ impl CellState {
     /// How many of `bytes` come before a line end, following the quotes
     /// on the way. Between quotes only the last byte matters: a comma
     /// leaves the reader at the start of a cell.
-    fn run_to_line_end(&mut self, bytes: &[u8]) -> usize {
+    fn run_to_line_end(&mut self, bytes: &[u8], delimiter: u8) -> usize {
         let mut run = 0;
         loop {
             let rest = &bytes[run..];
@@ -396,16 +402,16 @@ impl CellState {
                 .position(|&byte| matches!(byte, b'"' | b'\n' | b'\r'))
                 .unwrap_or(rest.len());
             if stop > 0 && *self != CellState::Quoted {
-                *self = match rest[stop - 1] {
-                    b',' => CellState::Start,
-                    _ => CellState::Unquoted,
+                *self = match rest[stop - 1] == delimiter {
+                    true => CellState::Start,
+                    false => CellState::Unquoted,
                 };
             }
             run += stop;
             if rest.get(stop) != Some(&b'"') {
                 return run;
             }
-            *self = self.after(b'"');
+            *self = self.after(b'"', delimiter);
             run += 1;
         }
     }
@@ -432,9 +438,10 @@ impl<R: std::io::Read> std::io::Read for Lines<R> {
 }
 
 impl<R: std::io::Read> Lines<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, delimiter: u8) -> Self {
         Lines {
             inner,
+            delimiter,
             buffer: vec![0; 64 * 1024].into_boxed_slice(),
             position: 0,
             filled: 0,
@@ -484,7 +491,7 @@ impl<R: std::io::Read> Lines<R> {
                 self.pending_newline = true;
                 return Ok(Some(b'"'));
             }
-            self.quote = self.quote.after(byte);
+            self.quote = self.quote.after(byte, self.delimiter);
             return Ok(Some(byte));
         }
     }
@@ -539,7 +546,9 @@ impl<R> Lines<R> {
             self.current.start += run as u64;
         }
         if run == 0 {
-            run = self.quote.run_to_line_end(&available[..limit]);
+            run = self
+                .quote
+                .run_to_line_end(&available[..limit], self.delimiter);
         }
         out[..run].copy_from_slice(&available[..run]);
         self.position += run;
@@ -589,6 +598,34 @@ fn is_ignored_column(name: &str) -> bool {
     name.starts_with('#') || name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
 }
 
+/// The cell separator of the CSV at `path`: `,`, `;` (what spreadsheets
+/// write where the decimal mark is a comma) or a tab, whichever splits its
+/// header line into a `bucket` column; `,` when none does (the header's
+/// problems are then reported as usual).
+fn sniff_delimiter(path: &Path) -> u8 {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read =
+        std::fs::File::open(path).and_then(|file| file.take(64 * 1024).read_to_end(&mut head));
+    if read.is_err() {
+        return b',';
+    }
+    let line = head.split(|&byte| byte == b'\n').next().unwrap_or_default();
+    let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
+    let names_bucket = |cell: &[u8]| {
+        let cell = cell.trim_ascii();
+        let cell = cell
+            .strip_prefix(b"\"")
+            .and_then(|c| c.strip_suffix(b"\""))
+            .unwrap_or(cell);
+        cell.eq_ignore_ascii_case(b"bucket")
+    };
+    [b',', b';', b'\t']
+        .into_iter()
+        .find(|&delimiter| line.split(|&byte| byte == delimiter).any(names_bucket))
+        .unwrap_or(b',')
+}
+
 /// Maps the header's columns; `None` when the file cannot be read on.
 fn read_header<R: std::io::Read>(
     reader: &mut csv::Reader<Lines<R>>,
@@ -630,7 +667,12 @@ fn read_header<R: std::io::Read>(
         if is_ignored_column(name) {
             continue;
         }
-        match COLUMNS.iter().position(|known| *known == name) {
+        // `ID`, `Bucket `: the names are matched whatever their case.
+        let name = name.trim();
+        match COLUMNS
+            .iter()
+            .position(|known| known.eq_ignore_ascii_case(name))
+        {
             Some(column) if index[column].is_some() => {
                 problems.add(top, name, "column appears twice in the header");
                 usable = false;
@@ -726,6 +768,22 @@ mod tests {
                 (4, "b-1250000000".into(), "y".into())
             ]
         );
+    }
+
+    #[test]
+    fn semicolons_and_tabs_read_like_commas_and_names_match_in_any_case() {
+        let comma = read_text(b"bucket,id,optional_fields\na-1250000000,x,\"Size|ETag\"\n");
+        for text in [
+            &b"Bucket;ID;Optional_Fields\na-1250000000;x;\"Size|ETag\"\n"[..],
+            b"\"bucket\"\tid\toptional_fields\na-1250000000\tx\tSize|ETag\n",
+            b"\xef\xbb\xbfBUCKET ; Id ; optional_fields\r\na-1250000000;x;Size|ETag\r\n",
+        ] {
+            assert_eq!(read_text(text), comma, "{}", String::from_utf8_lossy(text));
+        }
+        // A quoted cell holding the other separators stays one cell.
+        let (rows, problems) = read_text(b"bucket;id\n\"a-1250000000\";\"x,y\"\n");
+        assert_eq!(rows, [(2, "a-1250000000".into(), "x,y".into())]);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]
@@ -829,14 +887,14 @@ mod tests {
         let input = b"a,\"b\r\n\r\n\n\nc,\"d\"\"e\"\r\"f,g\rh";
         let expected = b"a,\"b\"\n\n\n\nc,\"d\"\"e\"\n\"f,g\"\nh";
         let mut whole = Vec::new();
-        let mut lines = Lines::new(&input[..]);
+        let mut lines = Lines::new(&input[..], b',');
         std::io::Read::read_to_end(&mut lines, &mut whole).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&whole),
             String::from_utf8_lossy(expected)
         );
         let mut bytewise = Vec::new();
-        let mut slow = Lines::new(OneByte(input));
+        let mut slow = Lines::new(OneByte(input), b',');
         let mut byte = [0u8; 1];
         while std::io::Read::read(&mut slow, &mut byte).unwrap() == 1 {
             bytewise.push(byte[0]);
@@ -869,7 +927,7 @@ mod tests {
                 }
                 line += 1;
             }
-            state = state.after(byte);
+            state = state.after(byte, b',');
             out.push(byte);
         }
         if state == CellState::Quoted {
@@ -887,13 +945,13 @@ mod tests {
                 0..400,
             )
         ) {
-            let mut lines = Lines::new(&input[..]);
+            let mut lines = Lines::new(&input[..], b',');
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut lines, &mut out).unwrap();
             let (expected, unclosed) = reference(&input);
             proptest::prop_assert_eq!(&out, &expected);
             proptest::prop_assert_eq!(Vec::from(lines.unclosed), unclosed.clone());
-            let mut slow = Lines::new(OneByte(&input));
+            let mut slow = Lines::new(OneByte(&input), b',');
             let mut out = Vec::new();
             std::io::Read::read_to_end(&mut slow, &mut out).unwrap();
             proptest::prop_assert_eq!(&out, &expected);
