@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::log::{Level, Log};
 use crate::executor::events::{Event, Observer, Stats};
+use crate::report::Outcome;
 pub use crate::run::progress::Counting;
 use crate::run::progress::{
     RateMeter, bar_message, event_fields, event_line, finished, status_fields, status_line,
@@ -67,6 +68,23 @@ pub struct Progress {
     stop: CancellationToken,
 }
 
+/// The level of an event's line: a pause and a job that did not apply
+/// are warnings (`failed`, `skipped`, `unknown`), the rest information.
+fn event_level(event: &Event) -> Level {
+    match event {
+        Event::Paused { .. } => Level::Warn,
+        Event::Finished(row)
+            if !matches!(
+                row.outcome,
+                Outcome::Applied | Outcome::Unchanged | Outcome::Deleted | Outcome::DryRun
+            ) =>
+        {
+            Level::Warn
+        }
+        _ => Level::Info,
+    }
+}
+
 impl Progress {
     pub fn new(options: ProgressOptions, stats: Arc<Stats>, total: u64, log: Log) -> Self {
         let bar = (options.terminal && !options.quiet).then(|| new_bar(total, options.no_color));
@@ -92,10 +110,7 @@ impl Progress {
         let log = self.log.clone();
         Some(Arc::new(move |event: &Event| {
             if let Some(line) = event_line(event, verbose) {
-                let level = match event {
-                    Event::Paused { .. } => Level::Warn,
-                    _ => Level::Info,
-                };
+                let level = event_level(event);
                 log.line(level, &line, event_fields(event));
             }
         }))
@@ -201,5 +216,33 @@ mod tests {
             ..quiet
         };
         assert!(Progress::new(cron, stats, 10, log).bar.is_none());
+    }
+
+    #[test]
+    fn jobs_that_did_not_apply_are_warnings() {
+        let row = |outcome| crate::report::ReportRow {
+            bucket: "a-1250000000".into(),
+            region: "ap-guangzhou".into(),
+            id: "x".into(),
+            action: "put",
+            outcome,
+            http_status: None,
+            error_code: String::new(),
+            message: String::new(),
+            request_id: String::new(),
+            attempts: 1,
+            elapsed_ms: 0,
+            finished_at: String::new(),
+            source: String::new(),
+        };
+        for (outcome, level) in [
+            (Outcome::Failed, Level::Warn),
+            (Outcome::Unknown, Level::Warn),
+            (Outcome::Skipped, Level::Warn),
+            (Outcome::Applied, Level::Info),
+        ] {
+            let row = row(outcome);
+            assert_eq!(event_level(&Event::Finished(&row)), level, "{outcome:?}");
+        }
     }
 }
