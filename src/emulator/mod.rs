@@ -386,6 +386,10 @@ impl Emulator {
     pub fn inventory(&self, bucket: &str) -> Vec<InventoryConfiguration> {
         self.inner.store.configurations(bucket)
     }
+    /// How many inventory configurations it holds, on how many buckets.
+    pub fn holds(&self) -> (usize, usize) {
+        self.inner.store.totals()
+    }
     /// Every inventory id on `bucket`, sorted, raw ones included.
     pub fn inventory_ids(&self, bucket: &str) -> Vec<String> {
         self.inner.store.ids(bucket)

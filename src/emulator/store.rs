@@ -409,6 +409,18 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// How many configurations are kept, on how many buckets (those that
+    /// hold at least one).
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        let buckets = self.lock();
+        let holding = buckets
+            .values()
+            .filter(|state| !state.configurations.is_empty());
+        holding.fold((0, 0), |(configurations, buckets), state| {
+            (configurations + state.configurations.len(), buckets + 1)
+        })
+    }
+
     /// Every id on the bucket, raw ones included.
     pub(crate) fn ids(&self, bucket: &str) -> Vec<String> {
         self.lock()

@@ -274,7 +274,7 @@ impl Executed {
         let Some(sandbox) = self.connection.take().and_then(|c| c.sandbox) else {
             return;
         };
-        let line = sandbox_line(&sandbox.emulator, &self.plan, &sandbox.state);
+        let line = sandbox_line(&sandbox.emulator, &sandbox.state);
         if let Err(err) = sandbox.emulator.shutdown().await {
             let error = format!("sandbox: cannot save the state: {err}");
             observer.log(Level::Error, &error);

@@ -183,15 +183,10 @@ fn clock_note(offset: i64) -> String {
 }
 
 /// What the sandbox holds, and where its state is kept.
-pub fn sandbox(emulator: &Emulator, plan: &Plan, state: &Path) -> String {
-    let buckets: Vec<&str> = plan
-        .buckets()
-        .map(|jobs| jobs[0].bucket().as_str())
-        .collect();
-    let stored: usize = buckets
-        .iter()
-        .map(|bucket| emulator.inventory_ids(bucket).len())
-        .sum();
+pub fn sandbox(emulator: &Emulator, state: &Path) -> String {
+    // What the state holds, not only what this run touched: a rerun of
+    // nothing must not read as an empty sandbox.
+    let (stored, buckets) = emulator.holds();
     format!(
         "sandbox: the emulator holds {} on {}; state kept in {} (delete it to start empty)",
         count(
@@ -199,7 +194,7 @@ pub fn sandbox(emulator: &Emulator, plan: &Plan, state: &Path) -> String {
             "inventory configuration",
             "inventory configurations"
         ),
-        count(buckets.len() as u64, "bucket", "buckets"),
+        count(buckets as u64, "bucket", "buckets"),
         state.display(),
     )
 }
@@ -384,5 +379,28 @@ mod tests {
         assert_eq!(record.counts.as_ref().unwrap().jobs, 1);
         finish_record(&mut record, &stopped, Some(Interruption::Interrupt), 130);
         assert_eq!(record.stopped.unwrap().kind, "interrupted");
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_line_counts_what_its_state_holds() {
+        let credentials = crate::credentials::Credentials::new("id", "key", None);
+        let config = crate::emulator::EmulatorConfig::new(credentials);
+        let emulator = Emulator::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        for (bucket, id) in [
+            ("a-1250000000", "x"),
+            ("a-1250000000", "y"),
+            ("b-1250000000", "x"),
+        ] {
+            let mut config = crate::model::tests::sample();
+            config.id = crate::model::InventoryId::parse(id).unwrap();
+            emulator.insert_inventory(bucket, config);
+        }
+        let line = sandbox(&emulator, Path::new("s.json"));
+        assert!(
+            line.contains("holds 3 inventory configurations on 2 buckets"),
+            "{line}"
+        );
     }
 }
