@@ -383,6 +383,15 @@ pub struct FaultArgs {
     /// Fault: the same ceiling, per bucket
     #[arg(long, value_name = "R")]
     pub bucket_rate_limit: Option<Rate>,
+    /// Fault: seconds of requests the ceilings let through at once [default: 1]
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub rate_limit_burst: Option<Duration>,
+    /// Fault: 503 SlowDown to every K-th request, whatever the pace
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub slow_down_every: Option<u32>,
+    /// Fault: 500 InternalError to every K-th request
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub internal_error_every: Option<u32>,
     /// Fault: send Retry-After: SECS with 503 and 429 answers
     #[arg(long, value_name = "SECS")]
     pub retry_after: Option<u64>,

@@ -141,6 +141,9 @@ fn faults(args: &FaultArgs) -> Faults {
         hang: args.hang.get(),
         rate_limit: args.rate_limit.map(|rate| rate.get()),
         bucket_rate_limit: args.bucket_rate_limit.map(|rate| rate.get()),
+        rate_limit_burst: args.rate_limit_burst,
+        slow_down_every: args.slow_down_every,
+        internal_error_every: args.internal_error_every,
         retry_after: args.retry_after,
         rate_limit_schedule: args.rate_limit_schedule.clone().unwrap_or_default(),
         outage: args.outage.map(|(start, end)| Outage {

@@ -129,25 +129,33 @@ struct State {
     rng: fastrand::Rng,
     global: Option<TokenBucket>,
     per_bucket: HashMap<String, TokenBucket>,
+    /// Requests drawn for so far.
+    requests: u64,
 }
 
-/// A rate ceiling with a burst of one second's worth.
+/// A rate ceiling holding `burst` seconds' worth of tokens (one second
+/// unless set: COS's documents give no figure, so the burst is a guess;
+/// servers differ, and the pace must cope with short ones too).
 struct TokenBucket {
     tokens: f64,
     last: Instant,
+    burst: f64,
 }
 
 impl TokenBucket {
-    fn full(rate: f64, now: Instant) -> Self {
+    fn full(rate: f64, burst: Option<Duration>, now: Instant) -> Self {
+        let burst = burst.map_or(1.0, |burst| burst.as_secs_f64());
         TokenBucket {
-            tokens: rate.max(1.0),
+            tokens: (rate * burst).max(1.0),
             last: now,
+            burst,
         }
     }
 
     fn try_take(&mut self, rate: f64, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        let capacity = (rate * self.burst).max(1.0);
+        self.tokens = (self.tokens + elapsed * rate).min(capacity);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -168,6 +176,12 @@ fn ceiling_at(faults: &Faults, elapsed: Duration) -> Option<f64> {
         .map(|(_, rate)| *rate)
         .or(faults.rate_limit)
 }
+
+pub(crate) const INTERNAL_ERROR: Injected = Injected::Error {
+    status: 500,
+    code: crate::cos::error::INTERNAL_ERROR,
+    message: "We encountered an internal error. Please try again.",
+};
 
 pub(crate) const SERVICE_UNAVAILABLE: Injected = Injected::Error {
     status: 503,
@@ -247,20 +261,17 @@ impl FaultState {
                 OutageMode::Refuse => Injected::Reset,
             };
         }
+        state.requests += 1;
+        if let Some(injected) = periodic(&faults, state.requests) {
+            return injected;
+        }
         let draw = state.rng.f64();
         let mut threshold = 0.0;
         let outcomes = [
             (faults.hang, Injected::Hang),
             (faults.reset, Injected::Reset),
             (faults.slow_down, SLOW_DOWN),
-            (
-                faults.internal_error,
-                Injected::Error {
-                    status: 500,
-                    code: crate::cos::error::INTERNAL_ERROR,
-                    message: "We encountered an internal error. Please try again.",
-                },
-            ),
+            (faults.internal_error, INTERNAL_ERROR),
             (
                 faults.too_many_requests,
                 Injected::Error {
@@ -276,25 +287,7 @@ impl FaultState {
                 return injected;
             }
         }
-        let now = Instant::now();
-        if let Some(rate) = ceiling_at(&faults, elapsed) {
-            let global = state
-                .global
-                .get_or_insert_with(|| TokenBucket::full(rate, now));
-            if !global.try_take(rate, now) {
-                return SLOW_DOWN;
-            }
-        }
-        if let (Some(rate), Some(bucket)) = (faults.bucket_rate_limit, bucket) {
-            let limiter = state
-                .per_bucket
-                .entry(bucket.to_string())
-                .or_insert_with(|| TokenBucket::full(rate, now));
-            if !limiter.try_take(rate, now) {
-                return SLOW_DOWN;
-            }
-        }
-        Injected::Nothing
+        state.ceilings(&faults, bucket, elapsed)
     }
 
     /// `Retry-After` seconds for throttling answers, if configured.
@@ -311,8 +304,44 @@ impl State {
             faults,
             global: None,
             per_bucket: HashMap::new(),
+            requests: 0,
         }
     }
+
+    /// The rate ceilings, global then per bucket: a token taken, or
+    /// `SlowDown`.
+    fn ceilings(&mut self, faults: &Faults, bucket: Option<&str>, elapsed: Duration) -> Injected {
+        let now = Instant::now();
+        let burst = faults.rate_limit_burst;
+        if let Some(rate) = ceiling_at(faults, elapsed) {
+            let global = self
+                .global
+                .get_or_insert_with(|| TokenBucket::full(rate, burst, now));
+            if !global.try_take(rate, now) {
+                return SLOW_DOWN;
+            }
+        }
+        if let (Some(rate), Some(bucket)) = (faults.bucket_rate_limit, bucket) {
+            let limiter = self
+                .per_bucket
+                .entry(bucket.to_string())
+                .or_insert_with(|| TokenBucket::full(rate, burst, now));
+            if !limiter.try_take(rate, now) {
+                return SLOW_DOWN;
+            }
+        }
+        Injected::Nothing
+    }
+}
+
+/// A fault every k-th request (the `request`-th, from 1), whatever the
+/// pace: `SlowDown` first when both fall on one request.
+fn periodic(faults: &Faults, request: u64) -> Option<Injected> {
+    let falls = |every: Option<u32>| every.is_some_and(|k| k > 0 && request % u64::from(k) == 0);
+    if falls(faults.slow_down_every) {
+        return Some(SLOW_DOWN);
+    }
+    falls(faults.internal_error_every).then_some(INTERNAL_ERROR)
 }
 
 #[cfg(test)]
@@ -391,5 +420,38 @@ mod tests {
         );
         // Another bucket has its own ceiling.
         assert_eq!(state.draw(Some("c")), Injected::Nothing);
+    }
+
+    #[test]
+    fn periodic_faults_fall_on_every_kth_request_whatever_the_pace() {
+        let faults = Faults {
+            slow_down_every: Some(3),
+            internal_error_every: Some(5),
+            ..Faults::default()
+        };
+        let drawn = sequence(&faults, 15);
+        let at = |pick: fn(&Injected) -> bool| -> Vec<usize> {
+            (1..=15).filter(|&n| pick(&drawn[n - 1])).collect()
+        };
+        let slow = at(|i| matches!(i, Injected::Error { status: 503, .. }));
+        let broken = at(|i| matches!(i, Injected::Error { status: 500, .. }));
+        assert_eq!(slow, [3, 6, 9, 12, 15]);
+        // The 15th falls on both: SlowDown wins.
+        assert_eq!(broken, [5, 10]);
+    }
+
+    #[test]
+    fn a_ceiling_s_burst_is_as_long_as_asked() {
+        let faults = Faults {
+            rate_limit: Some(100.0),
+            rate_limit_burst: Some(Duration::from_millis(200)),
+            ..Faults::default()
+        };
+        let state = FaultState::new(faults);
+        let let_through = (0..100)
+            .filter(|_| matches!(state.draw(None), Injected::Nothing))
+            .count();
+        // 0.2 s of 100/s at once, not a second's 100.
+        assert_eq!(let_through, 20);
     }
 }

@@ -74,6 +74,13 @@ pub struct Faults {
     pub hang: f64,
     /// Requests per second above which the emulator answers 503 SlowDown.
     pub rate_limit: Option<f64>,
+    /// Seconds of requests the ceilings let through at once (their token
+    /// buckets' size); one second when unset.
+    pub rate_limit_burst: Option<Duration>,
+    /// `SlowDown` to every k-th request, whatever the pace.
+    pub slow_down_every: Option<u32>,
+    /// `500 InternalError` to every k-th request.
+    pub internal_error_every: Option<u32>,
     pub bucket_rate_limit: Option<f64>,
     /// Seconds sent as `Retry-After` on throttling answers.
     pub retry_after: Option<u64>,
