@@ -337,7 +337,8 @@ impl State {
 /// A fault every k-th request (the `request`-th, from 1), whatever the
 /// pace: `SlowDown` first when both fall on one request.
 fn periodic(faults: &Faults, request: u64) -> Option<Injected> {
-    let falls = |every: Option<u32>| every.is_some_and(|k| k > 0 && request % u64::from(k) == 0);
+    let falls =
+        |every: Option<u32>| every.is_some_and(|k| k > 0 && request.is_multiple_of(u64::from(k)));
     if falls(faults.slow_down_every) {
         return Some(SLOW_DOWN);
     }
