@@ -53,6 +53,7 @@ SECTIONS = [
     "rate",
     "tls",
     "throttling",
+    "pacer",
 ]
 
 BASE_POLICY = """version: 1
@@ -523,6 +524,18 @@ class Bench:
         self.results["throttling"] = result
         log("throttling: %s" % json.dumps(result["ceilings"]))
 
+    # -- (k) ---------------------------------------------------------------
+    def pacer(self):
+        figures = Pacer(self)
+        result = {
+            "bursts": [figures.burst(seconds) for seconds in (0, 0.2, 1, 2)],
+            "periodic": figures.periodic(),
+            "shards": figures.shards(),
+            "missing": figures.missing(),
+        }
+        self.results["pacer"] = result
+        log("pacer: %s" % json.dumps(result))
+
     # -- (e) ---------------------------------------------------------------
     def latency(self):
         latency_ms, concurrency, jobs = 20, 64, 20000
@@ -752,7 +765,7 @@ class Throttling:
     def outage(self):
         faults = ["--latency-ms", "200", "--outage", "5..15", "--outage-mode", "unavailable"]
         run, counted = self.run("outage", 500, faults)
-        paused = [e for e in run.pacing.get("episodes", []) if e.get("kind") == "paused"]
+        paused = [e for e in run.pacing.get("outages", []) if e.get("kind") == "paused"]
         return {
             "jobs": 5000,
             "failed": 5000 - applied_of(run),
@@ -767,6 +780,92 @@ class Throttling:
         run, _ = self.run("down", 500, faults, ["--give-up-after", "10"], count=False)
         outcomes = run.counts.get("by_outcome", {})
         return {"status": run.status, "wall": run.wall, "outcomes": outcomes}
+
+
+class Pacer:
+    """Issue 20's figures, end to end: a 100/s ceiling holding 0 to 2 s of
+    burst, periodic faults (every 3rd request SlowDown, every 5th 500)
+    twenty times over, four shard processes sharing one ceiling, and
+    mostly missing buckets under random SlowDown. Default flags."""
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    def burst(self, seconds):
+        buckets, limit = 150, 100
+        manifest = write_manifest(self.bench.work, "burst", buckets, 10)
+        # A burst of 0 s is a bucket of one token.
+        burst = max(seconds, 0.01)
+        args = ["--rate-limit", str(limit), "--rate-limit-burst", str(burst), "--latency-ms", "20"]
+        with self.bench.emulator(args) as emulator:
+            run = self.bench.apply(manifest, [], emulator, timeout=600)
+            counted = emulator.requests()
+        sent, rejected = total_requests(counted), answered(counted, "503")
+        ideal = (buckets * 10 + buckets) / limit
+        return {
+            "burst": seconds,
+            "wall": run.wall,
+            "ideal": ideal,
+            "wall_ratio": run.wall / ideal,
+            "achieved_ratio": answered(counted, "200") / run.wall / limit,
+            "rejected_share": rejected / max(sent, 1),
+            "failed": buckets * 10 - applied_of(run),
+            "pace": run.pacing.get("paced_at"),
+        }
+
+    def periodic(self, runs=20):
+        manifest = write_manifest(self.bench.work, "periodic", 200, 10)
+        walls, failed = [], 0
+        for _ in range(runs):
+            args = ["--slow-down-every", "3", "--internal-error-every", "5"]
+            with self.bench.emulator(args) as emulator:
+                run = self.bench.apply(manifest, [], emulator, timeout=300)
+            walls.append(run.wall)
+            failed += 2000 - applied_of(run)
+        walls.sort()
+        median = walls[len(walls) // 2]
+        return {"runs": runs, "median": median, "slowest": walls[-1], "fastest": walls[0],
+                "slowest_ratio": walls[-1] / median, "failed": failed}
+
+    def shards(self, count=4):
+        buckets, limit = 150, 100
+        manifest = write_manifest(self.bench.work, "shards", buckets, 10)
+        args = ["--rate-limit", str(limit), "--rate-limit-burst", "0.2", "--latency-ms", "20"]
+        with self.bench.emulator(args) as emulator:
+            started = time.monotonic()
+            children = []
+            for k in range(count):
+                report = os.path.join(self.bench.work, "shard%d.csv" % k)
+                command = [self.bench.binary, "apply", manifest, "--report", report, "--quiet",
+                           "--endpoint", emulator.endpoint, "--shard", "%d/%d" % (k, count)]
+                children.append((report, subprocess.Popen(command, env=ENV, cwd=self.bench.work,
+                                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            applied, statuses = 0, []
+            for report, child in children:
+                statuses.append(child.wait(600))
+                with open(report + ".json") as sidecar:
+                    applied += (json.load(sidecar).get("counts") or {}).get("by_outcome", {}).get("applied", 0)
+            wall = time.monotonic() - started
+            counted = emulator.requests()
+        sent, rejected = total_requests(counted), answered(counted, "503")
+        ideal = (buckets * 10 + buckets) / limit
+        return {"processes": count, "wall": wall, "ideal": ideal, "wall_ratio": wall / ideal,
+                "rejected_share": rejected / max(sent, 1), "failed": buckets * 10 - applied,
+                "statuses": statuses}
+
+    def missing(self):
+        buckets = 300
+        manifest = write_manifest(self.bench.work, "missing", buckets, 10)
+        present = os.path.join(self.bench.work, "present.txt")
+        with open(present, "w") as out:
+            out.writelines(bucket_name(i) + "\n" for i in range(0, buckets, 10))
+        walls = {}
+        for name, faults in (("clean", []), ("noisy", ["--slow-down", "0.05", "--seed", "7"])):
+            with self.bench.emulator(["--buckets-file", present, *faults]) as emulator:
+                run = self.bench.apply(manifest, [], emulator, timeout=300)
+            walls[name] = run.wall
+        return {"buckets": buckets, "present": buckets // 10, "clean_wall": walls["clean"],
+                "noisy_wall": walls["noisy"], "throughput_ratio": walls["clean"] / walls["noisy"]}
 
 
 def total_requests(counted):
@@ -1018,6 +1117,7 @@ def headline(results):
             )
         )
     rows.extend(throttling_headline(results.get("throttling")))
+    rows.extend(pacer_headline(results.get("pacer")))
     return rows
 
 
@@ -1070,6 +1170,71 @@ def throttling_headline(throttling):
         give_up["status"] == 3,
     ))
     return rows
+
+
+def pacer_headline(pacer):
+    if not pacer:
+        return []
+    rows = []
+    for b in pacer["bursts"]:
+        rows.append((
+            "100/s ceiling holding %g s of burst: wall ÷ ideal, rejected" % b["burst"],
+            "%.2f×, %.1f%%" % (b["wall_ratio"], 100 * b["rejected_share"]),
+            "≤ 1.25×, ≤ 5%",
+            b["wall_ratio"] <= 1.25 and b["rejected_share"] <= 0.05 and b["failed"] == 0,
+        ))
+    p = pacer["periodic"]
+    rows.append((
+        "SlowDown every 3rd + 500 every 5th, %d runs of 2,000 jobs: slowest ÷ median, failed" % p["runs"],
+        "%.2f, %d" % (p["slowest_ratio"], p["failed"]),
+        "≤ 2, 0",
+        p["slowest_ratio"] <= 2 and p["failed"] == 0,
+    ))
+    s = pacer["shards"]
+    rows.append((
+        "4 × `--shard k/4` on one 100/s ceiling: wall ÷ ideal, rejected, failed",
+        "%.2f×, %.1f%%, %d" % (s["wall_ratio"], 100 * s["rejected_share"], s["failed"]),
+        "≤ 1.3×, ≤ 5%, 0",
+        s["wall_ratio"] <= 1.3 and s["rejected_share"] <= 0.05 and s["failed"] == 0,
+    ))
+    m = pacer["missing"]
+    rows.append((
+        "90% missing buckets + 5% SlowDown: throughput ÷ the same without SlowDown",
+        "%.0f%%" % (100 * m["throughput_ratio"]),
+        "≥ 80%",
+        m["throughput_ratio"] >= 0.8,
+    ))
+    return rows
+
+
+def pacer_details(pacer, w):
+    w("## (k) The pace under any fault shape (issue 20), default flags")
+    w("")
+    w("1,500 jobs on 150 buckets against `emulate --rate-limit 100 --rate-limit-burst B")
+    w("--latency-ms 20`; ideal = (1,500 PUTs + 150 lists) ÷ 100/s = 16.5 s.")
+    w("")
+    w("| burst | wall | ÷ ideal | achieved ÷ ceiling | rejected | failed | pace at the end |")
+    w("|---|---|---|---|---|---|---|")
+    for b in pacer["bursts"]:
+        pace = "%.0f/s" % b["pace"] if b["pace"] else "—"
+        w("| %g s | %.1f s | %.2f× | %.0f%% | %.1f%% | %d | %s |" % (
+            b["burst"], b["wall"], b["wall_ratio"], 100 * b["achieved_ratio"], 100 * b["rejected_share"], b["failed"], pace))
+    w("")
+    p = pacer["periodic"]
+    w("`--slow-down-every 3 --internal-error-every 5`, 2,000 jobs on 200 buckets, %d runs:" % p["runs"])
+    w("fastest %.2f s, median %.2f s, slowest %.2f s (%.2f× the median); %d failed." % (
+        p["fastest"], p["median"], p["slowest"], p["slowest_ratio"], p["failed"]))
+    w("")
+    s = pacer["shards"]
+    w("Four processes `--shard k/4` against one 100/s ceiling holding 0.2 s (20 ms latency),")
+    w("1,500 jobs: %.1f s against an ideal of %.1f s (%.2f×), %.1f%% rejected, %d failed, exits %s." % (
+        s["wall"], s["ideal"], s["wall_ratio"], 100 * s["rejected_share"], s["failed"], s["statuses"]))
+    w("")
+    m = pacer["missing"]
+    w("%d buckets, %d of them present (the rest 404 NoSuchBucket), 10 jobs each: %.2f s without" % (
+        m["buckets"], m["present"], m["clean_wall"]))
+    w("faults, %.2f s with 5%% random SlowDown (throughput %.0f%%)." % (m["noisy_wall"], 100 * m["throughput_ratio"]))
+    w("")
 
 
 def throttling_details(throttling, w):
@@ -1232,6 +1397,8 @@ def details(results, w):
         w("")
     if results.get("throttling"):
         throttling_details(results["throttling"], w)
+    if results.get("pacer"):
+        pacer_details(results["pacer"], w)
 
 
 def main():
@@ -1260,6 +1427,7 @@ def main():
         "rate": bench.rate,
         "tls": bench.tls,
         "throttling": bench.throttling,
+        "pacer": bench.pacer,
     }
     started = time.monotonic()
     failures = {}
