@@ -5,7 +5,14 @@
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, not std's: under a paused test clock
+// (`#[tokio::test(start_paused = true)]`, or `tokio::time::pause`) the
+// rate ceilings, schedules and outage windows follow the test's time, so
+// a ten-second outage takes no ten seconds of the suite. Outside tests it
+// is the monotonic clock.
+use tokio::time::Instant;
 
 use super::{Faults, Outage, OutageMode};
 

@@ -13,6 +13,7 @@ mod manifest;
 mod operations;
 mod reconcile;
 mod sign_vectors;
+mod support;
 mod throttling;
 
 /// The emulator with `config`, on a free port of 127.0.0.1.

@@ -29,12 +29,12 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::apply::{
-    SECRET_ID, SECRET_KEY, apply_to, assert_state_matches, cosinv, emulator, fill_to_the_limit,
-    outcomes, read_report, run, stderr,
-};
 use crate::fixtures::write_manifest;
 use crate::now;
+use crate::support::{
+    SECRET_ID, SECRET_KEY, Scenario, apply_to, assert_state_matches, cosinv, emulator,
+    fill_to_the_limit, outcomes, read_report, run, stderr, stdout,
+};
 
 /// An HTTPS emulator and its CA certificate, written to `dir/ca.pem`.
 async fn tls_emulator(dir: &Path) -> (Emulator, PathBuf) {
@@ -70,10 +70,6 @@ fn apply_https(
     ];
     args.extend_from_slice(extra);
     cosinv(dir, &args)
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,24 +449,15 @@ fn is_rfc3339_utc(text: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 10, 2);
-    let emulator = emulator(Faults::default()).await;
+    let scenario = Scenario::plain(10, 2).await;
     // One bucket is full: its new job fails with InventoryFull.
     let full = "b00003-1250000000";
-    fill_to_the_limit(&emulator, &manifest, full);
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--output", "json"],
-    );
-    let output = run(command).await;
-    let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    fill_to_the_limit(&scenario.emulator, &scenario.manifest, full);
+    let report = scenario.file("report.csv");
+    let ran = scenario.apply(&["--output", "json"]).await;
+    let stderr = ran.stderr();
+    assert_eq!(ran.code(), Some(1), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout()).unwrap();
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["report"], report.to_str().unwrap());
     assert_eq!(json["exit_code"], 1);
@@ -503,21 +490,11 @@ async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_format_json_writes_one_object_per_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--log-format", "json", "-v"],
-    );
-    let output = run(command).await;
-    let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stdout(&output).is_empty());
+    let scenario = Scenario::plain(3, 1).await;
+    let ran = scenario.apply(&["--log-format", "json", "-v"]).await;
+    let stderr = ran.stderr();
+    assert_eq!(ran.code(), Some(0), "{stderr}");
+    assert!(ran.stdout().is_empty());
     let lines: Vec<serde_json::Value> = stderr
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}")))
@@ -570,37 +547,28 @@ fn sha256_hex(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sidecar_records_what_was_run_and_how_it_went() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 12, 2);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--shard", "1/2", "--rate", "500", "--max-attempts", "3"],
-    );
-    let output = run(command).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = std::fs::read_to_string(dir.path().join("report.csv.json")).unwrap();
-    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scenario = Scenario::plain(12, 2).await;
+    let ran = scenario
+        .apply(&["--shard", "1/2", "--rate", "500", "--max-attempts", "3"])
+        .await;
+    let rows = ran.expect(0);
+    let record = ran.sidecar();
+    let manifest = &scenario.manifest;
     assert_eq!(record["schema_version"], 1);
     assert_eq!(record["cosinv_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(record["manifests"][0]["path"], manifest.to_str().unwrap());
-    assert_eq!(record["manifests"][0]["sha256"], sha256_hex(&manifest));
+    assert_eq!(record["manifests"][0]["sha256"], sha256_hex(manifest));
     assert_eq!(record["target"]["kind"], "endpoint");
-    assert_eq!(record["target"]["url"], emulator.endpoint());
+    assert_eq!(record["target"]["url"], scenario.emulator.endpoint());
     assert_eq!(record["shard"], "1/2");
     assert_eq!(record["options"]["rate"], 500.0);
     assert_eq!(record["options"]["max_attempts"], 3);
     assert_eq!(record["exit_code"], 0);
-    let rows = read_report(&report);
     assert_eq!(record["counts"]["jobs"], rows.len());
     assert!(is_rfc3339_utc(record["finished_at"].as_str().unwrap()));
     // Each row names where its job was defined: the bucket's line of the
     // buckets file.
-    let list_path = dir.path().join("buckets.txt");
+    let list_path = scenario.file("buckets.txt");
     let list = std::fs::read_to_string(&list_path).unwrap();
     for row in &rows {
         let (file, line) = row["source"].rsplit_once(':').unwrap();

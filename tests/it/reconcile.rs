@@ -8,10 +8,10 @@ use std::path::Path;
 use cosinv::emulator::{Emulator, Faults};
 use cosinv::model::{Frequency, InventoryConfiguration, InventoryId};
 
-use crate::apply::{
+use crate::fixtures::write_manifest;
+use crate::support::{
     apply_to, assert_state_matches, emulator, outcomes, read_report, run, stderr, subcommand,
 };
-use crate::fixtures::write_manifest;
 
 /// Requests the emulator saw with `method` and `status` ("PUT", "200").
 fn seen(emulator: &Emulator, method: &str, status: &str) -> u64 {
