@@ -688,8 +688,9 @@ fn apply_with_role(dir: &Path, manifest: &Path, emulator: &Emulator, report: &Pa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_crosses_a_credential_refresh() {
     let dir = tempfile::tempdir().unwrap();
-    // 120 requests of 25 ms one at a time: 3 s, on credentials of 2 s.
-    let manifest = write_manifest(dir.path(), 120, 1);
+    // 64 requests of 25 ms one at a time: 1.6 s, on credentials of 2 s
+    // that are refreshed at half-life.
+    let manifest = write_manifest(dir.path(), 64, 1);
     let emulator = role_emulator(Duration::from_secs(2)).await;
     let report = dir.path().join("report.csv");
     let output = run(apply_with_role(dir.path(), &manifest, &emulator, &report)).await;
@@ -701,7 +702,7 @@ async fn a_run_crosses_a_credential_refresh() {
     );
     assert_eq!(
         outcomes(&read_report(&report)),
-        BTreeMap::from([("applied".into(), 120)])
+        BTreeMap::from([("applied".into(), 64)])
     );
     assert!(emulator.issued_credentials() >= 2, "never refreshed");
 }
