@@ -409,9 +409,11 @@ async fn https_goes_through_the_proxy_named_by_https_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_proxy_keeps_a_loopback_endpoint_direct() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(3, 1).await;
     let proxy = Proxy::start(emulator.addr()).await;
     let report = dir.path().join("direct.csv");
     let mut command = apply_to(dir.path(), &manifest, &emulator, &report, &[]);
@@ -746,9 +748,11 @@ async fn credentials_that_expire_unrefreshed_stop_the_run_with_exit_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_ending_in_a_newline_is_refused_by_its_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 1, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(1, 1).await;
     let report = dir.path().join("report.csv");
     let mut command = apply_to(dir.path(), &manifest, &emulator, &report, &[]);
     command.env("COS_SECURITY_TOKEN", "token-from-a-secret-file\n");
