@@ -383,6 +383,31 @@ mod tests {
         }
     }
 
+    /// The windows and the ceiling read tokio's clock: a test on a paused
+    /// one moves them by advancing it.
+    #[tokio::test(start_paused = true)]
+    async fn windows_and_ceilings_follow_the_runtime_clock() {
+        let state = FaultState::new(Faults {
+            rate_limit: Some(2.0),
+            outage: Some(Outage {
+                start: Duration::from_secs(10),
+                end: Duration::from_secs(20),
+                mode: OutageMode::Refuse,
+            }),
+            ..Faults::default()
+        });
+        assert_eq!(state.draw(None), Injected::Nothing);
+        assert_eq!(state.draw(None), Injected::Nothing);
+        assert_eq!(state.draw(None), SLOW_DOWN);
+        assert_eq!(state.refusing(), None);
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert_eq!(state.refusing(), Some(Duration::from_secs(5)));
+        assert_eq!(state.draw(None), Injected::Reset);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(state.refusing(), None);
+        assert_eq!(state.draw(None), Injected::Nothing, "refilled meanwhile");
+    }
+
     #[test]
     fn a_rate_ceiling_answers_slow_down_beyond_its_burst() {
         let faults = Faults {
