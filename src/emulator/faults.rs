@@ -5,7 +5,14 @@
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, not std's: under a paused test clock
+// (`#[tokio::test(start_paused = true)]`, or `tokio::time::pause`) the
+// rate ceilings, schedules and outage windows follow the test's time, so
+// a ten-second outage takes no ten seconds of the suite. Outside tests it
+// is the monotonic clock.
+use tokio::time::Instant;
 
 use super::{Faults, Outage, OutageMode};
 
@@ -406,6 +413,31 @@ mod tests {
         }
     }
 
+    /// The windows and the ceiling read tokio's clock: a test on a paused
+    /// one moves them by advancing it.
+    #[tokio::test(start_paused = true)]
+    async fn windows_and_ceilings_follow_the_runtime_clock() {
+        let state = FaultState::new(Faults {
+            rate_limit: Some(2.0),
+            outage: Some(Outage {
+                start: Duration::from_secs(10),
+                end: Duration::from_secs(20),
+                mode: OutageMode::Refuse,
+            }),
+            ..Faults::default()
+        });
+        assert_eq!(state.draw(None), Injected::Nothing);
+        assert_eq!(state.draw(None), Injected::Nothing);
+        assert_eq!(state.draw(None), SLOW_DOWN);
+        assert_eq!(state.refusing(), None);
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert_eq!(state.refusing(), Some(Duration::from_secs(5)));
+        assert_eq!(state.draw(None), Injected::Reset);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(state.refusing(), None);
+        assert_eq!(state.draw(None), Injected::Nothing, "refilled meanwhile");
+    }
+
     #[test]
     fn a_rate_ceiling_answers_slow_down_beyond_its_burst() {
         let faults = Faults {
@@ -441,8 +473,8 @@ mod tests {
         assert_eq!(broken, [5, 10]);
     }
 
-    #[test]
-    fn a_ceiling_s_burst_is_as_long_as_asked() {
+    #[tokio::test(start_paused = true)]
+    async fn a_ceiling_s_burst_is_as_long_as_asked() {
         let faults = Faults {
             rate_limit: Some(100.0),
             rate_limit_burst: Some(Duration::from_millis(200)),
@@ -454,5 +486,10 @@ mod tests {
             .count();
         // 0.2 s of 100/s at once, not a second's 100.
         assert_eq!(let_through, 20);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let refilled = (0..100)
+            .filter(|_| matches!(state.draw(None), Injected::Nothing))
+            .count();
+        assert_eq!(refilled, 10);
     }
 }

@@ -1,229 +1,46 @@
 //! `cosinv apply` end to end: the real binary against the emulator, started
 //! in this process on 127.0.0.1.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cosinv::credentials::Credentials;
-use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
-use cosinv::model::InventoryConfiguration;
-use cosinv::report::HEADER;
+use cosinv::emulator::{Emulator, Faults};
 
-use crate::fixtures::write_manifest;
 use crate::now;
-
-pub(crate) const SECRET_ID: &str = "AKIDapplytests";
-pub(crate) const SECRET_KEY: &str = "apply-tests-secret";
-
-pub(crate) async fn emulator(faults: Faults) -> Emulator {
-    crate::local_emulator(EmulatorConfig {
-        faults,
-        ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
-    })
-    .await
-}
-
-/// Variables of this machine that would change what a run does.
-const CLEARED: &[&str] = &[
-    "COS_SECRET_ID",
-    "COS_SECRET_KEY",
-    "COS_SECURITY_TOKEN",
-    "COS_ENDPOINT",
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_SESSION_TOKEN",
-    "TENCENTCLOUD_CREDENTIALS_FILE",
-    "TKE_REGION",
-    "TKE_PROVIDER_ID",
-    "TKE_ROLE_ARN",
-    "TKE_WEB_IDENTITY_TOKEN_FILE",
-    "TKE_IDENTITY_TOKEN_FILE",
-    "COSINV_STS_ENDPOINT",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
-
-/// `cosinv apply` with test credentials, locks, state and HOME in `dir`,
-/// and `args`.
-pub(crate) fn cosinv(dir: &Path, args: &[&str]) -> Command {
-    subcommand(dir, "apply", args)
-}
-
-/// `cosinv SUBCOMMAND` with test credentials, locks, state and HOME in
-/// `dir`, and `args`.
-pub(crate) fn subcommand(dir: &Path, name: &str, args: &[&str]) -> Command {
-    let mut command = bare_cosinv(dir, SECRET_ID, SECRET_KEY);
-    command.arg(name).args(args);
-    command
-}
-
-/// The binary with `id` and `key` as credentials, locks, state and HOME in
-/// `dir`, and none of this machine's COS, proxy or certificate settings.
-/// The metadata service is a closed port on 127.0.0.1, so that a test that
-/// takes the credentials away never asks the real one.
-pub(crate) fn bare_cosinv(dir: &Path, id: &str, key: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cosinv"));
-    for var in CLEARED {
-        command.env_remove(var);
-    }
-    command
-        .env("COS_SECRET_ID", id)
-        .env("COS_SECRET_KEY", key)
-        .env("COSINV_LOCK_DIR", dir)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("HOME", dir)
-        .env("COSINV_METADATA_ENDPOINT", "http://127.0.0.1:9/")
-        .stdin(Stdio::null());
-    command
-}
-
-/// `cosinv apply MANIFEST --endpoint EMULATOR --report REPORT EXTRA...`.
-pub(crate) fn apply_to(
-    dir: &Path,
-    manifest: &Path,
-    emulator: &Emulator,
-    report: &Path,
-    extra: &[&str],
-) -> Command {
-    let mut args = vec![
-        manifest.to_str().unwrap().to_string(),
-        "--endpoint".into(),
-        emulator.endpoint(),
-        "--report".into(),
-        report.to_str().unwrap().to_string(),
-    ];
-    args.extend(extra.iter().map(|arg| arg.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cosinv(dir, &args)
-}
-
-pub(crate) async fn run(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
-
-pub(crate) fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The report's rows as maps column → value, after checking the header.
-pub(crate) fn read_report(path: &Path) -> Vec<BTreeMap<String, String>> {
-    rows_of(&std::fs::read(path).unwrap())
-}
-
-/// CSV text's rows as maps column → value, after checking the header.
-pub(crate) fn rows_of(text: &[u8]) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(text);
-    let header: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(header, HEADER);
-    reader
-        .records()
-        .map(|record| {
-            header
-                .iter()
-                .cloned()
-                .zip(record.unwrap().iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-/// Fills `bucket` to COS's limit of inventory jobs: copies of the
-/// manifest's first configuration, as ids `existing-N`.
-pub(crate) fn fill_to_the_limit(emulator: &Emulator, manifest: &Path, bucket: &str) {
-    let template = cosinv::plan::load(&[manifest.to_path_buf()])
-        .unwrap()
-        .jobs()[0]
-        .config();
-    for n in 0..cosinv::model::MAX_JOBS_PER_BUCKET {
-        let mut config = template.clone();
-        config.id = cosinv::model::InventoryId::parse(&format!("existing-{n}")).unwrap();
-        emulator.insert_inventory(bucket, config);
-    }
-}
-
-/// Every (bucket, id) of the report, checking each appears once.
-pub(crate) fn jobs_once(rows: &[BTreeMap<String, String>]) -> BTreeSet<(String, String)> {
-    let mut seen = BTreeSet::new();
-    for row in rows {
-        let key = (row["bucket"].clone(), row["id"].clone());
-        assert!(seen.insert(key.clone()), "{key:?} has two rows");
-    }
-    seen
-}
-
-pub(crate) fn outcomes(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for row in rows {
-        *counts.entry(row["outcome"].clone()).or_default() += 1;
-    }
-    counts
-}
-
-/// The emulator holds exactly the manifest's configurations.
-pub(crate) fn assert_state_matches(emulator: &Emulator, manifest: &Path) {
-    let plan = cosinv::plan::load(&[manifest.to_path_buf()]).unwrap();
-    let mut expected: BTreeMap<String, Vec<InventoryConfiguration>> = BTreeMap::new();
-    for job in plan.jobs() {
-        expected
-            .entry(job.bucket().as_str().to_string())
-            .or_default()
-            .push(job.config());
-    }
-    for (bucket, mut configs) in expected {
-        configs.sort_by(|a, b| a.id.cmp(&b.id));
-        assert_eq!(emulator.inventory(&bucket), configs, "bucket {bucket}");
-    }
-}
+use crate::support::{
+    Scenario, all_applied, apply_to, assert_state_matches, cosinv, emulator, fill_to_the_limit,
+    jobs_once, outcomes, read_report, run, stderr, write_manifest,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_jobs_on_500_buckets_are_applied_and_match_the_manifest() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 500, 10);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let rows = read_report(&report);
+    let scenario = Scenario::plain(500, 10).await;
+    let ran = scenario.apply(&[]).await;
+    let rows = ran.expect(0);
     assert_eq!(rows.len(), 5_000);
     assert_eq!(jobs_once(&rows).len(), 5_000);
-    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 5_000)]));
+    assert_eq!(outcomes(&rows), all_applied(5_000));
     assert!(rows.iter().all(|row| row["http_status"] == "200"));
     assert!(rows.iter().all(|row| !row["request_id"].is_empty()));
-    assert_state_matches(&emulator, &manifest);
-    let counters = emulator.counters();
+    scenario.assert_state_matches();
+    let counters = scenario.emulator.counters();
     assert_eq!(counters.buckets.len(), 500);
     for (bucket, seen) in &counters.buckets {
         assert!(seen.max_in_flight <= 1, "{bucket}: {}", seen.max_in_flight);
     }
     assert!(
-        stderr(&output).contains("applied 5000, unchanged 0, deleted 0, failed 0"),
+        ran.stderr()
+            .contains("applied 5000, unchanged 0, deleted 0, failed 0"),
         "{}",
-        stderr(&output)
+        ran.stderr()
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_server_errors_and_resets_are_retried_until_every_job_applies() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 80, 10);
-    let emulator = emulator(Faults {
+    let faults = Faults {
         slow_down: 0.20,
         internal_error: 0.05,
         reset: 0.03,
@@ -231,28 +48,21 @@ async fn throttling_server_errors_and_resets_are_retried_until_every_job_applies
         latency_jitter: Duration::from_millis(3),
         seed: 7,
         ..Faults::default()
-    })
-    .await;
-    let report = dir.path().join("report.csv");
-    let output = run(apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--bucket-concurrency", "2", "--max-attempts", "20"],
-    ))
-    .await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let rows = read_report(&report);
+    };
+    let scenario = Scenario::new(80, 10, faults).await;
+    let ran = scenario
+        .apply(&["--bucket-concurrency", "2", "--max-attempts", "20"])
+        .await;
+    let rows = ran.expect(0);
     assert_eq!(rows.len(), 800);
     assert_eq!(jobs_once(&rows).len(), 800);
-    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 800)]));
+    assert_eq!(outcomes(&rows), all_applied(800));
     assert!(
         rows.iter().any(|row| row["attempts"] != "1"),
         "no job was retried: were the faults injected?"
     );
-    assert_state_matches(&emulator, &manifest);
-    let counters = emulator.counters();
+    scenario.assert_state_matches();
+    let counters = scenario.emulator.counters();
     let most = counters
         .buckets
         .values()
@@ -264,19 +74,13 @@ async fn throttling_server_errors_and_resets_are_retried_until_every_job_applies
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_error_is_not_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
+    let scenario = Scenario::plain(3, 1).await;
     // The first bucket is full: a new id gets 400 InventoryFull, which
     // would fail the same way again.
     let full = "b00000-1250000000";
-    fill_to_the_limit(&emulator, &manifest, full);
-    let report = dir.path().join("report.csv");
+    fill_to_the_limit(&scenario.emulator, &scenario.manifest, full);
     // Blind: a refresh would see the bucket full and send nothing to it.
-    let blind = &["--no-refresh"];
-    let output = run(apply_to(dir.path(), &manifest, &emulator, &report, blind)).await;
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let rows = read_report(&report);
+    let rows = scenario.apply(&["--no-refresh"]).await.expect(1);
     let failed: Vec<_> = rows
         .iter()
         .filter(|row| row["outcome"] == "failed")
@@ -286,34 +90,35 @@ async fn a_client_error_is_not_retried() {
     assert_eq!(failed[0]["http_status"], "400");
     assert_eq!(failed[0]["error_code"], "InventoryFull");
     assert_eq!(failed[0]["attempts"], "1");
-    assert_eq!(emulator.counters().buckets[full].requests, 1);
+    assert_eq!(scenario.emulator.counters().buckets[full].requests, 1);
     assert_eq!(outcomes(&rows)["applied"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_clock_an_hour_off_is_corrected_from_the_server_date() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 20, 2);
-    let emulator = emulator(Faults::default()).await;
     // COS an hour ahead: our signatures look expired ("Request has
     // expired"). COS an hour behind: they have not begun yet
     // (RequestTimeTooSkewed). Either way every job applies, signed again
     // with the server's time, and the summary says to fix the clock.
     // With a refresh the reads learn the clock and the writes use it; blind,
-    // the first write of each lane learns it.
+    // the first write of each lane learns it. Correcting takes the binary a
+    // second, so the four cases run at once, each on its own emulator.
     let cases = [
         (now() + 3_600, "behind", "--refresh"),
         (now() - 3_600, "ahead of", "--refresh"),
         (now() + 3_600, "behind", "--no-refresh"),
         (now() - 3_600, "ahead of", "--no-refresh"),
     ];
-    for (server, direction, mode) in cases {
-        emulator.set_clock(Some(server));
-        let report = dir.path().join(format!("report-{direction}{mode}.csv"));
-        let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[mode])).await;
-        let stderr = stderr(&output);
-        assert_eq!(output.status.code(), Some(0), "{mode}: {stderr}");
-        let rows = read_report(&report);
+    let runs = cases.map(|(server, direction, mode)| async move {
+        let scenario = Scenario::plain(20, 2).await;
+        scenario.emulator.set_clock(Some(server));
+        let ran = scenario.apply(&[mode]).await;
+        (scenario, ran, direction, mode)
+    });
+    for (_scenario, ran, direction, mode) in futures_util::future::join_all(runs).await {
+        let stderr = ran.stderr();
+        assert_eq!(ran.code(), Some(0), "{mode}: {stderr}");
+        let rows = ran.rows();
         let settled = outcomes(&rows).get("applied").copied().unwrap_or(0)
             + outcomes(&rows).get("unchanged").copied().unwrap_or(0);
         assert_eq!(settled, 40, "{mode}: {stderr}");
@@ -332,21 +137,11 @@ async fn a_host_clock_an_hour_off_is_corrected_from_the_server_date() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 50, 2);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let mut command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--concurrency", "2"],
-    );
+    let scenario = Scenario::plain(50, 2).await;
+    let mut command = scenario.command("report.csv", &["--concurrency", "2"]);
     command.env("COS_SECRET_KEY", "not-the-key");
-    let output = run(command).await;
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let rows = read_report(&report);
+    let ran = scenario.run("report.csv", command).await;
+    let rows = ran.expect(3);
     assert_eq!(jobs_once(&rows).len(), 100);
     let counts = outcomes(&rows);
     assert_eq!(counts.get("applied"), None);
@@ -355,10 +150,7 @@ async fn rejected_credentials_stop_the_run_and_every_job_still_has_a_row() {
         rows.iter()
             .any(|row| row["error_code"] == "SignatureDoesNotMatch")
     );
-    assert!(
-        !stderr(&output).contains("not-the-key"),
-        "the secret leaked"
-    );
+    assert!(!ran.stderr().contains("not-the-key"), "the secret leaked");
 }
 
 /// A run signalled mid-way: its output, its report's rows, and what a
@@ -386,12 +178,14 @@ async fn interrupted(signal: &str) -> Interrupted {
     })
     .await;
     let report = dir.path().join("report.csv");
+    // Blind, so that rows are written from the start (a refresh would
+    // read every bucket first).
     let mut command = apply_to(
         dir.path(),
         &manifest,
         &emulator,
         &report,
-        &["--concurrency", "4"],
+        &["--concurrency", "4", "--no-refresh"],
     );
     let child = command
         .stdout(Stdio::piped())
@@ -444,6 +238,8 @@ async fn kill_9_leaves_whole_rows_only_true_ones_and_a_rerun_converges() {
             "{row:?} says applied but the server does not have it"
         );
     }
+    // The rerun needs no slow answers to show it converges.
+    killed.emulator.set_faults(Faults::default());
     let report = killed.dir.path().join("rekilled.csv");
     let output = run(apply_to(
         killed.dir.path(),
@@ -489,22 +285,10 @@ async fn sigint_mid_run_exits_130() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_sends_nothing_and_reports_every_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 20, 3);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let output = run(apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--dry-run"],
-    ))
-    .await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let rows = read_report(&report);
+    let scenario = Scenario::plain(20, 3).await;
+    let rows = scenario.apply(&["--dry-run"]).await.expect(0);
     assert_eq!(outcomes(&rows), BTreeMap::from([("dry-run".into(), 60)]));
-    assert!(emulator.counters().requests.is_empty());
+    assert!(scenario.emulator.counters().requests.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -667,27 +451,18 @@ async fn the_readme_sandbox_run_applies_the_example_organisation_then_leaves_it_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_hang_time_out_and_are_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 50, 2);
-    let emulator = emulator(Faults {
+    let faults = Faults {
         hang: 0.1,
         seed: 5,
         ..Faults::default()
-    })
-    .await;
-    let report = dir.path().join("report.csv");
-    let output = run(apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--request-timeout", "0.5"],
-    ))
-    .await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let rows = read_report(&report);
-    assert_eq!(outcomes(&rows), BTreeMap::from([("applied".into(), 100)]));
-    let hangs = emulator.counters().requests[&("PUT".to_string(), "hang".to_string())];
+    };
+    let scenario = Scenario::new(50, 2, faults).await;
+    let rows = scenario
+        .apply(&["--request-timeout", "0.5"])
+        .await
+        .expect(0);
+    assert_eq!(outcomes(&rows), all_applied(100));
+    let hangs = scenario.emulator.counters().requests[&("PUT".to_string(), "hang".to_string())];
     assert!(hangs > 0);
     let retries: u64 = rows
         .iter()
@@ -698,30 +473,23 @@ async fn requests_that_hang_time_out_and_are_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_applied_one_after_another_cover_the_manifest_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 60, 3);
-    let emulator = emulator(Faults::default()).await;
+    let scenario = Scenario::plain(60, 3).await;
     let mut reported = 0;
     for shard in ["0/3", "1/3", "2/3"] {
-        let report = dir.path().join(format!("report-{}.csv", &shard[..1]));
-        let output = run(apply_to(
-            dir.path(),
-            &manifest,
-            &emulator,
-            &report,
-            &["--shard", shard],
-        ))
-        .await;
-        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        let rows = read_report(&report);
+        let report = format!("report-{}.csv", &shard[..1]);
+        let rows = scenario
+            .apply_to(&report, &["--shard", shard])
+            .await
+            .expect(0);
         assert!(!rows.is_empty(), "shard {shard} is empty");
         reported += rows.len();
     }
     assert_eq!(reported, 180);
-    assert_state_matches(&emulator, &manifest);
+    scenario.assert_state_matches();
     // One list and three PUTs per bucket: no bucket was touched twice.
     assert!(
-        emulator
+        scenario
+            .emulator
             .counters()
             .buckets
             .values()

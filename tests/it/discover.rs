@@ -16,7 +16,7 @@ use cosinv::emulator::{Emulator, EmulatorConfig};
 use cosinv::model::{BucketName, Region};
 use cosinv::send::client::{ClientConfig, CosClient, Endpoint};
 
-use crate::apply::{SECRET_ID, SECRET_KEY, read_report, run, stderr, subcommand};
+use crate::support::{SECRET_ID, SECRET_KEY, read_report, run, stderr, subcommand};
 
 /// The account: 14 buckets in three regions (fixed: any other is 404).
 fn account() -> Vec<BucketEntry> {

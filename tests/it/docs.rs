@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use cosinv::report::{Action, Outcome};
 
-use crate::apply::subcommand;
+use crate::support::subcommand;
 
 const COMMANDS: [&str; 7] = [
     "validate",

@@ -579,8 +579,21 @@ async fn resets_close_the_connection_and_clients_see_a_connection_error() {
     assert!(emulator.counters().requests[&("GET".to_string(), "reset".to_string())] >= 2);
 }
 
-#[tokio::test]
-async fn a_rate_ceiling_answers_slow_down_with_retry_after() {
+/// The status of a signed List on the test bucket.
+async fn list_status(emulator: &Emulator) -> u16 {
+    send(
+        emulator,
+        Raw::new("GET", HOST, "/", vec![("inventory", "")]),
+    )
+    .await
+    .status
+}
+
+// The emulator's ceilings and windows read tokio's clock: on a paused one
+// the test decides when time passes, and nothing waits for it.
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_ceiling_answers_slow_down_with_retry_after_until_it_refills() {
     let emulator = start(None).await;
     emulator.set_faults(Faults {
         bucket_rate_limit: Some(2.0),
@@ -601,12 +614,51 @@ async fn a_rate_ceiling_answers_slow_down_with_retry_after() {
         }
         statuses.push(answer.status);
     }
-    assert_eq!(&statuses[..2], [200, 200]);
-    assert!(statuses[2..].contains(&503), "{statuses:?}");
+    // A burst of one second's worth, then nothing until time passes.
+    assert_eq!(statuses, [200, 200, 503, 503, 503]);
     assert_eq!(retry_after.as_deref(), Some("3"));
+    tokio::time::advance(Duration::from_millis(500)).await;
+    assert_eq!(list_status(&emulator).await, 200, "one token in 0.5 s");
+    assert_eq!(list_status(&emulator).await, 503);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
+async fn outage_windows_and_rate_schedules_follow_the_clock() {
+    let emulator = start(None).await;
+    emulator.set_faults(Faults {
+        rate_limit: Some(1.0),
+        rate_limit_schedule: vec![(Duration::from_secs(30), 100.0)],
+        outage: Some(cosinv::emulator::Outage {
+            start: Duration::from_secs(10),
+            end: Duration::from_secs(20),
+            mode: cosinv::emulator::OutageMode::Unavailable,
+        }),
+        ..Faults::default()
+    });
+    assert_eq!(list_status(&emulator).await, 200);
+    assert_eq!(list_status(&emulator).await, 503, "1/s: spent");
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let down = send(
+        &emulator,
+        Raw::new("GET", HOST, "/", vec![("inventory", "")]),
+    )
+    .await;
+    assert_eq!(
+        (down.status, down.code()),
+        (503, "ServiceUnavailable".to_string())
+    );
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(list_status(&emulator).await, 200, "the outage is over");
+    assert_eq!(list_status(&emulator).await, 503, "1/s until 30 s");
+    tokio::time::advance(Duration::from_secs(10)).await;
+    // From 30 s on, 100/s: the bucket refilled at the new rate.
+    for n in 0..20 {
+        assert_eq!(list_status(&emulator).await, 200, "request {n}");
+    }
+}
+
+// On a paused clock: the half-second latency costs nothing.
+#[tokio::test(start_paused = true)]
 async fn counters_track_outcomes_and_requests_in_flight() {
     let emulator = std::sync::Arc::new(start(None).await);
     emulator.set_faults(Faults {

@@ -16,6 +16,7 @@ mod operations;
 mod reconcile;
 mod run;
 mod sign_vectors;
+mod support;
 mod throttling;
 
 /// The emulator with `config`, on a free port of 127.0.0.1.

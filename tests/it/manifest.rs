@@ -3,23 +3,20 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use cosinv::plan::{self, Shard};
 
+use crate::support::{SECRET_ID, SECRET_KEY, bare_cosinv, stderr, stdout};
+
+/// `cosinv ARGS` to its end, with none of this machine's COS, proxy or
+/// certificate settings and HOME in a folder of its own.
 fn cosinv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cosinv"))
+    let home = tempfile::tempdir().unwrap();
+    bare_cosinv(home.path(), SECRET_ID, SECRET_KEY)
         .args(args)
         .output()
         .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

@@ -29,12 +29,12 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::apply::{
-    SECRET_ID, SECRET_KEY, apply_to, assert_state_matches, cosinv, emulator, fill_to_the_limit,
-    outcomes, read_report, run, stderr,
-};
 use crate::fixtures::write_manifest;
 use crate::now;
+use crate::support::{
+    SECRET_ID, SECRET_KEY, Scenario, apply_to, assert_state_matches, cosinv, emulator,
+    fill_to_the_limit, outcomes, read_report, run, stderr, stdout,
+};
 
 /// An HTTPS emulator and its CA certificate, written to `dir/ca.pem`.
 async fn tls_emulator(dir: &Path) -> (Emulator, PathBuf) {
@@ -70,10 +70,6 @@ fn apply_https(
     ];
     args.extend_from_slice(extra);
     cosinv(dir, &args)
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,9 +434,11 @@ async fn https_goes_through_the_proxy_named_by_https_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_proxy_keeps_a_loopback_endpoint_direct() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(3, 1).await;
     let proxy = Proxy::start(emulator.addr()).await;
     let report = dir.path().join("direct.csv");
     let mut command = apply_to(dir.path(), &manifest, &emulator, &report, &[]);
@@ -478,24 +476,15 @@ fn is_rfc3339_utc(text: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 10, 2);
-    let emulator = emulator(Faults::default()).await;
+    let scenario = Scenario::plain(10, 2).await;
     // One bucket is full: its new job fails with InventoryFull.
     let full = "b00003-1250000000";
-    fill_to_the_limit(&emulator, &manifest, full);
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--output", "json"],
-    );
-    let output = run(command).await;
-    let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    fill_to_the_limit(&scenario.emulator, &scenario.manifest, full);
+    let report = scenario.file("report.csv");
+    let ran = scenario.apply(&["--output", "json"]).await;
+    let stderr = ran.stderr();
+    assert_eq!(ran.code(), Some(1), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout()).unwrap();
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["report"], report.to_str().unwrap());
     assert_eq!(json["exit_code"], 1);
@@ -528,21 +517,11 @@ async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_format_json_writes_one_object_per_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--log-format", "json", "-v"],
-    );
-    let output = run(command).await;
-    let stderr = stderr(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stdout(&output).is_empty());
+    let scenario = Scenario::plain(3, 1).await;
+    let ran = scenario.apply(&["--log-format", "json", "-v"]).await;
+    let stderr = ran.stderr();
+    assert_eq!(ran.code(), Some(0), "{stderr}");
+    assert!(ran.stdout().is_empty());
     let lines: Vec<serde_json::Value> = stderr
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}")))
@@ -595,27 +574,19 @@ fn sha256_hex(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sidecar_records_what_was_run_and_how_it_went() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 12, 2);
-    let emulator = emulator(Faults::default()).await;
-    let report = dir.path().join("report.csv");
-    let command = apply_to(
-        dir.path(),
-        &manifest,
-        &emulator,
-        &report,
-        &["--shard", "1/2", "--rate", "500", "--max-attempts", "3"],
-    );
-    let output = run(command).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let text = std::fs::read_to_string(dir.path().join("report.csv.json")).unwrap();
-    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scenario = Scenario::plain(12, 2).await;
+    let ran = scenario
+        .apply(&["--shard", "1/2", "--rate", "500", "--max-attempts", "3"])
+        .await;
+    let rows = ran.expect(0);
+    let record = ran.sidecar();
+    let manifest = &scenario.manifest;
     assert_eq!(record["schema_version"], 1);
     assert_eq!(record["cosinv_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(record["manifests"][0]["path"], manifest.to_str().unwrap());
-    assert_eq!(record["manifests"][0]["sha256"], sha256_hex(&manifest));
+    assert_eq!(record["manifests"][0]["sha256"], sha256_hex(manifest));
     // The buckets file the manifest names is an input too.
-    let buckets_file = dir.path().join("buckets.txt");
+    let buckets_file = scenario.file("buckets.txt");
     assert_eq!(
         record["buckets_files"][0]["path"],
         buckets_file.to_str().unwrap()
@@ -625,17 +596,16 @@ async fn the_sidecar_records_what_was_run_and_how_it_went() {
         sha256_hex(&buckets_file)
     );
     assert_eq!(record["target"]["kind"], "endpoint");
-    assert_eq!(record["target"]["url"], emulator.endpoint());
+    assert_eq!(record["target"]["url"], scenario.emulator.endpoint());
     assert_eq!(record["shard"], "1/2");
     assert_eq!(record["options"]["rate"], 500.0);
     assert_eq!(record["options"]["max_attempts"], 3);
     assert_eq!(record["exit_code"], 0);
-    let rows = read_report(&report);
     assert_eq!(record["counts"]["jobs"], rows.len());
     assert!(is_rfc3339_utc(record["finished_at"].as_str().unwrap()));
     // Each row names where its job was defined: the bucket's line of the
     // buckets file.
-    let list_path = dir.path().join("buckets.txt");
+    let list_path = scenario.file("buckets.txt");
     let list = std::fs::read_to_string(&list_path).unwrap();
     for row in &rows {
         let (file, line) = row["source"].rsplit_once(':').unwrap();
@@ -840,14 +810,17 @@ async fn role_emulator(lifetime: Duration) -> Emulator {
     emulator
 }
 
-/// `apply` with the role's credentials only (none in the environment).
+/// `apply` with the role's credentials only (none in the environment),
+/// one request at a time. Blind: the writes start at once, so the run
+/// meets the credentials' end while it writes, and takes as long as its
+/// jobs (a refresh would read every bucket first, doubling the run).
 fn apply_with_role(dir: &Path, manifest: &Path, emulator: &Emulator, report: &Path) -> Command {
     let mut command = apply_to(
         dir,
         manifest,
         emulator,
         report,
-        &["--concurrency", "1", "-v"],
+        &["--concurrency", "1", "--no-refresh", "-v"],
     );
     command
         .env_remove("COS_SECRET_ID")
@@ -859,8 +832,9 @@ fn apply_with_role(dir: &Path, manifest: &Path, emulator: &Emulator, report: &Pa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_crosses_a_credential_refresh() {
     let dir = tempfile::tempdir().unwrap();
-    // 120 requests of 25 ms one at a time: 3 s, on credentials of 2 s.
-    let manifest = write_manifest(dir.path(), 120, 1);
+    // 64 requests of 25 ms one at a time: 1.6 s, on credentials of 2 s
+    // that are refreshed at half-life.
+    let manifest = write_manifest(dir.path(), 64, 1);
     let emulator = role_emulator(Duration::from_secs(2)).await;
     let report = dir.path().join("report.csv");
     let output = run(apply_with_role(dir.path(), &manifest, &emulator, &report)).await;
@@ -872,7 +846,7 @@ async fn a_run_crosses_a_credential_refresh() {
     );
     assert_eq!(
         outcomes(&read_report(&report)),
-        BTreeMap::from([("applied".into(), 120)])
+        BTreeMap::from([("applied".into(), 64)])
     );
     assert!(emulator.issued_credentials() >= 2, "never refreshed");
 }
@@ -916,9 +890,11 @@ async fn credentials_that_expire_unrefreshed_stop_the_run_with_exit_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_ending_in_a_newline_is_refused_by_its_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 1, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(1, 1).await;
     let report = dir.path().join("report.csv");
     let mut command = apply_to(dir.path(), &manifest, &emulator, &report, &[]);
     command.env("COS_SECURITY_TOKEN", "token-from-a-secret-file\n");

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cosinv::emulator::{Emulator, Faults};
+use cosinv::emulator::Emulator;
 use cosinv::model::{Frequency, InventoryConfiguration, InventoryId};
 
-use crate::apply::{
-    apply_to, assert_state_matches, emulator, outcomes, read_report, run, stderr, subcommand,
+use crate::support::{
+    Scenario, apply_to, assert_state_matches, outcomes, read_report, run, stderr, subcommand,
 };
-use crate::fixtures::write_manifest;
 
 /// Requests the emulator saw with `method` and `status` ("PUT", "200").
 fn seen(emulator: &Emulator, method: &str, status: &str) -> u64 {
@@ -46,9 +45,11 @@ fn actions(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_sends_no_put_and_reports_every_job_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 30, 3);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(30, 3).await;
     let first = dir.path().join("first.csv");
     let output = run(apply_to(dir.path(), &manifest, &emulator, &first, &[])).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -78,9 +79,11 @@ async fn a_second_apply_sends_no_put_and_reports_every_job_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_fixed_with_one_put_and_a_reordered_field_list_is_no_drift() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 5, 2);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(5, 2).await;
     let report = dir.path().join("first.csv");
     let output = run(apply_to(dir.path(), &manifest, &emulator, &report, &[])).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -141,9 +144,11 @@ async fn drift_is_fixed_with_one_put_and_a_reordered_field_list_is_no_drift() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_deletes_exactly_the_unlisted_ids_under_the_prefix() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(3, 1).await;
     let bucket = "b00000-1250000000";
     for id in ["old-1", "old-2", "keep-1"] {
         emulator.insert_inventory(bucket, config_like(&manifest, bucket, id));
@@ -193,9 +198,11 @@ async fn prune_deletes_exactly_the_unlisted_ids_under_the_prefix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_that_would_go_over_the_limit_gets_no_request_and_the_run_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 4, 2);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(4, 2).await;
     let full = "b00000-1250000000";
     for n in 0..999 {
         emulator.insert_inventory(full, config_like(&manifest, full, &format!("live-{n}")));
@@ -236,9 +243,11 @@ async fn a_bucket_that_would_go_over_the_limit_gets_no_request_and_the_run_goes_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_detailed_exitcode_says_nothing_changes_pending_or_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 3, 2);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(3, 2).await;
     let plan = |manifest: &Path| {
         let endpoint = emulator.endpoint();
         let args = [
@@ -266,9 +275,11 @@ async fn plan_detailed_exitcode_says_nothing_changes_pending_or_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_with_250_live_jobs_is_listed_across_three_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 1, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(1, 1).await;
     let bucket = "b00000-1250000000";
     for n in 0..250 {
         emulator.insert_inventory(bucket, config_like(&manifest, bucket, &format!("x-{n:03}")));
@@ -292,9 +303,11 @@ async fn a_bucket_with_250_live_jobs_is_listed_across_three_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_made_configurations_are_read_and_only_managed_ones_rewritten() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 1, 1);
-    let emulator = emulator(Faults::default()).await;
+    let Scenario {
+        dir,
+        manifest,
+        emulator,
+    } = Scenario::plain(1, 1).await;
     let bucket = "b00000-1250000000";
     let console = |id: &str| {
         format!(

@@ -20,8 +20,8 @@ use cosinv::run::observe::{Caller, CallerError, Deletion, Level, Phase, RunObser
 use cosinv::run::settings::{ReportTo, RunSettings, StopTokens};
 use cosinv::run::stages::load;
 
-use crate::apply::{SECRET_ID, SECRET_KEY, emulator};
 use crate::fixtures::write_manifest;
+use crate::support::{SECRET_ID, SECRET_KEY, emulator};
 
 /// Everything a run said, and each phase with its total.
 #[derive(Default)]

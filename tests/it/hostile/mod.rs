@@ -20,7 +20,7 @@ mod server;
 use std::path::Path;
 use std::process::Command;
 
-pub(crate) use crate::apply::{read_report, rows_of, run, stderr};
+pub(crate) use crate::support::{read_report, rows_of, run, stderr};
 
 pub const SECRET_ID: &str = "AKIDhostiletests";
 pub const SECRET_KEY: &str = "hostile-tests-secret";
@@ -29,7 +29,7 @@ pub const SECRET_KEY: &str = "hostile-tests-secret";
 /// and `dir` as working folder; none of this machine's COS, proxy or
 /// certificate settings.
 pub fn cosinv(dir: &Path, args: &[&str]) -> Command {
-    let mut command = crate::apply::bare_cosinv(dir, SECRET_ID, SECRET_KEY);
+    let mut command = crate::support::bare_cosinv(dir, SECRET_ID, SECRET_KEY);
     command
         .env("COSINV_LOCK_DIR", dir.join("locks"))
         .current_dir(dir)
