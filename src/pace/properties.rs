@@ -1,6 +1,7 @@
 //! The pace's properties (see the module documentation of [`super`]),
 //! each tested over many seeded simulated servers ([`super::sim`]) on
-//! virtual time: 616 runs in all.
+//! virtual time: 504 runs in all (and a fault-free run beside most, for
+//! the ideal).
 //!
 //! Each family asserts its target where the controller reaches it. Where
 //! it does not yet, the assertion is at the level reached, named
@@ -158,7 +159,7 @@ const REACHED_CEILING_REJECTED: f64 = 0.28;
 fn a_ceiling_of_any_burst_is_used_to_85_percent_with_at_most_5_percent_rejected() {
     let mut worst = Worst::new("ceilings with a burst");
     for burst in [200, 1_000, 2_000] {
-        for rate in [20.0, 100.0, 400.0] {
+        for rate in [20.0, 50.0, 100.0, 400.0] {
             for seed in 1..=8 {
                 let scenario = seeded(Scenario::with_ceiling(rate, ms(burst)), seed);
                 let label = format!("{rate}/s, burst {burst} ms, seed {seed}");
@@ -196,7 +197,7 @@ const REACHED_ZERO_BURST_USED: f64 = 0.2;
 #[test]
 fn a_ceiling_without_burst_is_used_without_collapse() {
     let mut worst = Worst::new("ceilings without burst");
-    for rate in [20.0, 100.0, 400.0] {
+    for rate in [20.0, 50.0, 100.0, 400.0] {
         for seed in 1..=8 {
             let scenario = seeded(Scenario::with_ceiling(rate, Duration::ZERO), seed);
             let label = format!("{rate}/s, seed {seed}");
@@ -329,7 +330,7 @@ fn recovery_is_bounded_in_time() {
     // cut is judged after 4 s, the curve has 2 s to show it climbs, and
     // slow start leaves 1/s in about 2 s.)
     let mut worst = Worst::new("recovery");
-    for seed in 1..=48 {
+    for seed in 1..=60 {
         let (low, high) = match seed % 3 {
             0 => (Some(1.0), None),
             1 => (Some(50.0), Some(400.0)),
@@ -367,7 +368,7 @@ const REACHED_SHARDS_REJECTED: f64 = 0.52;
 fn shards_sharing_one_ceiling_use_85_percent_of_it() {
     let mut worst = Worst::new("4 shards on one ceiling");
     for burst in [200, 1_000, 2_000] {
-        for seed in 1..=8 {
+        for seed in 1..=12 {
             let scenario = Scenario {
                 clients: 4,
                 concurrency: 16,
