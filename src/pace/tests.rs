@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::PaceReason;
 use super::sim::{Run, Scenario, Window};
 
 fn ms(n: u64) -> Duration {
@@ -381,4 +382,29 @@ fn shards_sharing_one_ceiling_use_85_percent_of_it() {
     worst.print();
     assert!(worst.of_ideal.0 >= TARGET_CEILING_USED, "{worst:?}");
     assert!(worst.rejected.0 <= REACHED_SHARDS_REJECTED, "{worst:?}");
+}
+
+#[test]
+fn the_reason_for_the_pace_reads_as_a_sentence() {
+    let cases = [
+        (PaceReason::NotPaced, "not paced"),
+        (
+            PaceReason::Noise { share: 0.12 },
+            "not paced: 12% of answers throttled whatever the pace (noise learned)",
+        ),
+        (
+            PaceReason::Ceiling { rate: 95.2 },
+            "paced at 95/s (COS's ceiling)",
+        ),
+        (
+            PaceReason::Recovering {
+                rate: 40.0,
+                ceiling: 95.0,
+            },
+            "paced at 40/s, recovering toward 95/s",
+        ),
+    ];
+    for (reason, text) in cases {
+        assert_eq!(reason.to_string(), text);
+    }
 }
