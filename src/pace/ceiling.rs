@@ -665,10 +665,10 @@ impl CeilingController {
         let clean = self.predicted_share(now, &cut) <= self.noise + 0.02 + 1e-9;
         let trusted = clean && cut.after.answered >= 2 * self.config.round_answers;
         if trusted || share < self.noise {
-            self.noise += (share - self.noise) * weight;
+            self.noise += (share.min(MAX_LEARNED_NOISE) - self.noise) * weight;
         }
         if trusted && !self.stands_out(&cut.before, self.noise.max(share)) {
-            self.noise = self.noise.max(share);
+            self.noise = self.noise.max(share).min(MAX_LEARNED_NOISE);
             self.undo(now, cut.undo_rate);
             return;
         }
@@ -773,7 +773,7 @@ impl CeilingController {
                 // would: its share is one less what it takes over what is
                 // sent), or twice in a row not enough: noise, and so was
                 // every cut since one was last respected.
-                self.noise = self.noise.max(cut.after.share());
+                self.noise = self.noise.max(cut.after.share()).min(MAX_LEARNED_NOISE);
                 self.undo(now, cut.undo_rate.max(self.unsettled_peak));
             }
             Verdict::Unexplained => {
@@ -937,6 +937,11 @@ impl CeilingController {
         (FLOOR_SHARE * self.answers.rate(now)).max(self.config.min_rate)
     }
 }
+
+/// The most background a controller learns: throttling of a share above
+/// it is someone's ceiling (another process's share of it, say), and a
+/// background that high would hide it.
+const MAX_LEARNED_NOISE: f64 = 0.4;
 
 /// The background whose spread a round must exceed (by four standard
 /// deviations) to be congested when less is learned.

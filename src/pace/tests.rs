@@ -152,9 +152,9 @@ const TARGET_CEILING_USED: f64 = 0.85;
 /// its ceiling; rejections are within 7% at 100/s and 400/s with a
 /// second's burst or more, up to 10% at 20/s (the start and each probe of
 /// the cubic curve cost a few rejections, a larger share of a slow run),
-/// and up to 27% at 400/s with 0.2 s (a few runs take the ceiling for
-/// noise at the start, and reject a quarter until they find it).
-const REACHED_CEILING_REJECTED: f64 = 0.28;
+/// and up to 16% at 400/s with 0.2 s (a few runs take the ceiling for
+/// noise at the start, and reject more until they find it).
+const REACHED_CEILING_REJECTED: f64 = 0.16;
 
 #[test]
 fn a_ceiling_of_any_burst_is_used_to_85_percent_with_at_most_5_percent_rejected() {
@@ -360,10 +360,10 @@ fn recovery_is_bounded_in_time() {
 }
 
 /// Four processes sharing one ceiling: together at least 85% of it, at
-/// most 5% rejected. Reached: 95% of it or more, but up to 52% rejected:
-/// each process's curve probes above its share, and the others' throttles
-/// look like noise to it.
-const REACHED_SHARDS_REJECTED: f64 = 0.52;
+/// most 5% rejected. Reached: 95% of it or more, but 6 to 46% rejected
+/// (20% typically): each process's curve probes above its share, and the
+/// others' throttles look like noise to it.
+const REACHED_SHARDS_REJECTED: f64 = 0.47;
 
 #[test]
 fn shards_sharing_one_ceiling_use_85_percent_of_it() {

@@ -327,7 +327,7 @@ impl CeilingController {
                 let ceiling = self.accepted_rate_plain(&both, now);
                 self.begin_pacing(now, both, sent, ceiling);
             } else {
-                self.noise = both.share();
+                self.noise = both.share().min(super::MAX_LEARNED_NOISE);
                 self.start.noise_sample = Some(both);
             }
         } else if !telling || odds <= -CEILING_ODDS.ln() || suspect.probed >= MAX_PROBES {
@@ -356,7 +356,7 @@ impl CeilingController {
             self.pace_from_start(now, wave);
         } else {
             let sample = sample.merged(&wave);
-            self.noise = sample.share();
+            self.noise = sample.share().min(super::MAX_LEARNED_NOISE);
             self.start.noise_sample = Some(sample);
         }
     }
