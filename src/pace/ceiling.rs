@@ -807,8 +807,9 @@ impl CeilingController {
     /// A cut stands only while slowing down lowered the rejected share.
     /// Much more throttling than before the cut, or most answers
     /// throttled, is [`Verdict::Worse`] at once: the pace is still over
-    /// a ceiling its burst hid. Otherwise, once a round's worth of answers
-    /// is in (or four rounds' time has passed, at slow paces), the share
+    /// a ceiling its burst hid. Otherwise, once two rounds' worth of
+    /// answers are in (or two rounds' time has passed, at slow paces: a
+    /// pace cut by mistake to a few per second must not wait long), the share
     /// since the cut is compared with what a respected ceiling predicts
     /// ([`Self::predicted_share`]) and with the share over the whole
     /// stretch at the pace before (not the round that caused the cut,
@@ -827,7 +828,7 @@ impl CeilingController {
         {
             return Verdict::Worse;
         }
-        let held_long = now.saturating_duration_since(after.start) >= 4 * self.config.max_round;
+        let held_long = now.saturating_duration_since(after.start) >= 2 * self.config.max_round;
         // Two rounds' worth: a share of a few percent over twenty
         // answers is luck as often as not.
         if after.answered < 2 * enough && !(held_long && after.answered > 0) {
