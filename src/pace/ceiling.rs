@@ -121,6 +121,9 @@ impl Default for CeilingConfig {
 pub struct CeilingController {
     config: CeilingConfig,
     sends: SendMeter,
+    /// Answers not throttled over the last seconds: the floor of the pace
+    /// follows them (see [`FLOOR_SHARE`]).
+    answers: AnswerMeter,
     /// Smoothed round-trip time (TCP's 7/8 average).
     rtt: Duration,
     round: Round,
@@ -138,7 +141,14 @@ pub struct CeilingController {
     /// have chased noise, all of them are undone.
     unsettled_peak: f64,
     cuts: u64,
-    accepted: AcceptedHistory,
+    /// Answers since the last cut was judged (or pacing began).
+    stretch: Round,
+    /// Slow start ended in congestion: the recent peak of answers is not
+    /// the ceiling (a server's burst, a ceiling since lowered), and does
+    /// not start slow start again before this.
+    recovery_blocked_until: Option<Instant>,
+    /// Answers not throttled so far.
+    accepted: u64,
     /// The run's start: lock-step waves and the probe.
     start: Start,
 }
@@ -155,6 +165,11 @@ struct Pacing {
     /// While a cut is judged, the pace stands still (an experiment needs a
     /// steady pace); the curve starts when the verdict is in.
     held: bool,
+    /// Growing exponentially until the first congested round: the pace
+    /// came from a guess that is only a lower bound (the start's, which
+    /// cannot know how big the server's burst is), so the cubic curve's
+    /// flat top at it would hold the run far below the ceiling.
+    slow_start: bool,
     tokens: f64,
     refilled: Instant,
 }
@@ -171,6 +186,11 @@ struct Cut {
     second: bool,
     /// The answers that caused it, and the rate they were sent at.
     before: Round,
+    /// Every answer at the pace it cut from (since the last cut was
+    /// judged): the share the cut must lower to stand. The round that
+    /// caused it was picked for its throttles, so its share overstates
+    /// throttling that is not ours.
+    stretch: Round,
     before_rate: f64,
     /// The answers to requests sent since.
     after: Round,
@@ -267,6 +287,7 @@ impl CeilingController {
         CeilingController {
             config,
             sends: SendMeter::new(now),
+            answers: AnswerMeter::new(now),
             rtt: Duration::ZERO,
             round: Round::new(now),
             previous: None,
@@ -275,7 +296,9 @@ impl CeilingController {
             cut: None,
             unsettled_peak: 0.0,
             cuts: 0,
-            accepted: AcceptedHistory::default(),
+            stretch: Round::new(now),
+            recovery_blocked_until: None,
+            accepted: 0,
             start: Start::new(now, config.initial_wave),
         }
     }
@@ -297,7 +320,10 @@ impl CeilingController {
             pacing.tokens = (pacing.tokens + elapsed * pacing.rate).min(capacity);
             pacing.refilled = pacing.refilled.max(now);
             if pacing.tokens < 1.0 {
-                let wait = Duration::from_secs_f64((1.0 - pacing.tokens) / pacing.rate);
+                // Rounded up to the nanosecond, so the token is there when
+                // asked again at that time.
+                let wait = (1.0 - pacing.tokens) / pacing.rate;
+                let wait = Duration::from_nanos((wait * 1e9).ceil() as u64);
                 // Never "now": a caller looping on the answer must advance.
                 return Err(now + wait.max(Duration::from_micros(1)));
             }
@@ -320,6 +346,31 @@ impl CeilingController {
         self.on_answer(now, sent_at, true);
     }
 
+    /// The server answered a request sent at `sent_at` with something
+    /// other than success or throttling (a 404 for a missing bucket, a
+    /// 500, a reset connection). It is an answer, and not a throttle: it
+    /// must close its wave and count in its round, or the controller
+    /// waits for answers that never come, and it must never cut the pace.
+    /// A live server spent its capacity on it, so it counts as accepted.
+    pub fn on_error(&mut self, now: Instant, sent_at: Instant) {
+        self.on_answer(now, sent_at, false);
+    }
+
+    /// A turn taken at `sent_at` was not used (the run or the bucket
+    /// stopped meanwhile): it is no longer counted as sent, and its token
+    /// is given back.
+    pub fn on_unsent(&mut self, now: Instant, sent_at: Instant) {
+        if sent_at >= self.round.start {
+            self.round.sent = self.round.sent.saturating_sub(1);
+        }
+        let burst = self.config.burst.as_secs_f64();
+        if let Some(pacing) = &mut self.pacing {
+            let capacity = (pacing.rate * burst).max(1.0);
+            pacing.tokens = (pacing.tokens + 1.0).min(capacity);
+        }
+        self.withdraw_from_wave(now, sent_at);
+    }
+
     /// The pace in requests per second; `None` while not pacing.
     pub fn current_rate(&self) -> Option<f64> {
         self.pacing.as_ref().map(|pacing| pacing.rate)
@@ -333,6 +384,15 @@ impl CeilingController {
     /// The share of answers taken to be throttled whatever our rate.
     pub fn noise_share(&self) -> f64 {
         self.noise
+    }
+
+    /// Whether the pace is climbing back rather than held by a ceiling:
+    /// growing from the start's guess, or far below the ceiling it last
+    /// measured.
+    pub fn is_recovering(&self) -> bool {
+        self.pacing
+            .as_ref()
+            .is_some_and(|p| p.slow_start || p.rate < 0.5 * p.ceiling)
     }
 
     /// How many times the pace was cut.
@@ -355,8 +415,10 @@ impl CeilingController {
             (self.rtt * 7 + sample) / 8
         };
         if !throttled {
-            self.accepted.total += 1;
+            self.accepted += 1;
+            self.answers.record(now);
         }
+        self.stretch.count(throttled);
         if self.pacing.is_none() {
             self.on_unpaced_answer(now, sent_at, throttled);
             return;
@@ -365,6 +427,9 @@ impl CeilingController {
             // An answer about a pace this round no longer uses; a cut
             // already reacted to it.
             return;
+        }
+        if !throttled {
+            self.grow_in_slow_start(now);
         }
         self.round.count(throttled);
         if self.round_is_complete(now) {
@@ -384,10 +449,17 @@ impl CeilingController {
             || (self.noise == 0.0 && round.throttled >= 3)
     }
 
+    /// The current round with the one before it.
+    fn pooled_round(&self) -> Round {
+        match self.previous {
+            Some(previous) => previous.merged(&self.round),
+            None => self.round,
+        }
+    }
+
     fn next_round(&mut self, now: Instant) {
         self.previous = Some(self.round);
         self.round = Round::new(now);
-        self.accepted.sample(now);
     }
 
     /// The first throttle after the burst horizon, with no noise learned:
@@ -398,11 +470,8 @@ impl CeilingController {
     /// may still be in what it accepted, and the first estimate bounds it.
     fn start_pacing(&mut self, now: Instant) {
         let sent = self.sends.rate(now).max(self.config.min_rate);
-        let before = match self.previous {
-            Some(previous) => previous.merged(&self.round),
-            None => self.round,
-        };
-        let mut ceiling = sent * (1.0 - before.throttled_share_low());
+        let before = self.pooled_round();
+        let mut ceiling = sent * (1.0 - self.excess_share(&before));
         if self.within_burst_horizon(now) {
             ceiling = ceiling.min(self.first_estimate(now));
         }
@@ -418,9 +487,8 @@ impl CeilingController {
             Some(previous) => previous.merged(&round),
             None => round,
         };
-        if self.congested(&pooled) {
-            let ceiling = self.accepted_rate(&round, now);
-            self.begin_pacing(now, pooled, round.send_rate(now), ceiling);
+        if self.congested(&pooled) || self.stretch_congested() {
+            self.start_pacing(now);
         } else {
             self.next_round(now);
         }
@@ -443,10 +511,22 @@ impl CeilingController {
                     Some(previous) if self.noise > 0.0 => previous.merged(&round),
                     _ => round,
                 };
-                if self.congested(&pooled) {
+                if self.congested(&pooled) || self.stretch_congested() {
                     let rate = self.current_rate().unwrap_or(0.0);
+                    // What the round measured, even if a server's burst left
+                    // over made it read high: a pace still over the
+                    // ceiling is cut again by its experiment, at a pace
+                    // whose answers measure the ceiling itself. (Bounds
+                    // from what was accepted since the last cut assume a
+                    // burst of a known size, and held the pace far below
+                    // a ceiling with a shorter one.)
                     let measured = self.measured_ceiling(&round, now);
-                    let ceiling = self.congestion_ceiling(now, measured);
+                    // A round judged at its third throttle is measured
+                    // with the round before it, which may have been clean
+                    // and fast: never more than the server has been seen
+                    // to answer lately, with room for its burst.
+                    let shown = SHOWN_MARGIN * self.answers.rate_lately(now) / (1.0 - self.noise);
+                    let ceiling = measured.min(shown.max(self.config.min_rate));
                     self.begin_cut(now, pooled, round.send_rate(now), ceiling, rate, false);
                 }
             }
@@ -456,35 +536,11 @@ impl CeilingController {
         }
     }
 
-    /// The ceiling to cut to when a round is congested: what it `measured`
-    /// the server to accept, or less if the server's answers show it takes
-    /// less. The round overestimates when the server's bucket still held
-    /// some of its burst during it, the usual case after pacing below the
-    /// ceiling (which lets the bucket refill) and probing above it. Two
-    /// things show the server's rate: since the last cut (its bucket
-    /// empty then and now) it accepted its rate times the time between,
-    /// unless its bucket overflowed; and over any stretch it accepted at
-    /// most its rate times the stretch plus a burst, which is exact from a
-    /// moment its bucket was full. So the larger of the two is its rate
-    /// whether or not it overflowed. Both count accepted answers; the pace
-    /// must also carry the noise's rejections.
-    fn congestion_ceiling(&self, now: Instant, measured: f64) -> f64 {
-        let since_cut = self.accepted.rate_since_cut(now);
-        let bound = self.accepted.lower_bound(now, self.config.burst_horizon);
-        let shown = since_cut.max(bound) / (1.0 - self.noise);
-        if shown > 0.0 {
-            measured.min(shown)
-        } else {
-            measured
-        }
-    }
-
     /// What a congested round shows the server accepts. A round judged
     /// early (on its third throttle) spans a few milliseconds: too short
     /// to measure a rate, and its share is read high (it stopped at a
     /// throttle). It is measured with the round before it; if that reads
-    /// high, [`Self::congestion_ceiling`] bounds it, and a pace still over
-    /// the ceiling is cut again by its experiment.
+    /// high, a pace still over the ceiling is cut again by its experiment.
     fn measured_ceiling(&self, round: &Round, now: Instant) -> f64 {
         match self.previous {
             Some(previous) if round.answered < self.config.round_answers => {
@@ -500,8 +556,22 @@ impl CeilingController {
     /// noise's own spread over a round that size. Four, not three: at a
     /// hundred rounds a second, three would mistake a noisy round for
     /// congestion about once a second.
+    /// Most answers throttled (read cautiously) is congestion whatever
+    /// the background: a service rejecting most requests is overloaded,
+    /// and a background learned wrong must not hide a ceiling.
     fn congested(&self, round: &Round) -> bool {
-        self.stands_out(round, self.noise)
+        self.stands_out(round, self.noise) || round.throttled_share_low() > self.config.max_noise
+    }
+
+    /// Whether the answers since the last cut was judged, taken together,
+    /// exceed the background: a round or two cannot tell a pace creeping
+    /// over a ceiling from a high background (the spread of twenty
+    /// answers at 30% is ten points), a few hundred can.
+    fn stretch_congested(&self) -> bool {
+        let stretch = &self.stretch;
+        self.noise > 0.0
+            && stretch.answered >= 4 * self.config.round_answers
+            && self.congested(stretch)
     }
 
     /// Ordinary rounds only ever lower the background estimate, and
@@ -532,10 +602,10 @@ impl CeilingController {
         let clean = self.predicted_share(now, &cut) <= self.noise + 0.02 + 1e-9;
         let trusted = clean && cut.after.answered >= 2 * self.config.round_answers;
         if trusted || share < self.noise {
-            self.noise += (share - self.noise) * weight;
+            self.noise += (share.min(MAX_LEARNED_NOISE) - self.noise) * weight;
         }
         if trusted && !self.stands_out(&cut.before, self.noise.max(share)) {
-            self.noise = self.noise.max(share);
+            self.noise = self.noise.max(share).min(MAX_LEARNED_NOISE);
             self.undo(now, cut.undo_rate);
             return;
         }
@@ -545,18 +615,30 @@ impl CeilingController {
             pacing.epoch = now;
         }
         self.unsettled_peak = 0.0;
+        self.stretch = Round::new(now);
     }
 
     /// Whether `round` would count as congested against `background`.
     fn stands_out(&self, round: &Round, background: f64) -> bool {
         let answers = f64::from(round.answered.max(1));
-        let spread = (background * (1.0 - background) / answers).sqrt();
+        // With no background learned yet, its spread is taken as that of
+        // a small one: a throttle or two in a round is not congestion, or
+        // noise of a few percent cuts the pace at every round.
+        let spreading = background.max(MIN_BACKGROUND);
+        let spread = (spreading * (1.0 - spreading) / answers).sqrt();
         round.share() > background + 0.02 + 4.0 * spread
     }
 
     /// What the server accepted of `round`'s sends, beyond the noise.
     fn accepted_rate(&self, round: &Round, now: Instant) -> f64 {
         round.send_rate(now) * (1.0 - self.excess_share(round))
+    }
+
+    /// What the server accepted of `round`'s sends beyond the noise, from
+    /// the plain share.
+    fn accepted_rate_plain(&self, round: &Round, now: Instant) -> f64 {
+        let excess = ((round.share() - self.noise) / (1.0 - self.noise)).clamp(0.0, 1.0);
+        round.send_rate(now) * (1.0 - excess)
     }
 
     /// The share of `round` throttled beyond the noise, read cautiously.
@@ -578,27 +660,36 @@ impl CeilingController {
     ) {
         let ceiling = ceiling.max(self.config.min_rate);
         let config = self.config;
+        let floor = self.floor(now);
+        if self.pacing.as_ref().is_some_and(|p| p.slow_start) {
+            self.recovery_blocked_until = Some(now + Duration::from_secs(u64::from(PEAK_SPAN)));
+        }
         if let Some(pacing) = &mut self.pacing {
             pacing.ceiling = ceiling;
-            pacing.rate = (config.beta * ceiling).max(config.min_rate);
+            pacing.rate = (config.beta * ceiling).max(floor);
             pacing.epoch = now;
             pacing.held = true;
+            pacing.slow_start = false;
             pacing.tokens = pacing.tokens.min(0.0);
             pacing.refilled = now;
         }
         self.cuts += 1;
-        self.accepted.sample(now);
-        self.accepted.cut_at = Some((now, self.accepted.total));
         self.previous = None;
         self.unsettled_peak = self.unsettled_peak.max(undo_rate);
         self.cut = Some(Cut {
             undo_rate,
             second,
             before,
+            stretch: if self.stretch.answered > before.answered {
+                self.stretch
+            } else {
+                before
+            },
             before_rate,
             after: Round::new(now),
         });
         self.round = Round::new(now);
+        self.stretch = Round::new(now);
     }
 
     fn judge_cut(&mut self, now: Instant, cut: Cut) {
@@ -606,15 +697,20 @@ impl CeilingController {
             Verdict::Wait => self.cut = Some(cut),
             Verdict::Respected => self.judge_experiment(now, cut),
             Verdict::Worse => {
-                let ceiling = self.accepted_rate(&cut.after, now);
+                // Over the ceiling since the cut, so the server's bucket
+                // is empty and the plain share is its rate: read
+                // cautiously, each cut would stay above it.
+                let ceiling = self.accepted_rate_plain(&cut.after, now);
                 let rate = cut.after.send_rate(now);
                 let pace = self.current_rate().unwrap_or(rate);
                 self.begin_cut(now, cut.after, rate, ceiling, pace, false);
             }
-            Verdict::Unexplained if cut.second => {
-                // Twice in a row, slowing down did not stop it: noise, and
-                // so was every cut since one was last respected.
-                self.noise = self.noise.max(cut.after.share());
+            Verdict::Unexplained if cut.second || self.not_lowered(now, &cut) => {
+                // Slowing down did not lower it at all (over a ceiling it
+                // would: its share is one less what it takes over what is
+                // sent), or twice in a row not enough: noise, and so was
+                // every cut since one was last respected.
+                self.noise = self.noise.max(cut.after.share()).min(MAX_LEARNED_NOISE);
                 self.undo(now, cut.undo_rate.max(self.unsettled_peak));
             }
             Verdict::Unexplained => {
@@ -625,52 +721,66 @@ impl CeilingController {
         }
     }
 
+    /// Whether a cut plainly did not lower the throttled share: not even
+    /// by one standard deviation, against a stretch long enough to be
+    /// more than a server's burst running out.
+    fn not_lowered(&self, now: Instant, cut: &Cut) -> bool {
+        let settled = self
+            .start
+            .first_send
+            .is_some_and(|first| now >= first + 2 * self.config.burst_horizon);
+        let steady = cut
+            .before
+            .start
+            .saturating_duration_since(cut.stretch.start);
+        settled
+            && steady >= self.config.burst_horizon
+            && cut.stretch.answered * 2 >= self.config.round_answers
+            && cut.after.share() >= cut.stretch.share()
+    }
+
     /// Judges the answers since a cut against those that caused it.
     ///
+    /// A cut stands only while slowing down lowered the rejected share.
     /// Much more throttling than before the cut, or most answers
-    /// throttled, is [`Verdict::Worse`] at once. Otherwise two hypotheses
-    /// compete in a sequential probability ratio test (Wald's SPRT, odds of
-    /// 19 to 1 either way) over at least two rounds' worth of answers: a
-    /// respected ceiling, which predicts [`Self::predicted_share`], and
-    /// noise, which predicts the share seen before the cut (at least five
-    /// points above the ceiling's: smaller noise cannot be told apart, and
-    /// does little harm). A share above what a ceiling allows (by three
-    /// standard deviations) that is not noise-like is a pace still over
-    /// the ceiling. A slow pace that never gathers the answers is let go
-    /// after four rounds' time rather than held forever.
+    /// throttled, is [`Verdict::Worse`] at once: the pace is still over
+    /// a ceiling its burst hid. Otherwise, once two rounds' worth of
+    /// answers are in (or two rounds' time has passed, at slow paces: a
+    /// pace cut by mistake to a few per second must not wait long), the share
+    /// since the cut is compared with what a respected ceiling predicts
+    /// ([`Self::predicted_share`]) and with the share over the whole
+    /// stretch at the pace before (not the round that caused the cut,
+    /// picked for its throttles): down to the prediction, the ceiling is
+    /// respected; down from the stretch but not to the prediction, a
+    /// ceiling behind noise, respected too (the experiment learns the
+    /// noise); not down at all, the throttling is not ours.
     fn verdict(&self, now: Instant, cut: &Cut) -> Verdict {
         let (before, after) = (&cut.before, &cut.after);
         let enough = self.config.round_answers;
+        // Slowing down made it worse than at the pace before: the server
+        // takes less than it seemed to.
+        let worse = significantly_higher(after, before) || exceeds(after, &cut.stretch, 2.0);
         if (after.throttled_share_low() > self.config.max_noise && after.answered * 2 >= enough)
-            || (after.answered >= enough && significantly_higher(after, before))
+            || (after.answered >= enough && worse)
         {
             return Verdict::Worse;
         }
-        let ceiling = self.predicted_share(now, cut).min(0.9);
-        let noise = before.share().max(ceiling + 0.05).min(0.95);
-        let (k, n) = (f64::from(after.throttled), f64::from(after.answered));
-        let odds = k * (noise / ceiling).ln() + (n - k) * ((1.0 - noise) / (1.0 - ceiling)).ln();
-        let decisive = 19f64.ln();
-        // More throttling than a respected ceiling can show, whichever
-        // hypothesis is closer: still over the ceiling.
-        let over = after.answered >= enough
-            && after.share() > ceiling + 3.0 * (ceiling * (1.0 - ceiling) / n).sqrt();
-        let held_long = now.saturating_duration_since(after.start) >= 4 * self.config.max_round;
-        // Not before two rounds' worth: stopping as soon as the odds allow
-        // would stop on runs of luck, and the sample also measures noise.
-        let sampled = after.answered >= 2 * enough;
-        if sampled
-            && odds >= decisive
-            && after.throttled >= 2
-            && after.share() <= self.config.max_noise
-        {
-            Verdict::Unexplained
-        } else if over && (sampled || held_long) {
-            Verdict::Worse
-        } else if !over && ((sampled && odds <= -decisive) || (held_long && after.answered > 0)) {
+        let held_long = now.saturating_duration_since(after.start) >= 2 * self.config.max_round;
+        // Two rounds' worth: a share of a few percent over twenty
+        // answers is luck as often as not.
+        if after.answered < 2 * enough && !(held_long && after.answered > 0) {
+            return Verdict::Wait;
+        }
+        let predicted = self.predicted_share(now, cut).min(0.9);
+        let n = f64::from(after.answered);
+        let spread = (predicted * (1.0 - predicted) / n).sqrt();
+        let respected = after.share() <= predicted + 2.0 * spread;
+        if respected || exceeds(&cut.stretch, after, 2.0) {
             Verdict::Respected
+        } else if after.throttled_share_low() <= self.config.max_noise {
+            Verdict::Unexplained
         } else {
-            Verdict::Wait
+            Verdict::Worse
         }
     }
 
@@ -691,6 +801,7 @@ impl CeilingController {
     /// pacing if the cuts started from unpaced.
     fn undo(&mut self, now: Instant, rate: f64) {
         self.unsettled_peak = 0.0;
+        self.stretch = Round::new(now);
         if rate.is_infinite() {
             self.unpace(now);
             return;
@@ -704,33 +815,113 @@ impl CeilingController {
         }
     }
 
+    /// In slow start, each answer not throttled grows the pace by as much
+    /// as it is, up to a request per round trip: the pace doubles every
+    /// answer while it is under one request per round trip (so even 1/s is
+    /// left in a second or two), and every round trip above that, as in
+    /// TCP's slow start. Never beyond twice what is being sent.
+    fn grow_in_slow_start(&mut self, now: Instant) {
+        let sent = self.sends.rate(now);
+        let per_round_trip = 1.0 / self.rtt.as_secs_f64().max(0.001);
+        if let Some(pacing) = self.pacing.as_mut().filter(|p| p.slow_start) {
+            let grown = pacing.rate + pacing.rate.min(per_round_trip);
+            pacing.rate = grown.min(pacing.rate.max(2.0 * sent));
+        }
+    }
+
     /// Moves the pace along the cubic curve, growing at most to twice the
     /// measured send rate.
     fn regrow(&mut self, now: Instant) {
         let config = self.config;
         let sent = self.sends.rate(now);
+        // A cut whose experiment has only clean answers so far.
+        let clean_cut = self
+            .cut
+            .as_ref()
+            .is_some_and(|cut| cut.after.throttled == 0 && cut.after.answered > 0);
+        let may_recover = self.recovery_blocked_until.is_none_or(|until| now >= until);
+        let answers = &mut self.answers;
         if let Some(pacing) = &mut self.pacing {
-            if pacing.held {
+            if (pacing.held && !clean_cut) || pacing.slow_start {
                 return;
             }
             let since_cut = now.saturating_duration_since(pacing.epoch);
+            if may_recover && since_cut >= RECOVER_AFTER && pacing.rate < 0.5 * answers.peak(now) {
+                pacing.held = false;
+                // Recovery must not take minutes: the curve from a low
+                // cut (a storm of throttling, a ceiling that came back
+                // up) regains slowly, and the server answered twice as
+                // much within seconds.
+                pacing.slow_start = true;
+                self.cut = None;
+                return;
+            }
+            if pacing.held {
+                return;
+            }
             let curve = cubic(&config, pacing.ceiling, since_cut);
             let cap = pacing.rate.max(2.0 * sent);
             pacing.rate = curve.min(cap).max(config.min_rate);
         }
     }
+
+    /// The least the pace may be: [`FLOOR_SHARE`] of the answers not
+    /// throttled per second over the last seconds, and never below
+    /// [`CeilingConfig::min_rate`]. Cuts judged wrong (noise taken for a
+    /// ceiling) can then only lower the pace as fast as the server stops
+    /// answering, not compound down to the minimum; a ceiling that steps
+    /// down lowers the answers, and the floor with them.
+    fn floor(&mut self, now: Instant) -> f64 {
+        (FLOOR_SHARE * self.answers.rate(now)).max(self.config.min_rate)
+    }
 }
+
+/// The most background a controller learns: throttling of a share above
+/// it is someone's ceiling (another process's share of it, say), and a
+/// background that high would hide it.
+const MAX_LEARNED_NOISE: f64 = 0.4;
+
+/// The background whose spread a round must exceed (by four standard
+/// deviations) to be congested when less is learned.
+const MIN_BACKGROUND: f64 = 0.02;
+
+/// The share of the rate of answers not throttled (over
+/// [`FLOOR_SPAN`]) below which a cut never takes the pace: a server whose
+/// bucket held two seconds' worth shows at most twice its rate over the
+/// span, and the floor stays under the `beta` of a cut.
+const FLOOR_SHARE: f64 = 0.3;
+
+/// A congested round's estimate of the ceiling is at most this many times
+/// the rate of answers not throttled lately.
+const SHOWN_MARGIN: f64 = 1.25;
+
+/// How far back the floor looks: long next to any server's burst.
+const FLOOR_SPAN: u32 = 2;
+
+/// How far back [`AnswerMeter::peak`] looks: a pace far below what the
+/// server answered this recently is climbing back, not held by a ceiling.
+const PEAK_SPAN: u32 = 30;
+
+/// Once a cut is this old with no round congested since, a pace under
+/// half the recent peak of answers grows in slow start again.
+const RECOVER_AFTER: Duration = Duration::from_secs(2);
 
 /// Whether `after` throttled a larger share than `before`, by more than
 /// three standard deviations (a two-proportion test).
 fn significantly_higher(after: &Round, before: &Round) -> bool {
+    exceeds(after, before, 3.0)
+}
+
+/// Whether `after` throttled a larger share than `before` by more than
+/// `deviations` standard deviations (a two-proportion test).
+fn exceeds(after: &Round, before: &Round, deviations: f64) -> bool {
     let (n1, n2) = (f64::from(before.answered), f64::from(after.answered));
     if n1 == 0.0 || n2 == 0.0 {
         return false;
     }
     let pooled = f64::from(before.throttled + after.throttled) / (n1 + n2);
     let spread = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-    after.share() - before.share() > 3.0 * spread
+    after.share() - before.share() > deviations * spread
 }
 
 /// The CUBIC window, scaled to the ceiling: `beta·ceiling` at the cut,
@@ -751,61 +942,6 @@ fn regain(config: &CeilingConfig, ceiling: f64) -> Duration {
     config
         .regain
         .max(Duration::from_secs_f64(evidence.min(3600.0)))
-}
-
-/// Accepted answers: how many so far, how many at the last cut, and how
-/// many at times over the last half minute (sampled as rounds end).
-#[derive(Debug, Clone, Default)]
-struct AcceptedHistory {
-    total: u64,
-    cut_at: Option<(Instant, u64)>,
-    samples: std::collections::VecDeque<(Instant, u64)>,
-}
-
-/// How far back [`AcceptedHistory`] looks, and in how many samples at most.
-const HISTORY: Duration = Duration::from_secs(30);
-const HISTORY_SAMPLES: usize = 1024;
-
-impl AcceptedHistory {
-    fn sample(&mut self, now: Instant) {
-        self.samples.push_back((now, self.total));
-        while self.samples.len() > HISTORY_SAMPLES
-            || self
-                .samples
-                .front()
-                .is_some_and(|(at, _)| now.saturating_duration_since(*at) > HISTORY)
-        {
-            self.samples.pop_front();
-        }
-    }
-
-    /// Accepted answers per second since the last cut; 0 without one.
-    fn rate_since_cut(&self, now: Instant) -> f64 {
-        let Some((at, then)) = self.cut_at else {
-            return 0.0;
-        };
-        let since = now.saturating_duration_since(at).as_secs_f64();
-        if since > 0.0 {
-            (self.total - then) as f64 / since
-        } else {
-            0.0
-        }
-    }
-
-    /// The least rate a server with a bucket of `burst` at its rate must
-    /// have to have accepted what it did: over any stretch of time it
-    /// accepts at most its rate times the stretch plus the burst. The
-    /// stretch that gives the most is used; from a moment its bucket was
-    /// full, this is its rate.
-    fn lower_bound(&self, now: Instant, burst: Duration) -> f64 {
-        self.samples
-            .iter()
-            .map(|(at, then)| {
-                let stretch = now.saturating_duration_since(*at) + burst;
-                (self.total - then) as f64 / stretch.as_secs_f64()
-            })
-            .fold(0.0, f64::max)
-    }
 }
 
 /// Sends over the last second, in quarter-second buckets.
@@ -858,6 +994,79 @@ impl SendMeter {
             .as_secs_f64()
             .max(0.01);
         self.counts.iter().sum::<u64>() as f64 / covered
+    }
+}
+
+/// Answers over the last [`PEAK_SPAN`] seconds, in one-second buckets.
+#[derive(Debug, Clone)]
+struct AnswerMeter {
+    origin: Instant,
+    current: u64,
+    counts: [u64; PEAK_SPAN as usize + 1],
+}
+
+impl AnswerMeter {
+    fn new(now: Instant) -> Self {
+        AnswerMeter {
+            origin: now,
+            current: 0,
+            counts: [0; PEAK_SPAN as usize + 1],
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        let second = now.saturating_duration_since(self.origin).as_secs();
+        let len = self.counts.len() as u64;
+        let stale = second.saturating_sub(self.current).min(len);
+        for step in 1..=stale {
+            self.counts[((self.current + step) % len) as usize] = 0;
+        }
+        self.current = self.current.max(second);
+    }
+
+    fn record(&mut self, now: Instant) {
+        self.advance(now);
+        let len = self.counts.len() as u64;
+        self.counts[(self.current % len) as usize] += 1;
+    }
+
+    /// Answers in the current second and the `whole` before it.
+    fn recent(&self, whole: u32) -> u64 {
+        let len = self.counts.len() as u64;
+        (0..=u64::from(whole).min(self.current))
+            .map(|back| self.counts[((self.current - back) % len) as usize])
+            .sum()
+    }
+
+    /// Answers per second over [`FLOOR_SPAN`], or the time since the start
+    /// if shorter (at least 10 ms).
+    fn rate_lately(&mut self, now: Instant) -> f64 {
+        self.advance(now);
+        let since = now.saturating_duration_since(self.origin).as_secs_f64();
+        let span = (f64::from(FLOOR_SPAN) + since.fract()).min(since).max(0.01);
+        self.recent(FLOOR_SPAN) as f64 / span
+    }
+
+    /// Answers per second over the whole of [`FLOOR_SPAN`], however long
+    /// the run has been going: a server's burst at the start counts for a
+    /// part of it.
+    fn rate(&mut self, now: Instant) -> f64 {
+        self.advance(now);
+        let into = now
+            .saturating_duration_since(self.origin)
+            .as_secs_f64()
+            .fract();
+        self.recent(FLOOR_SPAN) as f64 / (f64::from(FLOOR_SPAN) + into)
+    }
+
+    /// The most answers in one whole second of the last [`PEAK_SPAN`].
+    fn peak(&mut self, now: Instant) -> f64 {
+        self.advance(now);
+        let len = self.counts.len() as u64;
+        (1..=u64::from(PEAK_SPAN).min(self.current))
+            .map(|back| self.counts[((self.current - back) % len) as usize])
+            .max()
+            .unwrap_or(0) as f64
     }
 }
 

@@ -14,12 +14,48 @@
 //!   run's phases so that what the refresh learned is not learned again.
 //!
 //! The same words are used in the summary, the sidecar (`pacing`:
-//! `rate_cuts`, `paced_at`, `estimated_ceiling`, `outages`) and the docs.
+//! `rate_cuts`, `paced_at`, `estimated_ceiling`, `outages`) and the docs;
+//! [`PaceReason`] says in one line why the run goes at its pace.
+//!
+//! # What the ceiling controller guarantees
+//!
+//! Each is a test in `tests.rs`, run over hundreds of seeded
+//! simulated servers (`sim.rs`: a token-bucket ceiling holding 0 to 2 s of
+//! burst, latency, `SlowDown`s at random or every k-th request whatever the
+//! rate, errors that are not throttling, ceilings that step down and up,
+//! and several processes sharing one ceiling) on virtual time:
+//!
+//! - **Every answer is heard, and only throttling slows.** A 404, a 500 or
+//!   a reset is an answer ([`ceiling::CeilingController::on_error`]): it
+//!   closes its wave and counts in its round, and never cuts the pace; a
+//!   turn that was not used is given back
+//!   ([`ceiling::CeilingController::on_unsent`]). Missing buckets do not
+//!   leave the controller waiting for answers that never come.
+//! - **A cut stands only while slowing lowered the rejected share.** After
+//!   a cut, the share is compared with the share over the whole stretch at
+//!   the pace before (not with the round picked for its throttles): not
+//!   lowered, it is throttling that is not ours, learned as noise, and the
+//!   cuts are undone; most answers throttled is a ceiling whatever was
+//!   learned.
+//! - **The floor follows what the server has been seen to accept.** No
+//!   cut takes the pace below a share of the answers the server gave per
+//!   second over the last seconds (or the least rate, 1/s), so cuts judged
+//!   wrong cannot compound down to 1/s while the server answers.
+//! - **Recovery is bounded in time.** A pace from the start's guess (which
+//!   cannot know the server's burst) grows exponentially until a round is
+//!   congested, doubling per answer below a request per round trip, so even
+//!   1/s is left in a second or two; after a cut the cubic curve regains the
+//!   ceiling in [`ceiling::CeilingConfig::regain`].
 
 pub mod ceiling;
 pub mod limits;
 pub mod outage;
 pub mod shared;
+
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
 
 pub use shared::{OutageGate, Pacer};
 
@@ -58,6 +94,58 @@ pub struct PacingReport {
     pub outages: Vec<Outage>,
     /// Pauses too short to be outages (failures lining up for a moment).
     pub brief_pauses: u32,
+    /// Why the run goes at the pace it does at the end.
+    pub reason: PaceReason,
+}
+
+/// Why a run sends at the pace it does, in words for the summary and the
+/// progress line (`Display`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum PaceReason {
+    /// Nothing throttled: as fast as the workers and the operator's limits
+    /// allow.
+    #[default]
+    NotPaced,
+    /// A share of answers throttled whatever the pace: learned, and not
+    /// paced for.
+    Noise { share: f64 },
+    /// Held at `rate` by COS's throttling ceiling.
+    Ceiling { rate: f64 },
+    /// Climbing back toward the ceiling last measured (`ceiling`), now at
+    /// `rate`.
+    Recovering { rate: f64, ceiling: f64 },
+}
+
+impl PaceReason {
+    fn of(controller: &ceiling::CeilingController) -> Self {
+        match (controller.current_rate(), controller.estimated_ceiling()) {
+            (None, _) if controller.noise_share() > 0.0 => PaceReason::Noise {
+                share: controller.noise_share(),
+            },
+            (None, _) => PaceReason::NotPaced,
+            (Some(rate), Some(ceiling)) if controller.is_recovering() => {
+                PaceReason::Recovering { rate, ceiling }
+            }
+            (Some(rate), _) => PaceReason::Ceiling { rate },
+        }
+    }
+}
+
+impl std::fmt::Display for PaceReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            PaceReason::NotPaced => write!(f, "not paced"),
+            PaceReason::Noise { share } => write!(
+                f,
+                "not paced: {:.0}% of answers throttled whatever the pace (noise learned)",
+                100.0 * share
+            ),
+            PaceReason::Ceiling { rate } => write!(f, "paced at {rate:.0}/s (COS's ceiling)"),
+            PaceReason::Recovering { rate, ceiling } => {
+                write!(f, "paced at {rate:.0}/s, recovering toward {ceiling:.0}/s")
+            }
+        }
+    }
 }
 
 impl Pacing {
@@ -87,6 +175,7 @@ impl Pacing {
             noise_share: controller.noise_share(),
             outages: guard.outages().to_vec(),
             brief_pauses: guard.brief_pauses(),
+            reason: PaceReason::of(&controller),
         }
     }
 }

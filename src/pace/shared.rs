@@ -68,6 +68,17 @@ impl Pacer {
         self.on_answer(|core, now| core.on_throttle(now, sent_at));
     }
 
+    /// An answer that is neither success nor throttling: see
+    /// [`CeilingController::on_error`].
+    pub fn on_error(&self, sent_at: Instant) {
+        self.on_answer(|core, now| core.on_error(now, sent_at));
+    }
+
+    /// A turn that was not used: see [`CeilingController::on_unsent`].
+    pub fn on_unsent(&self, sent_at: Instant) {
+        self.on_answer(|core, now| core.on_unsent(now, sent_at));
+    }
+
     fn on_answer(&self, feed: impl FnOnce(&mut CeilingController, Instant)) {
         let waiting = {
             let mut core = self.core.lock();

@@ -284,6 +284,9 @@ async fn run<T: Transport>(
         // The turn may have taken long (a pace, a pause): what stopped the
         // run or the bucket meanwhile is checked again right before sending.
         if shared.abort.get().is_some() || bucket_skip.get().is_some() {
+            // The pacer counted it as sent: an answer it waits for would
+            // never come.
+            shared.pace().pacer.on_unsent(sent_at);
             continue;
         }
         tries.attempts += 1;
@@ -463,6 +466,7 @@ fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::ti
             pace.pacer.on_throttle(sent_at);
         }
         Class::ClockSkew => {
+            pace.pacer.on_error(sent_at);
             if let Some(server) = server_time(outcome) {
                 let local = unix_now(0) as i64;
                 shared
@@ -470,7 +474,12 @@ fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::ti
                     .store(server as i64 - local, Ordering::Relaxed);
             }
         }
-        _ => {}
+        // Nothing was sent: no credentials to sign with.
+        Class::CredentialsUnavailable => pace.pacer.on_unsent(sent_at),
+        // Every other end is an answer too (a 404, a 500, a reset): not a
+        // throttle, so it never cuts the pace, but the pacer must hear of
+        // it, or it waits for an answer that never comes.
+        _ => pace.pacer.on_error(sent_at),
     }
 }
 

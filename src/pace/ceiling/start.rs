@@ -11,7 +11,7 @@ use super::{CeilingController, Pacing, Round};
 #[derive(Debug, Clone)]
 pub(super) struct Start {
     /// When the first request was sent: the burst horizon counts from it.
-    first_send: Option<Instant>,
+    pub(super) first_send: Option<Instant>,
     wave: Wave,
     /// A partly throttled wave under test by probes.
     suspect: Option<Suspect>,
@@ -47,6 +47,11 @@ struct Suspect {
     probes: Round,
     probed: u32,
 }
+
+/// Noise a probe may learn: more is only believed once slowing down did
+/// not ease it (a server with a shorter burst than assumed refills a
+/// probe faster, and looks noisy).
+const PROBE_NOISE_MAX: f64 = 0.5;
 
 /// At most this many probes after a wave: a ceiling usually shows in one,
 /// noise in one or two.
@@ -153,6 +158,22 @@ impl CeilingController {
         }
     }
 
+    /// Takes back a send of the current wave that was never made, and ends
+    /// the wave if the rest of it is answered.
+    pub(super) fn withdraw_from_wave(&mut self, now: Instant, sent_at: Instant) {
+        if !self.in_lockstep(now) {
+            return;
+        }
+        let wave = &mut self.start.wave;
+        if sent_at < wave.counts.start || wave.counts.sent == 0 {
+            return;
+        }
+        wave.counts.sent -= 1;
+        if wave.first_answer.is_some() && u64::from(wave.counts.answered) >= wave.counts.sent {
+            self.end_wave(now);
+        }
+    }
+
     /// A wave is over once every request in it is answered, or half a
     /// round trip after its first answer: the rest of a wave comes within
     /// the spread of latencies, and an answer that never comes (a server
@@ -185,7 +206,7 @@ impl CeilingController {
                     self.end_wave(now);
                 }
             }
-        } else if throttled && self.noise == 0.0 {
+        } else if throttled && self.noise == 0.0 && self.congested(&self.pooled_round()) {
             self.start_pacing(now);
         } else if self.round_is_complete(now) {
             self.judge_unpaced_round(now);
@@ -211,7 +232,7 @@ impl CeilingController {
             self.against_noise(now, sample, counts);
         } else if self.noise > 0.0 {
             // Learned by cuts that were undone: no sample, only the share.
-            if self.stands_out(&counts, self.noise) {
+            if self.congested(&counts) {
                 self.pace_from_start(now, counts);
             }
         } else if counts.throttled > 0 {
@@ -247,7 +268,7 @@ impl CeilingController {
             .map_or(std::time::Duration::ZERO, |first| {
                 now.saturating_duration_since(first)
             });
-        self.accepted.total as f64 / (since + self.config.burst_horizon).as_secs_f64()
+        self.accepted as f64 / (since + self.config.burst_horizon).as_secs_f64()
     }
 
     /// What a server's bucket that `wave` emptied has refilled by the time
@@ -295,10 +316,20 @@ impl CeilingController {
         let noise = both.share().clamp(0.01, 0.95);
         let (k, n) = (f64::from(probes.throttled), f64::from(probes.answered));
         let odds = k * (noise / ceiling).ln() + (n - k) * ((1.0 - noise) / (1.0 - ceiling)).ln();
-        let telling = ceiling > noise + 0.1;
+        // Most answers throttled is never noise (see `max_noise`).
+        let telling = ceiling > noise + 0.1 && both.share() <= self.config.max_noise;
         if telling && odds >= NOISE_ODDS.ln() {
-            self.noise = both.share();
-            self.start.noise_sample = Some(both);
+            // Much noise is only believed once slowing down did not ease
+            // it: pace at what the server accepted, an experiment that
+            // cuts undo if it was noise.
+            if both.share() > PROBE_NOISE_MAX {
+                let sent = both.send_rate(now);
+                let ceiling = self.accepted_rate_plain(&both, now);
+                self.begin_pacing(now, both, sent, ceiling);
+            } else {
+                self.noise = both.share().min(super::MAX_LEARNED_NOISE);
+                self.start.noise_sample = Some(both);
+            }
         } else if !telling || odds <= -CEILING_ODDS.ln() || suspect.probed >= MAX_PROBES {
             self.pace_from_start(now, both);
         } else {
@@ -320,11 +351,12 @@ impl CeilingController {
         }
         let pooled = f64::from(sample.throttled + wave.throttled) / (n1 + n2);
         let spread = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-        if wave.share() > sample.share() + 0.02 + 4.0 * spread {
+        let most = pooled > PROBE_NOISE_MAX;
+        if most || wave.share() > sample.share() + 0.02 + 4.0 * spread {
             self.pace_from_start(now, wave);
         } else {
             let sample = sample.merged(&wave);
-            self.noise = sample.share();
+            self.noise = sample.share().min(super::MAX_LEARNED_NOISE);
             self.start.noise_sample = Some(sample);
         }
     }
@@ -338,6 +370,15 @@ impl CeilingController {
             .min(self.accepted_rate(&before, now));
         let sent = before.send_rate(now);
         self.begin_pacing(now, before, sent, ceiling);
+        // The estimate is a lower bound (a server with a shorter burst
+        // than assumed has a higher rate): grow from it until a round is
+        // congested, and judge no cut meanwhile. Throttling that is noise
+        // after all is found by the cuts that follow, and undone.
+        self.cut = None;
+        if let Some(pacing) = &mut self.pacing {
+            pacing.held = false;
+            pacing.slow_start = true;
+        }
     }
 
     /// Paces from unpaced: a cut to `beta` times `ceiling`, judged against
@@ -350,6 +391,7 @@ impl CeilingController {
             ceiling,
             epoch: now,
             held: false,
+            slow_start: false,
             tokens: 0.0,
             refilled: now,
         });

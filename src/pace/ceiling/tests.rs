@@ -138,13 +138,18 @@ fn drive(
 }
 
 /// A controller that sent 1,000/s for a second past the burst horizon,
-/// was throttled once, and has since run clean for `clean`.
+/// met a ceiling (half of a round throttled), and has since run clean for
+/// `clean`.
 fn paced_at_about_1000(clean: Duration) -> (CeilingController, Instant) {
     let t0 = Instant::now();
     let mut control = CeilingController::new(CeilingConfig::default(), t0);
     let (now, _) = trickle(&mut control, t0, ms(2_200), |_| false);
-    // 19 answers fine, then a throttle.
-    let (now, _) = trickle(&mut control, now, ms(40), |n| n == 19);
+    // 19 answers fine, then every fifth throttled: one throttle alone is
+    // not congestion (a background of a few percent would cut the pace at
+    // every round).
+    let (now, _) = trickle(&mut control, now, ms(60), |n| {
+        (19..40).contains(&n) && n % 2 == 1
+    });
     assert!(control.current_rate().is_some());
     let (now, _) = drive(&mut control, now, clean, |_| false);
     (control, now)
@@ -153,10 +158,13 @@ fn paced_at_about_1000(clean: Duration) -> (CeilingController, Instant) {
 #[test]
 fn the_first_throttle_after_the_horizon_paces_below_the_rate_being_sent() {
     let (control, _) = paced_at_about_1000(Duration::ZERO);
-    // 1,000/s sent, 1 of 20-odd answers throttled (read cautiously as
-    // about 2%), times beta.
+    // 1,000/s sent; the round judged at its third throttle is mostly
+    // throttled, read cautiously: the cut is deep, and the curve regains
+    // it in two seconds. (It used to be a single throttle in twenty
+    // answers that started pacing, at 780/s; a background of a few
+    // percent then cut the pace at every round.)
     let rate = control.current_rate().unwrap();
-    assert!((750.0..800.0).contains(&rate), "{rate}");
+    assert!((200.0..800.0).contains(&rate), "{rate}");
     assert_eq!(control.cuts(), 1);
 }
 
@@ -299,15 +307,17 @@ fn a_congested_round_cuts_to_what_the_server_accepted() {
     assert!(sent > 20);
     assert_eq!(control.cuts(), 3);
     let ceiling = control.estimated_ceiling().unwrap();
-    // About half of the pace before, read cautiously.
+    // About half of the pace before, read cautiously (and never more than
+    // the server answered lately).
     assert!(
-        (0.4 * before..0.6 * before).contains(&ceiling),
+        (0.3 * before..0.6 * before).contains(&ceiling),
         "{ceiling} from {before}"
     );
-    // Restarted at beta times that.
+    // Restarted at beta times that, or at the floor the server's recent
+    // answers set if that is higher (a cut never goes below it).
     let rate = control.current_rate().unwrap();
     let beta = CeilingConfig::default().beta;
-    assert!((rate - beta * ceiling).abs() < 1e-9, "{rate}");
+    assert!(rate >= beta * ceiling - 1e-9, "{rate}");
 }
 
 #[test]
@@ -835,8 +845,13 @@ fn starting_against_a_hidden_ceiling_of_40_loses_few_requests() {
          rejected, at most {:.2}% of the first 1,400",
         100.0 * worst_share
     );
-    assert!(worst_start <= 20, "{worst_start}");
-    assert!(worst_share <= 0.04, "{worst_share}");
+    // Slow start from the start's estimate (which assumes a burst of a
+    // second, and is far too low for a server with a shorter one) doubles
+    // past it once before a round is congested: it was 20 of the first 150
+    // and 4% of the first 1,400 before slow start (6.6% now); short bursts
+    // then got 52 to 61% of their ceiling (97% or more now).
+    assert!(worst_start <= 50, "{worst_start}");
+    assert!(worst_share <= 0.07, "{worst_share}");
 }
 
 /// Against a server that accepts everything, lock-step ends as soon as
@@ -898,7 +913,12 @@ fn random_throttling_from_the_start_is_learned_without_pacing() {
             // All that is lost is the noise's share (and a little).
             assert!(ratio >= 0.9 * (1.0 - noise), "{ratio} at seed {seed}");
             let learned = sim.control.noise_share();
-            assert!((learned - noise).abs() < 0.05, "{learned} at seed {seed}");
+            assert!(
+                (learned - noise).abs() < 0.05,
+                "{learned} at seed {seed} rate {:?} cuts {}",
+                sim.control.current_rate(),
+                sim.control.cuts()
+            );
             worst = worst.min(ratio);
         }
         eprintln!(
