@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::log::{Level, Log};
 use crate::executor::events::{Event, Observer, Stats};
+use crate::pace::Pacing;
 use crate::report::Outcome;
 pub use crate::run::progress::Counting;
 use crate::run::progress::{
@@ -66,6 +67,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     log: Log,
     stop: CancellationToken,
+    /// Asked on every refresh what holds the run back.
+    pacing: Option<Pacing>,
 }
 
 /// The level of an event's line: a pause and a job that did not apply
@@ -97,6 +100,16 @@ impl Progress {
             bar,
             log,
             stop: CancellationToken::new(),
+            pacing: None,
+        }
+    }
+
+    /// Says what holds the run back (a pause, the pace and why) from
+    /// `pacing`, on every refresh.
+    pub fn pacing(self, pacing: Pacing) -> Self {
+        Progress {
+            pacing: Some(pacing),
+            ..self
         }
     }
 
@@ -126,6 +139,7 @@ impl Progress {
         let bar = self.bar.clone();
         let log = self.log.clone();
         let counting = self.options.counting;
+        let pacing = self.pacing.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let interval = if bar.is_some() {
@@ -144,15 +158,22 @@ impl Progress {
                 }
                 let snapshot = stats.snapshot();
                 meter.update(started.elapsed(), finished(&snapshot));
+                let holding = pacing.as_ref().and_then(Pacing::holding);
                 match &bar {
                     Some(bar) => {
                         bar.set_position(finished(&snapshot));
-                        bar.set_message(bar_message(&snapshot, &meter));
+                        bar.set_message(bar_message(&snapshot, &meter, holding.as_deref()));
                     }
                     None => log.line(
                         Level::Info,
-                        &status_line(&snapshot, started.elapsed(), &meter, counting),
-                        status_fields(&snapshot),
+                        &status_line(
+                            &snapshot,
+                            started.elapsed(),
+                            &meter,
+                            counting,
+                            holding.as_deref(),
+                        ),
+                        status_fields(&snapshot, holding.as_deref()),
                     ),
                 }
             }

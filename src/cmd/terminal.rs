@@ -11,6 +11,7 @@ use super::args::DisplayArgs;
 use super::log::Log;
 use super::progress::{Counting, Progress, ProgressOptions};
 use crate::executor::events::{Observer, Stats};
+use crate::pace::Pacing;
 use crate::run::observe::{Level, Phase, RunObserver};
 
 /// The terminal side of a run.
@@ -50,12 +51,19 @@ impl RunObserver for Terminal {
         }
     }
 
-    fn phase_started(&self, phase: Phase, stats: Arc<Stats>, total: u64) -> Option<Observer> {
+    fn phase_started(
+        &self,
+        phase: Phase,
+        stats: Arc<Stats>,
+        total: u64,
+        pacing: &Pacing,
+    ) -> Option<Observer> {
         let options = match phase {
             Phase::Refresh => self.options.counting(Counting::BUCKETS),
             Phase::Apply => self.options,
         };
-        let progress = Progress::new(options, stats, total, self.log.clone());
+        let progress =
+            Progress::new(options, stats, total, self.log.clone()).pacing(pacing.clone());
         progress.start();
         let observer = progress.observer();
         *self.progress.lock() = Some(progress);

@@ -117,7 +117,7 @@ pub enum PaceReason {
 }
 
 impl PaceReason {
-    fn of(controller: &ceiling::CeilingController) -> Self {
+    pub(crate) fn of(controller: &ceiling::CeilingController) -> Self {
         match (controller.current_rate(), controller.estimated_ceiling()) {
             (None, _) if controller.noise_share() > 0.0 => PaceReason::Noise {
                 share: controller.noise_share(),
@@ -149,6 +149,20 @@ impl std::fmt::Display for PaceReason {
 }
 
 impl Pacing {
+    /// What holds the run back at this moment, in words, for progress
+    /// lines: a pause while COS fails, or the pace and its reason; `None`
+    /// while nothing does. Cheap: nothing is copied.
+    pub fn holding(&self) -> Option<String> {
+        let parts = self.0.get()?;
+        if parts.gate.is_paused() {
+            return Some("paused: COS failed every request lately, probing".into());
+        }
+        match parts.pacer.reason() {
+            PaceReason::NotPaced => None,
+            reason => Some(reason.to_string()),
+        }
+    }
+
     /// The parts, created on first use with `give_up_after` and an outage
     /// guard tuned to `concurrency`.
     pub(super) fn parts(&self, concurrency: usize, give_up_after: Duration) -> &Parts {

@@ -23,6 +23,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// Why the pace is what it is now.
+    pub fn reason(&self) -> super::PaceReason {
+        super::PaceReason::of(&self.core.lock())
+    }
+
     pub fn new(config: CeilingConfig) -> Self {
         Pacer {
             core: parking_lot::Mutex::new(CeilingController::new(config, now())),
@@ -128,6 +133,11 @@ pub enum Admitted {
 }
 
 impl OutageGate {
+    /// Whether sending is paused behind a probe now.
+    pub fn is_paused(&self) -> bool {
+        self.core.lock().paused_since().is_some()
+    }
+
     pub fn new(config: OutageConfig) -> Self {
         OutageGate {
             core: parking_lot::Mutex::new(OutageGuard::new(config, now())),

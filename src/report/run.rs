@@ -148,6 +148,9 @@ pub struct PacingRecord {
     pub estimated_ceiling: Option<f64>,
     /// The pace at the end, if throttling still held it.
     pub paced_at: Option<f64>,
+    /// Why the pace was what it was at the end, in words (`paced at 95/s
+    /// (COS's ceiling)`, `not paced`, …).
+    pub reason: String,
     /// Stretches that were slowed or paused, oldest first.
     pub outages: Vec<OutageRecord>,
     /// Pauses too short to list (failures lining up for a moment).

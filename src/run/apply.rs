@@ -163,7 +163,8 @@ async fn execute(
     let (report, record_path) = start_report(report, &record)?;
     let stats = Arc::<Stats>::default();
     let total = plan.jobs().len() as u64;
-    let events = observer.phase_started(Phase::Apply, Arc::clone(&stats), total);
+    let pacing = &control.pacing;
+    let events = observer.phase_started(Phase::Apply, Arc::clone(&stats), total, pacing);
     let client = connection.as_ref().map(|c| c.client.clone());
     let run = control.phase(stats, events);
     let result = executor::execute(plan.clone(), work, client, config, report, run).await;

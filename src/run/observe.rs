@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 
 use crate::executor::events::{Observer, Stats};
+use crate::pace::Pacing;
 
 /// How important a line is, and so who sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +40,16 @@ pub trait RunObserver: Sync {
     /// One line for the run's log.
     fn log(&self, level: Level, message: &str);
 
-    /// A phase starts with `total` units counted in `stats`; the executor
-    /// observer that should see its events, if any.
-    fn phase_started(&self, phase: Phase, stats: Arc<Stats>, total: u64) -> Option<Observer>;
+    /// A phase starts with `total` units counted in `stats`, at the pace
+    /// `pacing` holds (what holds it back can be asked of it at any time);
+    /// the executor observer that should see its events, if any.
+    fn phase_started(
+        &self,
+        phase: Phase,
+        stats: Arc<Stats>,
+        total: u64,
+        pacing: &Pacing,
+    ) -> Option<Observer>;
 
     /// The phase started last has ended.
     fn phase_finished(&self, phase: Phase);

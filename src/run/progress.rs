@@ -100,8 +100,16 @@ pub fn finished(stats: &StatsSnapshot) -> u64 {
 
 /// The part of the bar that is not drawn by indicatif itself; short, so
 /// that the line fits 80 columns with a bar left to see.
-pub fn bar_message(stats: &StatsSnapshot, meter: &RateMeter) -> String {
+pub fn bar_message(stats: &StatsSnapshot, meter: &RateMeter, holding: Option<&str>) -> String {
     let mut message = format!("{:.0}/s", meter.rate());
+    // One word, the bar is short (the log lines and summary say why); a
+    // pause always, the pace when it fits.
+    let tag = match holding {
+        Some(holding) if holding.starts_with("paused") => " paused",
+        Some(holding) if holding.starts_with("paced") => " paced",
+        _ => "",
+    };
+    let insert_at = message.len();
     let failed = stats.failed + stats.skipped;
     if failed > 0 {
         message.push_str(&format!(" {failed} failed"));
@@ -112,7 +120,18 @@ pub fn bar_message(stats: &StatsSnapshot, meter: &RateMeter) -> String {
     if let Some(eta) = meter.eta(finished(stats), stats.total) {
         message.push_str(&format!(" ETA {}", human_duration(eta)));
     }
+    if tag == " paused" || message.len() + tag.len() <= bar_message_room(stats.total) {
+        message.insert_str(insert_at, tag);
+    }
     message
+}
+
+/// The bar's message at most, so that the bar itself keeps ten columns of
+/// eighty: what is left after the spinner, the elapsed time, the brackets
+/// and `pos/len`.
+fn bar_message_room(total: u64) -> usize {
+    let digits = total.max(1).ilog10() as usize + 1;
+    70usize.saturating_sub(16 + 2 * digits)
 }
 
 /// A progress line for logs: counts, rate and an estimate of what is left.
@@ -121,15 +140,23 @@ pub fn status_line(
     elapsed: Duration,
     meter: &RateMeter,
     counting: Counting,
+    holding: Option<&str>,
 ) -> String {
     let done = finished(stats);
-    let eta = meter
-        .eta(done, stats.total)
-        .map(|eta| format!(", ETA {}", human_duration(eta)))
+    // A pause has no end to estimate: say what holds the run instead.
+    let eta = match holding {
+        Some(holding) if holding.starts_with("paused") => String::new(),
+        _ => meter
+            .eta(done, stats.total)
+            .map(|eta| format!(", ETA {}", human_duration(eta)))
+            .unwrap_or_default(),
+    };
+    let holding = holding
+        .map(|holding| format!("; {holding}"))
         .unwrap_or_default();
     format!(
         "cosinv: {done}/{total} {units} done ({done_word} {applied}, failed {failed}, \
-         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {many}/s{eta}",
+         skipped {skipped}, retrying {retrying}) after {elapsed}, {rate:.0} {many}/s{eta}{holding}",
         total = stats.total,
         units = noun(stats.total, counting.one, counting.many),
         many = counting.many,
@@ -144,8 +171,11 @@ pub fn status_line(
 }
 
 /// The counts of a progress line, for JSON logs.
-pub fn status_fields(stats: &StatsSnapshot) -> Map<String, Value> {
+pub fn status_fields(stats: &StatsSnapshot, holding: Option<&str>) -> Map<String, Value> {
     let mut fields = Map::new();
+    if let Some(holding) = holding {
+        fields.insert("pace".into(), holding.into());
+    }
     for (name, value) in [
         ("done", finished(stats)),
         ("total", stats.total),
@@ -281,6 +311,7 @@ mod tests {
             Duration::from_secs(10),
             &meter(10, 50),
             Counting::JOBS,
+            None,
         );
         assert_eq!(
             line,
@@ -290,9 +321,40 @@ mod tests {
     }
 
     #[test]
+    fn status_lines_say_what_holds_the_run_back() {
+        let at = |holding| {
+            let (stats, meter) = (snapshot(), meter(10, 50));
+            status_line(
+                &stats,
+                Duration::from_secs(10),
+                &meter,
+                Counting::JOBS,
+                Some(holding),
+            )
+        };
+        let paced = at("paced at 95/s (COS's ceiling)");
+        assert!(
+            paced.ends_with("ETA 10.0s; paced at 95/s (COS's ceiling)"),
+            "{paced}"
+        );
+        // A pause has no estimate.
+        let paused = at("paused: COS failed every request lately, probing");
+        assert!(!paused.contains("ETA"), "{paused}");
+        assert!(paused.ends_with("50 jobs/s; paused: COS failed every request lately, probing"));
+        let fields = status_fields(&snapshot(), Some("paced at 95/s (COS's ceiling)"));
+        assert_eq!(fields["pace"], "paced at 95/s (COS's ceiling)");
+        let bar = bar_message(
+            &snapshot(),
+            &meter(10, 50),
+            Some("paced at 95/s (COS's ceiling)"),
+        );
+        assert_eq!(bar, "50/s paced 100 failed 3 retrying ETA 10.0s");
+    }
+
+    #[test]
     fn bar_message_has_rate_failures_retries_and_eta() {
         assert_eq!(
-            bar_message(&snapshot(), &meter(10, 50)),
+            bar_message(&snapshot(), &meter(10, 50), None),
             "50/s 100 failed 3 retrying ETA 10.0s"
         );
     }
@@ -314,6 +376,7 @@ mod tests {
             Duration::ZERO,
             &RateMeter::default(),
             Counting::BUCKETS,
+            None,
         );
         assert!(line.ends_with("0 buckets/s"), "{line}");
     }
@@ -351,7 +414,7 @@ mod tests {
             retrying: 64,
             ..StatsSnapshot::default()
         };
-        let message = bar_message(&stats, &meter(3_600, 300));
+        let message = bar_message(&stats, &meter(3_600, 300), Some("paced at 95/s"));
         // spinner, elapsed, brackets, pos/len and spaces around them.
         let fixed = 1 + 1 + 8 + 1 + 2 + 1 + "1000000/1000000".len() + 1;
         assert!(

@@ -118,6 +118,7 @@ fn pacing_record(result: &RunResult) -> PacingRecord {
         rate_cuts: pacing.rate_cuts,
         estimated_ceiling: pacing.estimated_ceiling,
         paced_at: pacing.paced_at,
+        reason: pacing.reason.to_string(),
         outages: pacing.outages.iter().map(outage_record).collect(),
         brief_pauses: pacing.brief_pauses,
     }

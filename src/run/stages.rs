@@ -169,7 +169,8 @@ pub async fn read_buckets(
 ) -> Refreshed {
     let stats = Arc::<Stats>::default();
     let total = plan.bucket_count() as u64;
-    let events = observer.phase_started(Phase::Refresh, Arc::clone(&stats), total);
+    let pacing = &control.pacing;
+    let events = observer.phase_started(Phase::Refresh, Arc::clone(&stats), total, pacing);
     let control = control.phase(stats, events);
     let prune = settings.prune.clone();
     let refreshed =

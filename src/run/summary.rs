@@ -103,12 +103,11 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
     let mut lines = Vec::new();
     if pacing.throttled > 0 {
         let share = 100.0 * pacing.throttled as f64 / pacing.requests.max(1) as f64;
-        let ceiling = pacing
-            .estimated_ceiling
-            .map(|rate| format!("; it accepted about {rate:.0} requests/s"))
-            .unwrap_or_default();
+        // Why the pace was what it was: a ceiling only when one held it
+        // (throttling at random, or missing buckets, is no ceiling).
+        let why = &pacing.reason;
         lines.push(format!(
-            "cosinv: COS asked to slow down {} of {} ({share:.1}%){ceiling}",
+            "cosinv: COS asked to slow down {} of {} ({share:.1}%); at the end: {why}",
             pacing.throttled,
             count(pacing.requests, "request", "requests"),
         ));

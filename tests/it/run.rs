@@ -47,7 +47,13 @@ impl RunObserver for Recorder {
             .push((level, message.to_string()));
     }
 
-    fn phase_started(&self, phase: Phase, _: Arc<Stats>, total: u64) -> Option<Observer> {
+    fn phase_started(
+        &self,
+        phase: Phase,
+        _: Arc<Stats>,
+        total: u64,
+        _: &cosinv::pace::Pacing,
+    ) -> Option<Observer> {
         self.phases.lock().unwrap().push((phase, total));
         None
     }
