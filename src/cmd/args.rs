@@ -187,7 +187,7 @@ pub struct ApplyArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write the report CSV; - for standard output [default: cosinv-report-<run id>.csv, e.g. cosinv-report-20261207T020000Z-3f9a0c21.csv]
+    /// Where to write the report CSV; - for standard output [default: cosinv-report-RUN_ID.csv, e.g. cosinv-report-20261207T020000Z-3f9a0c21.csv]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Send only the jobs that did not apply in this earlier report (the manifests still decide what each job puts)

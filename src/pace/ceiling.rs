@@ -5,8 +5,9 @@
 //! whose every method takes the time from its caller; nothing reads a
 //! clock, sleeps or does I/O, so it is tested against simulated servers.
 //! [`super::Pacer`] is the shared wrapper the executor's tasks use. Its
-//! only signals are "accepted" and "throttled"; failures are
-//! [`super::outage`]'s business.
+//! signals are "accepted", "throttled" and "answered otherwise" (a 404, a
+//! 500: an answer that never slows the pace), and a turn given back;
+//! failures are [`super::outage`]'s business.
 //!
 //! The shape is the AWS SDKs' adaptive retry mode (a token bucket, cut on
 //! congestion, regrown along a TCP CUBIC curve), changed in seven ways for
@@ -21,16 +22,22 @@
 //!    from noise;
 //! 3. congestion is judged per round (the answers to requests sent since
 //!    the pace last changed), not per answer;
-//! 4. a cut is anchored on what the server accepted, capped by what its
-//!    answers show over longer stretches;
-//! 5. every cut is an experiment: throttling that goes on at the same share
-//!    below the cut is noise, and the cuts are undone;
+//! 4. a cut is anchored on what the server accepted, bounded by 1.25× the
+//!    rate it answered lately, and never below 30% of what it answered over
+//!    the last two seconds;
+//! 5. every cut is an experiment: throttling that does not fall below the
+//!    share seen over the whole stretch at the pace before is noise
+//!    (learned up to 40%), and the cuts are undone; most answers throttled
+//!    is a ceiling whatever was learned;
 //! 6. the cubic curve regains the ceiling in [`CeilingConfig::regain`] at
 //!    any rate;
 //! 7. shares are read with confidence intervals and sequential tests.
 //!
-//! Growth is capped at twice the measured send rate (as in AWS), so a phase
-//! where the run sends less than allowed cannot build up a burst.
+//! A pace from the start's guess (which cannot know the server's burst), or
+//! far below what the server answered lately, grows exponentially until a
+//! round is congested; otherwise growth is capped at twice the measured
+//! send rate (as in AWS), so a phase where the run sends less than allowed
+//! cannot build up a burst.
 
 use std::time::{Duration, Instant};
 
