@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::args::{ApplyArgs, LogFormat, OutputFormat};
 use super::connect;
 use super::exit;
-use super::lock::RunLock;
+use super::lock;
 use super::log::Log;
 use super::runtime;
 use super::signals;
@@ -28,6 +28,7 @@ use super::validate::{print_problems, with_flag_hint};
 use crate::plan::ManifestErrors;
 use crate::plan::reconcile::PruneRule;
 use crate::run::error::RunError;
+use crate::run::lock::RunLock;
 use crate::run::observe::{Caller, CallerError, Deletion};
 use crate::run::settings::{ReportTo, RunSettings, StopTokens};
 
@@ -207,7 +208,7 @@ struct Questions<'a> {
 
 impl Caller for Questions<'_> {
     fn before_connecting(&mut self) -> Result<(), CallerError> {
-        self.lock = Some(RunLock::acquire(&self.args.files, self.args.shard)?);
+        self.lock = Some(lock::acquire(&self.args.files, self.args.shard)?);
         Ok(())
     }
 

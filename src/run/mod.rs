@@ -18,6 +18,7 @@ pub mod connect;
 pub mod discover;
 pub mod error;
 pub mod inputs;
+pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod plan_text;

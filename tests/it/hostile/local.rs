@@ -6,9 +6,9 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use cosinv::cmd::lock::RunLock;
 use cosinv::credentials::Credentials;
 use cosinv::emulator::{Emulator, EmulatorConfig};
+use cosinv::run::lock::RunLock;
 
 use super::{SECRET_ID, SECRET_KEY, cosinv, read_report, rows_of, run, stderr};
 use crate::fixtures::write_manifest;
