@@ -260,3 +260,100 @@ async fn validate_refuses_a_cross_region_destination_and_a_finance_cloud_region(
     );
     assert!(text.contains("2 problems in the manifests"), "{text}");
 }
+
+/// A one-time body cosinv would send for `id`, before any edit.
+fn one_time_body(id: &str) -> String {
+    format!(
+        "<InventoryConfiguration><Id>{id}</Id><Destination><COSBucketDestination>\
+         <Format>CSV</Format><Bucket>qcs::cos:ap-guangzhou::inventory-1250000000</Bucket>\
+         </COSBucketDestination></Destination>\
+         <IncludedObjectVersions>All</IncludedObjectVersions></InventoryConfiguration>"
+    )
+}
+
+/// POST Bucket inventory of `body` under `id`, signed with `key`, over a
+/// plain socket: (status, body).
+async fn post(emulator: &Emulator, id: &str, body: &str, key: &str) -> (u16, String) {
+    use base64::Engine as _;
+    use md5::{Digest, Md5};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(body.as_bytes()));
+    let request = cosinv::cos::request::InventoryRequest {
+        operation: cosinv::cos::request::Operation::Post,
+        host: "photos-1250000000.cos.ap-guangzhou.myqcloud.com".into(),
+        params: vec![
+            ("inventory".into(), String::new()),
+            ("id".into(), id.into()),
+        ],
+        headers: vec![
+            ("content-type", "application/xml".into()),
+            ("content-md5", md5),
+            ("content-length", body.len().to_string()),
+        ],
+        body: body.to_string().into_bytes().into(),
+    };
+    let credentials = cosinv::credentials::Credentials::new(crate::apply::SECRET_ID, key, None);
+    let mut text = format!("POST /?{} HTTP/1.1\r\n", request.query());
+    for (name, value) in request.signed_headers(&credentials, crate::now()) {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("connection: close\r\n\r\n");
+    text.push_str(body);
+    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string());
+    (status, body.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_checks_one_time_bodies_signatures_and_duplicates() {
+    let emulator = emulator(Faults::default()).await;
+    let key = crate::apply::SECRET_KEY;
+    let good = one_time_body("once-1");
+    let switched = good.replace("<Destination>", "<IsEnabled>true</IsEnabled><Destination>");
+    let (status, body) = post(&emulator, "once-1", &switched, key).await;
+    assert_eq!(
+        (status, body.contains("<Code>MalformedXML</Code>")),
+        (400, true),
+        "{body}"
+    );
+    let scheduled = good.replace(
+        "<IncludedObjectVersions>",
+        "<Schedule><Frequency>Daily</Frequency></Schedule><IncludedObjectVersions>",
+    );
+    let (status, body) = post(&emulator, "once-1", &scheduled, key).await;
+    assert_eq!(
+        (status, body.contains("<Code>MalformedXML</Code>")),
+        (400, true),
+        "{body}"
+    );
+    let (status, body) = post(&emulator, "once-1", &good, "not-the-key").await;
+    assert_eq!(
+        (status, body.contains("SignatureDoesNotMatch")),
+        (403, true),
+        "{body}"
+    );
+    assert_eq!(emulator.one_time_count(), 0);
+
+    let (status, body) = post(&emulator, "once-1", &good, key).await;
+    assert_eq!(status, 200, "{body}");
+    let job_id = cosinv::cos::xml::post_result_job_id(body.as_bytes()).expect("a JobId");
+    assert_eq!(
+        emulator.one_time_jobs("photos-1250000000")[0].job_id,
+        job_id
+    );
+    let (status, body) = post(&emulator, "once-1", &good, key).await;
+    assert_eq!(
+        (status, body.contains("DuplicateInventoryId")),
+        (409, true),
+        "{body}"
+    );
+    assert_eq!(emulator.one_time_count(), 1);
+}
