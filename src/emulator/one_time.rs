@@ -1,13 +1,12 @@
-//! One-time inventory jobs (POST Bucket inventory): what was submitted, so
-//! that an id used again is refused as COS refuses it.
+//! One-time inventory jobs (POST Bucket inventory) as the emulator
+//! received them, for tests to inspect; whether an id is a duplicate is
+//! the store's (kept in the state file).
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::model::InventoryConfiguration;
-
-const SECONDS_PER_DAY: u64 = 86_400;
 
 /// A one-time job as the emulator received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,37 +22,25 @@ pub struct OneTimeJob {
     pub submitted: u64,
 }
 
-/// Every one-time job submitted while the emulator runs.
+/// Every one-time job accepted since the emulator started.
 #[derive(Default)]
 pub(crate) struct OneTimeJobs {
     jobs: Mutex<Vec<OneTimeJob>>,
-    /// (bucket, id) → the index of its latest job.
-    latest: Mutex<HashMap<(String, String), usize>>,
+    next: AtomicU64,
 }
 
 impl OneTimeJobs {
-    /// Keeps `job` and answers its job id; `Err` (the earlier job's id)
-    /// when the same id was already submitted on the bucket that UTC day.
-    /// The emulator's jobs finish at once, so "before the earlier one
-    /// finished" never refuses beyond that.
-    pub(crate) fn submit(&self, mut job: OneTimeJob) -> Result<String, String> {
-        let key = (job.bucket.clone(), job.id.clone());
-        let mut jobs = self.jobs.lock();
-        let mut latest = self.latest.lock();
-        if let Some(&index) = latest.get(&key) {
-            let earlier = &jobs[index];
-            if earlier.submitted / SECONDS_PER_DAY == job.submitted / SECONDS_PER_DAY {
-                return Err(earlier.job_id.clone());
-            }
-        }
-        job.job_id = format!("{:016x}", 0x5eed_0000_0000_u64 + jobs.len() as u64);
-        let job_id = job.job_id.clone();
-        latest.insert(key, jobs.len());
-        jobs.push(job);
-        Ok(job_id)
+    /// A job id not answered before, across restarts too (the time leads).
+    pub(crate) fn next_job_id(&self, now: u64) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{now:x}{n:08x}")
     }
 
-    /// Every job submitted on `bucket`, oldest first.
+    pub(crate) fn keep(&self, job: OneTimeJob) {
+        self.jobs.lock().push(job);
+    }
+
+    /// Every job accepted on `bucket`, oldest first.
     pub(crate) fn on(&self, bucket: &str) -> Vec<OneTimeJob> {
         let jobs = self.jobs.lock();
         jobs.iter()
@@ -62,7 +49,7 @@ impl OneTimeJobs {
             .collect()
     }
 
-    /// How many jobs were submitted, on every bucket.
+    /// How many jobs were accepted, on every bucket.
     pub(crate) fn count(&self) -> usize {
         self.jobs.lock().len()
     }

@@ -13,7 +13,7 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::Received;
 use super::faults::Injected;
-use super::store::StoreError;
+use super::store::{OneTimeRecord, StoreError};
 use super::{COUNTERS_PATH, Inner};
 use crate::cos::error as code;
 use crate::cos::request::MAX_SERVICE_PAGE;
@@ -334,22 +334,32 @@ fn post(
         Ok(Some(_)) => return duplicate(inner, id, "a periodic inventory job has this id", path),
         Ok(None) => {}
     }
-    let job = super::one_time::OneTimeJob {
-        bucket: bucket.to_string(),
-        id: id.to_string(),
-        job_id: String::new(),
-        body: String::from_utf8_lossy(body).into_owned(),
-        config,
-        submitted: inner.now(),
+    let now = inner.now();
+    let job_id = inner.one_time.next_job_id(now);
+    let record = OneTimeRecord {
+        job_id: job_id.clone(),
+        submitted: now,
     };
-    match inner.one_time.submit(job) {
-        Ok(job_id) => {
+    match inner.store.submit_one_time(bucket, region, id, record) {
+        Err(_) => no_such_bucket(inner, bucket, path),
+        Ok(Err(earlier)) => {
+            let why = format!(
+                "a one-time job with this id was submitted today (job {})",
+                earlier.job_id
+            );
+            duplicate(inner, id, &why, path)
+        }
+        Ok(Ok(())) => {
+            inner.one_time.keep(super::one_time::OneTimeJob {
+                bucket: bucket.to_string(),
+                id: id.to_string(),
+                job_id: job_id.clone(),
+                body: String::from_utf8_lossy(body).into_owned(),
+                config,
+                submitted: now,
+            });
             let answer = xml::post_result_to_xml(&job_id);
             respond(inner, StatusCode::OK, Bytes::from(answer))
-        }
-        Err(earlier) => {
-            let why = format!("a one-time job with this id was submitted today (job {earlier})");
-            duplicate(inner, id, &why, path)
         }
     }
 }

@@ -47,7 +47,7 @@ async fn run_now_posts_one_time_jobs_refuses_a_suffix_used_again_and_dry_runs_se
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), BUCKETS, 1);
     let emulator = emulator(Faults {
-        rate_limit: Some(800.0),
+        rate_limit: Some(300.0),
         seed: 21,
         ..Faults::default()
     })
@@ -356,4 +356,37 @@ async fn the_emulator_checks_one_time_bodies_signatures_and_duplicates() {
         "{body}"
     );
     assert_eq!(emulator.one_time_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_keeps_one_time_ids_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    let sandbox_run = |report: &str| {
+        let report = dir.path().join(report);
+        let args = [
+            examples.join("org.yaml").to_str().unwrap().to_string(),
+            examples.join("fleet.csv").to_str().unwrap().to_string(),
+            "--sandbox".into(),
+            "--id-suffix".into(),
+            "s1".into(),
+            "--report".into(),
+            report.to_str().unwrap().to_string(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        subcommand(dir.path(), "run-now", &args)
+    };
+    let first = run(sandbox_run("first.csv")).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let rows = read_report(&dir.path().join("first.csv"));
+    assert!(rows.len() > 50 && rows.iter().all(|row| row["outcome"] == "applied"));
+    let again = run(sandbox_run("again.csv")).await;
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    let again = read_report(&dir.path().join("again.csv"));
+    assert_eq!(again.len(), rows.len());
+    assert!(
+        again
+            .iter()
+            .all(|row| row["error_code"] == "DuplicateInventoryId")
+    );
 }
