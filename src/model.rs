@@ -72,6 +72,43 @@ pub fn is_cos_region(region: &str) -> bool {
     COS_REGIONS.binary_search(&region).is_ok()
 }
 
+/// Refuses a finance-cloud region (`-fsi`): COS's inventory overview
+/// (<https://cloud.tencent.com/document/product/436/33702>) says inventories
+/// are not supported there, so a job there could only fail at COS.
+pub fn check_inventory_region(field: &'static str, region: &Region) -> Result<(), InvalidField> {
+    if region.as_str().ends_with("-fsi") {
+        return Err(InvalidField::new(
+            field,
+            format!(
+                "{region} is a finance-cloud region, where COS offers no inventory \
+                 (cloud.tencent.com/document/product/436/33702)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a destination outside the source bucket's region: COS delivers
+/// inventory reports only to a bucket in the source's region (the console
+/// guide, <https://cloud.tencent.com/document/product/436/30624>).
+pub fn check_same_region(
+    bucket: &BucketName,
+    region: &Region,
+    destination: &Region,
+) -> Result<(), InvalidField> {
+    if region != destination {
+        return Err(InvalidField::new(
+            "destination.region",
+            format!(
+                "the destination is in {destination} but bucket {bucket} is in {region}; COS \
+                 delivers inventory reports only to a bucket in the source bucket's region \
+                 (cloud.tencent.com/document/product/436/30624)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Which well-formed regions a manifest may name: COS's known ones, plus
 /// those the operator allows explicitly (a region COS opened after this
 /// release), or any at all.

@@ -138,16 +138,19 @@ pub enum Action {
     Unchanged,
     /// Live state was not read (`--no-refresh`): the job is put blind.
     Put,
+    /// A one-time inventory of the job (`cosinv run-now`, POST).
+    RunNow,
 }
 
 impl Action {
     /// Every action, in the order the help and the docs list them.
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Create,
         Action::Update,
         Action::Delete,
         Action::Unchanged,
         Action::Put,
+        Action::RunNow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -157,6 +160,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Unchanged => "none",
             Action::Put => "put",
+            Action::RunNow => "run-now",
         }
     }
 }
@@ -614,6 +618,7 @@ mod tests {
             Action::Delete => 2,
             Action::Unchanged => 3,
             Action::Put => 4,
+            Action::RunNow => 5,
         };
         for (place, action) in Action::ALL.into_iter().enumerate() {
             assert_eq!(action_place(action), place, "{action:?}");

@@ -1,10 +1,7 @@
-//! `cosinv apply`: refuses what cannot work together before anything
-//! runs, turns the flags into [`RunSettings`] and runs the library's
-//! apply pipeline ([`crate::run::apply`]) with the terminal as its
-//! observer; answers its questions (the run lock, signals, the `--prune`
-//! confirmation on the terminal unless `--yes`), then prints the summary
-//! and turns the result into an exit code a cron job can act on (see
-//! [`exit`]).
+//! `cosinv apply` (and run-now's run): refuses what cannot work together,
+//! runs the library's [`Pipeline`] with the terminal as its observer,
+//! answers its questions (the run lock, signals, `--prune`'s confirmation
+//! unless `--yes`), prints the summary and returns an [`exit`] code.
 
 use futures_util::future::LocalBoxFuture;
 
@@ -14,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::args::{ApplyArgs, LogFormat, OutputFormat};
+use super::args::{ApplyArgs, LogFormat, OutputFormat, RunArgs};
 use super::connect;
 use super::exit;
 use super::lock;
@@ -30,11 +27,12 @@ use crate::plan::reconcile::PruneRule;
 use crate::run::error::RunError;
 use crate::run::lock::RunLock;
 use crate::run::observe::{Caller, CallerError, Deletion};
+use crate::run::run_now::Pipeline;
 use crate::run::settings::{ReportTo, RunSettings, StopTokens};
 
-/// Why `apply` could not run.
+/// Why `apply` (or `run-now`) could not run.
 #[derive(Debug, thiserror::Error)]
-enum ApplyError {
+pub(super) enum ApplyError {
     #[error("{}", connect::run_message(.0))]
     Run(#[from] RunError),
     #[error("cannot start the async runtime: {0}")]
@@ -58,23 +56,35 @@ enum ApplyError {
 
 /// `cosinv apply`: the exit code.
 pub fn run(args: &ApplyArgs) -> u8 {
+    run_pipeline(&args.run, Some(args), Pipeline::Apply)
+}
+
+/// What apply's own flags refuse before anything runs.
+fn refusal(args: &ApplyArgs) -> Option<ApplyError> {
+    let (dry_run, prune) = (args.run.dry_run, args.reconcile.prune);
+    let unasked = prune && !dry_run && !args.yes && !std::io::stdin().is_terminal();
+    let offline = (args.check_destinations && dry_run).then_some(ApplyError::CheckOffline);
+    offline.or(unasked.then_some(ApplyError::PruneNeedsConfirmation))
+}
+
+/// Runs `pipeline` (with apply's own flags, for apply); the exit code.
+pub(super) fn run_pipeline(args: &RunArgs, apply: Option<&ApplyArgs>, pipeline: Pipeline) -> u8 {
     let log = Log::new(args.log_format);
-    let deletes = args.reconcile.prune && !args.dry_run;
     let claims = stdout_claims(args);
+    let command = pipeline.command();
     let outcome = if claims.len() > 1 {
         Err(ApplyError::StdoutShared(claims.join(" and ")))
-    } else if args.check_destinations && args.dry_run {
-        Err(ApplyError::CheckOffline)
-    } else if deletes && !args.yes && !std::io::stdin().is_terminal() {
-        Err(ApplyError::PruneNeedsConfirmation)
+    } else if let Some(refused) = apply.and_then(refusal) {
+        Err(refused)
     } else {
-        runtime::block_on(apply(args, &log)).unwrap_or_else(|err| Err(ApplyError::Runtime(err)))
+        let run = run_async(args, &log, pipeline, apply);
+        runtime::block_on(run).unwrap_or_else(|err| Err(ApplyError::Runtime(err)))
     };
     match outcome {
         Ok(code) => code,
-        Err(ApplyError::Run(RunError::Manifest(errors))) => problems(&log, &errors),
+        Err(ApplyError::Run(RunError::Manifest(errors))) => problems(&log, &errors, command),
         Err(err) => {
-            log.error(&format!("cosinv apply: {err}"));
+            log.error(&format!("cosinv {command}: {err}"));
             match err {
                 // The run itself broke: the report says how far it got.
                 ApplyError::Run(RunError::Execute(_)) => exit::JOBS_FAILED,
@@ -86,13 +96,13 @@ pub fn run(args: &ApplyArgs) -> u8 {
 
 /// `--report -`: the report on standard output (progress and the summary
 /// stay on stderr).
-fn writes_report_to_stdout(args: &ApplyArgs) -> bool {
+fn writes_report_to_stdout(args: &RunArgs) -> bool {
     args.report.as_deref() == Some(Path::new("-"))
 }
 
 /// What wants this process's standard output; each may have it only
 /// alone, refused together before anything runs.
-fn stdout_claims(args: &ApplyArgs) -> Vec<&'static str> {
+fn stdout_claims(args: &RunArgs) -> Vec<&'static str> {
     let mut claims = Vec::new();
     if writes_report_to_stdout(args) {
         claims.push("--report -");
@@ -104,57 +114,64 @@ fn stdout_claims(args: &ApplyArgs) -> Vec<&'static str> {
 }
 
 /// Every manifest problem, then a count; exit code 2.
-fn problems(log: &Log, errors: &ManifestErrors) -> u8 {
+fn problems(log: &Log, errors: &ManifestErrors, command: &str) -> u8 {
     if log.format() == LogFormat::Text {
-        return print_problems("apply", errors, "; nothing was sent");
+        return print_problems(command, errors, "; nothing was sent");
     }
     for problem in &errors.problems {
         log.error(&with_flag_hint(problem));
     }
-    log.error(&format!("cosinv apply: {errors}; nothing was sent"));
+    log.error(&format!("cosinv {command}: {errors}; nothing was sent"));
     exit::USAGE
 }
 
-/// The run the flags ask for.
-fn settings(args: &ApplyArgs) -> RunSettings {
+/// The run the flags ask for; without apply's own, no refresh, prune or
+/// destination check.
+fn settings(args: &RunArgs, command: &'static str, apply: Option<&ApplyArgs>) -> RunSettings {
     let report = match &args.report {
         _ if writes_report_to_stdout(args) => ReportTo::Stdout,
         Some(path) => ReportTo::File(path.clone()),
         None => ReportTo::Default,
     };
     RunSettings {
-        command: "apply",
+        command,
         files: args.files.clone(),
         read: args.read.options(),
         connect: connect::settings(&args.connect),
         shard: args.shard,
         from_report: args.from_report.clone(),
         allow_changed_manifests: args.allow_changed_manifests,
-        refresh: args.reconcile.refreshes(),
+        refresh: apply.is_some_and(|apply| apply.reconcile.refreshes()),
         prune: PruneRule {
-            enabled: args.reconcile.prune,
-            prefix: args.reconcile.prune_prefix.clone(),
+            enabled: apply.is_some_and(|apply| apply.reconcile.prune),
+            prefix: apply.and_then(|apply| apply.reconcile.prune_prefix.clone()),
         },
         dry_run: args.dry_run,
-        check_destinations: args.check_destinations,
+        check_destinations: apply.is_some_and(|apply| apply.check_destinations),
         report,
         offline_reason: "--dry-run sends nothing, GET Service included".into(),
         stop: StopTokens::default(),
     }
 }
 
-async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
-    let settings = settings(args);
+async fn run_async(
+    args: &RunArgs,
+    log: &Log,
+    pipeline: Pipeline,
+    apply: Option<&ApplyArgs>,
+) -> Result<u8, ApplyError> {
+    let settings = settings(args, pipeline.command(), apply);
     let bar = args.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     let terminal = Terminal::new(log, &args.display, bar);
     let mut caller = Questions {
         args,
+        yes: apply.is_some_and(|apply| apply.yes),
         log,
         stop: settings.stop.clone(),
         lock: None,
         signal: Arc::default(),
     };
-    let executed = crate::run::apply::apply(&settings, &terminal, &mut caller).await;
+    let executed = pipeline.run(&settings, &terminal, &mut caller).await;
     let signal = caller.signal.load(Ordering::Relaxed);
     let mut executed = match executed {
         // Ctrl-C at the question: nothing was sent, no file was left.
@@ -166,7 +183,7 @@ async fn apply(args: &ApplyArgs, log: &Log) -> Result<u8, ApplyError> {
     };
     let code = summary::exit_code(&executed.result, signal);
     if let Err(err) = executed.finish(summary::interruption(signal), code) {
-        log.error(&format!("cosinv apply: {err}"));
+        log.error(&format!("cosinv {}: {err}", settings.command));
     }
     let (result, plan, record) = (&executed.result, &executed.plan, &executed.record);
     for line in crate::run::summary::lines(result, plan, record, summary::stopped_line) {
@@ -196,7 +213,9 @@ impl Questions<'_> {
 
 /// What the run asks the command line.
 struct Questions<'a> {
-    args: &'a ApplyArgs,
+    args: &'a RunArgs,
+    /// `--yes`: delete without asking.
+    yes: bool,
     log: &'a Log,
     stop: StopTokens,
     /// Held until the run ends; none for a dry run or a sandbox (they
@@ -222,7 +241,7 @@ impl Caller for Questions<'_> {
     /// counts while the question waits: it is a "no".
     fn confirm_deletes<'a>(&'a mut self, deletes: &'a [Deletion]) -> LocalBoxFuture<'a, bool> {
         Box::pin(async move {
-            if self.args.yes {
+            if self.yes {
                 return true;
             }
             self.show_deletes(deletes);

@@ -60,6 +60,9 @@ pub enum Command {
         after_long_help = help::apply_after_long_help()
     )]
     Apply(ApplyArgs),
+    /// Start a one-time inventory (POST) per planned job, now; write a report CSV
+    #[command(after_help = help::run_now_after_help())]
+    RunNow(RunNowArgs),
     /// Run a local COS-compatible server for tests and rehearsals
     #[command(after_help = help::emulate_after_help())]
     Emulate(EmulateArgs),
@@ -184,6 +187,30 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// Delete without asking: the answer to --prune's confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
+    #[arg(long)]
+    pub check_destinations: bool,
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunNowArgs {
+    /// The one-time ids' suffix: <job id>-SUFFIX [default: the run's start, UTC, yyyymmddTHHMMSS]
+    #[arg(long, value_name = "SUFFIX")]
+    pub id_suffix: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What apply and run-now share: manifests, selection, report, connection, output.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -202,16 +229,8 @@ pub struct ApplyArgs {
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Delete without asking: the answer to --prune's confirmation
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
-    #[arg(long)]
-    pub check_destinations: bool,
     #[command(flatten)]
     pub read: ReadArgs,
-    #[command(flatten)]
-    pub reconcile: ReconcileArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// At the end, print one JSON document about the run on stdout (schema in docs/operations.md)

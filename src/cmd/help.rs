@@ -89,6 +89,11 @@ Credentials: COS_SECRET_ID/COS_SECRET_KEY (+ COS_SECURITY_TOKEN), the profile fi
 OIDC role, the CVM instance role, in that order; -v says which. --help lists every variable
 and the report's columns.";
 
+const RUN_NOW_EXAMPLES: &str = "\
+Examples:
+  cosinv run-now manifests/org.yaml manifests/fleet.csv --sandbox
+  cosinv run-now manifests/org.yaml --shard 0/4 --id-suffix audit-2026q4";
+
 const EMULATE_EXAMPLES: &str = "\
 Examples:
   cosinv emulate --listen 127.0.0.1:9000 --state rehearsal.json
@@ -140,6 +145,7 @@ fn action_meaning(action: Action) -> &'static str {
         Action::Delete => "a live id the manifests do not list (--prune)",
         Action::Unchanged => "the id is on the bucket and means the same: nothing is sent",
         Action::Put => "put blind: live state was not read (--no-refresh)",
+        Action::RunNow => "a one-time inventory (run-now); its JobId in the message",
     }
 }
 
@@ -344,6 +350,11 @@ pub fn apply_after_long_help() -> String {
         apply_codes(),
         report_columns()
     )
+}
+
+/// `cosinv run-now --help`: its codes are apply's.
+pub fn run_now_after_help() -> String {
+    format!("{RUN_NOW_EXAMPLES}\n\n{}", apply_codes())
 }
 
 pub fn emulate_after_help() -> String {

@@ -26,6 +26,7 @@ pub mod log;
 pub mod man;
 pub mod plan;
 pub mod progress;
+pub mod run_now;
 pub mod runtime;
 pub mod signals;
 pub mod summary;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(args) => plan::run(&args),
         Command::Buckets(args) => buckets::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::RunNow(args) => run_now::run(&args),
         Command::Emulate(args) => emulate::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),

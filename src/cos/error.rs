@@ -31,6 +31,16 @@ pub const NO_SUCH_INVENTORY_CONFIGURATION: &str = "NoSuchInventoryConfiguration"
 /// The credentials may not act on this bucket; also what COS answers an
 /// expired signature with ("Request has expired").
 pub const ACCESS_DENIED: &str = "AccessDenied";
+/// POST Bucket inventory refused an id as a duplicate: equal to a periodic
+/// job's, or a one-time job already submitted (that day, or still
+/// running). A guess: the pages do not name the code; the Python SDK's
+/// tests catch this name, so it is the likeliest. Its status is a guess
+/// too (409, as for COS's other "already exists" answers); the classifier
+/// keys on the code, so a different status would not change what a run
+/// does with it.
+pub const DUPLICATE_INVENTORY_ID: &str = "DuplicateInventoryId";
+/// A body COS cannot read, or with elements the call does not allow.
+pub const MALFORMED_XML: &str = "MalformedXML";
 /// COS's message when a signature's window has ended.
 pub const REQUEST_EXPIRED_MESSAGE: &str = "Request has expired";
 

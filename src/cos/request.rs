@@ -14,7 +14,7 @@ use md5::{Digest, Md5};
 use super::sign::{self, KeyTime, SignableRequest};
 use super::xml;
 use crate::credentials::Credentials;
-use crate::model::{BucketName, InventoryConfiguration, Region};
+use crate::model::{BucketName, InventoryConfiguration, InventoryId, Region};
 
 /// Seconds a signature starts before "now", to absorb clock skew (as the
 /// official SDKs do).
@@ -47,6 +47,8 @@ pub const MAX_SERVICE_PAGE: u32 = 2000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Put,
+    /// POST Bucket inventory: a one-time inventory job.
+    Post,
     Get,
     Delete,
     List,
@@ -63,6 +65,7 @@ impl Operation {
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Put => "PUT Bucket inventory",
+            Operation::Post => "POST Bucket inventory",
             Operation::Get => "GET Bucket inventory",
             Operation::Delete => "DELETE Bucket inventory",
             Operation::List => "List Bucket inventory",
@@ -95,6 +98,30 @@ impl InventoryRequest {
             operation: Operation::Put,
             host: bucket_host(bucket, region),
             params: id_params(config.id.as_str()),
+            headers: vec![
+                ("content-type", "application/xml".to_string()),
+                ("content-md5", md5),
+                ("content-length", body.len().to_string()),
+            ],
+            body,
+        }
+    }
+
+    /// `POST /?inventory&id=ID`: a one-time inventory of `config`'s
+    /// settings under `id`, whose body has no `IsEnabled` and no
+    /// `Schedule` (COS refuses both there).
+    pub fn post(
+        bucket: &BucketName,
+        region: &Region,
+        config: &InventoryConfiguration,
+        id: &InventoryId,
+    ) -> Self {
+        let body = Bytes::from(xml::one_time_configuration_to_xml(config, id));
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        InventoryRequest {
+            operation: Operation::Post,
+            host: bucket_host(bucket, region),
+            params: id_params(id.as_str()),
             headers: vec![
                 ("content-type", "application/xml".to_string()),
                 ("content-md5", md5),
@@ -188,6 +215,7 @@ impl InventoryRequest {
                 reqwest::Method::GET
             }
             Operation::Delete => reqwest::Method::DELETE,
+            Operation::Post => reqwest::Method::POST,
         }
     }
 
@@ -198,6 +226,7 @@ impl InventoryRequest {
                 "GET"
             }
             Operation::Delete => "DELETE",
+            Operation::Post => "POST",
         }
     }
 
@@ -281,6 +310,45 @@ mod tests {
 
     fn names(headers: &[(&'static str, String)]) -> Vec<&'static str> {
         headers.iter().map(|(name, _)| *name).collect()
+    }
+
+    #[test]
+    fn post_is_a_signed_post_whose_body_has_no_schedule_and_no_switch() {
+        let (bucket, region) = bucket();
+        let id = InventoryId::parse("list1-20261207T020000").unwrap();
+        let request = InventoryRequest::post(&bucket, &region, &sample(), &id);
+        assert_eq!(request.method(), reqwest::Method::POST);
+        assert_eq!(request.query(), "inventory&id=list1-20261207T020000");
+        assert_eq!(
+            request.host,
+            "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
+        );
+        let creds = Credentials::new("AKIDtest", "key", None);
+        let headers = request.signed_headers(&creds, 1_700_000_000);
+        let names = names(&headers);
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "content-md5",
+                "content-length",
+                "host",
+                "authorization"
+            ]
+        );
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&request.body));
+        assert_eq!(headers[1].1, md5);
+        let body = std::str::from_utf8(&request.body).unwrap();
+        assert!(
+            !body.contains("IsEnabled") && !body.contains("Schedule"),
+            "{body}"
+        );
+        assert!(body.contains("<Id>list1-20261207T020000</Id>"), "{body}");
+        assert!(body.contains("<Destination>") && body.contains("<IncludedObjectVersions>"));
+        let authorization = &headers[4].1;
+        assert!(
+            authorization.contains("q-header-list=content-length;content-md5;content-type;host")
+        );
     }
 
     #[test]

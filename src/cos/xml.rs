@@ -463,6 +463,72 @@ pub fn configuration_to_xml(config: &InventoryConfiguration) -> String {
     out
 }
 
+/// The body of POST Bucket inventory: `config` under `id`, without
+/// `IsEnabled` and `Schedule` (a one-time job has neither).
+pub fn one_time_configuration_to_xml(config: &InventoryConfiguration, id: &InventoryId) -> String {
+    let mut out = String::with_capacity(640);
+    out.push_str(XML_DECLARATION);
+    write_body(&mut out, config, Some(id));
+    out
+}
+
+/// What POST Bucket inventory answers: the job's id in newer pages'
+/// `<PostInventoryResult><JobId>`, nothing in older ones (an empty 200).
+/// `None` for an empty body or one without a `JobId`; the id printable.
+pub fn post_result_job_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct WirePostResult {
+        #[serde(default)]
+        job_id: Option<String>,
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let wire: WirePostResult =
+        from_xml("POST Bucket inventory result", body, POST_RESULT_ROOT).ok()?;
+    wire.job_id
+        .map(|id| printable(id.trim()))
+        .filter(|id| !id.is_empty())
+}
+
+const POST_RESULT_ROOT: &str = "PostInventoryResult";
+
+/// `<PostInventoryResult><JobId>…</JobId></PostInventoryResult>`.
+pub fn post_result_to_xml(job_id: &str) -> String {
+    let mut out = String::from(XML_DECLARATION);
+    out.push_str("<PostInventoryResult>");
+    push_element(&mut out, "JobId", job_id);
+    out.push_str("</PostInventoryResult>");
+    out
+}
+
+/// Reads a POST Bucket inventory body: the configuration of a one-time
+/// job. `IsEnabled` and `Schedule` are refused, as COS refuses them; the
+/// rest is read by the periodic reader, with both stood in, so a one-time
+/// body is held to the same rules as a PUT body.
+pub fn one_time_configuration_from_xml(body: &[u8]) -> Result<InventoryConfiguration, XmlError> {
+    let document = "one-time InventoryConfiguration";
+    let text = std::str::from_utf8(body)
+        .map_err(|_| malformed(document, body, "the body is not UTF-8"))?;
+    for refused in ["<IsEnabled", "<Schedule"] {
+        if text.contains(refused) {
+            let why = format!("{}> is not allowed in a one-time inventory", &refused);
+            return Err(malformed(document, body, why));
+        }
+    }
+    let Some(at) = text.find("</Id>") else {
+        return Err(malformed(document, body, "no <Id>"));
+    };
+    let at = at + "</Id>".len();
+    let stood_in = format!(
+        "{}<IsEnabled>true</IsEnabled><Schedule><Frequency>Daily</Frequency></Schedule>{}",
+        &text[..at],
+        &text[at..]
+    );
+    configuration_from_xml(stood_in.as_bytes())
+}
+
 /// `<Name>text</Name>`, the text escaped.
 fn push_element(out: &mut String, name: &str, text: &str) {
     out.push('<');
@@ -492,14 +558,22 @@ fn push_escaped(out: &mut String, text: &str) {
 }
 
 fn write_configuration(out: &mut String, config: &InventoryConfiguration) {
+    write_body(out, config, None);
+}
+
+/// The configuration; with `one_time`, under that id and without
+/// `IsEnabled` and `Schedule` (POST Bucket inventory's body).
+fn write_body(out: &mut String, config: &InventoryConfiguration, one_time: Option<&InventoryId>) {
     use std::fmt::Write as _;
     out.push_str("<InventoryConfiguration>");
-    push_element(out, "Id", config.id.as_str());
-    push_element(
-        out,
-        "IsEnabled",
-        if config.enabled { "true" } else { "false" },
-    );
+    push_element(out, "Id", one_time.unwrap_or(&config.id).as_str());
+    if one_time.is_none() {
+        push_element(
+            out,
+            "IsEnabled",
+            if config.enabled { "true" } else { "false" },
+        );
+    }
     let destination = &config.destination;
     out.push_str("<Destination><COSBucketDestination>");
     push_element(out, "Format", destination.format.as_str());
@@ -513,12 +587,15 @@ fn write_configuration(out: &mut String, config: &InventoryConfiguration) {
     if destination.sse_cos {
         out.push_str("<Encryption><SSE-COS></SSE-COS></Encryption>");
     }
-    out.push_str("</COSBucketDestination></Destination><Schedule>");
-    push_element(out, "Frequency", config.frequency.as_str());
-    if let Some(day) = config.monthly_date {
-        let _ = write!(out, "<MonthlyDate>{day}</MonthlyDate>");
+    out.push_str("</COSBucketDestination></Destination>");
+    if one_time.is_none() {
+        out.push_str("<Schedule>");
+        push_element(out, "Frequency", config.frequency.as_str());
+        if let Some(day) = config.monthly_date {
+            let _ = write!(out, "<MonthlyDate>{day}</MonthlyDate>");
+        }
+        out.push_str("</Schedule>");
     }
-    out.push_str("</Schedule>");
     if let Some(filter) = &config.filter {
         write_filter(out, filter);
     }
@@ -867,6 +944,37 @@ pub fn bucket_list_from_xml(body: &[u8]) -> Result<Vec<BucketEntry>, XmlError> {
 mod tests {
     use super::*;
     use crate::model::tests::sample;
+
+    #[test]
+    fn a_one_time_body_reads_back_and_refuses_a_schedule_or_a_switch() {
+        let id = InventoryId::parse("list1-once").unwrap();
+        let body = one_time_configuration_to_xml(&sample(), &id);
+        let read = one_time_configuration_from_xml(body.as_bytes()).unwrap();
+        assert_eq!(read.id, id);
+        assert_eq!(read.destination, sample().destination);
+        assert_eq!(read.optional_fields, sample().optional_fields);
+        let periodic = configuration_to_xml(&sample());
+        assert!(one_time_configuration_from_xml(periodic.as_bytes()).is_err());
+        let switched = body.replace("<Destination>", "<IsEnabled>true</IsEnabled><Destination>");
+        assert!(one_time_configuration_from_xml(switched.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_post_answer_is_read_in_both_forms() {
+        assert_eq!(post_result_job_id(b""), None);
+        assert_eq!(post_result_job_id(b"  \n"), None);
+        let newer = post_result_to_xml("job-123");
+        assert_eq!(
+            post_result_job_id(newer.as_bytes()).as_deref(),
+            Some("job-123")
+        );
+        let bare = b"<PostInventoryResult><JobId>\x1b[31mx</JobId></PostInventoryResult>";
+        assert_eq!(
+            post_result_job_id(bare).as_deref(),
+            Some(printable("\x1b[31mx").as_str())
+        );
+        assert_eq!(post_result_job_id(b"<PostInventoryResult/>"), None);
+    }
     use crate::model::{
         BucketName, Destination, Format, Frequency, IncludedObjectVersions, MonthDay, Region,
     };

@@ -24,6 +24,7 @@ pub mod auth;
 mod faults;
 pub mod files;
 mod metadata;
+mod one_time;
 mod service;
 mod store;
 mod sts;
@@ -50,6 +51,7 @@ use crate::model::InventoryConfiguration;
 
 pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};
 pub use metadata::METADATA_PATH;
+pub use one_time::OneTimeJob;
 pub use sts::{RoleConfig, STS_PATH};
 pub use tls::{TlsIdentity, TlsSetupError};
 
@@ -193,6 +195,8 @@ pub(crate) struct Inner {
     roles: sts::Roles,
     /// The most buckets one GET Service page holds, whatever `max-keys`.
     max_buckets_per_page: AtomicUsize,
+    /// One-time inventory jobs submitted (kept in memory only).
+    one_time: one_time::OneTimeJobs,
 }
 
 impl Inner {
@@ -321,6 +325,7 @@ impl Emulator {
             save_error: Mutex::new(None),
             roles: sts::Roles::default(),
             max_buckets_per_page: AtomicUsize::new(crate::cos::request::MAX_SERVICE_PAGE as usize),
+            one_time: one_time::OneTimeJobs::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), tls.clone()));
         let saver = inner
@@ -396,6 +401,14 @@ impl Emulator {
     /// How many inventory configurations it holds, on how many buckets.
     pub fn holds(&self) -> (usize, usize) {
         self.inner.store.totals()
+    }
+    /// The one-time inventory jobs submitted on `bucket`, oldest first.
+    pub fn one_time_jobs(&self, bucket: &str) -> Vec<OneTimeJob> {
+        self.inner.one_time.on(bucket)
+    }
+    /// How many one-time inventory jobs were submitted, on every bucket.
+    pub fn one_time_count(&self) -> usize {
+        self.inner.one_time.count()
     }
     /// Every inventory id on `bucket`, sorted, raw ones included.
     pub fn inventory_ids(&self, bucket: &str) -> Vec<String> {

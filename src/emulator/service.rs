@@ -13,8 +13,9 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::Received;
 use super::faults::Injected;
-use super::store::StoreError;
+use super::store::{OneTimeRecord, StoreError};
 use super::{COUNTERS_PATH, Inner};
+use crate::cos::error as code;
 use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::cos::xml::{self, CosErrorBody, XmlError};
 use crate::model::{BucketName, InventoryConfiguration};
@@ -250,10 +251,11 @@ fn dispatch(
     let id = param(request.query, "id");
     match (request.method, id) {
         ("PUT", Some(id)) => put(inner, request, bucket, region, id, body),
+        ("POST", Some(id)) => post(inner, request, bucket, region, id, body),
         ("GET", Some(id)) => get(inner, bucket, region, id, path),
         ("DELETE", Some(id)) => delete(inner, bucket, region, id, path),
         ("GET", None) => list(inner, request, bucket, region),
-        ("PUT" | "DELETE", None) => error(
+        ("PUT" | "POST" | "DELETE", None) => error(
             inner,
             400,
             "InvalidArgument",
@@ -308,6 +310,88 @@ fn put(
         ),
         Err(StoreError::NoSuchBucket) => no_such_bucket(inner, bucket, path),
     }
+}
+
+/// POST Bucket inventory: a one-time job, refused as a duplicate when its
+/// id is a periodic configuration's on the bucket or was already
+/// submitted there that day.
+fn post(
+    inner: &Inner,
+    request: &Received<'_>,
+    bucket: &str,
+    region: Option<&str>,
+    id: &str,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let path = request.path;
+    let config = check_digest(request, body).and_then(|()| one_time_configuration_for(id, body));
+    let config = match config {
+        Ok(config) => config,
+        Err(refused) => return error(inner, refused.status, refused.code, &refused.message, path),
+    };
+    match inner.store.get(bucket, region, id) {
+        Err(_) => return no_such_bucket(inner, bucket, path),
+        Ok(Some(_)) => return duplicate(inner, id, "a periodic inventory job has this id", path),
+        Ok(None) => {}
+    }
+    let now = inner.now();
+    let job_id = inner.one_time.next_job_id(now);
+    let record = OneTimeRecord {
+        job_id: job_id.clone(),
+        submitted: now,
+    };
+    match inner.store.submit_one_time(bucket, region, id, record) {
+        Err(_) => no_such_bucket(inner, bucket, path),
+        Ok(Err(earlier)) => {
+            let why = format!(
+                "a one-time job with this id was submitted today (job {})",
+                earlier.job_id
+            );
+            duplicate(inner, id, &why, path)
+        }
+        Ok(Ok(())) => {
+            inner.one_time.keep(super::one_time::OneTimeJob {
+                bucket: bucket.to_string(),
+                id: id.to_string(),
+                job_id: job_id.clone(),
+                body: String::from_utf8_lossy(body).into_owned(),
+                config,
+                submitted: now,
+            });
+            let answer = xml::post_result_to_xml(&job_id);
+            respond(inner, StatusCode::OK, Bytes::from(answer))
+        }
+    }
+}
+
+/// COS's answer to an id used again (its code and status are guesses:
+/// see [`crate::cos::error::DUPLICATE_INVENTORY_ID`]).
+fn duplicate(inner: &Inner, id: &str, why: &str, path: &str) -> Response<Full<Bytes>> {
+    let message = format!("the inventory id {id:?} is a duplicate: {why}");
+    error(inner, 409, code::DUPLICATE_INVENTORY_ID, &message, path)
+}
+
+/// A one-time body: no `IsEnabled`, no `Schedule` (a malformed body to
+/// COS), and otherwise held to the periodic rules.
+fn one_time_configuration_for(id: &str, body: &[u8]) -> Result<InventoryConfiguration, Rejection> {
+    let config = xml::one_time_configuration_from_xml(body).map_err(|err| match err {
+        XmlError::Malformed { reason, .. } => reject(
+            400,
+            code::MALFORMED_XML,
+            format!("the XML you provided was not well-formed or did not validate: {reason}"),
+        ),
+        invalid @ XmlError::Invalid { .. } => reject(400, "InvalidArgument", invalid.to_string()),
+    })?;
+    let problems = config.validate();
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(reject(400, "InvalidArgument", text.join("; ")));
+    }
+    if config.id.as_str() != id {
+        let message = format!("the id parameter {id:?} differs from the <Id> in the body");
+        return Err(reject(400, "InvalidArgument", message));
+    }
+    Ok(config)
 }
 
 /// COS requires `Content-MD5` on PUT Bucket inventory, and checks it.

@@ -49,6 +49,17 @@ struct BucketState {
     policy: Option<String>,
     /// The prefix kept last, shared by the next configuration that has it.
     last_prefix: Option<Arc<str>>,
+    /// One-time jobs (POST) by id: the latest submitted under each, kept
+    /// in the state file so that a rerun with the same ids is refused.
+    one_time: BTreeMap<String, OneTimeRecord>,
+}
+
+/// The latest one-time job submitted under an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct OneTimeRecord {
+    pub job_id: String,
+    /// Unix seconds, the emulator's clock.
+    pub submitted: u64,
 }
 
 /// A configuration as kept.
@@ -131,6 +142,8 @@ struct StoredBucket {
     inventory: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    one_time: BTreeMap<String, OneTimeRecord>,
 }
 
 impl Store {
@@ -280,6 +293,34 @@ impl Store {
         self.with_bucket(bucket, region, |state| {
             state.configurations.get(id).map(|kept| kept.stored(id))
         })
+    }
+
+    /// Records a one-time job under `id`, or (`Ok(Err)`) the job already
+    /// submitted under it on the same UTC day, which makes this one a
+    /// duplicate. The emulator's jobs finish at once, so "before the
+    /// earlier one finished" refuses nothing more.
+    pub(crate) fn submit_one_time(
+        &self,
+        bucket: &str,
+        region: Option<&str>,
+        id: &str,
+        record: OneTimeRecord,
+    ) -> Result<Result<(), OneTimeRecord>, StoreError> {
+        const DAY: u64 = 86_400;
+        let submitted = self.with_bucket(bucket, region, |state| {
+            match state.one_time.get(id) {
+                Some(earlier) if earlier.submitted / DAY == record.submitted / DAY => {
+                    return Err(earlier.clone());
+                }
+                _ => {}
+            }
+            state.one_time.insert(id.to_string(), record);
+            Ok(())
+        })?;
+        if submitted.is_ok() {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        Ok(submitted)
     }
 
     /// True when something was deleted.
@@ -490,6 +531,7 @@ impl Store {
                 .map(|(id, kept)| kept.stored(id).element())
                 .collect(),
             policy: state.policy.clone(),
+            one_time: state.one_time.clone(),
             name,
         })
     }
@@ -538,6 +580,7 @@ fn load(path: &Path, store: &Store, map: &mut HashMap<String, BucketState>) -> s
         if bucket.policy.is_some() {
             entry.policy = bucket.policy.clone();
         }
+        entry.one_time = bucket.one_time;
         for document in bucket.inventory {
             let (id, stored) = stored_from(&document)
                 .map_err(|err| invalid(format!("bucket {}: {err}", bucket.name)))?;

@@ -325,17 +325,31 @@ async fn put_job<T: Transport>(
     let Some(transport) = transport else {
         return rows::dry_run(job, rows::action(action));
     };
-    let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
+    let (request, id) = match action {
+        JobAction::RunNow(id) => {
+            let config = job.config();
+            let request = InventoryRequest::post(job.bucket(), job.region(), &config, id);
+            (request, id.as_str())
+        }
+        _ => {
+            let request = InventoryRequest::put(job.bucket(), job.region(), &job.config());
+            (request, job.id().as_str())
+        }
+    };
     let subject = Subject {
         bucket: Some(job.bucket()),
-        id: job.id().as_str(),
+        id,
         slot: shared.slots.get(index),
     };
     let ended = shared
         .sender
         .send(transport, subject, &request, bucket_skip, index as u64)
         .await;
-    rows::ended(&target, &ended, Outcome::Applied)
+    let mut row = rows::ended(&target, &ended, Outcome::Applied);
+    if let JobAction::RunNow(id) = action {
+        rows::one_time(&mut row, id, &ended);
+    }
+    row
 }
 
 /// Counts a row, tells the observer, hands it to the writer (waiting

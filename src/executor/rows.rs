@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Attempt;
-use crate::model::{BucketName, Region};
+use crate::model::{BucketName, InventoryId, Region};
 use crate::plan::Job;
 use crate::plan::reconcile::{JobAction, Unreadable, UnreadableEnd};
 use crate::report::{self, Action, Outcome, ReportRow};
@@ -30,8 +30,25 @@ pub(super) fn action(planned: &JobAction) -> &'static str {
         JobAction::Create => Action::Create,
         JobAction::Update(_) => Action::Update,
         JobAction::Unchanged => Action::Unchanged,
+        JobAction::RunNow(_) => Action::RunNow,
     };
     action.as_str()
+}
+
+/// A one-time job's row names the id it was submitted under (the `id`
+/// column keeps the job's, which `--from-report` matches on) and, when
+/// COS gave one, its JobId.
+pub(super) fn one_time(row: &mut ReportRow, id: &InventoryId, ended: &Ended) {
+    let mut words = format!("one-time id {id}");
+    if matches!(ended.end, End::Succeeded)
+        && let Some(job_id) = crate::cos::xml::post_result_job_id(ended.body())
+    {
+        words.push_str(&format!("; JobId {job_id}"));
+    }
+    row.message = match row.message.is_empty() {
+        true => words,
+        false => format!("{words}: {}", row.message),
+    };
 }
 
 /// What a row is about.

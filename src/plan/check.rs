@@ -324,7 +324,9 @@ impl Checker<'_> {
             return Some(arn);
         };
         let region = self.parse(Some(setting), |text| {
-            Region::parse_for("destination.region", text)
+            let region = Region::parse_for("destination.region", text)?;
+            model::check_inventory_region("destination.region", &region)?;
+            Ok(region)
         })?;
         if let Some(arn) = arn
             && arn != region

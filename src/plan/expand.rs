@@ -309,6 +309,10 @@ impl<'c> Expander<'c> {
         let region = match own_region.or(default_region) {
             Some(region) => self
                 .region(&region.value)
+                .and_then(|parsed| {
+                    model::check_inventory_region("region", &parsed)?;
+                    Ok(parsed)
+                })
                 .map_err(|err| problems.add(&region.at, err.field, &err.message))
                 .ok(),
             None => {
@@ -326,6 +330,16 @@ impl<'c> Expander<'c> {
         let (Ok(bucket), Some(region), Some(template)) = (bucket, region, template) else {
             return;
         };
+        // A region the reader refused is reported already: comparing it
+        // would only say the same typo twice.
+        if let Some(destination) = &template.destination_region
+            && self.options.regions.allows(destination.as_str())
+            && self.options.regions.allows(region.as_str())
+            && let Err(err) = model::check_same_region(&bucket, &region, destination)
+        {
+            problems.add(at, err.field, err.message);
+            return;
+        }
         if let Some(pattern) = &template.prefix_pattern {
             let prefix = expand(pattern, &bucket, &region, &template.config.id);
             if let Err(err) = model::check_destination_prefix(&prefix) {

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::Job;
-use crate::model::MAX_JOBS_PER_BUCKET;
 use crate::model::live::{FieldChange, LiveConfiguration, changes};
+use crate::model::{InventoryId, MAX_JOBS_PER_BUCKET};
 
 /// What a run does with one planned job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub enum JobAction {
     Update(Vec<FieldChange>),
     /// The id is on the bucket and means the same: nothing is sent.
     Unchanged,
+    /// A one-time inventory of the job's settings under this id (POST);
+    /// live state is not read: a POST creates, never reconciles.
+    RunNow(InventoryId),
 }
 
 impl JobAction {
@@ -32,6 +35,7 @@ impl JobAction {
             JobAction::Create => "create",
             JobAction::Update(_) => "update",
             JobAction::Unchanged => "none",
+            JobAction::RunNow(_) => "run-now",
         }
     }
 
@@ -153,6 +157,21 @@ pub enum UnreadableEnd {
 pub fn blind(plan: &super::Plan) -> Vec<BucketWork> {
     plan.buckets()
         .map(|jobs| BucketWork::Changes(BucketChanges::blind(jobs.len())))
+        .collect()
+}
+
+/// One one-time job per planned job, each under `id_of(job)`.
+pub fn one_time(plan: &super::Plan, id_of: impl Fn(&Job) -> InventoryId) -> Vec<BucketWork> {
+    plan.buckets()
+        .map(|jobs| {
+            BucketWork::Changes(BucketChanges {
+                actions: jobs
+                    .iter()
+                    .map(|job| JobAction::RunNow(id_of(job)))
+                    .collect(),
+                ..BucketChanges::default()
+            })
+        })
         .collect()
 }
 

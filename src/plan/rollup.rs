@@ -25,7 +25,8 @@ impl Counts {
             JobAction::Create => self.create += 1,
             JobAction::Update(_) => self.update += 1,
             JobAction::Unchanged => self.none += 1,
-            JobAction::Put => self.put += 1,
+            // Both are sent without reading live state.
+            JobAction::Put | JobAction::RunNow(_) => self.put += 1,
         }
     }
 

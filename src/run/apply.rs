@@ -23,8 +23,8 @@ use crate::report::run::{RecordError, RunRecord, new_run_id, sidecar_path};
 use crate::report::{self, OpenedReport, ReportWriter};
 
 /// Everything checked and opened before the first request.
-struct Prepared {
-    plan: Arc<Plan>,
+pub(super) struct Prepared {
+    pub(super) plan: Arc<Plan>,
     /// Opened and checked, not written yet.
     report: Opened,
     /// `None` for a dry run: nothing is sent.
@@ -50,22 +50,35 @@ pub struct Executed {
     connection: Option<Connection>,
 }
 
+/// What the execute stage sends.
+pub(super) enum Work {
+    /// What differs from what is on each bucket (read first unless the
+    /// run goes blind), deletions confirmed by the caller.
+    Reconciled,
+    /// A one-time job per planned job, nothing read first.
+    OneTime(Vec<BucketWork>),
+}
+
 /// Runs apply from the manifests to the last row of the report.
 pub async fn apply(
     settings: &RunSettings,
     observer: &dyn RunObserver,
     caller: &mut dyn Caller,
 ) -> Result<Executed, RunError> {
-    let prepared = prepare(settings, observer, caller).await?;
-    execute(settings, observer, caller, prepared).await
+    let started = jiff::Timestamp::now();
+    let prepared = prepare(settings, observer, caller, started, &|_| Ok(())).await?;
+    execute(settings, observer, caller, prepared, Work::Reconciled).await
 }
 
-async fn prepare(
+/// Loads, reaches COS, chooses the jobs (then `check`s them, before the
+/// report is opened) and opens the report.
+pub(super) async fn prepare(
     settings: &RunSettings,
     observer: &dyn RunObserver,
     caller: &mut dyn Caller,
+    started: jiff::Timestamp,
+    check: &dyn Fn(&Plan) -> Result<(), RunError>,
 ) -> Result<Prepared, RunError> {
-    let started = jiff::Timestamp::now();
     // Every manifest problem is shown before anything is asked or opened.
     let loaded = load(settings)?;
     let inputs = Inputs::read(&settings.files, &loaded.1, settings.from_report.as_deref())?;
@@ -77,6 +90,7 @@ async fn prepare(
     }
     let connection = reach(settings, observer, caller).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
+    check(&chosen.plan)?;
     let run_id = new_run_id(started);
     let (report, report_path) = open_report(&settings.report, &run_id)?;
     let record = new_record(settings, started, run_id, &report_path, &inputs);
@@ -120,11 +134,14 @@ fn start_report(
     Ok((writer, sidecar))
 }
 
-async fn execute(
+/// Sends the work (the refresh and the deletions' question first, for
+/// reconciled work), then every row.
+pub(super) async fn execute(
     settings: &RunSettings,
     observer: &dyn RunObserver,
     caller: &mut dyn Caller,
     prepared: Prepared,
+    work: Work,
 ) -> Result<Executed, RunError> {
     let Prepared {
         plan,
@@ -144,8 +161,9 @@ async fn execute(
     }
     let control = Control::new(&settings.stop);
     let mut config = settings.connect.executor_config();
-    let (work, stopped) = match (&connection, settings.refresh) {
-        (Some(connection), true) => {
+    let (work, stopped) = match (work, &connection, settings.refresh) {
+        (Work::OneTime(work), _, _) => (work, None),
+        (Work::Reconciled, Some(connection), true) => {
             let client = &connection.client;
             let refreshed = refresh(settings, observer, &plan, client, &config, &control).await;
             // Sign the writes with the clock the reads learned.

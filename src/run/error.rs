@@ -70,8 +70,20 @@ pub enum RunError {
     /// Reading the buckets stopped before every one was read.
     #[error("stopped while reading the buckets: {0}")]
     Reading(StopReason),
+    /// A one-time id (`<job id>-<suffix>`) that is not a valid id.
+    #[error(transparent)]
+    OneTimeId(#[from] OneTimeIdError),
     #[error("nothing was sent: the deletions were not confirmed")]
     Declined,
     #[error(transparent)]
     Execute(#[from] ExecuteError),
+}
+
+/// A suffix that makes some job's one-time id invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("the one-time id of job {job:?} on {bucket} ({source})")]
+pub struct OneTimeIdError {
+    pub bucket: String,
+    pub job: String,
+    pub source: crate::model::InvalidField,
 }

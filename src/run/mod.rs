@@ -1,7 +1,8 @@
 //! A run of plan or apply as a library pipeline, for every command that
 //! needs one: typed [`settings`] in; the stages prepare → discover → plan
 //! → check destinations → refresh → confirm → execute → record
-//! ([`apply`], [`plan`], sharing [`stages`]); an [`observe::RunObserver`]
+//! ([`apply`], [`plan`], sharing [`stages`]; [`run_now`] is apply with a
+//! one-time job per job in place of refresh and confirm); an [`observe::RunObserver`]
 //! out for lines and progress, and an [`observe::Caller`] for what only
 //! the caller can answer (may the run connect, may it delete). Nothing
 //! here prints, reads the terminal or names a flag: errors
@@ -24,6 +25,7 @@ pub mod plan;
 pub mod plan_text;
 pub mod progress;
 pub mod record;
+pub mod run_now;
 pub mod settings;
 pub mod stages;
 pub mod summary;

@@ -138,6 +138,9 @@ pub fn classify_response(status: u16, cos_code: Option<&str>) -> Class {
         (_, Some(code::REQUEST_TIME_TOO_SKEWED)) => Class::ClockSkew,
         (_, Some(code::REQUEST_TIMEOUT)) => Class::Transient,
         (500..=599, _) => Class::ServerError,
+        // A one-time id already used stays used: sending it again can
+        // only be refused again (whatever the status, 409 included).
+        (_, Some(code::DUPLICATE_INVENTORY_ID)) => Class::ClientError,
         (409, _) => Class::Conflict,
         (_, Some(found)) if code::CREDENTIAL_CODES.contains(&found) => Class::CredentialsRejected,
         (_, Some(found)) if code::BUCKET_CODES.contains(&found) => Class::BucketRefused,
@@ -227,6 +230,8 @@ mod tests {
             (500, Some("InternalError"), Class::ServerError),
             (502, None, Class::ServerError),
             (409, Some("ConcurrentUpdate"), Class::Conflict),
+            (409, Some("DuplicateInventoryId"), Class::ClientError),
+            (400, Some("DuplicateInventoryId"), Class::ClientError),
             (403, Some("RequestTimeTooSkewed"), Class::ClockSkew),
             (400, Some("RequestTimeout"), Class::Transient),
             (400, Some("InvalidArgument"), Class::ClientError),

@@ -46,6 +46,7 @@ fn help_lists_every_subcommand() {
             "plan",
             "buckets",
             "apply",
+            "run-now",
             "emulate",
             "completions",
             "man"
@@ -148,9 +149,9 @@ fn resolve_rules_and_output_formats_arrive_typed() {
     let Command::Apply(args) = cli.command else {
         panic!("not apply");
     };
-    assert_eq!(args.connect.resolve.len(), 1);
-    assert_eq!(args.output, OutputFormat::Json);
-    assert_eq!(args.log_format, LogFormat::Json);
+    assert_eq!(args.run.connect.resolve.len(), 1);
+    assert_eq!(args.run.output, OutputFormat::Json);
+    assert_eq!(args.run.log_format, LogFormat::Json);
     let err = Cli::try_parse_from(["cosinv", "apply", "m.yaml", "--resolve", "x"]).unwrap_err();
     assert!(err.to_string().contains("--resolve"), "{err}");
     let err = Cli::try_parse_from(["cosinv", "apply", "m.yaml", "--sandbox", "--ca-bundle", "c"])
@@ -177,11 +178,11 @@ fn good_values_arrive_typed() {
     let Command::Apply(args) = cli.command else {
         panic!("not apply");
     };
-    assert_eq!(args.connect.concurrency.get(), 8);
-    assert_eq!(args.connect.rate.unwrap().get(), 2.5);
-    assert_eq!(args.connect.request_timeout, Duration::from_millis(500));
+    assert_eq!(args.run.connect.concurrency.get(), 8);
+    assert_eq!(args.run.connect.rate.unwrap().get(), 2.5);
+    assert_eq!(args.run.connect.request_timeout, Duration::from_millis(500));
     assert!(args.reconcile.refreshes());
-    assert_eq!(args.shard.unwrap().to_string(), "3/8");
+    assert_eq!(args.run.shard.unwrap().to_string(), "3/8");
 }
 
 /// The codes a command's help lists, read back from its text.
@@ -205,7 +206,19 @@ fn listed_codes(text: &str) -> Vec<u8> {
 #[test]
 fn each_command_lists_its_own_exit_codes() {
     use cosinv::cmd::exit::*;
-    let cases: [(String, &[u8]); 7] = [
+    let cases: [(String, &[u8]); 8] = [
+        (
+            run_now_after_help(),
+            &[
+                SUCCESS,
+                JOBS_FAILED,
+                USAGE,
+                STOPPED,
+                REPORT_FAILED,
+                INTERRUPTED,
+                TERMINATED,
+            ],
+        ),
         (validate_after_help(), &[SUCCESS, USAGE]),
         (plan_after_help(), &[SUCCESS, JOBS_FAILED, USAGE]),
         (buckets_after_help(), &[SUCCESS, JOBS_FAILED, USAGE]),

@@ -199,7 +199,7 @@ policies:
     schedule: Daily
     destination:
       bucket: inventory-1250000000
-      region: ap-guangzhou
+      # no region: the destination is in each bucket's own (COS's rule)
       prefix: \"inv/{bucket}\"
 jobs:
   - id: media-daily

@@ -400,7 +400,8 @@ async fn put_is_validated_as_cos_does() {
             .code(),
             send(
                 &emulator,
-                Raw::new("POST", HOST, "/", vec![("inventory", ""), ("id", "a")]),
+                // POST is one-time inventories' (tests/it/run_now.rs).
+                Raw::new("PATCH", HOST, "/", vec![("inventory", ""), ("id", "a")]),
             )
             .await
             .code(),

@@ -15,6 +15,7 @@ mod manifest;
 mod operations;
 mod reconcile;
 mod run;
+mod run_now;
 mod sign_vectors;
 mod support;
 mod throttling;
