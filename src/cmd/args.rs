@@ -201,7 +201,7 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct RunNowArgs {
-    /// The one-time ids' suffix: <job id>-SUFFIX [default: the run's start, UTC, yyyymmddTHHMMSS]
+    /// The one-time ids' suffix: JOB_ID-SUFFIX [default: the run's start, UTC, yyyymmddTHHMMSS]
     #[arg(long, value_name = "SUFFIX")]
     pub id_suffix: Option<String>,
     #[command(flatten)]
