@@ -262,14 +262,21 @@ impl Round {
     /// as about a fifth, not a half, so a slow pace is not halved on one
     /// answer's evidence; ten rejections out of ten still read as 0.91.
     fn throttled_share_low(&self) -> f64 {
+        self.throttled_share_below(1.0)
+    }
+
+    /// The lower end of the Wilson score interval at `z` standard
+    /// deviations.
+    fn throttled_share_below(&self, z: f64) -> f64 {
         if self.answered == 0 {
             return 0.0;
         }
         let n = f64::from(self.answered);
         let p = self.share();
-        let centre = p + 0.5 / n;
-        let spread = (p * (1.0 - p) / n + 0.25 / (n * n)).sqrt();
-        ((centre - spread) / (1.0 + 1.0 / n)).max(0.0)
+        let z2 = z * z;
+        let centre = p + z2 / (2.0 * n);
+        let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+        ((centre - spread) / (1.0 + z2 / n)).max(0.0)
     }
 
     fn send_rate(&self, now: Instant) -> f64 {
@@ -567,7 +574,16 @@ impl CeilingController {
     /// the background: a service rejecting most requests is overloaded,
     /// and a background learned wrong must not hide a ceiling.
     fn congested(&self, round: &Round) -> bool {
-        self.stands_out(round, self.noise) || round.throttled_share_low() > self.config.max_noise
+        self.stands_out(round, self.noise) || self.mostly_throttled(round)
+    }
+
+    /// Whether most of `round` was throttled, read cautiously: at one
+    /// standard deviation with no background learned, at two with one
+    /// (at 35% of noise, one round of forty in a few thousand reads over
+    /// half at one deviation, and a run checks hundreds a second).
+    fn mostly_throttled(&self, round: &Round) -> bool {
+        let z = if self.noise > 0.0 { 2.0 } else { 1.0 };
+        round.throttled_share_below(z) > self.config.max_noise
     }
 
     /// Whether the answers since the last cut was judged, taken together,
@@ -717,7 +733,15 @@ impl CeilingController {
                 // would: its share is one less what it takes over what is
                 // sent), or twice in a row not enough: noise, and so was
                 // every cut since one was last respected.
-                self.noise = self.noise.max(cut.after.share()).min(MAX_LEARNED_NOISE);
+                // Both the stretch and the answers since are the noise
+                // when the stretch was as throttled: one sample of forty
+                // reads it ten points low as often as not.
+                let sample = if self.stretch_throttled(&cut) {
+                    cut.stretch.merged(&cut.after).share()
+                } else {
+                    cut.after.share()
+                };
+                self.noise = self.noise.max(sample).min(MAX_LEARNED_NOISE);
                 self.undo(now, cut.undo_rate.max(self.unsettled_peak));
             }
             Verdict::Unexplained => {
@@ -740,10 +764,20 @@ impl CeilingController {
             .before
             .start
             .saturating_duration_since(cut.stretch.start);
-        settled
-            && steady >= self.config.burst_horizon
+        ((settled && steady >= self.config.burst_horizon) || self.stretch_throttled(cut))
             && cut.stretch.answered * 2 >= self.config.round_answers
             && cut.after.share() >= cut.stretch.share()
+    }
+
+    /// Whether the whole stretch at the pace before a cut, not only the
+    /// round that caused it, stood out against the background. A server's
+    /// burst hides a ceiling by letting a stretch through clean, so a
+    /// throttled one is not hiding anything: if slowing down did not
+    /// lower its share, the throttling is not ours, however early in the
+    /// run.
+    fn stretch_throttled(&self, cut: &Cut) -> bool {
+        let stretch = &cut.stretch;
+        stretch.answered >= 4 * self.config.round_answers && self.congested(stretch)
     }
 
     /// Judges the answers since a cut against those that caused it.
@@ -782,7 +816,10 @@ impl CeilingController {
         let n = f64::from(after.answered);
         let spread = (predicted * (1.0 - predicted) / n).sqrt();
         let respected = after.share() <= predicted + 2.0 * spread;
-        if respected || exceeds(&cut.stretch, after, 2.0) {
+        if self.stretch_throttled(cut) && after.share() >= cut.stretch.share() {
+            // A ceiling predicted it, but slowing did not lower it.
+            Verdict::Unexplained
+        } else if respected || exceeds(&cut.stretch, after, 2.0) {
             Verdict::Respected
         } else if after.throttled_share_low() <= self.config.max_noise {
             Verdict::Unexplained

@@ -243,11 +243,11 @@ fn a_cut_stands_only_while_slowing_lowered_the_rejected_share() {
         100.0 * of_fault_free.0,
         of_fault_free.1
     );
-    // Reached: all but a few runs keep half the fault-free throughput;
-    // those that start with most of their first wave throttled pace from
-    // the start's low guess, and take seconds of a 5 s run to undo it.
+    // Reached: all runs but one keep half the fault-free throughput; the
+    // one (40% SlowDown, where the ideal is 60%) keeps 49%: its first
+    // samples read the noise low, and its cuts take a second to undo.
     assert!(
-        below <= 4,
+        below <= 1,
         "{below} runs under half the fault-free throughput"
     );
 }

@@ -317,7 +317,10 @@ impl CeilingController {
         let (k, n) = (f64::from(probes.throttled), f64::from(probes.answered));
         let odds = k * (noise / ceiling).ln() + (n - k) * ((1.0 - noise) / (1.0 - ceiling)).ln();
         // Most answers throttled is never noise (see `max_noise`).
-        let telling = ceiling > noise + 0.1 && both.share() <= self.config.max_noise;
+        // Read cautiously: twelve throttles in twenty-three answers is
+        // not "most", and forcing a ceiling on it paces a noisy run at the
+        // first estimate, a few requests per second.
+        let telling = ceiling > noise + 0.1 && both.throttled_share_low() <= self.config.max_noise;
         if telling && odds >= NOISE_ODDS.ln() {
             // Much noise is only believed once slowing down did not ease
             // it: pace at what the server accepted, an experiment that
