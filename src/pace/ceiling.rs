@@ -265,6 +265,16 @@ impl Round {
         self.throttled_share_below(1.0)
     }
 
+    /// The upper end of the Wilson score interval at `z` standard
+    /// deviations.
+    fn throttled_share_above(&self, z: f64) -> f64 {
+        let accepted = Round {
+            throttled: self.answered - self.throttled,
+            ..*self
+        };
+        1.0 - accepted.throttled_share_below(z)
+    }
+
     /// The lower end of the Wilson score interval at `z` standard
     /// deviations.
     fn throttled_share_below(&self, z: f64) -> f64 {
@@ -734,12 +744,16 @@ impl CeilingController {
                 // sent), or twice in a row not enough: noise, and so was
                 // every cut since one was last respected.
                 // Both the stretch and the answers since are the noise
-                // when the stretch was as throttled: one sample of forty
-                // reads it ten points low as often as not.
+                // when the stretch was as throttled. The answers since
+                // alone are forty or so, which read it ten points low as
+                // often as not: taken at the upper end of their interval,
+                // since noise learned low cuts the pace again at every
+                // stretch, while noise learned high is bounded by the
+                // check that most answers throttled is a ceiling.
                 let sample = if self.stretch_throttled(&cut) {
                     cut.stretch.merged(&cut.after).share()
                 } else {
-                    cut.after.share()
+                    cut.after.throttled_share_above(1.0)
                 };
                 self.noise = self.noise.max(sample).min(MAX_LEARNED_NOISE);
                 self.undo(now, cut.undo_rate.max(self.unsettled_peak));

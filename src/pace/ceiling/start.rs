@@ -330,7 +330,10 @@ impl CeilingController {
                 let ceiling = self.accepted_rate_plain(&both, now);
                 self.begin_pacing(now, both, sent, ceiling);
             } else {
-                self.noise = both.share().min(super::MAX_LEARNED_NOISE);
+                // Read low: a probe is a few dozen answers at a moment
+                // when other processes' waves may throttle it too, and
+                // noise learned high hides a ceiling from every round.
+                self.noise = both.throttled_share_low().min(super::MAX_LEARNED_NOISE);
                 self.start.noise_sample = Some(both);
             }
         } else if !telling || odds <= -CEILING_ODDS.ln() || suspect.probed >= MAX_PROBES {
