@@ -642,13 +642,44 @@ impl CeilingController {
             self.undo(now, cut.undo_rate);
             return;
         }
+        let held = self.accepted_held(now, &cut);
+        if held.is_some() {
+            // What was learned as noise follows the pace: another
+            // process's share of a ceiling, or a ceiling mistaken early.
+            self.noise *= 0.5;
+        }
         // The curve starts climbing from here.
         if let Some(pacing) = &mut self.pacing {
+            if let Some(accepted) = held {
+                pacing.ceiling = accepted.max(self.config.min_rate);
+                pacing.rate = pacing.rate.min(pacing.ceiling);
+            }
             pacing.held = false;
             pacing.epoch = now;
         }
         self.unsettled_peak = 0.0;
         self.stretch = Round::new(now);
+    }
+
+    /// With noise learned, whether the server went on accepting about as
+    /// much after a cut as before it: noise takes a fixed share, so what
+    /// it accepts falls with the pace; a ceiling takes what exceeds it, so
+    /// what it accepts holds. Shares cannot tell them apart when other
+    /// processes send too (our cut barely lowers the share they see), the
+    /// rate accepted can. The rate accepted since the cut, if it held.
+    fn accepted_held(&self, now: Instant, cut: &Cut) -> Option<f64> {
+        if self.noise <= 0.0 || cut.after.answered < 2 * self.config.round_answers {
+            return None;
+        }
+        let sent_after = cut.after.send_rate(now);
+        if sent_after > 0.85 * cut.before_rate {
+            return None;
+        }
+        let before = cut.before_rate * (1.0 - cut.stretch.share());
+        let after = sent_after * (1.0 - cut.after.share());
+        let if_noise = before * sent_after / cut.before_rate;
+        // Less than half the fall noise predicts.
+        (after > (before + if_noise) / 2.0).then_some(after)
     }
 
     /// Whether `round` would count as congested against `background`.
