@@ -27,8 +27,11 @@
 //!    the last two seconds;
 //! 5. every cut is an experiment: throttling that does not fall below the
 //!    share seen over the whole stretch at the pace before is noise
-//!    (learned up to 40%), and the cuts are undone; most answers throttled
-//!    is a ceiling whatever was learned;
+//!    (learned up to 40%), and the cuts are undone, however early in the
+//!    run if that stretch was itself throttled; most answers throttled is a
+//!    ceiling whatever was learned; and with noise learned, a cut after
+//!    which the server accepts about as much as before (noise would take
+//!    its share of less) meets a ceiling, and halves the learned noise;
 //! 6. the cubic curve regains the ceiling in [`CeilingConfig::regain`] at
 //!    any rate;
 //! 7. shares are read with confidence intervals and sequential tests.
