@@ -27,8 +27,11 @@
 //!    the last two seconds;
 //! 5. every cut is an experiment: throttling that does not fall below the
 //!    share seen over the whole stretch at the pace before is noise
-//!    (learned up to 40%), and the cuts are undone; most answers throttled
-//!    is a ceiling whatever was learned;
+//!    (learned up to 40%), and the cuts are undone, however early in the
+//!    run if that stretch was itself throttled; most answers throttled is a
+//!    ceiling whatever was learned; and with noise learned, a cut after
+//!    which the server accepts about as much as before (noise would take
+//!    its share of less) meets a ceiling, and halves the learned noise;
 //! 6. the cubic curve regains the ceiling in [`CeilingConfig::regain`] at
 //!    any rate;
 //! 7. shares are read with confidence intervals and sequential tests.
@@ -262,14 +265,31 @@ impl Round {
     /// as about a fifth, not a half, so a slow pace is not halved on one
     /// answer's evidence; ten rejections out of ten still read as 0.91.
     fn throttled_share_low(&self) -> f64 {
+        self.throttled_share_below(1.0)
+    }
+
+    /// The upper end of the Wilson score interval at `z` standard
+    /// deviations.
+    fn throttled_share_above(&self, z: f64) -> f64 {
+        let accepted = Round {
+            throttled: self.answered - self.throttled,
+            ..*self
+        };
+        1.0 - accepted.throttled_share_below(z)
+    }
+
+    /// The lower end of the Wilson score interval at `z` standard
+    /// deviations.
+    fn throttled_share_below(&self, z: f64) -> f64 {
         if self.answered == 0 {
             return 0.0;
         }
         let n = f64::from(self.answered);
         let p = self.share();
-        let centre = p + 0.5 / n;
-        let spread = (p * (1.0 - p) / n + 0.25 / (n * n)).sqrt();
-        ((centre - spread) / (1.0 + 1.0 / n)).max(0.0)
+        let z2 = z * z;
+        let centre = p + z2 / (2.0 * n);
+        let spread = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+        ((centre - spread) / (1.0 + z2 / n)).max(0.0)
     }
 
     fn send_rate(&self, now: Instant) -> f64 {
@@ -567,7 +587,16 @@ impl CeilingController {
     /// the background: a service rejecting most requests is overloaded,
     /// and a background learned wrong must not hide a ceiling.
     fn congested(&self, round: &Round) -> bool {
-        self.stands_out(round, self.noise) || round.throttled_share_low() > self.config.max_noise
+        self.stands_out(round, self.noise) || self.mostly_throttled(round)
+    }
+
+    /// Whether most of `round` was throttled, read cautiously: at one
+    /// standard deviation with no background learned, at two with one
+    /// (at 35% of noise, one round of forty in a few thousand reads over
+    /// half at one deviation, and a run checks hundreds a second).
+    fn mostly_throttled(&self, round: &Round) -> bool {
+        let z = if self.noise > 0.0 { 2.0 } else { 1.0 };
+        round.throttled_share_below(z) > self.config.max_noise
     }
 
     /// Whether the answers since the last cut was judged, taken together,
@@ -616,13 +645,44 @@ impl CeilingController {
             self.undo(now, cut.undo_rate);
             return;
         }
+        let held = self.accepted_held(now, &cut);
+        if held.is_some() {
+            // What was learned as noise follows the pace: another
+            // process's share of a ceiling, or a ceiling mistaken early.
+            self.noise *= 0.5;
+        }
         // The curve starts climbing from here.
         if let Some(pacing) = &mut self.pacing {
+            if let Some(accepted) = held {
+                pacing.ceiling = accepted.max(self.config.min_rate);
+                pacing.rate = pacing.rate.min(pacing.ceiling);
+            }
             pacing.held = false;
             pacing.epoch = now;
         }
         self.unsettled_peak = 0.0;
         self.stretch = Round::new(now);
+    }
+
+    /// With noise learned, whether the server went on accepting about as
+    /// much after a cut as before it: noise takes a fixed share, so what
+    /// it accepts falls with the pace; a ceiling takes what exceeds it, so
+    /// what it accepts holds. Shares cannot tell them apart when other
+    /// processes send too (our cut barely lowers the share they see), the
+    /// rate accepted can. The rate accepted since the cut, if it held.
+    fn accepted_held(&self, now: Instant, cut: &Cut) -> Option<f64> {
+        if self.noise <= 0.0 || cut.after.answered < 2 * self.config.round_answers {
+            return None;
+        }
+        let sent_after = cut.after.send_rate(now);
+        if sent_after > 0.85 * cut.before_rate {
+            return None;
+        }
+        let before = cut.before_rate * (1.0 - cut.stretch.share());
+        let after = sent_after * (1.0 - cut.after.share());
+        let if_noise = before * sent_after / cut.before_rate;
+        // Less than half the fall noise predicts.
+        (after > (before + if_noise) / 2.0).then_some(after)
     }
 
     /// Whether `round` would count as congested against `background`.
@@ -717,7 +777,19 @@ impl CeilingController {
                 // would: its share is one less what it takes over what is
                 // sent), or twice in a row not enough: noise, and so was
                 // every cut since one was last respected.
-                self.noise = self.noise.max(cut.after.share()).min(MAX_LEARNED_NOISE);
+                // Both the stretch and the answers since are the noise
+                // when the stretch was as throttled. The answers since
+                // alone are forty or so, which read it ten points low as
+                // often as not: taken at the upper end of their interval,
+                // since noise learned low cuts the pace again at every
+                // stretch, while noise learned high is bounded by the
+                // check that most answers throttled is a ceiling.
+                let sample = if self.stretch_throttled(&cut) {
+                    cut.stretch.merged(&cut.after).share()
+                } else {
+                    cut.after.throttled_share_above(1.0)
+                };
+                self.noise = self.noise.max(sample).min(MAX_LEARNED_NOISE);
                 self.undo(now, cut.undo_rate.max(self.unsettled_peak));
             }
             Verdict::Unexplained => {
@@ -740,10 +812,20 @@ impl CeilingController {
             .before
             .start
             .saturating_duration_since(cut.stretch.start);
-        settled
-            && steady >= self.config.burst_horizon
+        ((settled && steady >= self.config.burst_horizon) || self.stretch_throttled(cut))
             && cut.stretch.answered * 2 >= self.config.round_answers
             && cut.after.share() >= cut.stretch.share()
+    }
+
+    /// Whether the whole stretch at the pace before a cut, not only the
+    /// round that caused it, stood out against the background. A server's
+    /// burst hides a ceiling by letting a stretch through clean, so a
+    /// throttled one is not hiding anything: if slowing down did not
+    /// lower its share, the throttling is not ours, however early in the
+    /// run.
+    fn stretch_throttled(&self, cut: &Cut) -> bool {
+        let stretch = &cut.stretch;
+        stretch.answered >= 4 * self.config.round_answers && self.congested(stretch)
     }
 
     /// Judges the answers since a cut against those that caused it.
@@ -782,7 +864,10 @@ impl CeilingController {
         let n = f64::from(after.answered);
         let spread = (predicted * (1.0 - predicted) / n).sqrt();
         let respected = after.share() <= predicted + 2.0 * spread;
-        if respected || exceeds(&cut.stretch, after, 2.0) {
+        if self.stretch_throttled(cut) && after.share() >= cut.stretch.share() {
+            // A ceiling predicted it, but slowing did not lower it.
+            Verdict::Unexplained
+        } else if respected || exceeds(&cut.stretch, after, 2.0) {
             Verdict::Respected
         } else if after.throttled_share_low() <= self.config.max_noise {
             Verdict::Unexplained

@@ -36,7 +36,9 @@
 //!   the pace before (not with the round picked for its throttles): not
 //!   lowered, it is throttling that is not ours, learned as noise, and the
 //!   cuts are undone; most answers throttled is a ceiling whatever was
-//!   learned.
+//!   learned. A cut after which the server accepts about as much as before
+//!   is a ceiling too, whatever the share did: noise takes its share of
+//!   whatever is sent, a ceiling what exceeds it.
 //! - **The floor follows what the server has been seen to accept.** No
 //!   cut takes the pace below a share of the answers the server gave per
 //!   second over the last seconds (or the least rate, 1/s), so cuts judged

@@ -150,11 +150,12 @@ const TARGET_CEILING_USED: f64 = 0.85;
 
 /// Reached with a burst of 0.2 s or more: every run uses 90% or more of
 /// its ceiling; rejections are within 7% at 100/s and 400/s with a
-/// second's burst or more, up to 10% at 20/s (the start and each probe of
-/// the cubic curve cost a few rejections, a larger share of a slow run),
-/// and up to 16% at 400/s with 0.2 s (a few runs take the ceiling for
-/// noise at the start, and reject more until they find it).
-const REACHED_CEILING_REJECTED: f64 = 0.16;
+/// second's burst or more, and up to 11% at 20/s with a second's burst or
+/// more and at 400/s with 0.2 s. At 20/s the start and each probe of the
+/// cubic curve cost a few rejections, a larger share of a slow run; at
+/// 400/s with 0.2 s, the start costs most of them (its waves and probes,
+/// before the server's small burst shows its rate).
+const REACHED_CEILING_REJECTED: f64 = 0.11;
 
 #[test]
 fn a_ceiling_of_any_burst_is_used_to_85_percent_with_at_most_5_percent_rejected() {
@@ -243,12 +244,9 @@ fn a_cut_stands_only_while_slowing_lowered_the_rejected_share() {
         100.0 * of_fault_free.0,
         of_fault_free.1
     );
-    // Reached: all but a few runs keep half the fault-free throughput;
-    // those that start with most of their first wave throttled pace from
-    // the start's low guess, and take seconds of a 5 s run to undo it.
     assert!(
-        below <= 4,
-        "{below} runs under half the fault-free throughput"
+        of_fault_free.0 >= TARGET_NOISE_OF_FAULT_FREE,
+        "{of_fault_free:?}"
     );
 }
 
@@ -354,10 +352,11 @@ fn recovery_is_bounded_in_time() {
 }
 
 /// Four processes sharing one ceiling: together at least 85% of it, at
-/// most 5% rejected. Reached: 95% of it or more, but 6 to 46% rejected
-/// (20% typically): each process's curve probes above its share, and the
-/// others' throttles look like noise to it.
-const REACHED_SHARDS_REJECTED: f64 = 0.47;
+/// most 5% rejected. Reached: 94% of it or more, but up to 41% rejected
+/// (24% on average): each process's curve probes above its share, and the
+/// others' throttles look like noise to it, since its own cuts barely
+/// lower the share it sees while the others take up what it leaves.
+const REACHED_SHARDS_REJECTED: f64 = 0.41;
 
 #[test]
 fn shards_sharing_one_ceiling_use_85_percent_of_it() {

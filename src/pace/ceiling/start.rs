@@ -317,7 +317,10 @@ impl CeilingController {
         let (k, n) = (f64::from(probes.throttled), f64::from(probes.answered));
         let odds = k * (noise / ceiling).ln() + (n - k) * ((1.0 - noise) / (1.0 - ceiling)).ln();
         // Most answers throttled is never noise (see `max_noise`).
-        let telling = ceiling > noise + 0.1 && both.share() <= self.config.max_noise;
+        // Read cautiously: twelve throttles in twenty-three answers is
+        // not "most", and forcing a ceiling on it paces a noisy run at the
+        // first estimate, a few requests per second.
+        let telling = ceiling > noise + 0.1 && both.throttled_share_low() <= self.config.max_noise;
         if telling && odds >= NOISE_ODDS.ln() {
             // Much noise is only believed once slowing down did not ease
             // it: pace at what the server accepted, an experiment that
@@ -327,7 +330,10 @@ impl CeilingController {
                 let ceiling = self.accepted_rate_plain(&both, now);
                 self.begin_pacing(now, both, sent, ceiling);
             } else {
-                self.noise = both.share().min(super::MAX_LEARNED_NOISE);
+                // Read low: a probe is a few dozen answers at a moment
+                // when other processes' waves may throttle it too, and
+                // noise learned high hides a ceiling from every round.
+                self.noise = both.throttled_share_low().min(super::MAX_LEARNED_NOISE);
                 self.start.noise_sample = Some(both);
             }
         } else if !telling || odds <= -CEILING_ODDS.ln() || suspect.probed >= MAX_PROBES {
