@@ -3,30 +3,21 @@
 //! answers its questions (the run lock, signals, `--prune`'s confirmation
 //! unless `--yes`), prints the summary and returns an [`exit`] code.
 
-use futures_util::future::LocalBoxFuture;
-
-use crate::cos::text::printable;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::args::{ApplyArgs, LogFormat, OutputFormat, RunArgs};
 use super::connect;
 use super::exit;
-use super::lock;
 use super::log::Log;
+use super::questions::Questions;
 use super::runtime;
-use super::signals;
 use super::summary;
 use super::terminal::Terminal;
-use super::text::count;
 use super::validate::{print_problems, with_flag_hint};
 use crate::plan::ManifestErrors;
 use crate::plan::reconcile::PruneRule;
 use crate::run::error::RunError;
-use crate::run::lock::RunLock;
-use crate::run::observe::{Caller, CallerError, Deletion};
 use crate::run::run_now::Pipeline;
 use crate::run::settings::{ReportTo, RunSettings, StopTokens};
 
@@ -163,16 +154,10 @@ async fn run_async(
     let settings = settings(args, pipeline.command(), apply);
     let bar = args.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     let terminal = Terminal::new(log, &args.display, bar);
-    let mut caller = Questions {
-        args,
-        yes: apply.is_some_and(|apply| apply.yes),
-        log,
-        stop: settings.stop.clone(),
-        lock: None,
-        signal: Arc::default(),
-    };
+    let yes = apply.is_some_and(|apply| apply.yes);
+    let mut caller = Questions::new(args, yes, log, settings.stop.clone());
     let executed = pipeline.run(&settings, &terminal, &mut caller).await;
-    let signal = caller.signal.load(Ordering::Relaxed);
+    let signal = caller.signal();
     let mut executed = match executed {
         // Ctrl-C at the question: nothing was sent, no file was left.
         Err(RunError::Declined) if signal != 0 => {
@@ -194,70 +179,4 @@ async fn run_async(
         summary::print_json(&executed.record, log);
     }
     Ok(code)
-}
-
-impl Questions<'_> {
-    /// The ids a prune would delete, the first ten by name (as the
-    /// server sent them, made printable).
-    fn show_deletes(&self, deletes: &[Deletion]) {
-        self.log.warn(&format!(
-            "cosinv apply: --prune would delete {} not in the manifests, e.g.:",
-            count(deletes.len() as u64, "inventory job", "inventory jobs")
-        ));
-        for deletion in deletes.iter().take(10) {
-            let (bucket, id) = (printable(&deletion.bucket), printable(&deletion.id));
-            self.log.warn(&format!("  - {bucket} {id}"));
-        }
-    }
-}
-
-/// What the run asks the command line.
-struct Questions<'a> {
-    args: &'a RunArgs,
-    /// `--yes`: delete without asking.
-    yes: bool,
-    log: &'a Log,
-    stop: StopTokens,
-    /// Held until the run ends; none for a dry run or a sandbox (they
-    /// change nothing on COS, so there is nothing to race).
-    lock: Option<RunLock>,
-    /// The first signal's exit code, 0 while none has come.
-    signal: Arc<AtomicU8>,
-}
-
-impl Caller for Questions<'_> {
-    fn before_connecting(&mut self) -> Result<(), CallerError> {
-        self.lock = Some(lock::acquire(&self.args.files, self.args.shard)?);
-        Ok(())
-    }
-
-    fn before_sending(&mut self) {
-        let (cancel, force) = (self.stop.cancel.clone(), self.stop.force.clone());
-        self.signal = signals::watch_run(cancel, force, self.log.clone());
-    }
-
-    /// With `--yes`, yes; else asks on the terminal. The answer is read
-    /// on a thread of its own, so Ctrl-C (which stops the run) still
-    /// counts while the question waits: it is a "no".
-    fn confirm_deletes<'a>(&'a mut self, deletes: &'a [Deletion]) -> LocalBoxFuture<'a, bool> {
-        Box::pin(async move {
-            if self.yes {
-                return true;
-            }
-            self.show_deletes(deletes);
-            eprint!("Delete them? Type yes to go on: ");
-            let answer = tokio::task::spawn_blocking(|| {
-                let mut answer = String::new();
-                let _ = std::io::stdin().read_line(&mut answer);
-                answer
-            });
-            tokio::select! {
-                answer = answer => answer.is_ok_and(|answer| answer.trim().eq_ignore_ascii_case("yes")),
-                _ = self.stop.cancel.cancelled() => {
-                    eprintln!();
-                    false
-                }
-            }
-        })
-    }
 }

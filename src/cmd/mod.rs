@@ -26,6 +26,7 @@ pub mod log;
 pub mod man;
 pub mod plan;
 pub mod progress;
+pub mod questions;
 pub mod run_now;
 pub mod runtime;
 pub mod signals;
