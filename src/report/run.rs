@@ -133,6 +133,26 @@ pub struct RunRecord {
     /// How COS's throttling and failures shaped the run; `None` while the
     /// run goes on.
     pub pacing: Option<PacingRecord>,
+    /// Inventory jobs found on the run's buckets that no manifest lists,
+    /// and kept; `None` when live state was not read.
+    pub unmanaged: Option<UnmanagedRecord>,
+}
+
+/// Drift: inventory jobs on a run's buckets that no manifest lists (made
+/// in the console or by another tool), kept as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UnmanagedRecord {
+    /// How many, on every bucket.
+    pub jobs: u64,
+    /// The buckets that hold any, with their ids.
+    pub buckets: Vec<UnmanagedBucket>,
+}
+
+/// One bucket's unmanaged inventory ids.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnmanagedBucket {
+    pub bucket: String,
+    pub ids: Vec<String>,
 }
 
 /// How COS's throttling and failures shaped a run.
@@ -189,6 +209,7 @@ pub struct RunSummary<'a> {
     pub exit_code: Option<u8>,
     pub counts: Option<&'a ReportCounts>,
     pub pacing: Option<&'a PacingRecord>,
+    pub unmanaged: Option<&'a UnmanagedRecord>,
 }
 
 /// A run document could not be written.
@@ -213,6 +234,7 @@ impl RunRecord {
             exit_code: self.exit_code,
             counts: self.counts.as_ref(),
             pacing: self.pacing.as_ref(),
+            unmanaged: self.unmanaged.as_ref(),
         }
     }
 
@@ -309,6 +331,7 @@ mod tests {
             exit_code: None,
             counts: None,
             pacing: None,
+            unmanaged: None,
         }
     }
 

@@ -19,7 +19,9 @@ use crate::executor::events::Stats;
 use crate::executor::{self, ExecutorConfig, RunResult, StopReason};
 use crate::plan::Plan;
 use crate::plan::reconcile::{self, BucketWork, Unreadable, UnreadableEnd};
-use crate::report::run::{RecordError, RunRecord, new_run_id, sidecar_path};
+use crate::report::run::{
+    RecordError, RunRecord, UnmanagedBucket, UnmanagedRecord, new_run_id, sidecar_path,
+};
 use crate::report::{self, OpenedReport, ReportWriter};
 
 /// Everything checked and opened before the first request.
@@ -147,7 +149,7 @@ pub(super) async fn execute(
         plan,
         report,
         connection,
-        record,
+        mut record,
     } = prepared;
     caller.before_sending();
     if let Some(sandbox) = connection.as_ref().and_then(|c| c.sandbox.as_ref()) {
@@ -168,6 +170,7 @@ pub(super) async fn execute(
             let refreshed = refresh(settings, observer, &plan, client, &config, &control).await;
             // Sign the writes with the clock the reads learned.
             config.clock_offset = refreshed.0;
+            record.unmanaged = Some(unmanaged_of(&plan, &refreshed.1));
             (refreshed.1, refreshed.2)
         }
         _ => (reconcile::blind(&plan), None),
@@ -244,6 +247,26 @@ fn nothing_sent(work: Vec<BucketWork>, reason: &StopReason) -> Vec<BucketWork> {
             _ => BucketWork::Unreadable(skipped.clone()),
         })
         .collect()
+}
+
+/// The inventory ids the reads found on the plan's buckets that no job
+/// of the manifests has, and that the run keeps (drift).
+fn unmanaged_of(plan: &Plan, work: &[BucketWork]) -> UnmanagedRecord {
+    let mut unmanaged = UnmanagedRecord::default();
+    for (jobs, work) in plan.buckets().zip(work) {
+        let BucketWork::Changes(changes) = work else {
+            continue;
+        };
+        if changes.unmanaged.is_empty() {
+            continue;
+        }
+        unmanaged.jobs += changes.unmanaged.len() as u64;
+        unmanaged.buckets.push(UnmanagedBucket {
+            bucket: jobs[0].bucket().to_string(),
+            ids: changes.unmanaged.clone(),
+        });
+    }
+    unmanaged
 }
 
 /// The ids the work deletes, if any, confirmed by the caller.

@@ -61,6 +61,7 @@ pub fn new_record(
         exit_code: None,
         counts: None,
         pacing: None,
+        unmanaged: None,
     }
 }
 

@@ -82,6 +82,9 @@ pub fn lines(
     if let Some(line) = failed_codes(result) {
         lines.push(line);
     }
+    if let Some(line) = unmanaged_line(record) {
+        lines.push(line);
+    }
     lines.extend(pacing_lines(record.pacing.as_ref()));
     if let Some(reason) = &result.stopped {
         lines.push(stopped(reason, &record.options));
@@ -94,6 +97,21 @@ pub fn lines(
 
 /// How many slowed or paused stretches the summary lists.
 const EPISODES_SHOWN: usize = 5;
+
+/// Drift: the inventory jobs on the run's buckets that no manifest lists.
+fn unmanaged_line(record: &RunRecord) -> Option<String> {
+    let unmanaged = record.unmanaged.as_ref().filter(|found| found.jobs > 0)?;
+    Some(format!(
+        "cosinv: {} on {} kept: not in the manifests (the sidecar and the JSON result list \
+         them)",
+        count(
+            unmanaged.jobs,
+            "unmanaged inventory job",
+            "unmanaged inventory jobs"
+        ),
+        count(unmanaged.buckets.len() as u64, "bucket", "buckets"),
+    ))
+}
 
 /// When and why COS's throttling or failures slowed or paused the run.
 fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
@@ -284,6 +302,7 @@ mod tests {
             exit_code: None,
             counts: None,
             pacing: None,
+            unmanaged: None,
         }
     }
 

@@ -9,7 +9,8 @@ use cosinv::emulator::Emulator;
 use cosinv::model::{Frequency, InventoryConfiguration, InventoryId};
 
 use crate::support::{
-    Scenario, apply_to, assert_state_matches, outcomes, read_report, run, stderr, subcommand,
+    Scenario, apply_to, assert_state_matches, outcomes, read_report, read_sidecar, run, stderr,
+    subcommand,
 };
 
 /// Requests the emulator saw with `method` and `status` ("PUT", "200").
@@ -340,4 +341,24 @@ async fn console_made_configurations_are_read_and_only_managed_ones_rewritten() 
     // The managed one now as the manifest says; the console's untouched.
     assert_state_matches(&emulator, &manifest);
     assert_eq!(emulator.inventory_ids(bucket), ["console-1", "job-0"]);
+    // The drift is in every output of the apply: summary, sidecar, JSON.
+    assert!(
+        stderr(&output).contains("1 unmanaged inventory job on 1 bucket kept"),
+        "{}",
+        stderr(&output)
+    );
+    let sidecar = read_sidecar(&report);
+    assert_eq!(sidecar["unmanaged"]["jobs"], 1);
+    assert_eq!(sidecar["unmanaged"]["buckets"][0]["bucket"], bucket);
+    assert_eq!(sidecar["unmanaged"]["buckets"][0]["ids"][0], "console-1");
+    let json = run(apply_to(
+        dir.path(),
+        &manifest,
+        &emulator,
+        &report,
+        &["--output", "json"],
+    ))
+    .await;
+    let result: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(result["unmanaged"]["jobs"], 1, "{result}");
 }
