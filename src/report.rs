@@ -728,19 +728,7 @@ mod tests {
 
     #[test]
     fn outcomes_have_stable_names() {
-        let names: Vec<_> = [
-            Outcome::Applied,
-            Outcome::Unchanged,
-            Outcome::Deleted,
-            Outcome::Failed,
-            Outcome::Skipped,
-            Outcome::Cancelled,
-            Outcome::Unknown,
-            Outcome::DryRun,
-        ]
-        .iter()
-        .map(|o| o.as_str())
-        .collect();
+        let names: Vec<_> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
         assert_eq!(
             names,
             [

@@ -151,11 +151,11 @@ fn answered_by_a_stranger(attempt: Option<&Attempt>) -> bool {
 /// The row of a request that ended; `success` is the outcome of a 2xx.
 pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> ReportRow {
     // Whatever stopped the retries, a last attempt whose answer was lost
-    // leaves the change undecided.
+    // leaves the change undecided, and so does a 2xx COS did not send.
+    let stranger = answered_by_a_stranger(ended.last.as_ref());
     let outcome = match &ended.end {
         End::Succeeded => success,
-        _ if answer_lost(ended.last.as_ref()) => Outcome::Unknown,
-        _ if answered_by_a_stranger(ended.last.as_ref()) => Outcome::Unknown,
+        _ if stranger || answer_lost(ended.last.as_ref()) => Outcome::Unknown,
         End::Failed { .. } => Outcome::Failed,
         End::Skipped(_) => Outcome::Skipped,
         End::Cancelled => Outcome::Cancelled,
@@ -171,7 +171,7 @@ pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> Rep
         End::Cancelled => interrupted(&last),
     };
     let read = target.action == READ_ACTION;
-    let note = match (answered_by_a_stranger(ended.last.as_ref()), read) {
+    let note = match (stranger, read) {
         (true, false) => STRANGER_NOTE,
         (true, true) => STRANGER_READ_NOTE,
         (false, _) if outcome != Outcome::Unknown => return row,

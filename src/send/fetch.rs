@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use super::client::Response;
+use super::client::{Response, TransportError, TransportErrorKind};
 use super::retry::{self, Class, RetryPolicy};
-use super::sender::{SendSettings, Sender, Subject, Unwatched};
+use super::sender::{End, SendSettings, Sender, Subject, Unwatched};
 use super::{Attempt, Transport};
 use crate::cos::request::InventoryRequest;
 use crate::model::BucketName;
@@ -112,8 +112,15 @@ pub async fn fetch<T: Transport>(
     settings.clock_offset = sender.clock_offset();
     let last = match (ended.last, ended.end) {
         (Some(last), _) => last,
-        // Never sent: nothing stopped or cancelled this sender before.
-        (None, end) => unreachable!("a fresh sender sends at least once: {end:?}"),
+        // Never sent: the shared pace gave up on COS (an outage that
+        // outlasted its deadline) before this request's turn came.
+        (None, end) => Err(TransportError {
+            kind: TransportErrorKind::Connect,
+            message: match end {
+                End::Skipped(reason) => reason,
+                other => format!("not sent: {other:?}"),
+            },
+        }),
     };
     Fetched {
         class: retry::classify(&last),
