@@ -7,6 +7,7 @@
 pub(crate) mod binary;
 pub(crate) mod library;
 pub(crate) mod report;
+pub(crate) mod schema;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
