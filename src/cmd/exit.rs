@@ -11,7 +11,8 @@ pub const USAGE: u8 = 2;
 /// report has a row for every job.
 pub const STOPPED: u8 = 3;
 /// The report could not be written mid-run (a full disk): it is whole up
-/// to its last row, and nothing more was sent.
+/// to its last row, nothing more was sent, and the stop says how many
+/// jobs already on their way were answered after that row.
 pub const REPORT_FAILED: u8 = 4;
 /// Stopped by SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;

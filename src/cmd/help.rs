@@ -270,7 +270,8 @@ fn apply_codes() -> String {
         (
             &[exit::REPORT_FAILED],
             "the report could not be written mid-run (a full disk): it holds every job up to\n\
-             its last whole row, and nothing more was sent; --from-report sends the rest",
+             its last whole row and nothing more was sent; the summary counts the jobs\n\
+             answered after that row; --from-report sends every job without a done row",
         ),
         (
             &[exit::INTERRUPTED, exit::TERMINATED],

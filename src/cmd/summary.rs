@@ -113,6 +113,7 @@ mod tests {
         assert_eq!(exit_code(&stopped, exit::INTERRUPTED), exit::INTERRUPTED);
         stopped.stopped = Some(StopReason::ReportUnwritable {
             message: "No space left on device".into(),
+            sent_unrecorded: 0,
         });
         assert_eq!(exit_code(&stopped, 0), exit::REPORT_FAILED);
         assert_eq!(

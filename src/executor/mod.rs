@@ -342,16 +342,16 @@ pub async fn execute<T: Transport>(
     let mut shared = Arc::try_unwrap(shared).unwrap_or_else(|_| unreachable!("lanes ended"));
     shared.rows = None;
     let written = writer.join().map_err(|_| ExecuteError::WriterPanicked)?;
-    let (counts, unwritable) = match write_missing_rows(&shared, written, &control.stats) {
-        Ok(counts) => (counts, None),
-        Err(unwritable) => (unwritable.counts, Some(unwritable.err)),
-    };
-    let stopped = match unwritable {
+    let (counts, stopped) = match write_missing_rows(&shared, written, &control.stats) {
+        Ok(counts) => (counts, result_at_end.stopped.clone()),
         // Nothing more could be recorded: that outranks any other stop.
-        Some(err) => Some(StopReason::ReportUnwritable {
-            message: err.to_string(),
-        }),
-        None => result_at_end.stopped.clone(),
+        Err(unwritable) => (
+            unwritable.counts,
+            Some(StopReason::ReportUnwritable {
+                message: unwritable.err.to_string(),
+                sent_unrecorded: unwritable.sent_unrecorded,
+            }),
+        ),
     };
     Ok(RunResult {
         stats: control.stats.snapshot(),
@@ -411,9 +411,17 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-/// What the writer thread hands back: the report, which jobs have a row,
-/// and the write failure that stopped it, if any.
-type WriterResult = (ReportWriter, Vec<bool>, Option<ReportError>);
+/// What the writer thread hands back.
+struct WriterResult {
+    report: ReportWriter,
+    /// Which rows reached the writer (all written, unless `failure`).
+    received: Vec<bool>,
+    /// The write failure that stopped the run, if any.
+    failure: Option<ReportError>,
+    /// Rows of jobs whose request was sent that reached the writer after
+    /// (or in) the write that failed: answered, but not in the report.
+    sent_unrecorded: u64,
+}
 
 /// The rows of an apply: one slot per job, then one per pruned id (of
 /// buckets under the limit), and where each bucket's pruned ids start.
@@ -442,20 +450,38 @@ fn row_places(jobs: usize, mode: &Mode) -> (Vec<AtomicU32>, Vec<usize>) {
 /// `cancelled` otherwise — and closes the report; the report's counts.
 fn write_missing_rows<T: Transport>(
     shared: &Shared<T>,
-    (mut report, written, failure): WriterResult,
+    written: WriterResult,
     stats: &Stats,
 ) -> Result<ReportCounts, Box<Unwritable>> {
+    let WriterResult {
+        mut report,
+        received,
+        failure,
+        sent_unrecorded,
+    } = written;
+    if let Some(err) = failure {
+        // Jobs whose request went out but whose row never reached the
+        // writer (abandoned on the wire) are not in the report either.
+        let abandoned = row_targets(shared)
+            .filter(|(place, _)| {
+                !received[*place] && shared.slots[*place].load(Ordering::Relaxed) != 0
+            })
+            .count() as u64;
+        return Err(Box::new(Unwritable {
+            counts: report.counts().clone(),
+            err,
+            sent_unrecorded: sent_unrecorded + abandoned,
+        }));
+    }
     let failed = |report: &ReportWriter, err| {
         Box::new(Unwritable {
             counts: report.counts().clone(),
             err,
+            sent_unrecorded: 0,
         })
     };
-    if let Some(err) = failure {
-        return Err(failed(&report, err));
-    }
     for (place, target) in row_targets(shared) {
-        if !written[place] {
+        if !received[place] {
             let slot = shared.slots[place].load(Ordering::Relaxed);
             let on_wire = slot & crate::send::sender::ON_WIRE != 0;
             let row = match target.action == Action::Unchanged.as_str() {
@@ -469,19 +495,27 @@ fn write_missing_rows<T: Transport>(
         }
     }
     let counts = report.counts().clone();
-    report.finish().map_err(|err| {
-        Box::new(Unwritable {
-            counts: counts.clone(),
-            err,
-        })
-    })?;
+    report
+        .finish()
+        .map_err(|err| failed_to_finish(counts.clone(), err))?;
     Ok(counts)
+}
+
+/// A report that took every row but could not be flushed and synced.
+fn failed_to_finish(counts: ReportCounts, err: ReportError) -> Box<Unwritable> {
+    Box::new(Unwritable {
+        counts,
+        err,
+        sent_unrecorded: 0,
+    })
 }
 
 /// The report stopped taking rows: what it holds, and why.
 struct Unwritable {
     counts: ReportCounts,
     err: ReportError,
+    /// Jobs sent whose rows the report could not take.
+    sent_unrecorded: u64,
 }
 
 /// What each row of an apply is about, with its place: the jobs (with
@@ -562,41 +596,43 @@ fn spawn_writer(
     cancel: CancellationToken,
 ) -> std::thread::JoinHandle<WriterResult> {
     std::thread::spawn(move || {
-        let mut written = vec![false; total];
+        let mut received = vec![false; total];
         let mut failure = None;
+        let mut sent_unrecorded = 0;
         let mut batch = Vec::with_capacity(ROW_QUEUE);
-        let mut indices = Vec::with_capacity(ROW_QUEUE);
         while let Some((index, row)) = receiver.blocking_recv() {
-            indices.push(index);
+            received[index] = true;
             batch.push(row);
             while batch.len() < ROW_QUEUE {
                 let Ok((index, row)) = receiver.try_recv() else {
                     break;
                 };
-                indices.push(index);
+                received[index] = true;
                 batch.push(row);
             }
             let big = batch.len() >= BIG_BATCH;
-            if failure.is_none() {
-                match report.write_all(&batch) {
-                    Ok(()) => {
-                        for index in &indices {
-                            written[*index] = true;
-                        }
-                    }
-                    Err(err) => {
-                        failure = Some(err);
-                        cancel.cancel();
-                    }
-                }
+            if failure.is_none()
+                && let Err(err) = report.write_all(&batch)
+            {
+                failure = Some(err);
+                cancel.cancel();
+            }
+            if failure.is_some() {
+                // The report is cut back to its last whole row before
+                // this batch: what these rows say is lost.
+                sent_unrecorded += batch.iter().filter(|row| row.attempts > 0).count() as u64;
             }
             batch.clear();
-            indices.clear();
             if !big {
                 std::thread::sleep(WRITE_INTERVAL);
             }
         }
-        (report, written, failure)
+        WriterResult {
+            report,
+            received,
+            failure,
+            sent_unrecorded,
+        }
     })
 }
 

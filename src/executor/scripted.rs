@@ -381,6 +381,23 @@ async fn a_full_disk_stops_the_run_with_the_report_whole_and_counted() {
     // (All 40 may have come in one batch, which did not fit at all.)
     assert!(text.starts_with("bucket,") && rows < 40, "{rows}");
     assert_eq!(result.counts.jobs, rows);
+    // Every request sent is either in the report or counted as missing
+    // from it, and the stop says how many.
+    let &StopReason::ReportUnwritable {
+        sent_unrecorded, ..
+    } = &stopped
+    else {
+        unreachable!("checked above");
+    };
+    assert_eq!(rows + sent_unrecorded, script.attempts() as u64);
+    if sent_unrecorded > 0 {
+        assert!(
+            stopped
+                .to_string()
+                .contains(&format!("{sent_unrecorded} job(s) sent")),
+            "{stopped}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -40,13 +40,31 @@ pub enum StopReason {
     /// for the deadline; `message` says for how long and what failed.
     #[error("{message}")]
     Unreachable { message: String },
-    /// The report could not be written (a full disk): what was sent is in
-    /// it up to its last whole row, and nothing more is sent.
-    #[error("the report could not be written, so nothing more was sent: {message}")]
-    ReportUnwritable { message: String },
+    /// The report could not be written (a full disk): it holds what was
+    /// answered up to its last whole row, and nothing more is sent; the
+    /// requests already on their way were answered (and are counted in
+    /// the summary) but have no row: `sent_unrecorded` says how many.
+    #[error("{}", unwritable_message(message, *sent_unrecorded))]
+    ReportUnwritable {
+        message: String,
+        sent_unrecorded: u64,
+    },
     /// A part of cosinv failed (a bug): the rest is not sent.
     #[error("cosinv failed inside (a bug; please report it): {message}")]
     Crashed { message: String },
+}
+
+/// A full disk's stop in words: never "nothing was lost" when requests
+/// already on their way were answered after the report's last row.
+fn unwritable_message(message: &str, sent_unrecorded: u64) -> String {
+    match sent_unrecorded {
+        0 => format!("the report could not be written, so nothing more was sent: {message}"),
+        n => format!(
+            "the report could not be written, so nothing more was sent: {message}; \
+             {n} job(s) sent before the stop were answered after the report's last whole row \
+             and are not in it (the summary counts them; a rerun with refresh finds them)"
+        ),
+    }
 }
 
 impl StopReason {
