@@ -222,4 +222,43 @@ mod tests {
         let signed = transport.signed_at.lock().clone();
         assert!(signed[1] >= signed[0] + 3590, "{signed:?}");
     }
+
+    /// Always refuses the connection, as a COS that is down does.
+    struct Down;
+
+    impl Transport for Down {
+        fn send(
+            &self,
+            _: &InventoryRequest,
+            _: u64,
+        ) -> impl std::future::Future<Output = Attempt> + Send {
+            std::future::ready(Err(TransportError {
+                kind: TransportErrorKind::Connect,
+                message: "connection refused".into(),
+            }))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_whose_turn_never_comes_is_a_failed_read_not_a_panic() {
+        // Reads share one pace: once COS has been down past the deadline,
+        // the pace gives up, and a later read is never sent at all.
+        let mut settings = FetchSettings::default();
+        let mut never_sent = None;
+        for _ in 0..200 {
+            let fetched = fetch(&Down, &request(), None, &mut settings).await;
+            if fetched.attempts == 0 {
+                never_sent = Some(fetched);
+                break;
+            }
+        }
+        let fetched = never_sent.expect("the shared pace gave up on COS");
+        assert!(fetched.success().is_none());
+        assert_ne!(fetched.class, Class::Success);
+        assert!(
+            fetched.describe().starts_with("not sent: "),
+            "{}",
+            fetched.describe()
+        );
+    }
 }
