@@ -18,6 +18,7 @@ mod run;
 mod run_now;
 mod sign_vectors;
 mod support;
+mod terminal;
 mod throttling;
 
 /// The emulator with `config`, on a free port of 127.0.0.1.
