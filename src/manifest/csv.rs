@@ -8,6 +8,7 @@
 //! columns named `x-…` or `#…` belong to the spreadsheet and are skipped.
 
 use std::collections::VecDeque;
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,9 @@ use csv::{ByteRecord, ReaderBuilder, StringRecord, Trim};
 
 use super::checks::check_placeholder_spelling;
 use super::suggest::{did_you_mean, unknown};
-use super::{Loc, MAX_CSV_BYTES, Problems, ReadOptions, Setting, Settings};
+use super::{
+    FileDigest, HashingReader, Loc, MAX_CSV_BYTES, Problems, ReadOptions, Setting, Settings,
+};
 
 /// The columns, in the contract's order. Only `bucket` and `id` are
 /// required.
@@ -154,40 +157,77 @@ impl Row<'_> {
 
 /// Reads `path`, calling `on_row` for each well-formed data row; problems
 /// with the file, the header or a row's shape go to `problems`, as do
-/// regions that `options` does not know.
+/// regions that `options` does not know. The digest of every byte of the
+/// file, taken as it was read; `None` when it could not be read.
 pub fn read(
     path: &Path,
     options: &ReadOptions,
     problems: &mut Problems,
-    mut on_row: impl FnMut(&Row<'_>, &mut Problems),
-) {
+    on_row: impl FnMut(&Row<'_>, &mut Problems),
+) -> Option<FileDigest> {
     let file: Arc<Path> = Arc::from(path);
     let top = Loc::new(&file, 1);
     let opened = match super::open_capped(path, MAX_CSV_BYTES) {
         Ok(opened) => opened,
         Err(message) => {
             problems.add(&top, "file", message);
-            return;
+            return None;
         }
     };
-    let delimiter = sniff_delimiter(path);
+    let mut hashing = HashingReader::new(opened);
+    // The head is read once, for the delimiter, and then read on from.
+    let mut head = Vec::new();
+    if let Err(err) = (&mut hashing).take(SNIFFED_BYTES).read_to_end(&mut head) {
+        problems.add(
+            &top,
+            "file",
+            format!("cannot read {}: {err}", path.display()),
+        );
+        return None;
+    }
+    let delimiter = sniff_delimiter(&head);
+    let stream = Lines::new(std::io::Cursor::new(head).chain(hashing), delimiter);
     let mut reader = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(Trim::All)
         .delimiter(delimiter)
-        .from_reader(Lines::new(opened, delimiter));
+        .from_reader(stream);
+    read_rows(&mut reader, &file, options, problems, on_row);
+    let (_, hashing) = reader.into_inner().into_inner().into_inner();
+    match hashing.finish(path) {
+        Ok(digest) => Some(digest),
+        Err(err) => {
+            problems.add(
+                &top,
+                "file",
+                format!("cannot read {}: {err}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+/// The header, then every data row of `reader`.
+fn read_rows<R: std::io::Read>(
+    reader: &mut csv::Reader<Lines<R>>,
+    file: &Arc<Path>,
+    options: &ReadOptions,
+    problems: &mut Problems,
+    mut on_row: impl FnMut(&Row<'_>, &mut Problems),
+) {
+    let top = Loc::new(file, 1);
     let mut raw = ByteRecord::new();
-    let Some(index) = read_header(&mut reader, &mut raw, &top, problems) else {
+    let Some(index) = read_header(reader, &mut raw, &top, problems) else {
         return;
     };
     let width = raw.len();
     let mut record = StringRecord::new();
     let mut allowed = AllowedRegions::default();
-    while let Some(line) = next_record(&mut reader, &mut record, &file, problems) {
+    while let Some(line) = next_record(reader, &mut record, file, problems) {
         if record.len() != width {
             problems.add(
-                &Loc::new(&file, line),
+                &Loc::new(file, line),
                 "row",
                 format!(
                     "has {} cells but the header has {width}; quote cells that contain commas",
@@ -198,7 +238,7 @@ pub fn read(
         }
         let row = Row {
             line,
-            file: &file,
+            file,
             record: &record,
             index: &index,
         };
@@ -525,6 +565,11 @@ impl<R: std::io::Read> Lines<R> {
 }
 
 impl<R> Lines<R> {
+    /// The reader it reads from (bytes it buffered are not given back).
+    fn into_inner(self) -> R {
+        self.inner
+    }
+
     /// Copies the buffered bytes up to the next line end (only those need
     /// line bookkeeping), or a run of blank lines; 0 when the next byte is
     /// a line end to take one at a time. The byte-by-byte path alone is
@@ -598,18 +643,14 @@ fn is_ignored_column(name: &str) -> bool {
     name.starts_with('#') || name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
 }
 
-/// The cell separator of the CSV at `path`: `,`, `;` (what spreadsheets
-/// write where the decimal mark is a comma) or a tab, whichever splits its
-/// header line into a `bucket` column; `,` when none does (the header's
-/// problems are then reported as usual).
-fn sniff_delimiter(path: &Path) -> u8 {
-    use std::io::Read;
-    let mut head = Vec::new();
-    let read =
-        std::fs::File::open(path).and_then(|file| file.take(64 * 1024).read_to_end(&mut head));
-    if read.is_err() {
-        return b',';
-    }
+/// How much of a CSV's start is looked at for its cell separator.
+const SNIFFED_BYTES: u64 = 64 * 1024;
+
+/// The cell separator of a CSV starting with `head`: `,`, `;` (what
+/// spreadsheets write where the decimal mark is a comma) or a tab,
+/// whichever splits its header line into a `bucket` column; `,` when none
+/// does (the header's problems are then reported as usual).
+fn sniff_delimiter(head: &[u8]) -> u8 {
     let line = head.split(|&byte| byte == b'\n').next().unwrap_or_default();
     let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
     let names_bucket = |cell: &[u8]| {

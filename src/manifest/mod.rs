@@ -8,6 +8,7 @@
 
 mod checks;
 pub mod csv;
+mod digest;
 mod suggest;
 pub mod yaml;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use checks::ReadOptions;
+pub use digest::{FileDigest, HashingReader};
 pub use suggest::did_you_mean;
 
 use crate::model::BucketPattern;
@@ -318,6 +320,8 @@ pub struct JobSpec {
 /// A YAML manifest, read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct YamlManifest {
+    /// The bytes parsed; `None` when the file could not be read.
+    pub digest: Option<FileDigest>,
     pub defaults: Option<Defaults>,
     pub policies: Vec<Policy>,
     pub jobs: Vec<JobSpec>,
@@ -331,6 +335,14 @@ pub struct BucketLine {
     pub line: u32,
 }
 
+/// A buckets file as read: its buckets, and the digest of the bytes they
+/// came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketsFile {
+    pub buckets: Vec<BucketLine>,
+    pub digest: FileDigest,
+}
+
 /// Reads a buckets file: one bucket per line, optional `,region`; blank
 /// lines and `#` comments skipped. A line that could not be a bucket entry
 /// is reported by number only (the file may be the wrong one, holding
@@ -340,7 +352,7 @@ pub fn read_buckets_file(
     referenced_at: &Loc,
     options: &ReadOptions,
     problems: &mut Problems,
-) -> Option<Vec<BucketLine>> {
+) -> Option<BucketsFile> {
     let bytes = match read_capped(path, MAX_BUCKETS_FILE_BYTES) {
         Ok(bytes) => bytes,
         Err(message) => {
@@ -348,8 +360,22 @@ pub fn read_buckets_file(
             return None;
         }
     };
+    Some(BucketsFile {
+        buckets: bucket_lines(path, &bytes, referenced_at, options, problems),
+        digest: FileDigest::of_bytes(path, &bytes),
+    })
+}
+
+/// The bucket lines of a buckets file's `bytes`.
+fn bucket_lines(
+    path: &Path,
+    bytes: &[u8],
+    referenced_at: &Loc,
+    options: &ReadOptions,
+    problems: &mut Problems,
+) -> Vec<BucketLine> {
     let file: Arc<Path> = Arc::from(path);
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut buckets = Vec::new();
     let mut strange = 0;
     for (index, raw) in bytes.split(|&byte| byte == b'\n').enumerate() {
@@ -378,7 +404,7 @@ pub fn read_buckets_file(
                             thousands(MAX_NON_BUCKET_LINES)
                         ),
                     );
-                    return Some(buckets);
+                    return buckets;
                 }
                 problems.add(&at, "bucket", why);
             }
@@ -391,7 +417,7 @@ pub fn read_buckets_file(
             format!("{} lists no buckets", path.display()),
         );
     }
-    Some(buckets)
+    buckets
 }
 
 /// One line of a buckets file, understood.
@@ -507,6 +533,7 @@ mod tests {
             &ReadOptions::default(),
             &mut problems,
         )
+        .map(|file| file.buckets)
         .unwrap_or_default();
         let shown = problems
             .into_lines()

@@ -17,8 +17,8 @@ use serde_saphyr::Spanned;
 use super::checks::{check_contained, check_placeholder_spelling};
 use super::suggest::unknown;
 use super::{
-    Buckets, Defaults, Discover, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems, ReadOptions,
-    Setting, Settings, YamlManifest, read_capped, resolve_relative,
+    Buckets, Defaults, Discover, FileDigest, JobSpec, Loc, MAX_YAML_BYTES, Policy, Problems,
+    ReadOptions, Setting, Settings, YamlManifest, read_capped, resolve_relative,
 };
 use crate::model::BucketPattern;
 
@@ -362,13 +362,15 @@ pub fn read(path: &Path, options: &ReadOptions, problems: &mut Problems) -> Yaml
             return YamlManifest::default();
         }
     };
-    match parse(text) {
+    let mut manifest = match parse(text) {
         Ok(node) => reader.manifest(&node, problems),
         Err((line, message)) => {
             problems.add(&Loc::new(&file, line), "yaml", message);
             YamlManifest::default()
         }
-    }
+    };
+    manifest.digest = Some(FileDigest::of_bytes(path, &bytes));
+    manifest
 }
 
 struct Reader<'a> {

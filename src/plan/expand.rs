@@ -98,7 +98,7 @@ pub(super) struct Expander<'c> {
     /// CSV rows that share every cell but bucket and region share a
     /// template; `None` remembers a template that failed validation.
     csv_templates: HashMap<String, Option<Arc<Template>>>,
-    pub(super) buckets_files: HashMap<PathBuf, Option<Arc<Vec<manifest::BucketLine>>>>,
+    pub(super) buckets_files: HashMap<PathBuf, Option<Arc<manifest::BucketsFile>>>,
     key: String,
     /// Every bucket name and region checked so far, kept once and shared
     /// by the jobs that name it (and checked once).
@@ -163,11 +163,11 @@ impl<'c> Expander<'c> {
                 self.discovered_jobs(spec, discover, &template, problems)
             }
             Buckets::File(path) => {
-                let Some(lines) = self.buckets_file(path, problems) else {
+                let Some(read) = self.buckets_file(path, problems) else {
                     return;
                 };
                 let file: Arc<Path> = Arc::from(path.value.as_path());
-                for bucket in lines.iter() {
+                for bucket in &read.buckets {
                     let at = Loc::new(&file, bucket.line);
                     let region = bucket.region.as_ref().map(|region| Setting {
                         value: region.clone(),
@@ -224,14 +224,14 @@ impl<'c> Expander<'c> {
         &mut self,
         path: &Setting<PathBuf>,
         problems: &mut Problems,
-    ) -> Option<Arc<Vec<manifest::BucketLine>>> {
+    ) -> Option<Arc<manifest::BucketsFile>> {
         if let Some(cached) = self.buckets_files.get(&path.value) {
             return cached.clone();
         }
-        let lines = manifest::read_buckets_file(&path.value, &path.at, self.options, problems)
+        let file = manifest::read_buckets_file(&path.value, &path.at, self.options, problems)
             .map(Arc::new);
-        self.buckets_files.insert(path.value.clone(), lines.clone());
-        lines
+        self.buckets_files.insert(path.value.clone(), file.clone());
+        file
     }
 
     pub(super) fn csv_row(&mut self, row: &manifest::csv::Row<'_>, problems: &mut Problems) {

@@ -29,6 +29,7 @@ pub mod reconcile;
 pub mod rollup;
 pub mod shard;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -232,8 +233,11 @@ pub struct LoadSummary {
     pub policies: usize,
     /// Each `discover:` job, in manifest order, and what it became.
     pub discovery: Vec<DiscoveryUse>,
-    /// Every buckets file the manifests named and were read, sorted.
-    pub buckets_files: Vec<PathBuf>,
+    /// Every manifest read whole, in the order given, as it was read.
+    pub manifests: Vec<manifest::FileDigest>,
+    /// Every buckets file the manifests named and were read, sorted, as
+    /// it was read.
+    pub buckets_files: Vec<manifest::FileDigest>,
 }
 
 /// Reads, expands and validates `files` (YAML and CSV, merged).
@@ -280,14 +284,27 @@ pub fn load_with_options(
             expander.yaml_job(spec, &mut problems);
         }
     }
+    let mut digests: HashMap<&Path, manifest::FileDigest> = yaml
+        .iter()
+        .filter_map(|(path, manifest)| Some((path.as_path(), manifest.digest.clone()?)))
+        .collect();
     for path in csv {
-        manifest::csv::read(path, options, &mut problems, |row, problems| {
+        let digest = manifest::csv::read(path, options, &mut problems, |row, problems| {
             expander.csv_row(row, problems)
         });
+        digests.extend(digest.map(|digest| (path.as_path(), digest)));
     }
+    let manifests = files
+        .iter()
+        .filter_map(|path| digests.get(path.as_path()).cloned())
+        .collect();
     let discovery = std::mem::take(&mut expander.discovery);
-    let mut buckets_files: Vec<PathBuf> = expander.buckets_files.keys().cloned().collect();
-    buckets_files.sort();
+    let mut buckets_files: Vec<manifest::FileDigest> = expander
+        .buckets_files
+        .values()
+        .filter_map(|read| Some(read.as_ref()?.digest.clone()))
+        .collect();
+    buckets_files.sort_by(|a, b| a.path.cmp(&b.path));
     // The expander's tables (buckets files, names) go before the sort
     // needs its scratch space.
     let mut jobs = std::mem::take(&mut expander.jobs);
@@ -319,6 +336,7 @@ pub fn load_with_options(
         files: files.len(),
         policies: context.policies.len(),
         discovery,
+        manifests,
         buckets_files,
     };
     Ok((Plan { jobs }, summary))
@@ -414,6 +432,56 @@ mod tests {
             plan.jobs()[0].report_location(),
             "cos://inv-1250000000/x/photos-1250000000/ap-guangzhou/a.b/a.b/"
         );
+    }
+
+    #[test]
+    fn every_file_read_is_hashed_as_it_was_read_in_the_order_given() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("m.yaml");
+        let buckets = dir.path().join("b.txt");
+        let csv = dir.path().join("f.csv");
+        std::fs::write(&buckets, "photos-1250000000\nlogs-1250000000\n").unwrap();
+        std::fs::write(
+            &yaml,
+            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
+             buckets_file: b.txt\n    set:\n      schedule: Daily\n      \
+             destination:\n        bucket: inv-1250000000\n",
+        )
+        .unwrap();
+        // Bigger than the head read for the delimiter, so the digest must
+        // join the head and the rest; semicolons, so the head is sniffed.
+        let mut text = String::from("bucket;region;id;schedule;destination_bucket\n");
+        for n in 0..3_000 {
+            text.push_str(&format!(
+                "b{n:05}-1250000000;ap-guangzhou;x;Daily;inv-1250000000\n"
+            ));
+        }
+        std::fs::write(&csv, &text).unwrap();
+        let (plan, summary) = load_with_summary(&[csv.clone(), yaml.clone()]).unwrap();
+        assert_eq!(plan.jobs().len(), 3_002);
+        let sha = |path: &Path| hex::encode(Sha256::digest(std::fs::read(path).unwrap()));
+        let read: Vec<(&Path, &str, u64)> = summary
+            .manifests
+            .iter()
+            .chain(&summary.buckets_files)
+            .map(|file| (file.path.as_path(), file.sha256.as_str(), file.bytes))
+            .collect();
+        let on_disk: Vec<(&Path, String, u64)> = [&csv, &yaml, &buckets]
+            .into_iter()
+            .map(|path| {
+                (
+                    path.as_path(),
+                    sha(path),
+                    std::fs::metadata(path).unwrap().len(),
+                )
+            })
+            .collect();
+        let on_disk: Vec<(&Path, &str, u64)> = on_disk
+            .iter()
+            .map(|(path, sha, bytes)| (*path, sha.as_str(), *bytes))
+            .collect();
+        assert_eq!(read, on_disk);
     }
 
     #[test]

@@ -13,10 +13,8 @@
 //! within a version; a field removed or changed in meaning is a new
 //! version.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::ReportCounts;
 
@@ -38,29 +36,6 @@ pub struct ManifestDigest {
     /// Lower-case hex.
     pub sha256: String,
     pub bytes: u64,
-}
-
-impl ManifestDigest {
-    /// Reads `path` through SHA-256.
-    pub fn of_file(path: &Path) -> std::io::Result<ManifestDigest> {
-        let mut file = std::fs::File::open(path)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0; 64 * 1024];
-        let mut bytes = 0u64;
-        loop {
-            let read = file.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            bytes += read as u64;
-        }
-        Ok(ManifestDigest {
-            path: path.to_path_buf(),
-            sha256: hex::encode(hasher.finalize()),
-            bytes,
-        })
-    }
 }
 
 /// Where the requests of a run went.
@@ -341,19 +316,6 @@ mod tests {
             sidecar_path(Path::new("/var/log/r.csv")),
             Path::new("/var/log/r.csv.json")
         );
-    }
-
-    #[test]
-    fn manifests_are_hashed_as_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.yaml");
-        std::fs::write(&path, "abc").unwrap();
-        let digest = ManifestDigest::of_file(&path).unwrap();
-        assert_eq!(
-            digest.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(digest.bytes, 3);
     }
 
     #[test]

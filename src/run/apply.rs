@@ -83,7 +83,7 @@ pub(super) async fn prepare(
 ) -> Result<Prepared, RunError> {
     // Every manifest problem is shown before anything is asked or opened.
     let loaded = load(settings)?;
-    let inputs = Inputs::read(&settings.files, &loaded.1, settings.from_report.as_deref())?;
+    let inputs = Inputs::of(&loaded.1, settings.from_report.as_deref());
     if let ReportTo::File(path) = &settings.report {
         inputs.refuse_as_report(path)?;
     }

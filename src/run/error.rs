@@ -33,11 +33,6 @@ pub enum RunError {
     Report(#[from] ReportError),
     #[error(transparent)]
     Record(#[from] RecordError),
-    #[error("cannot read the manifest {}: {source}", path.display())]
-    Digest {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     /// The report would overwrite one of the run's own inputs.
     #[error(
         "the report {} is the same file as {} ({what}); it would be overwritten",

@@ -8,6 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::error::RunError;
+use crate::manifest::FileDigest;
 use crate::plan::LoadSummary;
 use crate::report::run::ManifestDigest;
 
@@ -21,29 +22,29 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Hashes the manifests and the buckets files `summary` says were
-    /// read; `previous` is the earlier report of a rerun, if any.
-    pub fn read(
-        manifests: &[PathBuf],
-        summary: &LoadSummary,
-        previous: Option<&Path>,
-    ) -> Result<Inputs, RunError> {
-        let digest = |path: &PathBuf| {
-            ManifestDigest::of_file(path).map_err(|source| RunError::Digest {
-                path: path.clone(),
-                source,
-            })
+    /// The manifests and buckets files `summary` says were read, with the
+    /// digests taken as they were read; `previous` is the earlier report
+    /// of a rerun, if any.
+    pub fn of(summary: &LoadSummary, previous: Option<&Path>) -> Inputs {
+        let recorded = |read: &FileDigest| ManifestDigest {
+            path: read.path.clone(),
+            sha256: read.sha256.clone(),
+            bytes: read.bytes,
         };
         let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
-        files.extend(manifests.iter().map(|path| (path.clone(), "a manifest")));
-        let buckets = &summary.buckets_files;
-        files.extend(buckets.iter().map(|path| (path.clone(), "a buckets file")));
+        let manifests = summary
+            .manifests
+            .iter()
+            .map(|read| (read.path.clone(), "a manifest"));
+        files.extend(manifests);
+        let buckets = summary.buckets_files.iter();
+        files.extend(buckets.map(|read| (read.path.clone(), "a buckets file")));
         files.extend(previous.map(|path| (path.to_path_buf(), "the earlier report")));
-        Ok(Inputs {
-            manifests: manifests.iter().map(digest).collect::<Result<_, _>>()?,
-            buckets_files: buckets.iter().map(digest).collect::<Result<_, _>>()?,
+        Inputs {
+            manifests: summary.manifests.iter().map(recorded).collect(),
+            buckets_files: summary.buckets_files.iter().map(recorded).collect(),
             files,
-        })
+        }
     }
 
     /// Refuses a report at `report` (or its sidecar beside it) that is one
@@ -132,12 +133,13 @@ mod tests {
         for file in [&manifest, &buckets, &previous] {
             std::fs::write(file, "x\n").unwrap();
         }
+        let read = |path: &PathBuf| FileDigest::of_bytes(path, b"x\n");
         let summary = LoadSummary {
-            buckets_files: vec![buckets.clone()],
+            manifests: vec![read(&manifest)],
+            buckets_files: vec![read(&buckets)],
             ..LoadSummary::default()
         };
-        let inputs =
-            Inputs::read(std::slice::from_ref(&manifest), &summary, Some(&previous)).unwrap();
+        let inputs = Inputs::of(&summary, Some(&previous));
         assert_eq!(inputs.buckets_files.len(), 1);
         let linked = dir.path().join("link.csv");
         std::os::unix::fs::symlink(&buckets, &linked).unwrap();
@@ -155,7 +157,11 @@ mod tests {
         // A sidecar that would land on an input is refused too.
         let sidecar_of = dir.path().join("org.yaml.json");
         std::fs::rename(&manifest, &sidecar_of).unwrap();
-        let inputs = Inputs::read(&[sidecar_of], &summary, None).unwrap();
+        let summary = LoadSummary {
+            manifests: vec![read(&sidecar_of)],
+            ..summary
+        };
+        let inputs = Inputs::of(&summary, None);
         assert!(inputs.refuse_as_report(&manifest).is_err());
         assert!(inputs.refuse_as_report(&dir.path().join("new.csv")).is_ok());
     }
