@@ -80,3 +80,65 @@ impl Locate for ServiceLocator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cos::xml::BucketEntry;
+    use crate::credentials::{CredentialSource, Credentials, SharedCredentials};
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::send::client::{ClientConfig, Endpoint};
+
+    async fn account() -> Emulator {
+        let entry = |name: &str, region: &str| BucketEntry {
+            name: name.into(),
+            location: region.into(),
+            creation_date: "2024-01-01T00:00:00Z".into(),
+        };
+        let config = EmulatorConfig {
+            buckets: Some(vec![entry("logs-1250000000", "ap-shanghai")]),
+            ..EmulatorConfig::new(Credentials::new("id", "key", None))
+        };
+        Emulator::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap()
+    }
+
+    fn locator(emulator: &Emulator, key: &str) -> ServiceLocator {
+        let credentials = SharedCredentials::fixed(
+            Credentials::new("id", key, None),
+            CredentialSource::Explicit,
+        );
+        let endpoint = Endpoint::parse(&emulator.endpoint(), false).unwrap();
+        let client = CosClient::new(ClientConfig::new(endpoint, credentials)).unwrap();
+        ServiceLocator::new(client, FetchSettings::default(), CancellationToken::new())
+    }
+
+    fn requests(emulator: &Emulator) -> u64 {
+        emulator.counters().requests.values().sum()
+    }
+
+    #[tokio::test]
+    async fn the_account_is_listed_once_and_only_when_asked() {
+        let emulator = account().await;
+        let locator = locator(&emulator, "key");
+        assert_eq!(requests(&emulator), 0, "listed before anyone asked");
+        let found = locator.region_of("logs-1250000000").await;
+        assert_eq!(found.as_deref(), Some("ap-shanghai"));
+        assert_eq!(locator.region_of("gone-1250000000").await, None);
+        assert_eq!(requests(&emulator), 1);
+        assert_eq!(locator.failure(), None);
+    }
+
+    #[tokio::test]
+    async fn a_list_that_fails_is_not_asked_again_and_says_why() {
+        let emulator = account().await;
+        let locator = locator(&emulator, "not-the-key");
+        assert_eq!(locator.region_of("logs-1250000000").await, None);
+        let sent = requests(&emulator);
+        assert_eq!(locator.region_of("logs-1250000000").await, None);
+        assert_eq!(requests(&emulator), sent);
+        let why = locator.failure().expect("a reason");
+        assert!(why.contains("GET Service"), "{why}");
+    }
+}

@@ -312,3 +312,75 @@ async fn a_run_whose_buckets_all_exist_does_not_list_the_account() {
     assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
     assert_eq!(service_requests(&scenario.emulator), 0);
 }
+
+/// A JSON log line as `--log-format json` writes one: the three keys
+/// every line has, then the line's fields.
+fn line_with(fields: serde_json::Map<String, Value>) -> Value {
+    let mut line = serde_json::json!({
+        "time": "2026-12-07T02:00:00.123Z",
+        "level": "info",
+        "message": "m",
+    });
+    line.as_object_mut().unwrap().extend(fields);
+    line
+}
+
+#[test]
+fn every_field_of_progress_and_job_lines_is_in_the_log_line_schema() {
+    use cosinv::executor::{Event, StatsSnapshot};
+    use cosinv::run::progress::{event_fields, status_fields};
+    let stats = StatsSnapshot {
+        total: 10,
+        applied: 5,
+        failed: 1,
+        retrying: 2,
+        attempts: 9,
+        ..StatsSnapshot::default()
+    };
+    let holding = Some("paced at 40/s (COS's ceiling)");
+    assert_matches_schema("log-line", &line_with(status_fields(&stats, holding)));
+    let row = cosinv::report::ReportRow {
+        bucket: "b-1250000000".into(),
+        region: "ap-guangzhou".into(),
+        id: "x".into(),
+        action: "put",
+        outcome: cosinv::report::Outcome::Failed,
+        http_status: Some(404),
+        error_code: "NoSuchBucket".into(),
+        message: "404 NoSuchBucket".into(),
+        request_id: String::new(),
+        attempts: 1,
+        elapsed_ms: 3,
+        finished_at: String::new(),
+        source: "m.yaml:3".into(),
+    };
+    let retry = Event::Retry {
+        bucket: "b-1250000000".into(),
+        id: "x".into(),
+        attempt: 1,
+        class: cosinv::send::retry::Class::Throttled,
+        delay: std::time::Duration::from_millis(200),
+        message: "503 SlowDown".into(),
+    };
+    let paused = Event::Paused {
+        failures: cosinv::pace::outage::FailureCounts {
+            service_unavailable: 12,
+            ..Default::default()
+        },
+    };
+    let resumed = Event::Resumed {
+        paused_for: std::time::Duration::from_secs(3),
+    };
+    for event in [Event::Finished(&row), retry, paused, resumed] {
+        let fields = event_fields(&event);
+        assert!(!fields.is_empty());
+        assert_matches_schema("log-line", &line_with(fields));
+    }
+    // The schema refuses what it does not list.
+    let mut unknown = serde_json::Map::new();
+    unknown.insert("no_such_field".into(), 1.into());
+    let refused = std::panic::catch_unwind(|| {
+        assert_matches_schema("log-line", &line_with(unknown));
+    });
+    assert!(refused.is_err(), "an unlisted field was accepted");
+}
