@@ -202,6 +202,9 @@ pub enum ReportTarget {
     File(PathBuf),
     /// This process's standard output.
     Stdout,
+    /// Nowhere: the rows are counted, not kept (a dry run without a
+    /// report).
+    Nowhere,
 }
 
 impl std::fmt::Display for ReportTarget {
@@ -209,6 +212,7 @@ impl std::fmt::Display for ReportTarget {
         match self {
             ReportTarget::File(path) => write!(f, "{}", path.display()),
             ReportTarget::Stdout => f.write_str("standard output"),
+            ReportTarget::Nowhere => f.write_str("nowhere"),
         }
     }
 }
@@ -238,6 +242,7 @@ pub enum ReportError {
 enum Sink {
     File(File),
     Stdout(std::io::Stdout),
+    Nowhere(std::io::Sink),
     /// A file on a disk with this many bytes left (tests: a full disk).
     #[cfg(test)]
     Filling(File, u64),
@@ -248,6 +253,7 @@ impl Write for Sink {
         match self {
             Sink::File(file) => file.write(bytes),
             Sink::Stdout(out) => out.write(bytes),
+            Sink::Nowhere(out) => out.write(bytes),
             #[cfg(test)]
             Sink::Filling(file, left) => {
                 if *left == 0 {
@@ -265,6 +271,7 @@ impl Write for Sink {
         match self {
             Sink::File(file) => file.flush(),
             Sink::Stdout(out) => out.flush(),
+            Sink::Nowhere(out) => out.flush(),
             #[cfg(test)]
             Sink::Filling(file, _) => file.flush(),
         }
@@ -336,6 +343,12 @@ impl ReportWriter {
     /// Writes the report to standard output.
     pub fn stdout() -> Result<Self, ReportError> {
         Self::start(ReportTarget::Stdout, Sink::Stdout(std::io::stdout()), false)
+    }
+
+    /// Counts the rows and keeps them nowhere.
+    pub fn discard() -> Self {
+        let sink = Sink::Nowhere(std::io::sink());
+        Self::start(ReportTarget::Nowhere, sink, false).expect("a sink takes every write")
     }
 
     fn start(target: ReportTarget, sink: Sink, sync: bool) -> Result<Self, ReportError> {

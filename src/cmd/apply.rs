@@ -9,7 +9,7 @@ use std::path::Path;
 use super::args::{ApplyArgs, LogFormat, OutputFormat, RunArgs};
 use super::connect;
 use super::exit;
-use super::log::Log;
+use super::log::{Level, Log};
 use super::questions::Questions;
 use super::runtime;
 use super::summary;
@@ -20,6 +20,9 @@ use crate::plan::reconcile::PruneRule;
 use crate::run::error::RunError;
 use crate::run::run_now::Pipeline;
 use crate::run::settings::{ReportTo, RunSettings, StopTokens};
+
+/// The folder of reports cosinv names itself (default: the working one).
+const REPORT_DIR_VAR: &str = "COSINV_REPORT_DIR";
 
 /// Why `apply` (or `run-now`) could not run.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +125,10 @@ fn settings(args: &RunArgs, command: &'static str, apply: Option<&ApplyArgs>) ->
     let report = match &args.report {
         _ if writes_report_to_stdout(args) => ReportTo::Stdout,
         Some(path) => ReportTo::File(path.clone()),
-        None => ReportTo::Default,
+        None => match std::env::var_os(REPORT_DIR_VAR) {
+            Some(dir) if !dir.is_empty() => ReportTo::Folder(dir.into()),
+            _ => ReportTo::Default,
+        },
     };
     RunSettings {
         command,
@@ -171,8 +177,13 @@ async fn run_async(
         log.error(&format!("cosinv {}: {err}", settings.command));
     }
     let (result, plan, record) = (&executed.result, &executed.plan, &executed.record);
-    for line in crate::run::summary::lines(result, plan, record, summary::stopped_line) {
-        log.info(&line);
+    // The first line carries the counts as fields (JSON logs); a stop is an error.
+    let mut fields = Some(crate::run::summary::fields(result, record));
+    for line in crate::run::summary::lines(result, plan, record) {
+        log.line(Level::Info, &line, fields.take().unwrap_or_default());
+    }
+    if let Some(reason) = &result.stopped {
+        log.error(&summary::stopped_line(reason, &record.options));
     }
     executed.shut_down(&terminal).await;
     if args.output == OutputFormat::Json {

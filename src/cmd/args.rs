@@ -214,7 +214,7 @@ pub struct RunArgs {
     /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Where to write the report CSV; - for standard output [default: cosinv-report-RUN_ID.csv, e.g. cosinv-report-20261207T020000Z-3f9a0c21.csv]
+    /// Where to write the report CSV; - for standard output [default: cosinv-report-RUN_ID.csv in $COSINV_REPORT_DIR or the working folder, e.g. cosinv-report-20261207T020000Z-3f9a0c21.csv; none with --dry-run]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Send only the jobs that did not apply in this earlier report (the manifests still decide what each job puts)
@@ -223,7 +223,7 @@ pub struct RunArgs {
     /// With --from-report: go on although the manifests (or buckets files) are not those the earlier run read
     #[arg(long, requires = "from_report")]
     pub allow_changed_manifests: bool,
-    /// Plan and write the report without sending anything (no reads, no deletes)
+    /// Plan without sending anything (no reads, no deletes); writes a report only with --report
     #[arg(long)]
     pub dry_run: bool,
     /// Only the buckets of shard K of N (K from 0)

@@ -34,6 +34,8 @@ Environment:
                   the system's CA certificates (--ca-bundle replaces them)
   COSINV_LOCK_DIR the folder of the run lock files (default: cosinv in $XDG_RUNTIME_DIR,
                   else cosinv-<uid> in the temporary folder)
+  COSINV_REPORT_DIR
+                  the folder of the reports cosinv names itself (default: the working one)
   XDG_STATE_HOME  where --sandbox keeps its state (default: ~/.local/state)
   NO_COLOR        no colours in the progress bar";
 

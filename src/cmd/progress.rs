@@ -161,6 +161,10 @@ impl Progress {
                 let holding = pacing.as_ref().and_then(Pacing::holding);
                 match &bar {
                     Some(bar) => {
+                        if snapshot.total > 0 {
+                            // The executor counts the rows it will write.
+                            bar.set_length(snapshot.total);
+                        }
                         bar.set_position(finished(&snapshot));
                         bar.set_message(bar_message(&snapshot, &meter, holding.as_deref()));
                     }

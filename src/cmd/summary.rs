@@ -55,10 +55,10 @@ pub fn stopped_line(reason: &StopReason, options: &RunOptions) -> String {
     }
 }
 
-/// The `--output json` document on stdout.
+/// The `--output json` document on stdout: the run's record, finished.
 pub fn print_json(record: &RunRecord, log: &Log) {
     let mut stdout = std::io::stdout().lock();
-    let written = serde_json::to_writer_pretty(&mut stdout, &record.summary())
+    let written = serde_json::to_writer_pretty(&mut stdout, record)
         .map_err(std::io::Error::from)
         .and_then(|()| writeln!(stdout))
         .and_then(|()| stdout.flush());

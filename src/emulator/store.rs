@@ -129,7 +129,10 @@ pub(crate) enum StoreError {
 
 #[derive(Serialize, Deserialize)]
 struct StateFile {
-    version: u32,
+    /// `version` in state files written before every JSON document
+    /// cosinv writes used one name for its version.
+    #[serde(alias = "version")]
+    schema_version: u32,
     buckets: Vec<StoredBucket>,
 }
 
@@ -506,7 +509,7 @@ impl Store {
     fn write_state(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let mut names: Vec<String> = self.lock().keys().cloned().collect();
         names.sort();
-        out.write_all(b"{\n  \"version\": 1,\n  \"buckets\": [")?;
+        out.write_all(b"{\n  \"schema_version\": 1,\n  \"buckets\": [")?;
         let mut first = true;
         for name in names {
             let Some(bucket) = self.stored_bucket(name) else {
@@ -775,6 +778,12 @@ mod tests {
         let again = Store::open(None, Some(path.clone())).unwrap();
         assert_eq!(again.configurations("b"), [config("kept")]);
         assert_eq!(again.buckets()[0].location, "ap-shanghai");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\n  \"schema_version\": 1,"), "{text}");
+        // A state file from before the key was renamed is read as it was.
+        std::fs::write(&path, text.replacen("schema_version", "version", 1)).unwrap();
+        let older = Store::open(None, Some(path.clone())).unwrap();
+        assert_eq!(older.configurations("b"), [config("kept")]);
         std::fs::write(&path, "not json").unwrap();
         let err = Store::open(None, Some(path)).err().unwrap();
         assert!(err.to_string().contains("move it away"), "{err}");

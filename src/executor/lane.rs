@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use super::events::Event;
 use super::rows::{self, Target};
 use super::{Mode, Shared, Transport};
-use crate::cos::error::NO_SUCH_INVENTORY_CONFIGURATION;
+use crate::cos::error::{NO_SUCH_BUCKET, NO_SUCH_INVENTORY_CONFIGURATION};
 use crate::cos::live::live_page_from_xml;
 use crate::cos::request::InventoryRequest;
 use crate::model::live::LiveConfiguration;
@@ -355,7 +355,13 @@ async fn put_job<T: Transport>(
 /// Counts a row, tells the observer, hands it to the writer (waiting
 /// while its queue is full). `index` is the row's place among the run's:
 /// the job's, or after the jobs for a pruned id.
-async fn finish<T: Transport>(shared: &Shared<T>, index: usize, row: ReportRow) {
+async fn finish<T: Transport>(shared: &Shared<T>, index: usize, mut row: ReportRow) {
+    if let Some(locator) = &shared.locator
+        && row.error_code == NO_SUCH_BUCKET
+    {
+        let found = locator.region_of(&row.bucket).await;
+        rows::region_hint(&mut row, found.as_deref());
+    }
     shared.stats.count(row.outcome);
     if let Some(observer) = &shared.observer {
         observer(&Event::Finished(&row));

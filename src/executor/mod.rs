@@ -39,6 +39,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -129,7 +130,22 @@ pub struct RunControl {
     pub observer: Option<Observer>,
     /// The pace learned so far; pass the same to both phases of a run.
     pub pacing: Pacing,
+    /// Asked where a bucket that answered `NoSuchBucket` really is, so that
+    /// its rows name the fix; `None`: the rows say only what COS said.
+    pub locator: Option<Locator>,
 }
+
+/// Where a bucket is, for the rows of a bucket that answered
+/// `NoSuchBucket` where the manifest put it. The executor does not read
+/// the account itself (that is `account`'s): the caller answers, once per
+/// run however many rows ask.
+pub trait Locate: Send + Sync {
+    /// The region the account holds `bucket` in, if it holds it.
+    fn region_of<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Option<String>>;
+}
+
+/// A [`Locate`] shared by a run's lanes.
+pub type Locator = Arc<dyn Locate>;
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -192,6 +208,7 @@ struct Shared<T> {
     sender: Sender,
     stats: Arc<Stats>,
     observer: Option<Observer>,
+    locator: Option<Locator>,
     /// `None` in a refresh, which writes no report.
     rows: Option<mpsc::Sender<RowMessage>>,
     /// Buckets as ranges of `plan.jobs()`, in plan order.
@@ -232,6 +249,7 @@ impl<T: Transport> Shared<T> {
             config,
             stats: control.stats.clone(),
             observer: control.observer.clone(),
+            locator: control.locator.clone(),
             rows,
             buckets,
             order,
@@ -300,6 +318,20 @@ pub async fn refresh<T: Transport>(
     Refreshed { buckets, result }
 }
 
+/// The rows an apply of `work` writes, each a unit of its progress: one
+/// per job and one per deleted id (a bucket over the limit deletes
+/// nothing). Progress totals are this, or a prune shows `11/10`.
+pub fn rows_of(plan: &Plan, work: &[BucketWork]) -> usize {
+    let deletes: usize = work
+        .iter()
+        .map(|bucket| match bucket {
+            BucketWork::Changes(changes) if changes.limit.is_none() => changes.deletes.len(),
+            _ => 0,
+        })
+        .sum();
+    plan.jobs().len() + deletes
+}
+
 /// Runs `work` (one entry per bucket of `plan`, in its order), writing one
 /// row per job and per deleted id to `report`. Without a `transport` this
 /// is a dry run: every job gets a `dry-run` row.
@@ -312,20 +344,10 @@ pub async fn execute<T: Transport>(
     control: RunControl,
 ) -> Result<RunResult, ExecuteError> {
     let started = Instant::now();
-    let total = plan.jobs().len();
-    let deletes: usize = work
-        .iter()
-        .map(|bucket| match bucket {
-            BucketWork::Changes(changes) if changes.limit.is_none() => changes.deletes.len(),
-            _ => 0,
-        })
-        .sum();
-    control
-        .stats
-        .total
-        .store((total + deletes) as u64, Ordering::Relaxed);
+    let total = rows_of(&plan, &work);
+    control.stats.total.store(total as u64, Ordering::Relaxed);
     let (rows, receiver) = mpsc::channel(ROW_QUEUE);
-    let writer = spawn_writer(report, receiver, total + deletes, control.cancel.clone());
+    let writer = spawn_writer(report, receiver, total, control.cancel.clone());
     let mode = Mode::Apply { work };
     let shared = Arc::new(Shared::new(
         plan,
@@ -680,6 +702,38 @@ mod tests {
             Mode::Apply { work: Vec::new() },
         );
         assert_eq!(shared.order, [1, 2, 0]);
+    }
+
+    #[test]
+    fn the_rows_of_an_apply_count_its_deletes() {
+        use crate::plan::reconcile::BucketChanges;
+        let plan = Plan::from_jobs(vec![
+            job("a-1250000000", "x"),
+            job("a-1250000000", "y"),
+            job("b-1250000000", "x"),
+        ]);
+        let pruning = BucketChanges {
+            deletes: vec!["old-1".into(), "old-2".into()],
+            ..BucketChanges::blind(2)
+        };
+        let work = vec![
+            BucketWork::Changes(pruning.clone()),
+            BucketWork::Changes(BucketChanges::blind(1)),
+        ];
+        assert_eq!(rows_of(&plan, &work), 5);
+        // Over the limit, nothing is sent to the bucket: no delete rows.
+        let limited = BucketChanges {
+            limit: Some(crate::plan::reconcile::LimitExceeded {
+                planned: 2,
+                unmanaged: 999,
+            }),
+            ..pruning
+        };
+        let work = vec![
+            BucketWork::Changes(limited),
+            BucketWork::Changes(BucketChanges::blind(1)),
+        ];
+        assert_eq!(rows_of(&plan, &work), 3);
     }
 
     #[test]

@@ -182,6 +182,19 @@ pub(super) fn ended(target: &Target<'_>, ended: &Ended, success: Outcome) -> Rep
     row
 }
 
+/// A bucket COS does not have where the manifest puts it, but has in
+/// another region: the row says where, and what to fix, before what COS
+/// said. A bucket the account does not hold anywhere keeps COS's words.
+pub(super) fn region_hint(row: &mut ReportRow, found: Option<&str>) {
+    let Some(real) = found.filter(|real| !real.eq_ignore_ascii_case(&row.region)) else {
+        return;
+    };
+    row.message = format!(
+        "{} is in {real}, not {} (fix the manifest's region); {}",
+        row.bucket, row.region, row.message
+    );
+}
+
 /// The action of a refresh's read of a bucket: nothing is changed by it,
 /// so its notes speak of the read.
 pub(super) const READ_ACTION: &str = "list";
@@ -331,5 +344,31 @@ mod tests {
             "{}",
             write.message
         );
+    }
+
+    #[test]
+    fn a_bucket_in_another_region_names_the_fix() {
+        let bucket = BucketName::parse("acme-logs-1300000000").unwrap();
+        let region = Region::parse("ap-shanghai").unwrap();
+        let target = Target {
+            bucket: &bucket,
+            region: &region,
+            id: "x",
+            action: "put",
+            job: None,
+        };
+        let plain = refused(&target, "NoSuchBucket", "404 NoSuchBucket".into());
+        let mut row = plain.clone();
+        region_hint(&mut row, Some("ap-guangzhou"));
+        assert_eq!(
+            row.message,
+            "acme-logs-1300000000 is in ap-guangzhou, not ap-shanghai (fix the manifest's \
+             region); 404 NoSuchBucket"
+        );
+        for found in [None, Some("ap-shanghai")] {
+            let mut row = plain.clone();
+            region_hint(&mut row, found);
+            assert_eq!(row.message, plain.message, "{found:?}");
+        }
     }
 }

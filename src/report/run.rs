@@ -1,15 +1,16 @@
 //! The documents about a run, beside its report.
 //!
-//! - [`RunRecord`] is the sidecar `<report>.json` ([`sidecar_path`]): what
-//!   was run (cosinv's version, each manifest's path and SHA-256, where
-//!   requests went, the shard, the options that shape the run), when, and
-//!   what came of it. It is written when the run starts, so a run that
-//!   dies still leaves one, and again when it ends; each time whole
-//!   (written beside, then renamed over).
-//! - [`RunSummary`] is the `--output json` document: the record's counts,
-//!   times, run id and report path, for a program that started the run.
+//! [`RunRecord`] is the one document about a run
+//! (`docs/schemas/run.schema.json`): what was run (cosinv's version, each
+//! manifest's path and SHA-256, where requests went, the shard, the
+//! options that shape the run), when, and what came of it. It is the
+//! sidecar `<report>.json` ([`sidecar_path`]), written when the run
+//! starts, so a run that dies still leaves one, and again when it ends,
+//! each time whole (written beside, then renamed over); and, as it ends,
+//! the JSON result for a program that started the run. One document, so
+//! one schema: a consumer reads either the same way.
 //!
-//! Both carry `schema_version` ([`SCHEMA_VERSION`]): fields may be added
+//! It carries `schema_version` ([`SCHEMA_VERSION`]): fields may be added
 //! within a version; a field removed or changed in meaning is a new
 //! version.
 
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportCounts;
 
-/// The version of [`RunRecord`] and [`RunSummary`].
+/// The version of [`RunRecord`].
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The sidecar of `report`: the same path with `.json` added
@@ -81,7 +82,7 @@ pub struct Stopped {
     pub message: String,
 }
 
-/// The sidecar `<report>.json`.
+/// The run document: the sidecar `<report>.json` and the JSON result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RunRecord {
     pub schema_version: u32,
@@ -91,7 +92,9 @@ pub struct RunRecord {
     pub started_at: String,
     /// `None` while the run goes on.
     pub finished_at: Option<String>,
-    pub report: PathBuf,
+    /// `-` for standard output; `None` when the rows were kept nowhere
+    /// (a dry run without a report asked for).
+    pub report: Option<PathBuf>,
     pub manifests: Vec<ManifestDigest>,
     /// The buckets files the manifests named, as they were read.
     pub buckets_files: Vec<ManifestDigest>,
@@ -171,22 +174,6 @@ pub struct OutageRecord {
     pub probes: u32,
 }
 
-/// The `--output json` document.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RunSummary<'a> {
-    pub schema_version: u32,
-    pub run_id: &'a str,
-    pub started_at: &'a str,
-    pub finished_at: Option<&'a str>,
-    pub report: &'a Path,
-    pub dry_run: bool,
-    pub stopped: Option<&'a Stopped>,
-    pub exit_code: Option<u8>,
-    pub counts: Option<&'a ReportCounts>,
-    pub pacing: Option<&'a PacingRecord>,
-    pub unmanaged: Option<&'a UnmanagedRecord>,
-}
-
 /// A run document could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {}: {source}", path.display())]
@@ -196,23 +183,6 @@ pub struct RecordError {
 }
 
 impl RunRecord {
-    /// The `--output json` view of this record.
-    pub fn summary(&self) -> RunSummary<'_> {
-        RunSummary {
-            schema_version: SCHEMA_VERSION,
-            run_id: &self.run_id,
-            started_at: &self.started_at,
-            finished_at: self.finished_at.as_deref(),
-            report: &self.report,
-            dry_run: self.options.dry_run,
-            stopped: self.stopped.as_ref(),
-            exit_code: self.exit_code,
-            counts: self.counts.as_ref(),
-            pacing: self.pacing.as_ref(),
-            unmanaged: self.unmanaged.as_ref(),
-        }
-    }
-
     /// Writes the record to `path` whole: to a file beside it, then
     /// renamed over it. When that cannot be done (a full disk has no room
     /// for a second copy), the existing record is rewritten in place: its
@@ -281,7 +251,7 @@ mod tests {
             run_id: "20261124T033000Z-00000001".into(),
             started_at: "2026-11-24T03:30:00.000Z".into(),
             finished_at: None,
-            report: "r.csv".into(),
+            report: Some("r.csv".into()),
             manifests: Vec::new(),
             buckets_files: Vec::new(),
             target: Target::Endpoint {
@@ -336,16 +306,6 @@ mod tests {
         assert_eq!(json["counts"]["jobs"], 0);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "a temporary file was left behind");
-    }
-
-    #[test]
-    fn the_summary_is_a_view_of_the_record() {
-        let record = record();
-        let json = serde_json::to_value(record.summary()).unwrap();
-        assert_eq!(json["run_id"], "20261124T033000Z-00000001");
-        assert_eq!(json["report"], "r.csv");
-        assert_eq!(json["dry_run"], false);
-        assert!(json["counts"].is_null());
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! every bucket), confirm (the caller answers for the deletions), execute
 //! (send what differs) and record (finish the sidecar, stop the sandbox).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::connect::Connection;
 use super::error::RunError;
 use super::inputs::Inputs;
+use super::locate::ServiceLocator;
 use super::observe::{Caller, Deletion, Level, Phase, RunObserver};
 use super::plan_text::ignored_lines;
 use super::record::{Interruption, finish_record, new_record};
@@ -16,13 +17,15 @@ use super::settings::{Control, ReportTo, RunSettings};
 use super::stages::{choose, load, reach, read_buckets};
 use super::summary::{refresh_line, sandbox as sandbox_line};
 use crate::executor::events::Stats;
-use crate::executor::{self, ExecutorConfig, RunResult, StopReason};
+use crate::executor::{self, ExecutorConfig, Locator, RunResult, StopReason};
 use crate::plan::Plan;
 use crate::plan::reconcile::{self, BucketWork, Unreadable, UnreadableEnd};
 use crate::report::run::{
     RecordError, RunRecord, UnmanagedBucket, UnmanagedRecord, new_run_id, sidecar_path,
 };
 use crate::report::{self, OpenedReport, ReportWriter};
+use crate::send::FetchSettings;
+use crate::send::client::CosClient;
 
 /// Everything checked and opened before the first request.
 pub(super) struct Prepared {
@@ -40,6 +43,8 @@ pub(super) struct Prepared {
 enum Opened {
     File(OpenedReport),
     Stdout,
+    /// Rows are made and counted, and kept nowhere.
+    Discard,
 }
 
 /// A run that went as far as it could: what it did, and its sidecar,
@@ -94,8 +99,8 @@ pub(super) async fn prepare(
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
     check(&chosen.plan)?;
     let run_id = new_run_id(started);
-    let (report, report_path) = open_report(&settings.report, &run_id)?;
-    let record = new_record(settings, started, run_id, &report_path, &inputs);
+    let (report, report_path) = open_report(&settings.report, settings.dry_run, &run_id)?;
+    let record = new_record(settings, started, run_id, report_path, &inputs);
     Ok(Prepared {
         plan: Arc::new(chosen.plan),
         report,
@@ -104,15 +109,25 @@ pub(super) async fn prepare(
     })
 }
 
-/// The report and its path for the record (`-` for standard output).
-fn open_report(to: &ReportTo, run_id: &str) -> Result<(Opened, PathBuf), RunError> {
+/// The report and its path for the record (`-` for standard output,
+/// none when nothing is kept).
+fn open_report(
+    to: &ReportTo,
+    dry_run: bool,
+    run_id: &str,
+) -> Result<(Opened, Option<PathBuf>), RunError> {
+    let named = |dir: &Path| -> Result<_, RunError> {
+        let path = dir.join(report::default_report_path(run_id));
+        Ok((Opened::File(OpenedReport::open_new(&path)?), Some(path)))
+    };
     Ok(match to {
-        ReportTo::Stdout => (Opened::Stdout, PathBuf::from("-")),
-        ReportTo::File(path) => (Opened::File(OpenedReport::open(path)?), path.clone()),
-        ReportTo::Default => {
-            let path = report::default_report_path(run_id);
-            (Opened::File(OpenedReport::open_new(&path)?), path)
-        }
+        ReportTo::Stdout => (Opened::Stdout, Some(PathBuf::from("-"))),
+        ReportTo::File(path) => (Opened::File(OpenedReport::open(path)?), Some(path.clone())),
+        // A dry run asked for no report leaves no file: trying a manifest
+        // must not litter the folder it is tried in.
+        ReportTo::Default | ReportTo::Folder(_) if dry_run => (Opened::Discard, None),
+        ReportTo::Default => named(Path::new(""))?,
+        ReportTo::Folder(dir) => named(dir)?,
     })
 }
 
@@ -124,6 +139,7 @@ fn start_report(
 ) -> Result<(ReportWriter, Option<PathBuf>), RunError> {
     let report = match opened {
         Opened::Stdout => return Ok((ReportWriter::stdout()?, None)),
+        Opened::Discard => return Ok((ReportWriter::discard(), None)),
         Opened::File(opened) => opened,
     };
     let sidecar = report
@@ -183,13 +199,24 @@ pub(super) async fn execute(
     }
     let (report, record_path) = start_report(report, &record)?;
     let stats = Arc::<Stats>::default();
-    let total = plan.jobs().len() as u64;
+    // Deleted ids are rows too: a total without them shows `11/10`.
+    let total = executor::rows_of(&plan, &work) as u64;
     let pacing = &control.pacing;
     let events = observer.phase_started(Phase::Apply, Arc::clone(&stats), total, pacing);
     let client = connection.as_ref().map(|c| c.client.clone());
-    let run = control.phase(stats, events);
+    let locator = client
+        .as_ref()
+        .map(|c| locator(settings, c, &config, &control));
+    let mut run = control.phase(stats, events);
+    run.locator = locator.clone().map(|locator| locator as Locator);
     let result = executor::execute(plan.clone(), work, client, config, report, run).await;
     observer.phase_finished(Phase::Apply);
+    if let Some(why) = locator.and_then(|locator| locator.failure()) {
+        let line = format!(
+            "cosinv: could not list the account's buckets to say where a missing one is: {why}"
+        );
+        observer.log(Level::Detail, &line);
+    }
     let mut result = result?;
     result.stopped = result.stopped.or(stopped);
     Ok(Executed {
@@ -201,13 +228,30 @@ pub(super) async fn execute(
     })
 }
 
+/// Where a bucket that answered `NoSuchBucket` is: asked through the
+/// run's pace and clock, and not past its stop.
+fn locator(
+    settings: &RunSettings,
+    client: &CosClient,
+    config: &ExecutorConfig,
+    control: &Control,
+) -> Arc<ServiceLocator> {
+    let fetch = FetchSettings {
+        pacing: control.pacing.clone(),
+        clock_offset: config.clock_offset,
+        ..settings.connect.fetch_settings()
+    };
+    let cancel = control.stop.cancel.clone();
+    Arc::new(ServiceLocator::new(client.clone(), fetch, cancel))
+}
+
 /// The refresh phase: the clock offset it learned, the work per bucket
 /// (nothing to send when it stopped the run) and why it stopped.
 async fn refresh(
     settings: &RunSettings,
     observer: &dyn RunObserver,
     plan: &Arc<Plan>,
-    client: &crate::send::client::CosClient,
+    client: &CosClient,
     config: &ExecutorConfig,
     control: &Control,
 ) -> (i64, Vec<BucketWork>, Option<StopReason>) {

@@ -10,6 +10,10 @@ use crate::account::{self, BucketFilter, ListError};
 use crate::cos::request::MAX_SERVICE_PAGE;
 use crate::cos::xml::BucketEntry;
 
+/// The version of the JSON bucket list: fields may be added within a
+/// version; a field removed or changed in meaning is a new version.
+pub const BUCKETS_SCHEMA_VERSION: u32 = 1;
+
 /// Why the list could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ListingError {
@@ -26,7 +30,8 @@ pub enum ListFormat {
     Text,
     /// bucket,region,creation_date with a header row.
     Csv,
-    /// `{"version":1,"buckets":[{"bucket","region","creation_date"}]}`.
+    /// `{"schema_version":1,"buckets":[{"bucket","region","creation_date"}]}`
+    /// (`docs/schemas/buckets.schema.json`).
     Json,
 }
 
@@ -57,7 +62,7 @@ pub async fn list(
 
 #[derive(serde::Serialize)]
 struct JsonList<'a> {
-    version: u32,
+    schema_version: u32,
     buckets: Vec<JsonBucket<'a>>,
 }
 
@@ -114,7 +119,7 @@ pub fn write_list(
         }
         ListFormat::Json => {
             let document = JsonList {
-                version: 1,
+                schema_version: BUCKETS_SCHEMA_VERSION,
                 buckets: buckets
                     .iter()
                     .map(|b| JsonBucket {

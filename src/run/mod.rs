@@ -9,7 +9,8 @@
 //! ([`error::RunError`]) are typed, and the caller words its hints.
 //!
 //! [`connect`] reaches COS (or the sandbox), [`discover`] resolves
-//! `discover:` jobs and words the destination check, [`record`] is the
+//! `discover:` jobs and words the destination check, [`locate`] says
+//! where a bucket that answered `NoSuchBucket` is, [`record`] is the
 //! sidecar, [`summary`] and [`plan_text`] the words a run ends with,
 //! [`progress`] what its progress says, [`text`] plurals and durations.
 
@@ -19,6 +20,7 @@ pub mod connect;
 pub mod discover;
 pub mod error;
 pub mod inputs;
+pub mod locate;
 pub mod lock;
 pub mod observe;
 pub mod plan;

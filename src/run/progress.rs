@@ -94,8 +94,20 @@ impl RateMeter {
 
 /// Jobs that really ended: cancelled ones (and those whose answer never
 /// came) are not progress.
+/// Never more than the total (0: not known), so that the bar cannot show
+/// `11/10`; a count past its total is a total that left out a kind of
+/// row, a bug that debug builds stop at.
 pub fn finished(stats: &StatsSnapshot) -> u64 {
-    stats.done() - stats.cancelled - stats.unknown
+    let done = stats.done() - stats.cancelled - stats.unknown;
+    debug_assert!(
+        stats.total == 0 || done <= stats.total,
+        "{done} done is past its total of {}",
+        stats.total
+    );
+    match stats.total {
+        0 => done,
+        total => done.min(total),
+    }
 }
 
 /// The part of the bar that is not drawn by indicatif itself; short, so
@@ -406,10 +418,22 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "past its total"))]
+    fn a_count_past_its_total_is_shown_at_the_total() {
+        let stats = StatsSnapshot {
+            total: 10,
+            applied: 10,
+            deleted: 1,
+            ..StatsSnapshot::default()
+        };
+        assert_eq!(finished(&stats), 10);
+    }
+
+    #[test]
     fn the_bar_fits_80_columns() {
         let stats = StatsSnapshot {
             total: 1_000_000,
-            applied: 999_000,
+            applied: 899_000,
             failed: 100_000,
             retrying: 64,
             ..StatsSnapshot::default()

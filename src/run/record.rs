@@ -2,7 +2,7 @@
 //! was asked, the manifests' digests) and again as it ends (how it ended,
 //! the counts, what pacing did).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::connect::{ConnectSettings, Destination};
 use super::inputs::Inputs;
@@ -41,7 +41,7 @@ pub fn new_record(
     settings: &RunSettings,
     started: jiff::Timestamp,
     run_id: String,
-    report: &Path,
+    report: Option<PathBuf>,
     inputs: &Inputs,
 ) -> RunRecord {
     RunRecord {
@@ -50,7 +50,7 @@ pub fn new_record(
         run_id,
         started_at: report::timestamp(started),
         finished_at: None,
-        report: report.to_path_buf(),
+        report,
         manifests: inputs.manifests.clone(),
         buckets_files: inputs.buckets_files.clone(),
         target: record_target(settings),

@@ -48,8 +48,12 @@ pub struct RunSettings {
 /// Where the report CSV goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportTo {
-    /// A file named after the run's start, in the working folder.
+    /// A file named after the run's start, in the working folder; none
+    /// for a dry run.
     Default,
+    /// A file named after the run's start, in this folder; none for a
+    /// dry run.
+    Folder(PathBuf),
     File(PathBuf),
     /// This process's standard output (recorded as `-`).
     Stdout,
@@ -88,6 +92,7 @@ impl Control {
             stats,
             observer,
             pacing: self.pacing.clone(),
+            locator: None,
         }
     }
 }

@@ -5,12 +5,14 @@
 
 use std::path::Path;
 
+use serde_json::{Map, Value};
+
 use super::text::{count, human_duration};
 use crate::emulator::Emulator;
-use crate::executor::{RunResult, StopReason};
+use crate::executor::RunResult;
 use crate::plan::Plan;
 use crate::report::Outcome;
-use crate::report::run::{OutageRecord, PacingRecord, RunOptions, RunRecord};
+use crate::report::run::{OutageRecord, PacingRecord, RunRecord};
 
 /// How many error codes the summary names.
 const TOP_CODES: usize = 3;
@@ -34,16 +36,10 @@ pub fn refresh_line(result: &RunResult) -> String {
     )
 }
 
-/// The last lines of a run: the counts, what failed most, why the run
-/// stopped, and a clock that is off.
-/// The last lines of a run: the counts, what failed most, why the run
-/// stopped (in `stopped`'s words), and a clock that is off.
-pub fn lines(
-    result: &RunResult,
-    plan: &Plan,
-    record: &RunRecord,
-    stopped: impl Fn(&StopReason, &RunOptions) -> String,
-) -> Vec<String> {
+/// The last lines of a run: the counts, what failed most, what pacing
+/// did and a clock that is off. Why the run stopped is the caller's line
+/// (in the settings' words, and an error where these are information).
+pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String> {
     let counts = &result.counts;
     // Rows for pruned ids are not jobs.
     let deletes = counts.by_action.get("delete").copied().unwrap_or_default();
@@ -53,13 +49,14 @@ pub fn lines(
         count(plan.bucket_count() as u64, "bucket", "buckets")
     );
     let elapsed = human_duration(result.elapsed);
-    let report = match record.report.as_path() {
-        path if path == Path::new("-") => "standard output".to_string(),
-        path => path.display().to_string(),
+    let report = match record.report.as_deref() {
+        None => "no report written".to_string(),
+        Some(path) if path == Path::new("-") => "report: standard output".to_string(),
+        Some(path) => format!("report: {}", path.display()),
     };
     if record.options.dry_run {
         return vec![format!(
-            "cosinv: dry run: {scope} would be put; nothing was sent; report: {report}"
+            "cosinv: dry run: {scope} would be put; nothing was sent; {report}"
         )];
     }
     let seconds = result.elapsed.as_secs_f64().max(0.001);
@@ -69,7 +66,7 @@ pub fn lines(
     };
     let mut lines = vec![format!(
         "cosinv: applied {}, unchanged {}, deleted {}, failed {}, skipped {}, cancelled {}{unknown} \
-         of {scope} in {elapsed} ({:.0} jobs/s, {}); report: {report}",
+         of {scope} in {elapsed} ({:.0} jobs/s, {}); {report}",
         counts.outcome(Outcome::Applied),
         counts.outcome(Outcome::Unchanged),
         counts.outcome(Outcome::Deleted),
@@ -86,13 +83,49 @@ pub fn lines(
         lines.push(line);
     }
     lines.extend(pacing_lines(record.pacing.as_ref()));
-    if let Some(reason) = &result.stopped {
-        lines.push(stopped(reason, &record.options));
-    }
     if result.clock_offset != 0 {
         lines.push(clock_note(result.clock_offset));
     }
     lines
+}
+
+/// The summary's numbers as fields of its first line, for JSON logs: a
+/// log shipper counts without parsing the words.
+pub fn fields(result: &RunResult, record: &RunRecord) -> Map<String, Value> {
+    let counts = &result.counts;
+    let mut fields = Map::new();
+    fields.insert("summary".into(), true.into());
+    fields.insert("run_id".into(), record.run_id.clone().into());
+    fields.insert("dry_run".into(), record.options.dry_run.into());
+    for (name, value) in [
+        ("rows", counts.jobs),
+        ("sent", counts.sent),
+        ("requests", counts.attempts),
+    ] {
+        fields.insert(name.into(), value.into());
+    }
+    for outcome in Outcome::ALL {
+        // Field names are identifiers: `dry-run` becomes `dry_run_rows`.
+        let name = match outcome {
+            Outcome::DryRun => "dry_run_rows",
+            other => other.as_str(),
+        };
+        fields.insert(name.into(), counts.outcome(outcome).into());
+    }
+    let codes: Map<String, Value> = counts
+        .by_error_code
+        .iter()
+        .map(|(code, n)| (code.clone(), (*n).into()))
+        .collect();
+    fields.insert("by_error_code".into(), codes.into());
+    fields.insert(
+        "elapsed_ms".into(),
+        (result.elapsed.as_millis() as u64).into(),
+    );
+    if let Some(stopped) = &record.stopped {
+        fields.insert("stopped".into(), stopped.kind.clone().into());
+    }
+    fields
 }
 
 /// How many slowed or paused stretches the summary lists.
@@ -221,7 +254,8 @@ pub fn sandbox(emulator: &Emulator, state: &Path) -> String {
 mod tests {
     use super::*;
     use crate::executor::StatsSnapshot;
-    use crate::report::run::{SCHEMA_VERSION, Target};
+    use crate::executor::StopReason;
+    use crate::report::run::{RunOptions, SCHEMA_VERSION, Target};
     use crate::report::{ReportCounts, ReportRow};
     use crate::run::record::{Interruption, finish_record};
     use std::time::Duration;
@@ -279,7 +313,7 @@ mod tests {
             run_id: "id".into(),
             started_at: "t".into(),
             finished_at: None,
-            report: "r.csv".into(),
+            report: Some("r.csv".into()),
             manifests: Vec::new(),
             buckets_files: Vec::new(),
             target: Target::Cos,
@@ -321,12 +355,7 @@ mod tests {
 
     #[test]
     fn summary_names_counts_codes_and_the_report() {
-        let lines = lines(
-            &result(9, 1, 0),
-            &Plan::default(),
-            &record(false),
-            stopped_line,
-        );
+        let lines = lines(&result(9, 1, 0), &Plan::default(), &record(false));
         assert_eq!(
             lines,
             [
@@ -337,7 +366,7 @@ mod tests {
         );
         let mut slow_clock = result(10, 0, 0);
         slow_clock.clock_offset = 3_600;
-        let lines = super::lines(&slow_clock, &Plan::default(), &record(false), stopped_line);
+        let lines = super::lines(&slow_clock, &Plan::default(), &record(false));
         assert!(
             lines[1].ends_with(
                 "this host's clock is 3600 s behind COS's; requests were signed with \
@@ -350,35 +379,28 @@ mod tests {
     #[test]
     fn jobs_per_second_counts_only_jobs_sent_and_words_agree_with_numbers() {
         // Four applied, six cancelled before they were sent, in 2 s.
-        let lines = lines(
-            &result(4, 0, 6),
-            &Plan::default(),
-            &record(false),
-            stopped_line,
-        );
+        let lines = lines(&result(4, 0, 6), &Plan::default(), &record(false));
         assert!(lines[0].contains("(2 jobs/s, 4 requests)"), "{lines:?}");
-        let one = super::lines(
-            &result(1, 0, 0),
-            &Plan::default(),
-            &record(false),
-            stopped_line,
-        );
+        let one = super::lines(&result(1, 0, 0), &Plan::default(), &record(false));
         assert!(one[0].contains("of 1 job on 0 buckets"), "{one:?}");
         assert!(one[0].contains("jobs/s, 1 request)"), "{one:?}");
-        let one = super::lines(
-            &result(1, 0, 0),
-            &Plan::default(),
-            &record(true),
-            stopped_line,
-        );
+        let one = super::lines(&result(1, 0, 0), &Plan::default(), &record(true));
         assert_eq!(
             one,
             ["cosinv: dry run: 1 job on 0 buckets would be put; nothing was sent; report: r.csv"]
         );
     }
 
-    fn stopped_line(reason: &StopReason, _: &RunOptions) -> String {
-        format!("cosinv: stopped early: {reason}")
+    #[test]
+    fn the_summary_s_counts_are_fields_too() {
+        let result = result(9, 1, 0);
+        let fields = fields(&result, &record(false));
+        assert_eq!(fields["summary"], true);
+        assert_eq!(fields["applied"], 9);
+        assert_eq!(fields["failed"], 1);
+        assert_eq!(fields["dry_run_rows"], 0);
+        assert_eq!(fields["by_error_code"]["InventoryFull"], 1);
+        assert!(fields.get("stopped").is_none());
     }
 
     #[test]

@@ -181,9 +181,10 @@ async fn cosinv_buckets_lists_filters_and_pages() {
     let output = run(subcommand(dir.path(), "buckets", &one)).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    crate::support::schema::assert_matches_schema("buckets", &value);
     assert_eq!(
         value,
-        serde_json::json!({"version": 1, "buckets": [{"bucket": "logs-bj-1250000000",
+        serde_json::json!({"schema_version": 1, "buckets": [{"bucket": "logs-bj-1250000000",
             "region": "ap-beijing", "creation_date": "2024-01-01T00:00:00Z"}]})
     );
     assert_eq!(

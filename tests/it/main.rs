@@ -13,6 +13,7 @@ mod fixtures;
 mod hostile;
 mod manifest;
 mod operations;
+mod outputs;
 mod reconcile;
 mod run;
 mod run_now;

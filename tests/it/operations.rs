@@ -485,6 +485,7 @@ async fn output_json_is_one_document_on_stdout_and_log_lines_carry_the_time() {
     let stderr = ran.stderr();
     assert_eq!(ran.code(), Some(1), "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&ran.stdout()).unwrap();
+    crate::support::schema::assert_matches_schema("run", &json);
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["report"], report.to_str().unwrap());
     assert_eq!(json["exit_code"], 1);
@@ -528,6 +529,7 @@ async fn log_format_json_writes_one_object_per_line() {
         .collect();
     assert!(lines.len() >= 2, "{stderr}");
     for line in &lines {
+        crate::support::schema::assert_matches_schema("log-line", line);
         assert!(is_rfc3339_utc(line["time"].as_str().unwrap()), "{line}");
         assert!(
             line["level"].is_string() && line["message"].is_string(),
@@ -653,12 +655,16 @@ async fn from_report_sends_again_the_jobs_a_killed_run_never_wrote() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_started_together_in_one_folder_never_share_a_report() {
     let dir = tempfile::tempdir().unwrap();
+    // A dry run writes no report unless asked: these runs send.
+    let emulator = emulator(Faults::default()).await;
+    let endpoint = emulator.endpoint();
     let mut runs = Vec::new();
     for name in ["a", "b", "c", "d"] {
         let folder = dir.path().join(name);
         std::fs::create_dir(&folder).unwrap();
         let manifest = write_manifest(&folder, 3, 2);
-        let mut command = cosinv(dir.path(), &[manifest.to_str().unwrap(), "--dry-run"]);
+        let args = [manifest.to_str().unwrap(), "--endpoint", &endpoint];
+        let mut command = cosinv(dir.path(), &args);
         command.current_dir(dir.path());
         runs.push(run(command));
     }

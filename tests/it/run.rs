@@ -234,8 +234,11 @@ async fn an_accepted_prune_deletes_and_the_record_says_how_it_ended() {
     let counts = &executed.result.counts;
     assert_eq!(counts.outcome(Outcome::Deleted), 1);
     assert_eq!(counts.outcome(Outcome::Applied), 6);
+    // The pruned id is a row of the apply, counted in its total.
     let phases = recorder.phases.lock().unwrap().clone();
-    assert_eq!(phases, [(Phase::Refresh, 3), (Phase::Apply, 6)]);
+    assert_eq!(phases, [(Phase::Refresh, 3), (Phase::Apply, 7)]);
+    assert_eq!(executed.result.stats.total, 7);
+    assert_eq!(executed.result.stats.done(), 7);
     assert!(recorder.said(Level::Info, "cosinv: read the live inventory of 3 buckets"));
     executed.finish(None, 0).unwrap();
     let sidecar = std::fs::read_to_string(dir.path().join("r.csv.json")).unwrap();
