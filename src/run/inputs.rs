@@ -46,6 +46,20 @@ impl Inputs {
         })
     }
 
+    /// A saved plan, the one input of its apply (recorded among the
+    /// manifests: it stands for those it was made from).
+    pub fn of_saved_plan(path: &Path) -> Result<Inputs, RunError> {
+        let digest = ManifestDigest::of_file(path).map_err(|source| RunError::Digest {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Inputs {
+            manifests: vec![digest],
+            buckets_files: Vec::new(),
+            files: vec![(path.to_path_buf(), "the saved plan")],
+        })
+    }
+
     /// Refuses a report at `report` (or its sidecar beside it) that is one
     /// of the inputs: the same file however it is named (links, `./`),
     /// compared by device and inode. A report path that does not exist

@@ -11,7 +11,8 @@
 //! [`connect`] reaches COS (or the sandbox), [`discover`] resolves
 //! `discover:` jobs and words the destination check, [`record`] is the
 //! sidecar, [`summary`] and [`plan_text`] the words a run ends with,
-//! [`progress`] what its progress says, [`text`] plurals and durations.
+//! [`progress`] what its progress says, [`text`] plurals and durations;
+//! [`saved`] writes a plan for review and applies it as it was saved.
 
 pub mod apply;
 pub mod buckets;
@@ -26,6 +27,7 @@ pub mod plan_text;
 pub mod progress;
 pub mod record;
 pub mod run_now;
+pub mod saved;
 pub mod settings;
 pub mod stages;
 pub mod summary;
