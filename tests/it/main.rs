@@ -16,6 +16,7 @@ mod operations;
 mod reconcile;
 mod run;
 mod run_now;
+mod saved_plan;
 mod sign_vectors;
 mod support;
 mod throttling;

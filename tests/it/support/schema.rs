@@ -8,7 +8,6 @@ use serde_json::Value;
 
 /// Panics, naming every error, unless `instance` is valid against
 /// `docs/schemas/<name>.schema.json`.
-#[allow(dead_code)] // its first callers land with the schemas themselves
 pub(crate) fn assert_matches_schema(name: &str, instance: &Value) {
     if let Err(message) = validate(name, instance) {
         panic!("output does not match docs/schemas/{name}.schema.json:\n{message}\n{instance:#}");
