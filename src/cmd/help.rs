@@ -257,13 +257,12 @@ fn apply_codes() -> String {
         ),
         (
             &[exit::JOBS_FAILED],
-            "some jobs failed, were skipped (with --plan: their bucket changed since the plan),\n\
-             cancelled or unknown: see the report",
+            "some jobs failed, were skipped, cancelled or unknown: see the report",
         ),
         (
             &[exit::USAGE],
             "invalid manifest or usage, or the run could not start (no credentials, another\n\
-             run holds the lock, the report cannot be written, a saved plan refused)",
+             run holds the lock, the report cannot be written)",
         ),
         (
             &[exit::STOPPED],
