@@ -317,42 +317,47 @@ fn rebuild(path: &Path, buckets: Vec<SavedBucket>) -> Result<Rebuilt, SavedPlanE
     let mut work = Vec::new();
     let mut warnings = Vec::new();
     for bucket in buckets {
+        let SavedBucket {
+            bucket: name,
+            region,
+            status,
+            error,
+            limit,
+            fingerprint,
+            jobs: saved_jobs,
+            unmanaged,
+            deletes,
+        } = bucket;
         let invalid = |id: &str, reason: String| SavedPlanError::Job {
             path: path.to_path_buf(),
-            bucket: bucket.bucket.clone(),
+            bucket: name.clone(),
             id: id.to_string(),
             reason,
         };
-        let name = BucketName::parse(&bucket.bucket).map_err(|err| invalid("", err.to_string()))?;
-        let region = Region::parse(&bucket.region).map_err(|err| invalid("", err.to_string()))?;
-        if bucket.jobs.is_empty() {
+        let bucket = BucketName::parse(&name).map_err(|err| invalid("", err.to_string()))?;
+        let region = Region::parse(&region).map_err(|err| invalid("", err.to_string()))?;
+        if saved_jobs.is_empty() {
             return Err(invalid("", "a bucket without jobs".into()));
         }
         let mut actions = Vec::new();
-        for saved in bucket.jobs {
+        for saved in saved_jobs {
             let id = saved.id.clone();
             warnings.push(saved.destination_warning.clone());
-            let (job, action) = job_of(&name, &region, saved).map_err(|why| invalid(&id, why))?;
+            let (job, action) = job_of(&bucket, &region, saved).map_err(|why| invalid(&id, why))?;
             jobs.push(job);
             actions.push(action);
         }
-        work.push(work_of(
-            bucket.status,
-            actions,
-            bucket.fingerprint,
-            bucket.error,
-            {
-                BucketChanges {
-                    unmanaged: bucket.unmanaged,
-                    deletes: bucket.deletes,
-                    limit: bucket.limit.map(|limit| LimitExceeded {
-                        planned: limit.planned,
-                        unmanaged: limit.unmanaged,
-                    }),
-                    ..BucketChanges::default()
-                }
-            },
-        ));
+        let changes = BucketChanges {
+            unmanaged,
+            deletes,
+            limit: limit.map(|limit| LimitExceeded {
+                planned: limit.planned,
+                unmanaged: limit.unmanaged,
+            }),
+            fingerprint,
+            ..BucketChanges::default()
+        };
+        work.push(work_of(&status, actions, error, changes));
     }
     let saved_order: Vec<(BucketName, InventoryId)> = jobs.iter().map(key).collect();
     let plan = Plan::from_jobs(jobs);
@@ -376,21 +381,15 @@ fn key(job: &Job) -> (BucketName, InventoryId) {
 /// A bucket's saved work: its changes (the actions filled in), or the
 /// reason it could not be read when the plan was made.
 fn work_of(
-    status: String,
+    status: &str,
     actions: Vec<Option<JobAction>>,
-    fingerprint: Option<String>,
     error: Option<SavedError>,
     changes: BucketChanges,
 ) -> BucketWork {
-    match (
-        status.as_str(),
-        actions.into_iter().collect::<Option<Vec<_>>>(),
-    ) {
-        ("ok" | "over_limit", Some(actions)) => BucketWork::Changes(BucketChanges {
-            actions,
-            fingerprint,
-            ..changes
-        }),
+    match (status, actions.into_iter().collect::<Option<Vec<_>>>()) {
+        ("ok" | "over_limit", Some(actions)) => {
+            BucketWork::Changes(BucketChanges { actions, ..changes })
+        }
         _ => BucketWork::Unreadable(Unreadable {
             end: UnreadableEnd::Skipped,
             http_status: None,
@@ -538,4 +537,117 @@ pub fn unless_changed(saved: Vec<BucketWork>, live: Vec<BucketWork>) -> Vec<Buck
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::live::LiveConfiguration;
+    use crate::model::tests::sample;
+    use crate::plan::reconcile::{PruneRule, reconcile};
+    use crate::plan::rollup::Rollup;
+
+    fn job(bucket: &str, id: &str) -> Job {
+        let mut config = sample();
+        config.id = InventoryId::parse(id).unwrap();
+        let source = Source {
+            file: "m.yaml".into(),
+            line: 7,
+        };
+        let (bucket, region) = (
+            BucketName::parse(bucket).unwrap(),
+            Region::parse("ap-guangzhou").unwrap(),
+        );
+        Job::new(bucket, region, config, source).with_policy(Some("base"))
+    }
+
+    fn header() -> SavedHeader {
+        SavedHeader {
+            cosinv_version: "0.0.0".into(),
+            created_at: "2026-12-07T00:00:00Z".into(),
+            target: SavedTarget {
+                endpoint: Some("http://127.0.0.1:9000/".into()),
+                sandbox: false,
+                account_id: None,
+            },
+            manifests: vec![InputDigest {
+                path: "m.yaml".into(),
+                sha256: "0".repeat(64),
+            }],
+            buckets_files: Vec::new(),
+        }
+    }
+
+    /// Two buckets: one with a job to update and an id to delete, one empty.
+    fn saved_to(path: &Path) -> (Plan, Vec<BucketWork>) {
+        let plan = Plan::from_jobs(vec![job("a-1250000000", "x"), job("b-1250000000", "y")]);
+        let mut drifted = LiveConfiguration::from(&plan.jobs()[0].config());
+        drifted.frequency = Some("Weekly".into());
+        let old = LiveConfiguration {
+            id: "old".into(),
+            ..drifted.clone()
+        };
+        let prune = PruneRule {
+            enabled: true,
+            prefix: None,
+        };
+        let work = vec![
+            BucketWork::Changes(reconcile(&plan.jobs()[..1], &[drifted, old], &prune)),
+            BucketWork::Changes(reconcile(&plan.jobs()[1..], &[], &prune)),
+        ];
+        let rollup = Rollup::of(&plan, &work);
+        let header = header();
+        let document = PlanDocument::new(&plan, &work, true, None, &rollup).with_saved(&header);
+        write(path, &document).unwrap();
+        (plan, work)
+    }
+
+    #[test]
+    fn a_saved_plan_reads_back_as_it_was_written_and_an_edit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.plan");
+        // A link at the path is replaced, never written through.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "keep").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let (plan, work) = saved_to(&path);
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep");
+        let saved = read(&path).unwrap();
+        assert_eq!(saved.header, header());
+        assert_eq!(saved.work, work);
+        let configs = |plan: &Plan| plan.jobs().iter().map(Job::config).collect::<Vec<_>>();
+        assert_eq!(configs(&saved.plan), configs(&plan));
+        assert_eq!(saved.plan.jobs()[0].policy(), Some("base"));
+        assert_eq!(saved.plan.jobs()[0].source_text(), "m.yaml:7");
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace(r#""old""#, r#""new""#)).unwrap();
+        assert!(matches!(read(&path), Err(SavedPlanError::Tampered { .. })));
+        std::fs::write(&path, &text[..text.len() - 3]).unwrap();
+        assert!(matches!(read(&path), Err(SavedPlanError::NotSaved { .. })));
+    }
+
+    #[test]
+    fn only_buckets_still_as_they_were_keep_their_saved_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, work) = saved_to(&dir.path().join("p"));
+        let live = crate::plan::reconcile::blind(&plan);
+        let changed = unless_changed(work.clone(), live);
+        assert!(changed.iter().all(|bucket| matches!(bucket,
+            BucketWork::Unreadable(why) if why.message == CHANGED)));
+        let again = unless_changed(work.clone(), work.clone());
+        assert_eq!(again, work);
+        let target = header().target;
+        let same = SavedTarget {
+            endpoint: Some("HTTP://127.0.0.1:9000".into()),
+            ..target.clone()
+        };
+        assert!(target.same_as(&same));
+        let sandbox = SavedTarget {
+            endpoint: None,
+            sandbox: true,
+            account_id: None,
+        };
+        assert!(!target.same_as(&sandbox));
+    }
 }
