@@ -50,7 +50,8 @@ pub(super) enum ApplyError {
 
 /// `cosinv apply`: the exit code.
 pub fn run(args: &ApplyArgs) -> u8 {
-    run_pipeline(&args.run, Some(args), Pipeline::Apply)
+    let pipeline = args.plan.clone().map_or(Pipeline::Apply, Pipeline::Saved);
+    run_pipeline(&args.run, Some(args), pipeline)
 }
 
 /// What apply's own flags refuse before anything runs.
@@ -161,7 +162,9 @@ async fn run_async(
     let bar = args.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     let terminal = Terminal::new(log, &args.display, bar);
     let yes = apply.is_some_and(|apply| apply.yes);
-    let mut caller = Questions::new(args, yes, log, settings.stop.clone());
+    let plan = apply.and_then(|apply| apply.plan.as_ref());
+    let locked = plan.map_or(&args.files[..], std::slice::from_ref);
+    let mut caller = Questions::new(args, locked, yes, log, settings.stop.clone());
     let executed = pipeline.run(&settings, &terminal, &mut caller).await;
     let signal = caller.signal();
     let mut executed = match executed {

@@ -57,9 +57,13 @@ pub enum Command {
     /// Put the planned inventory jobs on COS and write a report CSV
     #[command(
         after_help = help::apply_after_help(),
-        after_long_help = help::apply_after_long_help()
+        after_long_help = help::apply_after_long_help(),
+        mut_arg("files", |files| files.required(false).required_unless_present("plan"))
     )]
     Apply(ApplyArgs),
+    /// Print a saved plan (plan --out) as plan prints it
+    #[command(after_help = help::show_after_help())]
+    Show(ShowArgs),
     /// Start a one-time inventory (POST) per planned job, now; write a report CSV
     #[command(after_help = help::run_now_after_help())]
     RunNow(RunNowArgs),
@@ -175,6 +179,9 @@ pub struct PlanArgs {
     /// Read each destination bucket's policy and warn about jobs whose reports COS may not write
     #[arg(long)]
     pub check_destinations: bool,
+    /// Also save the plan to PLAN, with each bucket's live state, for apply --plan (needs the refresh)
+    #[arg(long, value_name = "PLAN", conflicts_with = "no_refresh")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -193,10 +200,25 @@ pub struct ApplyArgs {
     /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
     #[arg(long)]
     pub check_destinations: bool,
+    /// Apply a saved plan (plan --out) instead of manifests: its changes, on buckets unchanged since
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["files", "from_report", "shard", "prune", "no_refresh", "check_destinations"])]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A saved plan, written by plan --out
+    pub plan: PathBuf,
+    /// Output format; json is the plan's document with its saved header
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Show every change, however many (text output collapses past 200)
+    #[arg(long)]
+    pub detail: bool,
 }
 
 #[derive(Debug, Args)]

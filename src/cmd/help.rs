@@ -63,7 +63,8 @@ const PLAN_EXAMPLES: &str = "\
 Examples:
   cosinv plan manifests/org.yaml manifests/fleet.csv
   cosinv plan manifests/org.yaml --shard 3/8
-  cosinv plan manifests/org.yaml --output json | jq '.buckets | length'";
+  cosinv plan manifests/org.yaml --output json | jq '.buckets | length'
+  cosinv plan manifests/org.yaml --out change.plan    # then apply --plan change.plan";
 
 const BUCKETS_EXAMPLES: &str = "\
 Examples:
@@ -84,7 +85,8 @@ Examples:
   cosinv apply manifests/org.yaml --from-report r.csv --report r-retry.csv
   cosinv apply manifests/org.yaml --output json --quiet > result.json
   cosinv apply manifests/org.yaml --ca-bundle /etc/pki/corp-ca.pem
-  cosinv apply manifests/org.yaml --shard $JOB_COMPLETION_INDEX/8";
+  cosinv apply manifests/org.yaml --shard $JOB_COMPLETION_INDEX/8
+  cosinv apply --plan change.plan --report r.csv";
 
 const APPLY_NOTES: &str = "\
 Credentials: COS_SECRET_ID/COS_SECRET_KEY (+ COS_SECURITY_TOKEN), the profile file, TKE's
@@ -280,6 +282,22 @@ fn apply_codes() -> String {
             "interrupted by SIGINT/SIGTERM; the report has a row for every job",
         ),
     ])
+}
+
+fn show_codes() -> String {
+    exit_codes(&[
+        (&[exit::SUCCESS], "printed"),
+        (
+            &[exit::USAGE],
+            "usage, or not a saved plan (unreadable, corrupt, changed, another version)",
+        ),
+    ])
+}
+
+/// `cosinv show --help`.
+pub fn show_after_help() -> String {
+    let example = "Examples:\n  cosinv show change.plan\n  cosinv show change.plan --output json";
+    format!("{example}\n\n{}", show_codes())
 }
 
 fn emulate_codes() -> String {

@@ -29,6 +29,7 @@ pub mod progress;
 pub mod questions;
 pub mod run_now;
 pub mod runtime;
+pub mod show;
 pub mod signals;
 pub mod summary;
 pub mod terminal;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Plan(args) => plan::run(&args),
         Command::Buckets(args) => buckets::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Show(args) => show::run(&args),
         Command::RunNow(args) => run_now::run(&args),
         Command::Emulate(args) => emulate::run(&args),
         Command::Completions(args) => completions::run(&args),

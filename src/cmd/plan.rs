@@ -17,7 +17,8 @@ use super::validate::print_problems;
 use crate::plan::json::PlanDocument;
 use crate::plan::reconcile::PruneRule;
 use crate::plan::rollup::Rollup;
-use crate::plan::{LoadSummary, Plan};
+use crate::plan::saved::SavedHeader;
+use crate::plan::{LoadSummary, Plan, Shard};
 use crate::run::discover::unresolved_notes;
 use crate::run::error::RunError;
 use crate::run::plan::{Planned, offline, online};
@@ -50,7 +51,9 @@ pub fn run(args: &PlanArgs) -> u8 {
         plan_offline(&settings, loaded)
     };
     let rollup = Rollup::of(&planned.plan, &planned.work);
-    if let Err(err) = write_plan(args, &planned, &rollup) {
+    let refreshed = args.reconcile.refreshes();
+    let how = (args.output, args.detail, args.shard, refreshed);
+    if let Err(err) = write_plan(how, &planned, &rollup, None) {
         eprintln!("cosinv plan: cannot write the plan: {err}");
         return error_code(args);
     }
@@ -109,7 +112,8 @@ fn plan_online(
     let log = Log::new(LogFormat::Text);
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let terminal = Terminal::new(&log, &args.display, bar);
-    match runtime::block_on(online(settings, &terminal, loaded)) {
+    let out = args.out.as_deref();
+    match runtime::block_on(online(settings, &terminal, loaded, out)) {
         Ok(Ok(planned)) => Ok(planned),
         Ok(Err(err)) => Err(failed(args, &err)),
         Err(err) => {
@@ -140,29 +144,40 @@ fn outcome_code(args: &PlanArgs, rollup: &Rollup) -> u8 {
     }
 }
 
-fn write_plan(args: &PlanArgs, planned: &Planned, rollup: &Rollup) -> std::io::Result<()> {
+/// How a plan is printed: the format, `--detail`, the shard, refreshed.
+pub(super) type How = (OutputFormat, bool, Option<Shard>, bool);
+
+/// The plan as text or JSON (with a saved plan's header) on stdout.
+pub(super) fn write_plan(
+    (output, detail, shard, refreshed): How,
+    planned: &Planned,
+    rollup: &Rollup,
+    saved: Option<&SavedHeader>,
+) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let (plan, work) = (&planned.plan, &planned.work);
-    let written = match args.output {
+    let written = match output {
         OutputFormat::Text => {
             let options = TextOptions {
-                limit: if args.detail {
+                limit: if detail {
                     usize::MAX
                 } else {
                     MAX_CHANGES_SHOWN
                 },
-                shard: args.shard,
+                shard,
                 more_hint: "; --detail shows them all",
                 unmanaged_hint: "; --prune deletes it",
             };
             write_text(&mut out, plan, work, rollup, &options)
         }
         OutputFormat::Json => {
-            let refreshed = args.reconcile.refreshes();
-            let mut document = PlanDocument::new(plan, work, refreshed, args.shard, rollup);
+            let mut document = PlanDocument::new(plan, work, refreshed, shard, rollup);
             if let Some(warnings) = &planned.warnings {
                 document = document.with_destination_warnings(warnings);
+            }
+            if let Some(saved) = saved {
+                document = document.with_saved(saved);
             }
             serde_json::to_writer(&mut out, &document)
                 .map_err(std::io::Error::from)

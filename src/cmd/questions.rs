@@ -3,6 +3,7 @@
 //! question (unless `--yes`), read off the runtime so that Ctrl-C still
 //! counts while it waits.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -19,9 +20,17 @@ use crate::run::observe::{Caller, CallerError, Deletion};
 use crate::run::settings::StopTokens;
 
 impl<'a> Questions<'a> {
-    pub fn new(args: &'a RunArgs, yes: bool, log: &'a Log, stop: StopTokens) -> Self {
+    /// `locked`: what the run lock is for (the manifests, or a saved plan).
+    pub fn new(
+        args: &'a RunArgs,
+        locked: &'a [PathBuf],
+        yes: bool,
+        log: &'a Log,
+        stop: StopTokens,
+    ) -> Self {
         Questions {
             args,
+            locked,
             yes,
             log,
             stop,
@@ -61,11 +70,12 @@ pub struct Questions<'a> {
     lock: Option<RunLock>,
     /// The first signal's exit code, 0 while none has come.
     signal: Arc<AtomicU8>,
+    locked: &'a [PathBuf],
 }
 
 impl Caller for Questions<'_> {
     fn before_connecting(&mut self) -> Result<(), CallerError> {
-        self.lock = Some(lock::acquire(&self.args.files, self.args.shard)?);
+        self.lock = Some(lock::acquire(self.locked, self.args.shard)?);
         Ok(())
     }
 

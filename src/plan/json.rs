@@ -1,23 +1,102 @@
 //! The plan for programs: one JSON document, streamed bucket by bucket.
 //!
-//! The schema is documented in docs/manifest.md ("The JSON plan") and only
-//! grows: `{"version":2,"refreshed","shard","buckets":[{"bucket","region",
-//! "status","error","limit","jobs":[…],"unmanaged","deletes"}],"summary",
-//! "by_policy","by_region"}`; each job ends with `source` and
-//! `destination_warning`. Each job is serialised as it is reached, so a
-//! million-job plan never exists as one value.
+//! The schema is documented in docs/manifest.md ("The JSON plan") and
+//! docs/schemas/plan.schema.json: `{"schema_version":3,"refreshed",
+//! "shard","saved"?,"buckets":[{"bucket","region","status","error","limit",
+//! "fingerprint","jobs":[…],"unmanaged","deletes"}],"summary","by_policy",
+//! "by_region"}`; each job ends with `source` and `destination_warning`.
+//! A saved plan ([`super::saved`]) is this document with its `saved`
+//! header and a trailing `digest`. Each job is serialised as it is
+//! reached, so a million-job plan never exists as one value.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::reconcile::{BucketChanges, BucketWork, JobAction, UnreadableEnd};
 use super::rollup::Rollup;
 use super::{Job, Plan, Shard};
+use crate::model::live::OTHER_ELEMENTS;
 
-/// The version of this document's schema.
-pub const VERSION: u32 = 2;
+/// The version of this document's schema (3: `schema_version`, sets as
+/// arrays, fingerprints, the saved plan's header).
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The changes whose values are sets, written as JSON arrays: their
+/// canonical text joins the members with `", "` (see
+/// [`crate::model::live::LiveConfiguration::meaning`]).
+pub const SET_FIELDS: [&str; 3] = ["filter.tags", "optional_fields", OTHER_ELEMENTS];
+
+/// Where, from what and when a saved plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedHeader {
+    pub cosinv_version: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub target: SavedTarget,
+    pub manifests: Vec<InputDigest>,
+    pub buckets_files: Vec<InputDigest>,
+}
+
+impl SavedHeader {
+    /// When, by which cosinv, for which target and from which files.
+    pub fn describe(&self) -> String {
+        let files: Vec<String> = (self.manifests.iter().chain(&self.buckets_files))
+            .map(|file| format!("{} (sha256 {:.12})", file.path.display(), file.sha256))
+            .collect();
+        format!(
+            "made at {} by cosinv {} for {}, from {}",
+            self.created_at,
+            self.cosinv_version,
+            self.target.describe(),
+            files.join(", ")
+        )
+    }
+}
+
+/// The COS a plan was read from, which is the only one it may be applied to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedTarget {
+    /// The endpoint every request went to; `None`: COS's own per-region
+    /// hosts (`BUCKET.cos.REGION.myqcloud.com`).
+    pub endpoint: Option<String>,
+    /// The in-process emulator.
+    pub sandbox: bool,
+    /// The account, when the run learned it.
+    pub account_id: Option<String>,
+}
+
+impl SavedTarget {
+    /// Whether a run against `other` reaches the same COS: the same kind,
+    /// and the same endpoint but for a trailing `/` and the case of the
+    /// scheme and host.
+    pub fn same_as(&self, other: &SavedTarget) -> bool {
+        let normal = |endpoint: &Option<String>| {
+            endpoint
+                .as_deref()
+                .map(|url| url.trim_end_matches('/').to_ascii_lowercase())
+        };
+        self.sandbox == other.sandbox && normal(&self.endpoint) == normal(&other.endpoint)
+    }
+
+    /// The target in words, for a refusal.
+    pub fn describe(&self) -> String {
+        match (self.sandbox, &self.endpoint) {
+            (true, _) => "the sandbox".to_string(),
+            (false, Some(endpoint)) => format!("the endpoint {endpoint}"),
+            (false, None) => "COS (BUCKET.cos.REGION.myqcloud.com)".to_string(),
+        }
+    }
+}
+
+/// A file a plan was made from and its SHA-256 (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDigest {
+    pub path: PathBuf,
+    pub sha256: String,
+}
 
 /// A plan and what would be done on each bucket, as the JSON document.
 pub struct PlanDocument<'a> {
@@ -28,6 +107,8 @@ pub struct PlanDocument<'a> {
     rollup: &'a Rollup,
     /// One entry per job of the plan, in its order (the destination check).
     destination_warnings: Option<&'a [Option<String>]>,
+    /// A saved plan's header.
+    saved: Option<&'a SavedHeader>,
 }
 
 impl<'a> PlanDocument<'a> {
@@ -47,7 +128,14 @@ impl<'a> PlanDocument<'a> {
             shard,
             rollup,
             destination_warnings: None,
+            saved: None,
         }
+    }
+
+    /// The saved plan's header, written before the buckets.
+    pub fn with_saved(mut self, saved: &'a SavedHeader) -> Self {
+        self.saved = Some(saved);
+        self
     }
 
     /// Each job's `destination_warning`: `warnings` has one entry per job
@@ -60,10 +148,14 @@ impl<'a> PlanDocument<'a> {
 
 impl Serialize for PlanDocument<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut document = serializer.serialize_struct("Plan", 7)?;
-        document.serialize_field("version", &VERSION)?;
+        let mut document = serializer.serialize_struct("Plan", 8)?;
+        document.serialize_field("schema_version", &SCHEMA_VERSION)?;
         document.serialize_field("refreshed", &self.refreshed)?;
         document.serialize_field("shard", &self.shard.map(|shard| shard.to_string()))?;
+        match self.saved {
+            Some(saved) => document.serialize_field("saved", saved)?,
+            None => document.skip_field("saved")?,
+        }
         document.serialize_field("buckets", &Buckets(self))?;
         document.serialize_field("summary", self.rollup)?;
         document.serialize_field("by_policy", &self.rollup.by_policy)?;
@@ -124,7 +216,7 @@ struct JsonLimit {
 impl Serialize for Bucket<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let first = &self.jobs[0];
-        let mut bucket = serializer.serialize_struct("Bucket", 8)?;
+        let mut bucket = serializer.serialize_struct("Bucket", 9)?;
         bucket.serialize_field("bucket", first.bucket().as_str())?;
         bucket.serialize_field("region", first.region().as_str())?;
         let empty = BucketChanges::default();
@@ -156,6 +248,7 @@ impl Serialize for Bucket<'_> {
             total: limit.total(),
         });
         bucket.serialize_field("limit", &limit)?;
+        bucket.serialize_field("fingerprint", &changes.fingerprint)?;
         let actions: &[JobAction] = &changes.actions;
         bucket.serialize_field("jobs", &Jobs(self.jobs, actions, self.warnings))?;
         bucket.serialize_field("unmanaged", &changes.unmanaged)?;
@@ -186,8 +279,26 @@ struct JobView<'a>(&'a Job, Option<&'a JobAction>, Option<&'a str>);
 #[derive(Serialize)]
 struct JsonChange<'a> {
     field: &'a str,
-    live: &'a str,
-    desired: &'a str,
+    live: ChangeValue<'a>,
+    desired: ChangeValue<'a>,
+}
+
+/// A change's value: text, or a set's members.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ChangeValue<'a> {
+    Text(&'a str),
+    Set(Vec<&'a str>),
+}
+
+impl<'a> ChangeValue<'a> {
+    fn of(field: &str, value: &'a str) -> Self {
+        match SET_FIELDS.contains(&field) {
+            true if value.is_empty() => ChangeValue::Set(Vec::new()),
+            true => ChangeValue::Set(value.split(", ").collect()),
+            false => ChangeValue::Text(value),
+        }
+    }
 }
 
 impl Serialize for JobView<'_> {
@@ -199,8 +310,8 @@ impl Serialize for JobView<'_> {
                 .iter()
                 .map(|change| JsonChange {
                     field: change.field,
-                    live: &change.live,
-                    desired: &change.desired,
+                    live: ChangeValue::of(change.field, &change.live),
+                    desired: ChangeValue::of(change.field, &change.desired),
                 })
                 .collect(),
             _ => Vec::new(),
@@ -313,7 +424,9 @@ mod tests {
         let document = PlanDocument::new(&plan, &work, false, shard, &rollup);
         let text = serde_json::to_string(&document).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(value["version"], 2);
+        assert_eq!(value["schema_version"], 3);
+        assert!(value.get("saved").is_none());
+        assert_eq!(value["buckets"][0]["fingerprint"], serde_json::Value::Null);
         assert_eq!(value["shard"], "1/4");
         assert_eq!(value["summary"]["jobs"], 1);
         assert_eq!(value["summary"]["put"], 1);
@@ -335,7 +448,9 @@ mod tests {
             value["buckets"][0]["jobs"][0]["destination_warning"],
             "no policy"
         );
-        assert!(text.starts_with(r#"{"version":2,"refreshed":false,"shard":"1/4","buckets":[{"#));
+        assert!(
+            text.starts_with(r#"{"schema_version":3,"refreshed":false,"shard":"1/4","buckets":[{"#)
+        );
         let nothing = Plan::default();
         let empty = Rollup::of(&nothing, &[]);
         let none = PlanDocument::new(&nothing, &[], true, None, &empty);

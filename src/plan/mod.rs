@@ -27,6 +27,7 @@ mod expand;
 pub mod json;
 pub mod reconcile;
 pub mod rollup;
+pub mod saved;
 pub mod shard;
 
 use std::collections::HashMap;
@@ -105,6 +106,14 @@ impl Job {
             file: Arc::from(source.file.as_path()),
             line: source.line as u32,
         }
+    }
+    /// The job just made by [`Job::new`], its settings said to come from
+    /// `policy` (as a saved plan records it).
+    pub fn with_policy(mut self, policy: Option<&str>) -> Self {
+        if let Some(template) = Arc::get_mut(&mut self.template) {
+            template.policy = policy.map(Arc::from);
+        }
+        self
     }
     pub fn bucket(&self) -> &BucketName {
         &self.bucket

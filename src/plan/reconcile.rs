@@ -106,6 +106,9 @@ pub struct BucketChanges {
     /// configurations, which are left as they are:
     /// (id, element path), for whoever asks for detail.
     pub ignored: Vec<(String, String)>,
+    /// The [`fingerprint`] of what the refresh found on the bucket; `None`
+    /// when nothing was read (blind or one-time work).
+    pub fingerprint: Option<String>,
 }
 
 impl BucketChanges {
@@ -221,7 +224,39 @@ pub fn reconcile(jobs: &[Job], live: &[LiveConfiguration], prune: &PruneRule) ->
         deletes,
         limit: (limit.total() > MAX_JOBS_PER_BUCKET).then_some(limit),
         ignored,
+        fingerprint: Some(fingerprint(live)),
     }
+}
+
+/// A bucket's whole live inventory as one hash (lower-case hex SHA-256),
+/// so a saved plan can tell whether a bucket changed since it was made.
+/// Canonical, like the comparison: configurations by id, each as its
+/// id, its compared fields' meanings and its unmodelled element paths
+/// (sorted); what means the same hashes the same, whatever order or
+/// spelling COS sent it in.
+pub fn fingerprint(live: &[LiveConfiguration]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&LiveConfiguration> = live.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut hasher = Sha256::new();
+    // Each value length-prefixed, so no two inventories share a stream.
+    let mut add = |value: &str| {
+        hasher.update((value.len() as u64).to_be_bytes());
+        hasher.update(value.as_bytes());
+    };
+    for config in sorted {
+        add(&config.id);
+        for value in config.meaning() {
+            add(&value);
+        }
+        let mut unknown: Vec<&String> = config.unknown_elements.iter().collect();
+        unknown.sort();
+        add(&unknown.len().to_string());
+        for path in unknown {
+            add(path);
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]
@@ -316,6 +351,24 @@ mod tests {
             reconcile(&jobs[..1], &on_bucket, &PruneRule::default()).limit,
             None
         );
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_meaning_not_with_order_or_spelling() {
+        let (a, b) = (live("a"), live("b"));
+        let base = fingerprint(&[a.clone(), b.clone()]);
+        assert_eq!(base.len(), 64);
+        let mut respelled = b.clone();
+        respelled.optional_fields.reverse();
+        respelled.enabled = Some(" TRUE ".into());
+        assert_eq!(fingerprint(&[respelled, a.clone()]), base);
+        let mut weekly = b.clone();
+        weekly.frequency = Some("Weekly".into());
+        assert_ne!(fingerprint(&[a.clone(), weekly]), base);
+        assert_ne!(fingerprint(std::slice::from_ref(&a)), base);
+        assert_ne!(fingerprint(&[]), fingerprint(&[a]));
+        let found = reconcile(&[job("a")], &[b], &PruneRule::default());
+        assert_eq!(found.fingerprint, Some(fingerprint(&[live("b")])));
     }
 
     #[test]

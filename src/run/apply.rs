@@ -64,6 +64,9 @@ pub(super) enum Work {
     Reconciled,
     /// A one-time job per planned job, nothing read first.
     OneTime(Vec<BucketWork>),
+    /// A saved plan's work per bucket, sent where the bucket is still as
+    /// it was when the plan was made (read first unless the run is dry).
+    Saved(Vec<BucketWork>),
 }
 
 /// Runs apply from the manifests to the last row of the report.
@@ -98,11 +101,22 @@ pub(super) async fn prepare(
     let connection = reach(settings, observer, caller).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
     check(&chosen.plan)?;
+    prepared(settings, chosen.plan, connection, started, &inputs)
+}
+
+/// The chosen `plan` with its report opened and its sidecar begun.
+pub(super) fn prepared(
+    settings: &RunSettings,
+    plan: Plan,
+    connection: Option<Connection>,
+    started: jiff::Timestamp,
+    inputs: &Inputs,
+) -> Result<Prepared, RunError> {
     let run_id = new_run_id(started);
     let (report, report_path) = open_report(&settings.report, settings.dry_run, &run_id)?;
-    let record = new_record(settings, started, run_id, report_path, &inputs);
+    let record = new_record(settings, started, run_id, report_path, inputs);
     Ok(Prepared {
-        plan: Arc::new(chosen.plan),
+        plan: Arc::new(plan),
         report,
         connection,
         record,
@@ -189,6 +203,15 @@ pub(super) async fn execute(
             record.unmanaged = Some(unmanaged_of(&plan, &refreshed.1));
             (refreshed.1, refreshed.2)
         }
+        (Work::Saved(saved), Some(connection), _) => {
+            let client = &connection.client;
+            let refreshed = refresh(settings, observer, &plan, client, &config, &control).await;
+            config.clock_offset = refreshed.0;
+            let work = crate::plan::saved::unless_changed(saved, refreshed.1);
+            record.unmanaged = Some(unmanaged_of(&plan, &work));
+            (work, refreshed.2)
+        }
+        (Work::Saved(saved), None, _) => (saved, None),
         _ => (reconcile::blind(&plan), None),
     };
     if let Err(declined) = confirm_deletes(caller, &plan, &work).await {

@@ -8,6 +8,7 @@ use super::observe::CallerError;
 use crate::account::ListError;
 use crate::executor::{ExecuteError, StopReason};
 use crate::plan::ManifestErrors;
+use crate::plan::saved::SavedPlanError;
 use crate::report::ReportError;
 use crate::report::previous::PreviousReportError;
 use crate::report::run::RecordError;
@@ -72,6 +73,20 @@ pub enum RunError {
     Declined,
     #[error(transparent)]
     Execute(#[from] ExecuteError),
+    /// A saved plan that cannot be written, read or trusted.
+    #[error(transparent)]
+    Saved(#[from] SavedPlanError),
+    /// A saved plan made against another COS than this run's.
+    #[error(
+        "{} was made for {made_for}, and this run would send to {run_on}; nothing was sent: \
+         apply it against the target it was made for, or make the plan again",
+        plan.display()
+    )]
+    OtherTarget {
+        plan: PathBuf,
+        made_for: String,
+        run_on: String,
+    },
 }
 
 /// A suffix that makes some job's one-time id invalid.

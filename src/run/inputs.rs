@@ -26,11 +26,6 @@ impl Inputs {
     /// digests taken as they were read; `previous` is the earlier report
     /// of a rerun, if any.
     pub fn of(summary: &LoadSummary, previous: Option<&Path>) -> Inputs {
-        let recorded = |read: &FileDigest| ManifestDigest {
-            path: read.path.clone(),
-            sha256: read.sha256.clone(),
-            bytes: read.bytes,
-        };
         let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
         let manifests = summary
             .manifests
@@ -44,6 +39,16 @@ impl Inputs {
             manifests: summary.manifests.iter().map(recorded).collect(),
             buckets_files: summary.buckets_files.iter().map(recorded).collect(),
             files,
+        }
+    }
+
+    /// A saved plan, the one input of its apply (recorded among the
+    /// manifests: it stands for those it was made from).
+    pub fn of_saved_plan(file: &FileDigest) -> Inputs {
+        Inputs {
+            manifests: vec![recorded(file)],
+            buckets_files: Vec::new(),
+            files: vec![(file.path.clone(), "the saved plan")],
         }
     }
 
@@ -111,6 +116,15 @@ impl Inputs {
                 changed,
             }),
         }
+    }
+}
+
+/// A file as read, as the sidecar records it.
+fn recorded(read: &FileDigest) -> ManifestDigest {
+    ManifestDigest {
+        path: read.path.clone(),
+        sha256: read.sha256.clone(),
+        bytes: read.bytes,
     }
 }
 

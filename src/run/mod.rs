@@ -12,7 +12,8 @@
 //! `discover:` jobs and words the destination check, [`locate`] says
 //! where a bucket that answered `NoSuchBucket` is, [`record`] is the
 //! sidecar, [`summary`] and [`plan_text`] the words a run ends with,
-//! [`progress`] what its progress says, [`text`] plurals and durations.
+//! [`progress`] what its progress says, [`text`] plurals and durations;
+//! [`saved`] writes a plan for review and applies it as it was saved.
 
 pub mod apply;
 pub mod buckets;
@@ -28,6 +29,7 @@ pub mod plan_text;
 pub mod progress;
 pub mod record;
 pub mod run_now;
+pub mod saved;
 pub mod settings;
 pub mod stages;
 pub mod summary;

@@ -2,11 +2,13 @@
 //! COS, chooses the jobs (`discover:`, the shard, the destination check)
 //! and reads what is on every bucket; offline every job is a blind put.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::error::RunError;
 use super::observe::{Caller, Deletion, Level, RunObserver};
 use super::plan_text::ignored_lines;
+use super::saved::{inputs_for_save, save};
 use super::settings::{Control, RunSettings};
 use super::stages::{choose, connect_to, read_buckets};
 use crate::plan::reconcile::{self, BucketWork};
@@ -48,12 +50,18 @@ pub fn offline(settings: &RunSettings, (plan, _): (Plan, LoadSummary)) -> Planne
 }
 
 /// Online: connects, resolves `discover:` jobs, checks destinations when
-/// asked, and reads every bucket's inventory.
+/// asked, and reads every bucket's inventory; with `out`, saves the plan
+/// there for a later apply (the manifests hashed before anything is sent).
 pub async fn online(
     settings: &RunSettings,
     observer: &dyn RunObserver,
     loaded: (Plan, LoadSummary),
+    out: Option<&Path>,
 ) -> Result<Planned, RunError> {
+    let inputs = match out {
+        Some(out) => Some(inputs_for_save(&loaded.1, out)?),
+        None => None,
+    };
     let connection = connect_to(settings, observer, &mut NoQuestions).await?;
     let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
     let plan = Arc::new(chosen.plan);
@@ -68,9 +76,25 @@ pub async fn online(
     for line in ignored_lines(&plan, &refreshed.buckets) {
         observer.log(Level::Detail, &line);
     }
-    Ok(Planned {
+    let planned = Planned {
         plan,
         work: refreshed.buckets,
         warnings: chosen.warnings,
-    })
+    };
+    if let (Some(out), Some(inputs)) = (out, &inputs) {
+        let warnings = planned.warnings.as_deref();
+        save(
+            out,
+            settings,
+            inputs,
+            (&planned.plan, &planned.work),
+            warnings,
+        )?;
+        let line = format!(
+            "cosinv plan: saved to {}, to apply once reviewed",
+            out.display()
+        );
+        observer.log(Level::Summary, &line);
+    }
+    Ok(planned)
 }

@@ -33,10 +33,11 @@ fn check_ids(plan: &Plan, suffix: &str) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Which pipeline a run is: apply, or run-now under a suffix (the run's
-/// start when `None`).
+/// Which pipeline a run is: apply, apply of a saved plan, or run-now
+/// under a suffix (the run's start when `None`).
 pub enum Pipeline {
     Apply,
+    Saved(std::path::PathBuf),
     RunNow(Option<String>),
 }
 
@@ -44,7 +45,7 @@ impl Pipeline {
     /// The command's name, as the lines it speaks name it.
     pub fn command(&self) -> &'static str {
         match self {
-            Pipeline::Apply => "apply",
+            Pipeline::Apply | Pipeline::Saved(_) => "apply",
             Pipeline::RunNow(_) => "run-now",
         }
     }
@@ -57,6 +58,9 @@ impl Pipeline {
     ) -> Result<Executed, RunError> {
         match self {
             Pipeline::Apply => super::apply::apply(settings, observer, caller).await,
+            Pipeline::Saved(path) => {
+                super::saved::apply_saved(settings, path, observer, caller).await
+            }
             Pipeline::RunNow(suffix) => {
                 run_now(settings, suffix.as_deref(), observer, caller).await
             }

@@ -46,6 +46,7 @@ fn help_lists_every_subcommand() {
             "plan",
             "buckets",
             "apply",
+            "show",
             "run-now",
             "emulate",
             "completions",

@@ -14,9 +14,10 @@ use cosinv::report::{Action, Outcome};
 
 use crate::support::subcommand;
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 9] = [
     "validate",
     "plan",
+    "show",
     "buckets",
     "apply",
     "run-now",
@@ -256,7 +257,10 @@ fn help_codes(help: &str) -> Vec<String> {
 #[test]
 fn the_exit_code_tables_are_the_help_s() {
     let operations = doc("docs/operations.md");
-    for command in ["apply", "run-now", "plan", "buckets", "validate", "emulate"] {
+    let commands = [
+        "apply", "run-now", "plan", "show", "buckets", "validate", "emulate",
+    ];
+    for command in commands {
         let documented: Vec<String> = marked_table(&operations, &format!("exit-codes {command}"))
             .iter()
             .flat_map(|row| {

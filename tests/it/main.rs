@@ -17,6 +17,7 @@ mod outputs;
 mod reconcile;
 mod run;
 mod run_now;
+mod saved_plan;
 mod sign_vectors;
 mod support;
 mod terminal;

@@ -325,7 +325,7 @@ fn plan_text_and_json_show_every_job_per_bucket() {
         "json",
     ]);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(json["version"], 2);
+    assert_eq!(json["schema_version"], 3);
     assert_eq!(json["refreshed"], false);
     assert_eq!(json["summary"]["jobs"], 2);
     assert_eq!(json["summary"]["put"], 2);

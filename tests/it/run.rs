@@ -175,7 +175,7 @@ async fn a_plan_reads_every_bucket_and_sends_nothing() {
     };
     let recorder = Recorder::default();
     let loaded = load(&settings).unwrap();
-    let planned = cosinv::run::plan::online(&settings, &recorder, loaded)
+    let planned = cosinv::run::plan::online(&settings, &recorder, loaded, None)
         .await
         .unwrap();
     let rollup = Rollup::of(&planned.plan, &planned.work);
