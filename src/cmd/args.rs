@@ -140,7 +140,7 @@ pub enum ListFormat {
     Text,
     /// bucket,region,creation_date with a header row (a buckets_file needs only the first two)
     Csv,
-    /// One JSON document: {"version":1,"buckets":[{"bucket","region","creation_date"}]}
+    /// One JSON document: {"schema_version":1,"buckets":[{"bucket","region","creation_date"}]}
     Json,
 }
 
