@@ -8,6 +8,7 @@
 //! here prints, reads the terminal or names a flag: errors
 //! ([`error::RunError`]) are typed, and the caller words its hints.
 //!
+//! [`deliveries`] checks that COS delivered the chosen jobs' reports.
 //! [`connect`] reaches COS (or the sandbox), [`discover`] resolves
 //! `discover:` jobs and words the destination check, [`record`] is the
 //! sidecar, [`summary`] and [`plan_text`] the words a run ends with,
@@ -16,6 +17,7 @@
 pub mod apply;
 pub mod buckets;
 pub mod connect;
+pub mod deliveries;
 pub mod discover;
 pub mod error;
 pub mod inputs;

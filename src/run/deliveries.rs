@@ -1,0 +1,327 @@
+//! The deliveries pipeline: did COS deliver each chosen job's reports?
+//! The stages plan and apply share (load, reach COS, choose the jobs),
+//! then per job, through [`crate::send::fetch`] like every account read:
+//! its report folder in the destination listed (every page), the newest
+//! `YYYYMMDD/` delivery's manifest.json and manifest.checksum read, the
+//! checksum compared, and every data file the manifest lists asked for
+//! its size (HEAD). Nothing is written: no lock, no report.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+
+use super::error::RunError;
+use super::observe::{Caller, Deletion, Level, Phase, RunObserver};
+use super::settings::RunSettings;
+use super::stages::{choose, connect_to, load};
+use crate::cos::listing::listing_from_xml;
+use crate::cos::report::{
+    CHECKSUM, MANIFEST, ReportManifest, checksum_matches, delivery_date, delivery_key,
+    report_folder,
+};
+use crate::cos::request::{InventoryRequest, MAX_OBJECT_PAGE, ObjectPage};
+use crate::cos::text::printable;
+use crate::executor::events::Stats;
+use crate::model::Destination;
+use crate::plan::Job;
+use crate::send::{FetchSettings, Transport, fetch};
+
+mod judge;
+mod output;
+
+pub use judge::{Status, judge, window};
+pub use output::{DeliveriesFormat, write_deliveries};
+
+/// The most GET Bucket pages read for one job's folder (a thousand
+/// deliveries a page: decades of daily reports).
+const MAX_PAGES: usize = 50;
+
+/// One job's deliveries, judged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobDelivery {
+    pub bucket: String,
+    pub id: String,
+    pub status: Status,
+    /// The newest delivery's folder date, `YYYYMMDD`.
+    pub latest: Option<String>,
+    pub reason: String,
+    /// The destination bucket.
+    pub destination: String,
+    /// Where the job's deliveries are looked for: `cos://BUCKET/FOLDER`.
+    pub location: String,
+    pub frequency: String,
+}
+
+/// Every chosen job's deliveries, judged as of `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deliveries {
+    pub now: jiff::Timestamp,
+    pub jobs: Vec<JobDelivery>,
+}
+
+impl Deliveries {
+    /// Every enabled job delivered (disabled ones are not expected to be).
+    pub fn all_delivered(&self) -> bool {
+        self.jobs
+            .iter()
+            .all(|job| matches!(job.status, Status::Delivered | Status::Disabled))
+    }
+
+    /// How many jobs have each status, in [`Status::ALL`]'s order.
+    pub fn counts(&self) -> Vec<(Status, u64)> {
+        Status::ALL
+            .iter()
+            .map(|status| {
+                let n = self.jobs.iter().filter(|job| job.status == *status).count();
+                (*status, n as u64)
+            })
+            .collect()
+    }
+}
+
+/// A read run asks nothing: it holds no lock and deletes nothing.
+struct NoQuestions;
+
+impl Caller for NoQuestions {
+    fn confirm_deletes<'a>(&'a mut self, _: &'a [Deletion]) -> LocalBoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+}
+
+/// Checks every chosen job's deliveries as of `now`. In the sandbox, the
+/// emulator first plays COS's delivery of the day of `now` (Beijing
+/// time), so a rehearsal has reports to find.
+pub async fn check(
+    settings: &RunSettings,
+    now: jiff::Timestamp,
+    observer: &dyn RunObserver,
+) -> Result<Deliveries, RunError> {
+    let loaded = load(settings)?;
+    let connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let chosen = choose(settings, observer, loaded, Some(&connection)).await;
+    let chosen = match chosen {
+        Ok(chosen) => chosen,
+        Err(err) => {
+            let _ = connection.shut_down().await;
+            return Err(err);
+        }
+    };
+    if let Some(sandbox) = &connection.sandbox {
+        let date = judge::beijing_date(now);
+        let delivery = crate::emulator::Delivery {
+            date,
+            skip: Vec::new(),
+            corrupt: Vec::new(),
+        };
+        let done = sandbox.emulator.deliver(&delivery);
+        let line = format!(
+            "sandbox: delivered {} report(s) dated {} as COS would overnight",
+            done.reports,
+            date.strftime("%Y%m%d")
+        );
+        observer.log(Level::Info, &line);
+    }
+    let jobs = chosen.plan.jobs();
+    let stats = Arc::<Stats>::default();
+    let pacing = settings.connect.fetch_settings().pacing;
+    let total = jobs.len() as u64;
+    let _ = observer.phase_started(Phase::Deliveries, Arc::clone(&stats), total, &pacing);
+    let fetch = settings.connect.fetch_settings();
+    let concurrency = settings.connect.executor_config().concurrency.get().max(1);
+    let client = &connection.client;
+    let checked: Vec<JobDelivery> = futures_util::stream::iter(jobs)
+        .map(|job| {
+            let (fetch, stats) = (fetch.clone(), &stats);
+            async move {
+                let checked = check_job(client, job, now, fetch).await;
+                let counter = match checked.status {
+                    Status::Delivered | Status::Disabled => &stats.applied,
+                    _ => &stats.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                checked
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    observer.phase_finished(Phase::Deliveries);
+    let _ = connection.shut_down().await;
+    Ok(Deliveries { now, jobs: checked })
+}
+
+/// What stops a delivery being judged on its age.
+enum Problem {
+    Unreadable(String),
+    Corrupt(String),
+}
+
+/// One job: its folder listed, its newest delivery checked, judged.
+async fn check_job<T: Transport>(
+    transport: &T,
+    job: &Job,
+    now: jiff::Timestamp,
+    mut settings: FetchSettings,
+) -> JobDelivery {
+    let config = job.config();
+    let destination = &config.destination;
+    let folder = report_folder(
+        destination.prefix.as_deref(),
+        job.bucket(),
+        job.id().as_str(),
+    );
+    let mut checked = JobDelivery {
+        bucket: job.bucket().to_string(),
+        id: job.id().to_string(),
+        status: Status::Missing,
+        latest: None,
+        reason: String::new(),
+        destination: destination.bucket.to_string(),
+        location: format!("cos://{}/{folder}", destination.bucket),
+        frequency: config.frequency.as_str().to_string(),
+    };
+    if !config.enabled {
+        checked.status = Status::Disabled;
+        checked.reason = "the job is disabled: COS delivers nothing".into();
+        return checked;
+    }
+    let found = newest(transport, destination, &folder, &mut settings).await;
+    let date = match found {
+        Ok(Some(date)) => date,
+        Ok(None) => {
+            checked.reason = format!("no delivery under {}", checked.location);
+            return checked;
+        }
+        Err(problem) => return with_problem(checked, problem),
+    };
+    checked.latest = Some(date.strftime("%Y%m%d").to_string());
+    if let Err(problem) = verify(transport, destination, &folder, date, &mut settings).await {
+        return with_problem(checked, problem);
+    }
+    let (status, reason) = judge(date, now, config.frequency);
+    checked.status = status;
+    checked.reason = reason;
+    checked
+}
+
+fn with_problem(mut checked: JobDelivery, problem: Problem) -> JobDelivery {
+    (checked.status, checked.reason) = match problem {
+        Problem::Unreadable(why) => (Status::Unreadable, why),
+        Problem::Corrupt(why) => (Status::Corrupt, why),
+    };
+    checked
+}
+
+/// The newest delivery date under `folder`, every page read.
+async fn newest<T: Transport>(
+    transport: &T,
+    destination: &Destination,
+    folder: &str,
+    settings: &mut FetchSettings,
+) -> Result<Option<jiff::civil::Date>, Problem> {
+    let mut marker: Option<String> = None;
+    let mut newest = None;
+    for _ in 0..MAX_PAGES {
+        let page = ObjectPage {
+            prefix: folder,
+            delimiter: Some("/"),
+            marker: marker.as_deref(),
+            max_keys: MAX_OBJECT_PAGE,
+        };
+        let (bucket, region) = (&destination.bucket, &destination.region);
+        let request = InventoryRequest::list_objects(bucket, region, &page);
+        let fetched = fetch(transport, &request, Some(bucket), settings).await;
+        let Some(answer) = fetched.success() else {
+            let why = format!("cannot list {bucket}: {}", fetched.describe());
+            return Err(Problem::Unreadable(why));
+        };
+        let listing = listing_from_xml(&answer.body)
+            .map_err(|err| Problem::Unreadable(format!("cannot list {bucket}: {err}")))?;
+        let dates = listing.common_prefixes.iter();
+        newest = dates
+            .filter_map(|p| delivery_date(folder, p))
+            .chain(newest)
+            .max();
+        match (listing.is_truncated, listing.next_marker) {
+            (true, Some(next)) => marker = Some(next),
+            _ => return Ok(newest),
+        }
+    }
+    let why = format!(
+        "more than {MAX_PAGES} pages of folders under cos://{}/{folder}",
+        destination.bucket
+    );
+    Err(Problem::Unreadable(why))
+}
+
+/// The delivery of `date`: its checksum matches its manifest, which
+/// reads, and every file it lists is there with the listed size.
+async fn verify<T: Transport>(
+    transport: &T,
+    destination: &Destination,
+    folder: &str,
+    date: jiff::civil::Date,
+    settings: &mut FetchSettings,
+) -> Result<(), Problem> {
+    let manifest_key = delivery_key(folder, date, MANIFEST);
+    let manifest = read(transport, destination, &manifest_key, false, settings).await?;
+    let checksum_key = delivery_key(folder, date, CHECKSUM);
+    let checksum = read(transport, destination, &checksum_key, false, settings).await?;
+    if !checksum_matches(&manifest.body, &checksum.body) {
+        let why = format!("{CHECKSUM} is not the MD5 of {MANIFEST}");
+        return Err(Problem::Corrupt(why));
+    }
+    let manifest =
+        ReportManifest::parse(&manifest.body).map_err(|err| Problem::Corrupt(err.to_string()))?;
+    for file in &manifest.files {
+        let listed = file
+            .size_bytes()
+            .map_err(|err| Problem::Corrupt(err.to_string()))?;
+        let head = read(transport, destination, &file.key, true, settings).await?;
+        if head.content_length != Some(listed) {
+            let found = head
+                .content_length
+                .map_or("of no size".into(), |n| format!("{n} bytes"));
+            let why = format!(
+                "data file {} is {found}, {MANIFEST} says {listed} bytes",
+                printable(&file.key)
+            );
+            return Err(Problem::Corrupt(why));
+        }
+    }
+    Ok(())
+}
+
+/// GET (or HEAD) one object of the destination: a missing one is a
+/// corrupt delivery, any other failure an unreadable destination.
+async fn read<T: Transport>(
+    transport: &T,
+    destination: &Destination,
+    key: &str,
+    head: bool,
+    settings: &mut FetchSettings,
+) -> Result<crate::send::client::Response, Problem> {
+    let (bucket, region) = (&destination.bucket, &destination.region);
+    let request = match head {
+        true => InventoryRequest::head_object(bucket, region, key),
+        false => InventoryRequest::get_object(bucket, region, key),
+    };
+    let fetched = fetch(transport, &request, Some(bucket), settings).await;
+    let answered = fetched.success().is_some();
+    let failure = match answered {
+        true => String::new(),
+        false => fetched.describe(),
+    };
+    match fetched.last {
+        Ok(response) if answered => Ok(response),
+        Ok(answer) if answer.status == 404 && answer.code().is_none_or(|c| c == "NoSuchKey") => {
+            Err(Problem::Corrupt(format!("{} is missing", printable(key))))
+        }
+        _ => {
+            let why = format!("cannot read {} in {bucket}: {failure}", printable(key));
+            Err(Problem::Unreadable(why))
+        }
+    }
+}
