@@ -63,6 +63,9 @@ pub enum Command {
     /// Start a one-time inventory (POST) per planned job, now; write a report CSV
     #[command(after_help = help::run_now_after_help())]
     RunNow(RunNowArgs),
+    /// Check that COS delivered each job's newest inventory report, whole and on time
+    #[command(after_help = help::deliveries_after_help())]
+    Deliveries(DeliveriesArgs),
     /// Run a local COS-compatible server for tests and rehearsals
     #[command(after_help = help::emulate_after_help())]
     Emulate(EmulateArgs),
@@ -206,6 +209,39 @@ pub struct RunNowArgs {
     pub id_suffix: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output on stdout
+    #[arg(long, value_enum, default_value_t = DeliveriesFormat::Text, value_name = "FORMAT")]
+    pub output: DeliveriesFormat,
+    /// Judge the reports' age as of this time, RFC 3339 (e.g. 2026-12-07T01:00:00Z) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+    /// Only the buckets of shard K of N (K from 0)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// How `cosinv deliveries` writes what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeliveriesFormat {
+    /// A line per job not delivered, then counts by status and by destination
+    Text,
+    /// A row per job: bucket,id,status,latest,reason,destination,location,frequency
+    Csv,
+    /// One JSON document: {"schema_version":1,"now","jobs":[…],"counts":{…}}
+    Json,
 }
 
 /// What apply and run-now share: manifests, selection, report, connection, output.

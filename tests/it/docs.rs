@@ -14,12 +14,13 @@ use cosinv::report::{Action, Outcome};
 
 use crate::support::subcommand;
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 9] = [
     "validate",
     "plan",
     "buckets",
     "apply",
     "run-now",
+    "deliveries",
     "emulate",
     "completions",
     "man",
@@ -256,7 +257,15 @@ fn help_codes(help: &str) -> Vec<String> {
 #[test]
 fn the_exit_code_tables_are_the_help_s() {
     let operations = doc("docs/operations.md");
-    for command in ["apply", "run-now", "plan", "buckets", "validate", "emulate"] {
+    for command in [
+        "apply",
+        "run-now",
+        "deliveries",
+        "plan",
+        "buckets",
+        "validate",
+        "emulate",
+    ] {
         let documented: Vec<String> = marked_table(&operations, &format!("exit-codes {command}"))
             .iter()
             .flat_map(|row| {

@@ -1,0 +1,79 @@
+//! `cosinv deliveries`: did COS deliver each job's newest report, whole
+//! and on time? The library's [`crate::run::deliveries`] checks; this
+//! file reads the flags and writes the answer on stdout.
+
+use std::io::Write;
+
+use super::args::{DeliveriesArgs, DeliveriesFormat, LogFormat};
+use super::connect;
+use super::exit;
+use super::log::Log;
+use super::runtime;
+use super::terminal::Terminal;
+use super::validate::print_problems;
+use crate::plan::reconcile::PruneRule;
+use crate::run::deliveries::{self, DeliveriesFormat as Format};
+use crate::run::error::RunError;
+use crate::run::settings::{ReportTo, RunSettings, StopTokens};
+
+/// `cosinv deliveries`: 0 when every enabled job is delivered, 1 when
+/// one is not, 2 when it could not be asked.
+pub fn run(args: &DeliveriesArgs) -> u8 {
+    let log = Log::new(LogFormat::Text);
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let terminal = Terminal::new(&log, &args.display, bar);
+    let settings = RunSettings {
+        command: "deliveries",
+        files: args.files.clone(),
+        read: args.read.options(),
+        connect: connect::settings(&args.connect),
+        shard: args.shard,
+        from_report: None,
+        allow_changed_manifests: false,
+        refresh: false,
+        prune: PruneRule::default(),
+        dry_run: false,
+        check_destinations: false,
+        report: ReportTo::Default,
+        offline_reason: String::new(),
+        stop: StopTokens::default(),
+    };
+    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let found = match runtime::block_on(deliveries::check(&settings, now, &terminal)) {
+        Ok(Ok(found)) => found,
+        Ok(Err(RunError::Manifest(errors))) => {
+            print_problems("deliveries", &errors, "");
+            return exit::USAGE;
+        }
+        Ok(Err(err)) => {
+            log.error(&format!(
+                "cosinv deliveries: {}",
+                connect::run_message(&err)
+            ));
+            return exit::USAGE;
+        }
+        Err(err) => {
+            log.error(&format!(
+                "cosinv deliveries: cannot start the async runtime: {err}"
+            ));
+            return exit::USAGE;
+        }
+    };
+    let format = match args.output {
+        DeliveriesFormat::Text => Format::Text,
+        DeliveriesFormat::Csv => Format::Csv,
+        DeliveriesFormat::Json => Format::Json,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = deliveries::write_deliveries(&mut out, format, &found).and_then(|()| out.flush());
+    if let Err(err) = written
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        log.error(&format!("cosinv deliveries: cannot write: {err}"));
+        return exit::JOBS_FAILED;
+    }
+    match found.all_delivered() {
+        true => exit::SUCCESS,
+        false => exit::JOBS_FAILED,
+    }
+}
