@@ -175,7 +175,7 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Read each destination bucket's policy and warn about jobs whose reports COS may not write
+    /// Read each destination bucket's policy and warn about jobs whose reports COS may not write (a hint: a delivery is the proof, see deliveries)
     #[arg(long)]
     pub check_destinations: bool,
     #[command(flatten)]
@@ -193,7 +193,7 @@ pub struct ApplyArgs {
     /// Delete without asking: the answer to --prune's confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
+    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write (a hint: a delivery is the proof, see deliveries)
     #[arg(long)]
     pub check_destinations: bool,
     #[command(flatten)]

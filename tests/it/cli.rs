@@ -47,6 +47,7 @@ fn help_lists_every_subcommand() {
             "buckets",
             "apply",
             "run-now",
+            "deliveries",
             "emulate",
             "completions",
             "man"
