@@ -372,3 +372,44 @@ async fn a_bad_time_or_manifest_is_exit_2() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert_eq!(emulator.counters().requests.len(), 0, "nothing asked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_larger_than_any_answer_cosinv_reads_is_sized_by_head_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 1, 1);
+    let emulator = emulator(Faults::default()).await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    emulator.deliver(&delivery(TODAY, &[], &[]));
+    let folder = format!("inventory/b00000-1250000000/1250000000/b00000/job-0/{TODAY}/");
+    let manifest_key = format!("{folder}manifest.json");
+    let body = emulator.object(DESTINATION, &manifest_key).unwrap();
+    let mut report = cosinv::cos::report::ReportManifest::parse(&body).unwrap();
+    let big = 6 * 1024 * 1024;
+    report.files[0].size = big.to_string();
+    emulator.put_object(DESTINATION, &report.files[0].key, vec![b'x'; big]);
+    let body = report.to_json();
+    let checksum = cosinv::cos::report::md5_hex(&body);
+    emulator.put_object(DESTINATION, &manifest_key, body);
+    emulator.put_object(
+        DESTINATION,
+        &format!("{folder}manifest.checksum"),
+        checksum.into_bytes(),
+    );
+
+    let output = cosinv(
+        dir.path(),
+        "deliveries",
+        &manifest,
+        &emulator,
+        &["--now", NOW],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+}
