@@ -225,6 +225,9 @@ pub struct DeliveriesArgs {
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Check the one-time jobs this run-now report submitted, under their one-time ids
+    #[arg(long, value_name = "REPORT")]
+    pub from_report: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]

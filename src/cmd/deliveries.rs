@@ -2,7 +2,7 @@
 //! and on time? The library's [`crate::run::deliveries`] checks; this
 //! file reads the flags and writes the answer on stdout.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write, stderr};
 
 use super::args::{DeliveriesArgs, DeliveriesFormat, LogFormat};
 use super::connect;
@@ -19,8 +19,7 @@ use crate::run::settings::{ReportTo, RunSettings, StopTokens};
 /// `cosinv deliveries`: 0 when every enabled job is delivered, 1 when
 /// one is not, 2 when it could not be asked.
 pub fn run(args: &DeliveriesArgs) -> u8 {
-    let log = Log::new(LogFormat::Text);
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (log, bar) = (Log::new(LogFormat::Text), stderr().is_terminal());
     let terminal = Terminal::new(&log, &args.display, bar);
     let settings = RunSettings {
         command: "deliveries",
@@ -39,7 +38,8 @@ pub fn run(args: &DeliveriesArgs) -> u8 {
         stop: StopTokens::default(),
     };
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
-    let found = match runtime::block_on(deliveries::check(&settings, now, &terminal)) {
+    let check = deliveries::check(&settings, now, args.from_report.as_deref(), &terminal);
+    let found = match runtime::block_on(check) {
         Ok(Ok(found)) => found,
         Ok(Err(RunError::Manifest(errors))) => {
             print_problems("deliveries", &errors, "");
@@ -72,8 +72,5 @@ pub fn run(args: &DeliveriesArgs) -> u8 {
         log.error(&format!("cosinv deliveries: cannot write: {err}"));
         return exit::JOBS_FAILED;
     }
-    match found.all_delivered() {
-        true => exit::SUCCESS,
-        false => exit::JOBS_FAILED,
-    }
+    [exit::JOBS_FAILED, exit::SUCCESS][usize::from(found.all_delivered())]
 }

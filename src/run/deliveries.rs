@@ -6,6 +6,7 @@
 //! checksum compared, and every data file the manifest lists asked for
 //! its size (HEAD). Nothing is written: no lock, no report.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -29,6 +30,7 @@ use crate::plan::Job;
 use crate::send::{FetchSettings, Transport, fetch};
 
 mod judge;
+pub mod one_time;
 mod output;
 
 pub use judge::{Status, judge, window};
@@ -90,15 +92,19 @@ impl Caller for NoQuestions {
     }
 }
 
-/// Checks every chosen job's deliveries as of `now`. In the sandbox, the
+/// Checks every chosen job's deliveries as of `now`; with `one_time`, a
+/// run-now report, the one-time jobs it submitted instead (a whole report
+/// is delivered whatever its age: they run once). In the sandbox, the
 /// emulator first plays COS's delivery of the day of `now` (Beijing
 /// time), so a rehearsal has reports to find.
 pub async fn check(
     settings: &RunSettings,
     now: jiff::Timestamp,
+    one_time: Option<&Path>,
     observer: &dyn RunObserver,
 ) -> Result<Deliveries, RunError> {
     let loaded = load(settings)?;
+    let one_time_ids = one_time.map(one_time::read).transpose()?;
     let connection = connect_to(settings, observer, &mut NoQuestions).await?;
     let chosen = choose(settings, observer, loaded, Some(&connection)).await;
     let chosen = match chosen {
@@ -123,7 +129,12 @@ pub async fn check(
         );
         observer.log(Level::Info, &line);
     }
-    let jobs = chosen.plan.jobs();
+    let jobs = with_ids(
+        chosen.plan.jobs(),
+        one_time_ids.as_ref(),
+        one_time,
+        observer,
+    );
     let stats = Arc::<Stats>::default();
     let pacing = settings.connect.fetch_settings().pacing;
     let total = jobs.len() as u64;
@@ -132,10 +143,10 @@ pub async fn check(
     let concurrency = settings.connect.executor_config().concurrency.get().max(1);
     let client = &connection.client;
     let checked: Vec<JobDelivery> = futures_util::stream::iter(jobs)
-        .map(|job| {
+        .map(|(job, one_time)| {
             let (fetch, stats) = (fetch.clone(), &stats);
             async move {
-                let checked = check_job(client, job, now, fetch).await;
+                let checked = check_job(client, job, one_time.as_deref(), now, fetch).await;
                 let counter = match checked.status {
                     Status::Delivered | Status::Disabled => &stats.applied,
                     _ => &stats.failed,
@@ -152,6 +163,34 @@ pub async fn check(
     Ok(Deliveries { now, jobs: checked })
 }
 
+/// The jobs to check, each with its one-time id when a run-now report
+/// is read (jobs it did not submit are left out, and counted).
+fn with_ids<'a>(
+    jobs: &'a [Job],
+    ids: Option<&one_time::OneTimeIds>,
+    report: Option<&Path>,
+    observer: &dyn RunObserver,
+) -> Vec<(&'a Job, Option<String>)> {
+    let (Some(ids), Some(report)) = (ids, report) else {
+        return jobs.iter().map(|job| (job, None)).collect();
+    };
+    let chosen: Vec<(&Job, Option<String>)> = jobs
+        .iter()
+        .filter_map(|job| {
+            let key = (job.bucket().to_string(), job.id().to_string());
+            ids.get(&key).map(|id| (job, Some(id.clone())))
+        })
+        .collect();
+    let line = format!(
+        "cosinv deliveries: {}: {} one-time job(s) submitted; {} chosen job(s) without one are left out",
+        report.display(),
+        chosen.len(),
+        jobs.len() - chosen.len()
+    );
+    observer.log(Level::Info, &line);
+    chosen
+}
+
 /// What stops a delivery being judged on its age.
 enum Problem {
     Unreadable(String),
@@ -162,19 +201,17 @@ enum Problem {
 async fn check_job<T: Transport>(
     transport: &T,
     job: &Job,
+    one_time: Option<&str>,
     now: jiff::Timestamp,
     mut settings: FetchSettings,
 ) -> JobDelivery {
     let config = job.config();
     let destination = &config.destination;
-    let folder = report_folder(
-        destination.prefix.as_deref(),
-        job.bucket(),
-        job.id().as_str(),
-    );
+    let id = one_time.unwrap_or(job.id().as_str());
+    let folder = report_folder(destination.prefix.as_deref(), job.bucket(), id);
     let mut checked = JobDelivery {
         bucket: job.bucket().to_string(),
-        id: job.id().to_string(),
+        id: id.to_string(),
         status: Status::Missing,
         latest: None,
         reason: String::new(),
@@ -182,7 +219,8 @@ async fn check_job<T: Transport>(
         location: format!("cos://{}/{folder}", destination.bucket),
         frequency: config.frequency.as_str().to_string(),
     };
-    if !config.enabled {
+    // A one-time job runs whatever the periodic one's switch says.
+    if !config.enabled && one_time.is_none() {
         checked.status = Status::Disabled;
         checked.reason = "the job is disabled: COS delivers nothing".into();
         return checked;
@@ -200,9 +238,10 @@ async fn check_job<T: Transport>(
     if let Err(problem) = verify(transport, destination, &folder, date, &mut settings).await {
         return with_problem(checked, problem);
     }
-    let (status, reason) = judge(date, now, config.frequency);
-    checked.status = status;
-    checked.reason = reason;
+    (checked.status, checked.reason) = match one_time {
+        Some(_) => (Status::Delivered, String::new()),
+        None => judge(date, now, config.frequency),
+    };
     checked
 }
 

@@ -413,3 +413,59 @@ async fn a_data_file_larger_than_any_answer_cosinv_reads_is_sized_by_head_alone(
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_now_report_has_its_one_time_jobs_checked_under_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 3, 1);
+    let emulator = emulator(Faults::default()).await;
+    let report = dir.path().join("run-now.csv");
+    let report = report.to_str().unwrap();
+    let submitted = cosinv(
+        dir.path(),
+        "run-now",
+        &manifest,
+        &emulator,
+        &["--id-suffix", "t1", "--report", report],
+    )
+    .await;
+    assert_eq!(submitted.status.code(), Some(0), "{}", stderr(&submitted));
+    // Nothing delivered yet: every one-time job is missing.
+    let early = cosinv(
+        dir.path(),
+        "deliveries",
+        &manifest,
+        &emulator,
+        &["--from-report", report, "--output", "json"],
+    )
+    .await;
+    assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&early)).unwrap();
+    assert_eq!(document["counts"]["missing"], 3, "{document:#}");
+    assert_eq!(document["jobs"][0]["id"], "job-0-t1");
+
+    // The periodic configurations were never put: only the one-time
+    // jobs' reports arrive, under their ids.
+    let done = emulator.deliver(&delivery(TODAY, &[], &[]));
+    assert_eq!(done.reports, 3);
+    let later = cosinv(
+        dir.path(),
+        "deliveries",
+        &manifest,
+        &emulator,
+        &["--from-report", report, "--now", "2027-01-07T01:00:00Z"],
+    )
+    .await;
+    assert_eq!(
+        later.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&later),
+        stderr(&later)
+    );
+    assert!(
+        stderr(&later).contains("3 one-time job(s) submitted"),
+        "{}",
+        stderr(&later)
+    );
+}
