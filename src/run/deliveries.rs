@@ -25,9 +25,11 @@ use crate::cos::report::{
 use crate::cos::request::{InventoryRequest, MAX_OBJECT_PAGE, ObjectPage};
 use crate::cos::text::printable;
 use crate::executor::events::Stats;
+use crate::model::BucketName;
 use crate::model::Destination;
+use crate::pace::Pacing;
 use crate::plan::Job;
-use crate::send::{FetchSettings, Transport, fetch};
+use crate::send::{Fetched, SendSettings, Sender, Transport, Unwatched, fetch_through};
 
 mod judge;
 pub mod one_time;
@@ -115,19 +117,7 @@ pub async fn check(
         }
     };
     if let Some(sandbox) = &connection.sandbox {
-        let date = judge::beijing_date(now);
-        let delivery = crate::emulator::Delivery {
-            date,
-            skip: Vec::new(),
-            corrupt: Vec::new(),
-        };
-        let done = sandbox.emulator.deliver(&delivery);
-        let line = format!(
-            "sandbox: delivered {} report(s) dated {} as COS would overnight",
-            done.reports,
-            date.strftime("%Y%m%d")
-        );
-        observer.log(Level::Info, &line);
+        play_delivery(&sandbox.emulator, now, observer);
     }
     let jobs = with_ids(
         chosen.plan.jobs(),
@@ -136,17 +126,23 @@ pub async fn check(
         observer,
     );
     let stats = Arc::<Stats>::default();
-    let pacing = settings.connect.fetch_settings().pacing;
+    let pacing = Pacing::default();
+    let sender = sender(settings, &pacing);
     let total = jobs.len() as u64;
     let _ = observer.phase_started(Phase::Deliveries, Arc::clone(&stats), total, &pacing);
-    let fetch = settings.connect.fetch_settings();
-    let concurrency = settings.connect.executor_config().concurrency.get().max(1);
-    let client = &connection.client;
+    // The sender's permits bound what is on the wire; a few more jobs
+    // than permits keep them busy.
+    let concurrency = settings.connect.concurrency.get().saturating_mul(2);
+    let reads = Reads {
+        transport: &connection.client,
+        sender: &sender,
+        seed: settings.connect.executor_config().seed,
+    };
     let checked: Vec<JobDelivery> = futures_util::stream::iter(jobs)
         .map(|(job, one_time)| {
-            let (fetch, stats) = (fetch.clone(), &stats);
+            let (reads, stats) = (&reads, &stats);
             async move {
-                let checked = check_job(client, job, one_time.as_deref(), now, fetch).await;
+                let checked = check_job(reads, job, one_time.as_deref(), now).await;
                 let counter = match checked.status {
                     Status::Delivered | Status::Disabled => &stats.applied,
                     _ => &stats.failed,
@@ -161,6 +157,45 @@ pub async fn check(
     observer.phase_finished(Phase::Deliveries);
     let _ = connection.shut_down().await;
     Ok(Deliveries { now, jobs: checked })
+}
+
+/// One sender for every read: the operator's concurrency and rates, the
+/// retries, one pace across them all.
+fn sender(settings: &RunSettings, pacing: &Pacing) -> Sender {
+    let config = settings.connect.executor_config();
+    let send = SendSettings {
+        concurrency: config.concurrency,
+        rate: config.rate,
+        bucket_rate: config.bucket_rate,
+        retry: config.retry,
+        give_up_after: config.give_up_after,
+        seed: config.seed,
+        clock_offset: config.clock_offset,
+    };
+    let cancel = settings.stop.cancel.clone();
+    Sender::new(send, pacing.clone(), cancel, Arc::new(Unwatched))
+}
+
+/// Where the reads go, and how.
+struct Reads<'a, T> {
+    transport: &'a T,
+    sender: &'a Sender,
+    /// Seeds the backoff jitter.
+    seed: u64,
+}
+
+impl<T: Transport> Reads<'_, T> {
+    /// `request` about `bucket`, tried until it ends.
+    async fn fetch(&self, request: &InventoryRequest, bucket: &BucketName) -> Fetched {
+        fetch_through(
+            self.sender,
+            self.transport,
+            request,
+            Some(bucket),
+            self.seed,
+        )
+        .await
+    }
 }
 
 /// The jobs to check, each with its one-time id when a run-now report
@@ -191,6 +226,28 @@ fn with_ids<'a>(
     chosen
 }
 
+/// The sandbox plays COS's overnight delivery of the day of `now`
+/// (Beijing time): nothing else would ever deliver there.
+fn play_delivery(
+    emulator: &crate::emulator::Emulator,
+    now: jiff::Timestamp,
+    observer: &dyn RunObserver,
+) {
+    let date = judge::beijing_date(now);
+    let delivery = crate::emulator::Delivery {
+        date,
+        skip: Vec::new(),
+        corrupt: Vec::new(),
+    };
+    let done = emulator.deliver(&delivery);
+    let line = format!(
+        "sandbox: delivered {} report(s) dated {} as COS would overnight",
+        done.reports,
+        date.strftime("%Y%m%d")
+    );
+    observer.log(Level::Info, &line);
+}
+
 /// What stops a delivery being judged on its age.
 enum Problem {
     Unreadable(String),
@@ -199,11 +256,10 @@ enum Problem {
 
 /// One job: its folder listed, its newest delivery checked, judged.
 async fn check_job<T: Transport>(
-    transport: &T,
+    reads: &Reads<'_, T>,
     job: &Job,
     one_time: Option<&str>,
     now: jiff::Timestamp,
-    mut settings: FetchSettings,
 ) -> JobDelivery {
     let config = job.config();
     let destination = &config.destination;
@@ -225,7 +281,7 @@ async fn check_job<T: Transport>(
         checked.reason = "the job is disabled: COS delivers nothing".into();
         return checked;
     }
-    let found = newest(transport, destination, &folder, &mut settings).await;
+    let found = newest(reads, destination, &folder).await;
     let date = match found {
         Ok(Some(date)) => date,
         Ok(None) => {
@@ -235,7 +291,7 @@ async fn check_job<T: Transport>(
         Err(problem) => return with_problem(checked, problem),
     };
     checked.latest = Some(date.strftime("%Y%m%d").to_string());
-    if let Err(problem) = verify(transport, destination, &folder, date, &mut settings).await {
+    if let Err(problem) = verify(reads, destination, &folder, date).await {
         return with_problem(checked, problem);
     }
     (checked.status, checked.reason) = match one_time {
@@ -255,10 +311,9 @@ fn with_problem(mut checked: JobDelivery, problem: Problem) -> JobDelivery {
 
 /// The newest delivery date under `folder`, every page read.
 async fn newest<T: Transport>(
-    transport: &T,
+    reads: &Reads<'_, T>,
     destination: &Destination,
     folder: &str,
-    settings: &mut FetchSettings,
 ) -> Result<Option<jiff::civil::Date>, Problem> {
     let mut marker: Option<String> = None;
     let mut newest = None;
@@ -271,7 +326,7 @@ async fn newest<T: Transport>(
         };
         let (bucket, region) = (&destination.bucket, &destination.region);
         let request = InventoryRequest::list_objects(bucket, region, &page);
-        let fetched = fetch(transport, &request, Some(bucket), settings).await;
+        let fetched = reads.fetch(&request, bucket).await;
         let Some(answer) = fetched.success() else {
             let why = format!("cannot list {bucket}: {}", fetched.describe());
             return Err(Problem::Unreadable(why));
@@ -298,16 +353,15 @@ async fn newest<T: Transport>(
 /// The delivery of `date`: its checksum matches its manifest, which
 /// reads, and every file it lists is there with the listed size.
 async fn verify<T: Transport>(
-    transport: &T,
+    reads: &Reads<'_, T>,
     destination: &Destination,
     folder: &str,
     date: jiff::civil::Date,
-    settings: &mut FetchSettings,
 ) -> Result<(), Problem> {
     let manifest_key = delivery_key(folder, date, MANIFEST);
-    let manifest = read(transport, destination, &manifest_key, false, settings).await?;
+    let manifest = read(reads, destination, &manifest_key, false).await?;
     let checksum_key = delivery_key(folder, date, CHECKSUM);
-    let checksum = read(transport, destination, &checksum_key, false, settings).await?;
+    let checksum = read(reads, destination, &checksum_key, false).await?;
     if !checksum_matches(&manifest.body, &checksum.body) {
         let why = format!("{CHECKSUM} is not the MD5 of {MANIFEST}");
         return Err(Problem::Corrupt(why));
@@ -318,7 +372,7 @@ async fn verify<T: Transport>(
         let listed = file
             .size_bytes()
             .map_err(|err| Problem::Corrupt(err.to_string()))?;
-        let head = read(transport, destination, &file.key, true, settings).await?;
+        let head = read(reads, destination, &file.key, true).await?;
         if head.content_length != Some(listed) {
             let found = head
                 .content_length
@@ -336,18 +390,17 @@ async fn verify<T: Transport>(
 /// GET (or HEAD) one object of the destination: a missing one is a
 /// corrupt delivery, any other failure an unreadable destination.
 async fn read<T: Transport>(
-    transport: &T,
+    reads: &Reads<'_, T>,
     destination: &Destination,
     key: &str,
     head: bool,
-    settings: &mut FetchSettings,
 ) -> Result<crate::send::client::Response, Problem> {
     let (bucket, region) = (&destination.bucket, &destination.region);
     let request = match head {
         true => InventoryRequest::head_object(bucket, region, key),
         false => InventoryRequest::get_object(bucket, region, key),
     };
-    let fetched = fetch(transport, &request, Some(bucket), settings).await;
+    let fetched = reads.fetch(&request, bucket).await;
     let answered = fetched.success().is_some();
     let failure = match answered {
         true => String::new(),

@@ -469,3 +469,42 @@ async fn a_run_now_report_has_its_one_time_jobs_checked_under_their_ids() {
         stderr(&later)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_are_retried_as_for_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 10, 1);
+    let emulator = emulator(Faults::default()).await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    emulator.deliver(&delivery(TODAY, &[], &[]));
+    emulator.set_faults(Faults {
+        slow_down: 0.2,
+        internal_error: 0.1,
+        seed: 7,
+        ..Faults::default()
+    });
+    let output = cosinv(
+        dir.path(),
+        "deliveries",
+        &manifest,
+        &emulator,
+        &["--now", NOW, "--rate", "200", "--max-attempts", "10"],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let counters = emulator.counters();
+    let refused: u64 = counters
+        .requests
+        .iter()
+        .filter(|((method, outcome), _)| method == "GET" && outcome != "200")
+        .map(|(_, n)| n)
+        .sum();
+    assert!(refused > 0, "faults were drawn: {:?}", counters.requests);
+}
