@@ -15,7 +15,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::RunError;
 use super::observe::{Caller, Deletion, Level, Phase, RunObserver};
-use super::settings::RunSettings;
+use super::settings::{Control, RunSettings};
 use super::stages::{choose, connect_to, load};
 use crate::cos::listing::listing_from_xml;
 use crate::cos::report::{
@@ -24,12 +24,12 @@ use crate::cos::report::{
 };
 use crate::cos::request::{InventoryRequest, MAX_OBJECT_PAGE, ObjectPage};
 use crate::cos::text::printable;
-use crate::executor::events::Stats;
+use crate::executor::RunControl;
+use crate::executor::events::{Stats, Watch};
 use crate::model::BucketName;
 use crate::model::Destination;
-use crate::pace::Pacing;
 use crate::plan::Job;
-use crate::send::{Fetched, SendSettings, Sender, Transport, Unwatched, fetch_through};
+use crate::send::{Fetched, SendSettings, Sender, Transport, fetch_through};
 
 mod judge;
 pub mod one_time;
@@ -126,10 +126,11 @@ pub async fn check(
         observer,
     );
     let stats = Arc::<Stats>::default();
-    let pacing = Pacing::default();
-    let sender = sender(settings, &pacing);
+    let control = Control::new(&settings.stop);
     let total = jobs.len() as u64;
-    let _ = observer.phase_started(Phase::Deliveries, Arc::clone(&stats), total, &pacing);
+    let pacing = &control.pacing;
+    let events = observer.phase_started(Phase::Deliveries, Arc::clone(&stats), total, pacing);
+    let sender = sender(settings, &control.phase(Arc::clone(&stats), events));
     // The sender's permits bound what is on the wire; a few more jobs
     // than permits keep them busy.
     let concurrency = settings.connect.concurrency.get().saturating_mul(2);
@@ -160,8 +161,9 @@ pub async fn check(
 }
 
 /// One sender for every read: the operator's concurrency and rates, the
-/// retries, one pace across them all.
-fn sender(settings: &RunSettings, pacing: &Pacing) -> Sender {
+/// retries, one pace across them all; its attempts, throttles and
+/// retries counted for the progress.
+fn sender(settings: &RunSettings, run: &RunControl) -> Sender {
     let config = settings.connect.executor_config();
     let send = SendSettings {
         concurrency: config.concurrency,
@@ -172,8 +174,8 @@ fn sender(settings: &RunSettings, pacing: &Pacing) -> Sender {
         seed: config.seed,
         clock_offset: config.clock_offset,
     };
-    let cancel = settings.stop.cancel.clone();
-    Sender::new(send, pacing.clone(), cancel, Arc::new(Unwatched))
+    let watch = Arc::new(Watch::new(run));
+    Sender::new(send, run.pacing.clone(), run.cancel.clone(), watch)
 }
 
 /// Where the reads go, and how.
