@@ -1,6 +1,7 @@
-//! One COS call, described without sending it: the inventory calls, and
-//! the two account-level reads cosinv makes around them (GET Service, the
-//! bucket list; GET Bucket policy, to check a destination).
+//! One COS call, described without sending it: the inventory calls, the
+//! account-level reads cosinv makes around them (GET Service, the bucket
+//! list; GET Bucket policy, to check a destination), and the reads that
+//! check delivered reports (GET Bucket, GET and HEAD Object).
 //!
 //! An [`InventoryRequest`] is pure data: method, `Host`, query, the headers
 //! COS's SDKs sign, and the body. [`InventoryRequest::signed_headers`] adds

@@ -10,6 +10,9 @@
 //! - [`auth`]: signature verification of a received request.
 //! - `service`: addressing and the APIs.
 //! - `store`: the configurations, and the state file.
+//! - `objects`: objects on the buckets (GET Bucket, GET and HEAD Object),
+//!   in memory only; `deliver`: COS's overnight delivery of the reports
+//!   played on demand ([`Emulator::deliver`], or `POST` [`DELIVER_PATH`]).
 //! - `faults`: injected latency, errors and rate ceilings.
 //! - `metadata`, `sts`: the CVM metadata service and STS, handing out
 //!   short-lived temporary credentials that the signature check accepts

@@ -1,11 +1,11 @@
 //! The deliveries pipeline: did COS deliver each chosen job's reports?
 //! The stages plan and apply share (load, reach COS, choose the jobs),
-//! then per job, through [`crate::send::fetch`] like every account read:
-//! its report folder in the destination listed (every page), the newest
-//! `YYYYMMDD/` delivery's manifest.json and manifest.checksum read, the
-//! checksum compared, and every data file the manifest lists asked for
-//! its size (HEAD). Nothing is written: no lock, no report.
-
+//! then per job, through one [`crate::send::Sender`] shared by every read
+//! (paced, limited and retried as the executor's requests): its report
+//! folder in the destination listed (every page), the newest `YYYYMMDD/`
+//! delivery's manifest.json and manifest.checksum read, the checksum
+//! compared, and every data file the manifest lists asked for its size
+//! (HEAD). Nothing is written: no lock, no report.
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
