@@ -6,6 +6,7 @@
 //! delivery's manifest.json and manifest.checksum read, the checksum
 //! compared, and every data file the manifest lists asked for its size
 //! (HEAD). Nothing is written: no lock, no report.
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
