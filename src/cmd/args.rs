@@ -406,6 +406,9 @@ pub struct EmulateArgs {
     /// With --tls, where to write the CA certificate [default: ca.pem in a private folder of the temporary folder, removed when the emulator stops]
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_file: Option<PathBuf>,
+    /// At start, deliver a report dated DATE (YYYYMMDD) for every enabled configuration, as COS would
+    #[arg(long, value_name = "DATE", value_parser = emulator::parse_delivery_date)]
+    pub deliver_on: Option<jiff::civil::Date>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

@@ -11,32 +11,18 @@ use super::log::Log;
 use super::runtime;
 use super::terminal::Terminal;
 use super::validate::print_problems;
-use crate::plan::reconcile::PruneRule;
 use crate::run::deliveries::{self, DeliveriesFormat as Format};
 use crate::run::error::RunError;
-use crate::run::settings::{ReportTo, RunSettings, StopTokens};
+use crate::run::settings::RunSettings;
 
 /// `cosinv deliveries`: 0 when every enabled job is delivered, 1 when
 /// one is not, 2 when it could not be asked.
 pub fn run(args: &DeliveriesArgs) -> u8 {
     let (log, bar) = (Log::new(LogFormat::Text), stderr().is_terminal());
     let terminal = Terminal::new(&log, &args.display, bar);
-    let settings = RunSettings {
-        command: "deliveries",
-        files: args.files.clone(),
-        read: args.read.options(),
-        connect: connect::settings(&args.connect),
-        shard: args.shard,
-        from_report: None,
-        allow_changed_manifests: false,
-        refresh: false,
-        prune: PruneRule::default(),
-        dry_run: false,
-        check_destinations: false,
-        report: ReportTo::Default,
-        offline_reason: String::new(),
-        stop: StopTokens::default(),
-    };
+    let (files, read) = (args.files.clone(), args.read.options());
+    let connect = connect::settings(&args.connect);
+    let settings = RunSettings::reading("deliveries", files, read, connect, args.shard);
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
     let check = deliveries::check(&settings, now, args.from_report.as_deref(), &terminal);
     let found = match runtime::block_on(check) {

@@ -38,6 +38,15 @@ pub struct Delivered {
 pub struct DeliveryError(String);
 
 impl Delivery {
+    /// Every enabled configuration's report, dated `date`, whole.
+    pub fn on(date: jiff::civil::Date) -> Delivery {
+        Delivery {
+            date,
+            skip: Vec::new(),
+            corrupt: Vec::new(),
+        }
+    }
+
     /// From `date=YYYYMMDD&skip=B1,B2&corrupt=B3` (the admin call).
     pub fn from_query(query: &[(String, String)]) -> Result<Delivery, DeliveryError> {
         let value = |name: &str| {

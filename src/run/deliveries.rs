@@ -237,12 +237,7 @@ fn play_delivery(
     observer: &dyn RunObserver,
 ) {
     let date = judge::beijing_date(now);
-    let delivery = crate::emulator::Delivery {
-        date,
-        skip: Vec::new(),
-        corrupt: Vec::new(),
-    };
-    let done = emulator.deliver(&delivery);
+    let done = emulator.deliver(&crate::emulator::Delivery::on(date));
     let line = format!(
         "sandbox: delivered {} report(s) dated {} as COS would overnight",
         done.reports,

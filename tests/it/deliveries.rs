@@ -508,3 +508,58 @@ async fn throttling_and_server_errors_are_retried_as_for_every_request() {
         .sum();
     assert!(refused > 0, "faults were drawn: {:?}", counters.requests);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosinv_emulate_deliver_on_delivers_its_state_file_s_configurations_at_start() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 5, 1);
+    let state = dir.path().join("state.json");
+    let state = state.to_str().unwrap();
+    // A first emulator keeps the applied configurations in the state file.
+    let first = crate::local_emulator(EmulatorConfig {
+        state_file: Some(state.into()),
+        ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+    })
+    .await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &first, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    first.shutdown().await.unwrap();
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cosinv"))
+        .args(["emulate", "--listen", "127.0.0.1:0", "--state", state])
+        .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
+        .args(["--deliver-on", TODAY])
+        .env_remove("COS_SECURITY_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let endpoint = first_line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect(&first_line);
+    let path = manifest.to_str().unwrap();
+    let args = [path, "--endpoint", endpoint, "--now", NOW];
+    let output = run(subcommand(dir.path(), "deliveries", &args)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("5 delivered"),
+        "{}",
+        stdout(&output)
+    );
+}
