@@ -50,6 +50,7 @@ SECTIONS = [
     "latency",
     "million",
     "refresh",
+    "deliveries",
     "rate",
     "tls",
     "throttling",
@@ -633,6 +634,54 @@ class Bench:
         }
         log("refresh: %.2f s against %.2f s of PUTs" % (again.wall, put.wall))
 
+    # -- (g2) --------------------------------------------------------------
+    def deliveries(self):
+        """10,000 jobs: apply, the emulator's delivery, then `deliveries`
+        (and a refresh of the same jobs beside it), with requests per job
+        from the emulator's counters."""
+        buckets = 10000
+        manifest = write_manifest(self.work, "fleet10k", buckets, 1)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        beijing = (now + datetime.timedelta(hours=8)).strftime("%Y%m%d")
+        best = {}
+        for _ in range(self.repeat):
+            with self.emulator() as emulator:
+                self.apply(manifest, ["--no-refresh"], emulator)
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                url = "%s/-/cosinv/deliver?date=%s" % (emulator.endpoint, beijing)
+                with opener.open(urllib.request.Request(url, method="POST"), timeout=120) as answer:
+                    delivered = json.load(answer)
+                before = emulator.requests()
+                command = [self.binary, "deliveries", manifest, "--endpoint", emulator.endpoint,
+                           "--quiet", "--output", "json", "--now", now.strftime("%Y-%m-%dT%H:%M:%SZ")]
+                check = run_measured(command, 600, self.work)
+                after = emulator.requests()
+                refresh = self.apply(manifest, [], emulator)
+            check.requests = total_requests(after) - total_requests(before)
+            check.heads = sum(n for key, n in after.items() if key.startswith("HEAD ")) - sum(
+                n for key, n in before.items() if key.startswith("HEAD "))
+            check.delivered = json.loads(check.stdout or "{}").get("counts", {}).get("delivered", 0)
+            if check.status != 0:
+                log("deliveries exited %s: %s" % (check.status, check.stderr[-400:]))
+            for name, run in (("check", check), ("refresh", refresh)):
+                if name not in best or run.wall < best[name].wall:
+                    best[name] = run
+        check, refresh = best["check"], best["refresh"]
+        self.results["deliveries"] = {
+            "jobs": buckets,
+            "reports": delivered.get("reports", 0),
+            "wall": check.wall,
+            "requests": check.requests,
+            "heads": check.heads,
+            "per_job": check.requests / buckets,
+            "delivered": check.delivered,
+            "refresh_wall": refresh.wall,
+            "refresh_requests": refresh.requests,
+            "ratio": check.wall / refresh.wall,
+        }
+        log("deliveries: %.2f s, %.2f requests per job; refresh %.2f s" % (
+            check.wall, check.requests / buckets, refresh.wall))
+
     # -- (h) ---------------------------------------------------------------
     def rate(self):
         rate, buckets, ids = 500, 500, 10
@@ -1088,6 +1137,19 @@ def headline(results):
                 refresh["ratio"] <= 1.1 and refresh["refresh_requests"] == refresh["buckets"],
             )
         )
+    deliveries = results.get("deliveries")
+    if deliveries:
+        rows.append(
+            (
+                "deliveries of 10,000 jobs against their refresh (wall)",
+                "%.2f s / %.2f s = %.2f×; %.2f requests per job (%d HEAD), %d delivered"
+                % (deliveries["wall"], deliveries["refresh_wall"], deliveries["ratio"],
+                   deliveries["per_job"], deliveries["heads"], deliveries["delivered"]),
+                "≤ 3 requests per job + a HEAD per data file, all delivered",
+                deliveries["requests"] <= 3 * deliveries["jobs"] + deliveries["heads"]
+                and deliveries["delivered"] == deliveries["jobs"],
+            )
+        )
     rate = results.get("rate")
     if rate:
         rows.append(
@@ -1366,6 +1428,21 @@ def details(results, w):
         w("| default, again (Lists only; %d unchanged) | %.2f s | %s |" % (
             refresh["unchanged"], refresh["refresh_wall"], refresh["refresh_requests"]))
         w("")
+    deliveries = results.get("deliveries")
+    if deliveries:
+        w("## (g2) Deliveries: 10,000 jobs, one report each, beside their refresh")
+        w("")
+        w("`apply --no-refresh`, the emulator's delivery (`POST /-/cosinv/deliver`, %d reports)," % deliveries["reports"])
+        w("then `cosinv deliveries --output json` and a refresh of the same jobs (apply, nothing to change).")
+        w("")
+        w("| run | wall | requests | per job |")
+        w("|---|---|---|---|")
+        w("| `deliveries` (%d delivered; %d HEAD) | %.2f s | %d | %.2f |" % (
+            deliveries["delivered"], deliveries["heads"], deliveries["wall"], deliveries["requests"], deliveries["per_job"]))
+        w("| refresh (apply, nothing to change) | %.2f s | %s | %.2f |" % (
+            deliveries["refresh_wall"], deliveries["refresh_requests"],
+            (deliveries["refresh_requests"] or 0) / deliveries["jobs"]))
+        w("")
     rate = results.get("rate")
     if rate:
         w("## (h) `--rate %d` accuracy" % rate["target"])
@@ -1424,6 +1501,7 @@ def main():
         "latency": bench.latency,
         "million": bench.million,
         "refresh": bench.refresh,
+        "deliveries": bench.deliveries,
         "rate": bench.rate,
         "tls": bench.tls,
         "throttling": bench.throttling,

@@ -67,6 +67,9 @@ pub enum Command {
     /// Start a one-time inventory (POST) per planned job, now; write a report CSV
     #[command(after_help = help::run_now_after_help())]
     RunNow(RunNowArgs),
+    /// Check that COS delivered each job's newest inventory report, whole and on time
+    #[command(after_help = help::deliveries_after_help())]
+    Deliveries(DeliveriesArgs),
     /// Run a local COS-compatible server for tests and rehearsals
     #[command(after_help = help::emulate_after_help())]
     Emulate(EmulateArgs),
@@ -176,7 +179,7 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Read each destination bucket's policy and warn about jobs whose reports COS may not write
+    /// Read each destination bucket's policy and warn about jobs whose reports COS may not write (a hint: a delivery is the proof, see deliveries)
     #[arg(long)]
     pub check_destinations: bool,
     /// Also save the plan to PLAN, with each bucket's live state, for apply --plan (needs the refresh)
@@ -197,7 +200,7 @@ pub struct ApplyArgs {
     /// Delete without asking: the answer to --prune's confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write
+    /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write (a hint: a delivery is the proof, see deliveries)
     #[arg(long)]
     pub check_destinations: bool,
     /// Apply a saved plan (plan --out) instead of manifests: its changes, on buckets unchanged since
@@ -228,6 +231,42 @@ pub struct RunNowArgs {
     pub id_suffix: Option<String>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// Manifest files (YAML policies and jobs, CSV fleets); their jobs merge
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output on stdout
+    #[arg(long, value_enum, default_value_t = DeliveriesFormat::Text, value_name = "FORMAT")]
+    pub output: DeliveriesFormat,
+    /// Judge the reports' age as of this time, RFC 3339 (e.g. 2026-12-07T01:00:00Z) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+    /// Only the buckets of shard K of N (K from 0)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Check the one-time jobs this run-now report submitted, under their one-time ids
+    #[arg(long, value_name = "REPORT")]
+    pub from_report: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub display: DisplayArgs,
+}
+
+/// How `cosinv deliveries` writes what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeliveriesFormat {
+    /// A line per job not delivered, then counts by status and by destination
+    Text,
+    /// A row per job: bucket,id,status,latest,reason,destination,location,frequency
+    Csv,
+    /// One JSON document: {"schema_version":1,"now","jobs":[…],"counts":{…}}
+    Json,
 }
 
 /// What apply and run-now share: manifests, selection, report, connection, output.
@@ -389,6 +428,9 @@ pub struct EmulateArgs {
     /// With --tls, where to write the CA certificate [default: ca.pem in a private folder of the temporary folder, removed when the emulator stops]
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_file: Option<PathBuf>,
+    /// At start, deliver a report dated DATE (YYYYMMDD) for every enabled configuration, as COS would
+    #[arg(long, value_name = "DATE", value_parser = emulator::parse_delivery_date)]
+    pub deliver_on: Option<jiff::civil::Date>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

@@ -43,6 +43,13 @@ async fn serve(config: EmulatorConfig, args: &EmulateArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    if let Some(date) = args.deliver_on {
+        let done = emulator.deliver(&crate::emulator::Delivery::on(date));
+        eprintln!(
+            "cosinv emulate: delivered {} report(s) dated {date}",
+            done.reports
+        );
+    }
     let mut signals = match StopSignals::watch() {
         Ok(signals) => signals,
         Err(err) => {

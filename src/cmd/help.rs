@@ -378,6 +378,34 @@ pub fn run_now_after_help() -> String {
     format!("{RUN_NOW_EXAMPLES}\n\n{}", apply_codes())
 }
 
+const DELIVERIES_EXAMPLES: &str = "\
+Examples:
+  cosinv deliveries manifests/org.yaml manifests/fleet.csv || alert
+  cosinv deliveries manifests/org.yaml --output json --now 2026-12-07T01:00:00Z
+
+Statuses: delivered (the newest report within 48 h daily, 8 days weekly, 32 days
+monthly, from its folder date at midnight Beijing time), late, missing, corrupt
+(checksum, manifest or a listed file), unreadable (the destination refuses or is
+gone), disabled (not checked).";
+
+pub fn deliveries_after_help() -> String {
+    let codes = exit_codes(&[
+        (
+            &[exit::SUCCESS],
+            "every enabled job's newest report is delivered",
+        ),
+        (
+            &[exit::JOBS_FAILED],
+            "a job's report is late, missing, corrupt or unreadable",
+        ),
+        (
+            &[exit::USAGE],
+            "invalid manifest or usage, or COS could not be asked",
+        ),
+    ]);
+    format!("{DELIVERIES_EXAMPLES}\n\n{codes}")
+}
+
 pub fn emulate_after_help() -> String {
     format!("{EMULATE_EXAMPLES}\n\n{}", emulate_codes())
 }

@@ -18,6 +18,7 @@ pub mod args;
 pub mod buckets;
 pub mod completions;
 pub mod connect;
+pub mod deliveries;
 pub mod emulate;
 pub mod exit;
 pub mod help;
@@ -67,6 +68,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Apply(args) => apply::run(&args),
         Command::Show(args) => show::run(&args),
         Command::RunNow(args) => run_now::run(&args),
+        Command::Deliveries(args) => deliveries::run(&args),
         Command::Emulate(args) => emulate::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),

@@ -61,6 +61,7 @@ impl RunObserver for Terminal {
         let options = match phase {
             Phase::Refresh => self.options.counting(Counting::BUCKETS),
             Phase::Apply => self.options,
+            Phase::Deliveries => self.options.counting(Counting::DELIVERIES),
         };
         let progress =
             Progress::new(options, stats, total, self.log.clone()).pacing(pacing.clone());

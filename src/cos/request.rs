@@ -1,6 +1,7 @@
-//! One COS call, described without sending it: the inventory calls, and
-//! the two account-level reads cosinv makes around them (GET Service, the
-//! bucket list; GET Bucket policy, to check a destination).
+//! One COS call, described without sending it: the inventory calls, the
+//! account-level reads cosinv makes around them (GET Service, the bucket
+//! list; GET Bucket policy, to check a destination), and the reads that
+//! check delivered reports (GET Bucket, GET and HEAD Object).
 //!
 //! An [`InventoryRequest`] is pure data: method, `Host`, query, the headers
 //! COS's SDKs sign, and the body. [`InventoryRequest::signed_headers`] adds
@@ -43,6 +44,22 @@ pub fn service_host(region: Option<&Region>) -> String {
 /// The most buckets one GET Service page may hold (COS's `max-keys` cap).
 pub const MAX_SERVICE_PAGE: u32 = 2000;
 
+/// The path of every bucket-level call.
+const ROOT: &str = "/";
+
+/// The most keys one GET Bucket page may hold (COS's `max-keys` cap).
+pub const MAX_OBJECT_PAGE: u32 = 1000;
+
+/// One GET Bucket page asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectPage<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// The key after which the page starts (the last page's `NextMarker`).
+    pub marker: Option<&'a str>,
+    pub max_keys: u32,
+}
+
 /// The calls cosinv makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -58,6 +75,12 @@ pub enum Operation {
     GetPolicy,
     /// PUT Bucket policy (rehearsals and tests set policies with it).
     PutPolicy,
+    /// GET Bucket: one page of a bucket's objects (the reports' folders).
+    ListObjects,
+    /// GET Object: a small object's body (a report's manifest).
+    GetObject,
+    /// HEAD Object: an object's size, without its body.
+    HeadObject,
 }
 
 impl Operation {
@@ -72,6 +95,9 @@ impl Operation {
             Operation::ListBuckets => "GET Service",
             Operation::GetPolicy => "GET Bucket policy",
             Operation::PutPolicy => "PUT Bucket policy",
+            Operation::ListObjects => "GET Bucket",
+            Operation::GetObject => "GET Object",
+            Operation::HeadObject => "HEAD Object",
         }
     }
 }
@@ -81,6 +107,9 @@ impl Operation {
 pub struct InventoryRequest {
     pub operation: Operation,
     pub host: String,
+    /// The URL path before percent-encoding: `/` for bucket-level calls,
+    /// `/<key>` for an object's.
+    pub path: String,
     /// Query parameters in wire order; `("inventory", "")` is `?inventory`.
     pub params: Vec<(String, String)>,
     /// Headers sent and signed, `Host` and `Authorization` aside.
@@ -97,6 +126,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation: Operation::Put,
             host: bucket_host(bucket, region),
+            path: ROOT.to_string(),
             params: id_params(config.id.as_str()),
             headers: vec![
                 ("content-type", "application/xml".to_string()),
@@ -121,6 +151,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation: Operation::Post,
             host: bucket_host(bucket, region),
+            path: ROOT.to_string(),
             params: id_params(id.as_str()),
             headers: vec![
                 ("content-type", "application/xml".to_string()),
@@ -163,6 +194,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation: Operation::ListBuckets,
             host,
+            path: ROOT.to_string(),
             params,
             headers: Vec::new(),
             body: Bytes::new(),
@@ -182,6 +214,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation: Operation::PutPolicy,
             host: bucket_host(bucket, region),
+            path: ROOT.to_string(),
             params: vec![("policy".to_string(), String::new())],
             headers: vec![
                 ("content-type", "application/json".to_string()),
@@ -190,6 +223,35 @@ impl InventoryRequest {
             ],
             body: body.into(),
         }
+    }
+
+    /// GET Bucket, one page: the keys under `prefix` after `marker`, at
+    /// most `max_keys` (COS: 1 to 1,000), those sharing a part up to the
+    /// next `delimiter` rolled up into common prefixes.
+    pub fn list_objects(bucket: &BucketName, region: &Region, page: &ObjectPage<'_>) -> Self {
+        let mut params = vec![("prefix".to_string(), page.prefix.to_string())];
+        if let Some(delimiter) = page.delimiter {
+            params.push(("delimiter".to_string(), delimiter.to_string()));
+        }
+        if let Some(marker) = page.marker {
+            params.push(("marker".to_string(), marker.to_string()));
+        }
+        params.push(("max-keys".to_string(), page.max_keys.to_string()));
+        Self::without_body(Operation::ListObjects, bucket, region, params, Vec::new())
+    }
+
+    /// `GET /<key>`: the object's body.
+    pub fn get_object(bucket: &BucketName, region: &Region, key: &str) -> Self {
+        let mut request = Self::without_body(Operation::GetObject, bucket, region, vec![], vec![]);
+        request.path = format!("/{key}");
+        request
+    }
+
+    /// `HEAD /<key>`: the object's size (`Content-Length`), no body.
+    pub fn head_object(bucket: &BucketName, region: &Region, key: &str) -> Self {
+        let mut request = Self::without_body(Operation::HeadObject, bucket, region, vec![], vec![]);
+        request.path = format!("/{key}");
+        request
     }
 
     fn without_body(
@@ -202,6 +264,7 @@ impl InventoryRequest {
         InventoryRequest {
             operation,
             host: bucket_host(bucket, region),
+            path: ROOT.to_string(),
             params,
             headers,
             body: Bytes::new(),
@@ -211,9 +274,13 @@ impl InventoryRequest {
     pub fn method(&self) -> reqwest::Method {
         match self.operation {
             Operation::Put | Operation::PutPolicy => reqwest::Method::PUT,
-            Operation::Get | Operation::List | Operation::ListBuckets | Operation::GetPolicy => {
-                reqwest::Method::GET
-            }
+            Operation::Get
+            | Operation::List
+            | Operation::ListBuckets
+            | Operation::GetPolicy
+            | Operation::ListObjects
+            | Operation::GetObject => reqwest::Method::GET,
+            Operation::HeadObject => reqwest::Method::HEAD,
             Operation::Delete => reqwest::Method::DELETE,
             Operation::Post => reqwest::Method::POST,
         }
@@ -222,9 +289,13 @@ impl InventoryRequest {
     fn method_name(&self) -> &'static str {
         match self.operation {
             Operation::Put | Operation::PutPolicy => "PUT",
-            Operation::Get | Operation::List | Operation::ListBuckets | Operation::GetPolicy => {
-                "GET"
-            }
+            Operation::Get
+            | Operation::List
+            | Operation::ListBuckets
+            | Operation::GetPolicy
+            | Operation::ListObjects
+            | Operation::GetObject => "GET",
+            Operation::HeadObject => "HEAD",
             Operation::Delete => "DELETE",
             Operation::Post => "POST",
         }
@@ -280,7 +351,7 @@ impl InventoryRequest {
             .collect();
         let request = SignableRequest {
             method: self.method_name(),
-            path: "/",
+            path: &self.path,
             params: &param_pairs,
             headers: &header_pairs,
         };
@@ -432,6 +503,52 @@ mod tests {
         assert_eq!(put.headers[0], ("content-type", "application/json".into()));
         let auth = put.signed_headers(&Credentials::new("a", "b", None), 10);
         assert!(auth.last().unwrap().1.contains("q-url-param-list=policy&"));
+    }
+
+    #[test]
+    fn object_reads_sign_their_key_path_and_listing_parameters() {
+        let (bucket, region) = bucket();
+        let page = ObjectPage {
+            prefix: "cos_bucket_inventory/1250000000/photos/daily/",
+            delimiter: Some("/"),
+            marker: Some("cos_bucket_inventory/1250000000/photos/daily/20261201/"),
+            max_keys: 1000,
+        };
+        let list = InventoryRequest::list_objects(&bucket, &region, &page);
+        assert_eq!(
+            (list.method(), list.path.as_str()),
+            (reqwest::Method::GET, "/")
+        );
+        assert!(
+            list.query()
+                .starts_with("prefix=cos_bucket_inventory%2F1250000000%2F")
+        );
+        assert!(list.query().ends_with("&max-keys=1000"), "{}", list.query());
+        let creds = Credentials::new("a", "b", None);
+        let auth = list.authorization(&creds, 10);
+        assert!(
+            auth.contains("q-url-param-list=delimiter;marker;max-keys;prefix&"),
+            "{auth}"
+        );
+        let key = "cos_bucket_inventory/1250000000/photos/daily/20261206/manifest.json";
+        let get = InventoryRequest::get_object(&bucket, &region, key);
+        assert_eq!(get.path, format!("/{key}"));
+        assert_eq!(
+            (get.method(), get.query()),
+            (reqwest::Method::GET, String::new())
+        );
+        let head = InventoryRequest::head_object(&bucket, &region, key);
+        assert_eq!(head.method(), reqwest::Method::HEAD);
+        // The path is signed: the same key under another name signs apart.
+        let other = InventoryRequest::get_object(&bucket, &region, "other");
+        assert_ne!(
+            get.authorization(&creds, 10),
+            other.authorization(&creds, 10)
+        );
+        assert_ne!(
+            get.authorization(&creds, 10),
+            head.authorization(&creds, 10)
+        );
     }
 
     #[test]

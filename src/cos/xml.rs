@@ -64,7 +64,7 @@ pub fn snippet(body: &[u8]) -> String {
     }
 }
 
-fn malformed(document: &'static str, body: &[u8], reason: impl ToString) -> XmlError {
+pub(super) fn malformed(document: &'static str, body: &[u8], reason: impl ToString) -> XmlError {
     XmlError::Malformed {
         document,
         // A parser's reason may quote the body (an element's name).
@@ -106,7 +106,7 @@ fn expect_root(document: &'static str, body: &[u8], root: &str) -> Result<(), Xm
     }
 }
 
-fn from_xml<T: for<'de> Deserialize<'de>>(
+pub(super) fn from_xml<T: for<'de> Deserialize<'de>>(
     document: &'static str,
     body: &[u8],
     root: &str,
@@ -116,7 +116,7 @@ fn from_xml<T: for<'de> Deserialize<'de>>(
     quick_xml::de::from_str(text).map_err(|err| malformed(document, body, err))
 }
 
-fn to_xml<T: Serialize>(root: &str, value: &T) -> String {
+pub(super) fn to_xml<T: Serialize>(root: &str, value: &T) -> String {
     let mut out = String::from(XML_DECLARATION);
     let mut serializer = quick_xml::se::Serializer::with_root(&mut out, Some(root))
         .expect("root element names here are valid XML names");
@@ -332,7 +332,7 @@ fn parse_unix_seconds(value: Option<&str>) -> Result<Option<u64>, InvalidField> 
         .transpose()
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
+pub(super) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
@@ -748,7 +748,7 @@ pub fn inventory_page_to_xml(page: &InventoryPage) -> String {
 
 /// A page's `IsTruncated`: absent is false, anything but a boolean is an
 /// error naming the field.
-fn truncated(document: &'static str, value: Option<&str>) -> Result<bool, XmlError> {
+pub(super) fn truncated(document: &'static str, value: Option<&str>) -> Result<bool, XmlError> {
     let Some(value) = value else {
         return Ok(false);
     };

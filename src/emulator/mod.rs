@@ -10,6 +10,9 @@
 //! - [`auth`]: signature verification of a received request.
 //! - `service`: addressing and the APIs.
 //! - `store`: the configurations, and the state file.
+//! - `objects`: objects on the buckets (GET Bucket, GET and HEAD Object),
+//!   in memory only; `deliver`: COS's overnight delivery of the reports
+//!   played on demand ([`Emulator::deliver`], or `POST` [`DELIVER_PATH`]).
 //! - `faults`: injected latency, errors and rate ceilings.
 //! - `metadata`, `sts`: the CVM metadata service and STS, handing out
 //!   short-lived temporary credentials that the signature check accepts
@@ -21,9 +24,11 @@
 //! Its command (`cosinv emulate`) lives in [`crate::cmd::emulate`].
 
 pub mod auth;
+mod deliver;
 mod faults;
 pub mod files;
 mod metadata;
+mod objects;
 mod one_time;
 mod service;
 mod store;
@@ -49,6 +54,7 @@ use crate::cos::xml::BucketEntry;
 use crate::credentials::Credentials;
 use crate::model::InventoryConfiguration;
 
+pub use deliver::{Delivered, Delivery, DeliveryError, parse_date as parse_delivery_date};
 pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};
 pub use metadata::METADATA_PATH;
 pub use one_time::OneTimeJob;
@@ -61,6 +67,10 @@ pub const SANDBOX_SECRET_ID: &str = "AKIDcosinvSandbox";
 pub const SANDBOX_SECRET_KEY: &str = "cosinv-sandbox-secret";
 /// The reserved path of the counters (JSON, no signature needed).
 pub const COUNTERS_PATH: &str = "/-/cosinv/counters";
+/// The reserved path of the delivery call: `POST` with
+/// `?date=YYYYMMDD[&skip=B1,B2][&corrupt=B3]` delivers every enabled
+/// configuration's report (no signature needed, as the counters).
+pub const DELIVER_PATH: &str = "/-/cosinv/deliver";
 
 /// Faults to inject; all off by default. Rates are fractions of requests
 /// (0.0 to 1.0), drawn from a generator seeded with `seed`.
@@ -197,11 +207,19 @@ pub(crate) struct Inner {
     max_buckets_per_page: AtomicUsize,
     /// One-time inventory jobs submitted (kept in memory only).
     one_time: one_time::OneTimeJobs,
+    /// The most entries one GET Bucket page holds, whatever `max-keys`.
+    max_objects_per_page: AtomicUsize,
+    /// Objects on the buckets: delivered reports (kept in memory only).
+    objects: objects::Objects,
 }
 
 impl Inner {
     fn max_buckets_per_page(&self) -> usize {
         self.max_buckets_per_page.load(Ordering::Relaxed)
+    }
+
+    fn max_objects_per_page(&self) -> usize {
+        self.max_objects_per_page.load(Ordering::Relaxed)
     }
 
     fn now(&self) -> u64 {
@@ -326,6 +344,8 @@ impl Emulator {
             roles: sts::Roles::default(),
             max_buckets_per_page: AtomicUsize::new(crate::cos::request::MAX_SERVICE_PAGE as usize),
             one_time: one_time::OneTimeJobs::default(),
+            max_objects_per_page: AtomicUsize::new(crate::cos::request::MAX_OBJECT_PAGE as usize),
+            objects: objects::Objects::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, inner.clone(), tls.clone()));
         let saver = inner
@@ -378,6 +398,13 @@ impl Emulator {
             .max_buckets_per_page
             .store(buckets.max(1), Ordering::Relaxed);
     }
+    /// Caps GET Bucket pages at `entries` (at least 1), below COS's
+    /// 1,000, so a test pages through a few report folders.
+    pub fn set_max_objects_per_page(&self, entries: usize) {
+        self.inner
+            .max_objects_per_page
+            .store(entries.max(1), Ordering::Relaxed);
+    }
     /// The bucket's policy (JSON), as PUT Bucket policy left it.
     pub fn bucket_policy(&self, bucket: &str) -> Option<String> {
         self.inner.store.stored_policy(bucket)
@@ -409,6 +436,29 @@ impl Emulator {
     /// How many one-time inventory jobs were submitted, on every bucket.
     pub fn one_time_count(&self) -> usize {
         self.inner.one_time.count()
+    }
+    /// Plays COS's delivery of the reports (see [`Delivery`]).
+    pub fn deliver(&self, delivery: &Delivery) -> Delivered {
+        deliver::deliver(&self.inner, delivery)
+    }
+    /// Writes an object directly, bypassing HTTP (test set-up: planted
+    /// or damaged reports).
+    pub fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        let now = self.inner.now();
+        self.inner.objects.put(bucket, key, body.into(), now);
+    }
+    /// Removes an object; whether there was one.
+    pub fn remove_object(&self, bucket: &str, key: &str) -> bool {
+        self.inner.objects.remove(bucket, key)
+    }
+    /// An object's body, if there is one.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let object = self.inner.objects.get(bucket, key)?;
+        Some(object.body.to_vec())
+    }
+    /// How many objects the buckets hold.
+    pub fn object_count(&self) -> usize {
+        self.inner.objects.count()
     }
     /// Every inventory id on `bucket`, sorted, raw ones included.
     pub fn inventory_ids(&self, bucket: &str) -> Vec<String> {

@@ -49,6 +49,11 @@ impl OneTimeJobs {
             .collect()
     }
 
+    /// Every job accepted, oldest first.
+    pub(crate) fn all(&self) -> Vec<OneTimeJob> {
+        self.jobs.lock().clone()
+    }
+
     /// How many jobs were accepted, on every bucket.
     pub(crate) fn count(&self) -> usize {
         self.jobs.lock().len()

@@ -13,10 +13,12 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::Received;
 use super::faults::Injected;
+use super::objects::ListAsk;
 use super::store::{OneTimeRecord, StoreError};
-use super::{COUNTERS_PATH, Inner};
+use super::{COUNTERS_PATH, DELIVER_PATH, Inner};
 use crate::cos::error as code;
-use crate::cos::request::MAX_SERVICE_PAGE;
+use crate::cos::listing::listing_to_xml;
+use crate::cos::request::{MAX_OBJECT_PAGE, MAX_SERVICE_PAGE};
 use crate::cos::xml::{self, CosErrorBody, XmlError};
 use crate::model::{BucketName, InventoryConfiguration};
 
@@ -36,6 +38,8 @@ pub(crate) type Answer = Result<Response<Full<Bytes>>, std::io::Error>;
 pub(crate) struct Target {
     pub bucket: Option<String>,
     pub region: Option<String>,
+    /// The bucket is in the host name (the path is then the key).
+    pub virtual_hosted: bool,
 }
 
 /// Virtual-hosted (`<bucket>.cos.<region>.<any domain>`) or path-style
@@ -51,6 +55,7 @@ pub(crate) fn route(host: &str, path: &str) -> Target {
             return Target {
                 bucket: Some(bucket.to_string()),
                 region: region.map(str::to_string),
+                virtual_hosted: true,
             };
         }
     }
@@ -62,6 +67,7 @@ pub(crate) fn route(host: &str, path: &str) -> Target {
     Target {
         bucket: (!first.is_empty()).then(|| first.to_string()),
         region,
+        virtual_hosted: false,
     }
 }
 
@@ -149,6 +155,9 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
     if path == COUNTERS_PATH && method == "GET" {
         return Ok(counters(&inner));
     }
+    if path == DELIVER_PATH && method == "POST" {
+        return Ok(deliver(&inner, uri.query().unwrap_or("")));
+    }
     if super::metadata::owns(&path) {
         return Ok(super::metadata::serve(&inner, &method, &path));
     }
@@ -197,6 +206,26 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
     Ok(finish(&inner, &method, answer))
 }
 
+/// The delivery call: what was delivered, as JSON, or 400 and why.
+fn deliver(inner: &Inner, query: &str) -> Response<Full<Bytes>> {
+    let (status, body) = match super::Delivery::from_query(&parse_query(query)) {
+        Ok(delivery) => {
+            let done = super::deliver::deliver(inner, &delivery);
+            (
+                StatusCode::OK,
+                serde_json::to_vec(&done).unwrap_or_default(),
+            )
+        }
+        Err(err) => (StatusCode::BAD_REQUEST, err.to_string().into_bytes()),
+    };
+    let mut answer = respond(inner, status, Bytes::from(body));
+    answer.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
 fn finish(inner: &Inner, method: &str, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     inner.record(method, answer.status().as_str());
     answer
@@ -239,14 +268,7 @@ fn dispatch(
         return bucket_policy(inner, request, bucket, region, body);
     }
     if param(request.query, "inventory").is_none() {
-        return error(
-            inner,
-            501,
-            "NotImplemented",
-            "the cosinv emulator serves only the inventory APIs (?inventory) and bucket \
-             policies (?policy)",
-            path,
-        );
+        return objects(inner, request, target, bucket);
     }
     let id = param(request.query, "id");
     match (request.method, id) {
@@ -264,6 +286,95 @@ fn dispatch(
         ),
         (method, _) => method_not_allowed(inner, method, path),
     }
+}
+
+/// GET Bucket, GET and HEAD Object; anything else is not served.
+fn objects(
+    inner: &Inner,
+    request: &Received<'_>,
+    target: &Target,
+    bucket: &str,
+) -> Response<Full<Bytes>> {
+    let path = request.path;
+    // Virtual-hosted, the path is the key; path-style, it follows the
+    // bucket's name.
+    let key = match target.virtual_hosted {
+        true => path.strip_prefix('/').unwrap_or(path),
+        false => path
+            .trim_start_matches('/')
+            .strip_prefix(bucket)
+            .map_or("", |rest| rest.trim_start_matches('/')),
+    };
+    match (request.method, key.is_empty()) {
+        ("GET", true) => list_objects(inner, request, bucket),
+        ("GET" | "HEAD", false) => match inner.objects.get(bucket, key) {
+            Some(object) => {
+                let size = object.body.len();
+                let body = match request.method {
+                    "GET" => object.body,
+                    _ => Bytes::new(),
+                };
+                let mut answer = respond(inner, StatusCode::OK, body);
+                let headers = answer.headers_mut();
+                headers.insert(
+                    hyper::header::CONTENT_TYPE,
+                    "application/octet-stream".parse().expect("valid"),
+                );
+                headers.insert(hyper::header::CONTENT_LENGTH, size.into());
+                headers.insert(
+                    hyper::header::ETAG,
+                    object.etag.parse().expect("hex in quotes"),
+                );
+                answer
+            }
+            None => error(
+                inner,
+                404,
+                "NoSuchKey",
+                "The specified key does not exist.",
+                path,
+            ),
+        },
+        _ => error(
+            inner,
+            501,
+            "NotImplemented",
+            "the cosinv emulator serves the inventory APIs (?inventory), bucket policies \
+             (?policy), GET Bucket and GET and HEAD Object only",
+            path,
+        ),
+    }
+}
+
+/// GET Bucket, one page: `prefix`, `delimiter`, `marker`, `max-keys`
+/// (COS: 1 to 1,000, default 1,000) and at most the emulator's page size.
+fn list_objects(inner: &Inner, request: &Received<'_>, bucket: &str) -> Response<Full<Bytes>> {
+    let max_keys = match param(request.query, "max-keys") {
+        None => MAX_OBJECT_PAGE as usize,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n @ 1..=MAX_OBJECT_PAGE) => n as usize,
+            _ => {
+                let message =
+                    format!("max-keys {text:?} must be a whole number from 1 to {MAX_OBJECT_PAGE}");
+                return error(inner, 400, "InvalidArgument", &message, request.path);
+            }
+        },
+    };
+    let ask = ListAsk {
+        prefix: param(request.query, "prefix").unwrap_or(""),
+        delimiter: param(request.query, "delimiter").filter(|d| !d.is_empty()),
+        marker: param(request.query, "marker").filter(|m| !m.is_empty()),
+        max_keys: max_keys.min(inner.max_objects_per_page()),
+    };
+    let page = inner.objects.list(bucket, &ask);
+    let body = listing_to_xml(
+        bucket,
+        &page,
+        ask.marker.unwrap_or(""),
+        ask.delimiter,
+        max_keys as u32,
+    );
+    respond(inner, StatusCode::OK, Bytes::from(body))
 }
 
 /// A request the emulator refuses, as COS would: status, code, message.
@@ -709,7 +820,8 @@ mod tests {
             route("photos-1250000000.cos.ap-guangzhou.myqcloud.com", "/"),
             Target {
                 bucket: Some("photos-1250000000".into()),
-                region: Some("ap-guangzhou".into())
+                region: Some("ap-guangzhou".into()),
+                virtual_hosted: true,
             }
         );
         assert_eq!(
@@ -719,7 +831,8 @@ mod tests {
             ),
             Target {
                 bucket: Some("photos-1250000000".into()),
-                region: Some("ap-shanghai".into())
+                region: Some("ap-shanghai".into()),
+                virtual_hosted: true,
             }
         );
     }
@@ -730,14 +843,16 @@ mod tests {
             route("127.0.0.1:9000", "/photos-1250000000/"),
             Target {
                 bucket: Some("photos-1250000000".into()),
-                region: None
+                region: None,
+                virtual_hosted: false,
             }
         );
         assert_eq!(
             route("cos.ap-beijing.myqcloud.com", "/b-1250000000"),
             Target {
                 bucket: Some("b-1250000000".into()),
-                region: Some("ap-beijing".into())
+                region: Some("ap-beijing".into()),
+                virtual_hosted: false,
             }
         );
         assert_eq!(route("service.cos.myqcloud.com", "/").bucket, None);

@@ -133,13 +133,13 @@ pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// The executor's [`Watcher`]: what the sender reports, counted in
 /// [`Stats`] and told to the [`Observer`].
-pub(super) struct Watch {
+pub struct Watch {
     stats: Arc<Stats>,
     observer: Option<Observer>,
 }
 
 impl Watch {
-    pub(super) fn new(control: &RunControl) -> Self {
+    pub fn new(control: &RunControl) -> Self {
         Watch {
             stats: control.stats.clone(),
             observer: control.observer.clone(),

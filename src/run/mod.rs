@@ -8,6 +8,7 @@
 //! here prints, reads the terminal or names a flag: errors
 //! ([`error::RunError`]) are typed, and the caller words its hints.
 //!
+//! [`deliveries`] checks that COS delivered the chosen jobs' reports.
 //! [`connect`] reaches COS (or the sandbox), [`discover`] resolves
 //! `discover:` jobs and words the destination check, [`locate`] says
 //! where a bucket that answered `NoSuchBucket` is, [`record`] is the
@@ -18,6 +19,7 @@
 pub mod apply;
 pub mod buckets;
 pub mod connect;
+pub mod deliveries;
 pub mod discover;
 pub mod error;
 pub mod inputs;

@@ -33,6 +33,8 @@ pub enum Phase {
     Refresh,
     /// Sending what differs: jobs (and pruned ids).
     Apply,
+    /// Checking each job's delivered reports: jobs.
+    Deliveries,
 }
 
 /// Where a run reports what it does.

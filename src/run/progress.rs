@@ -42,6 +42,11 @@ impl Counting {
         many: "buckets",
         done: "read",
     };
+    pub const DELIVERIES: Counting = Counting {
+        one: "job",
+        many: "jobs",
+        done: "checked",
+    };
 }
 
 /// Jobs per second as a moving average, and the ETA it gives.

@@ -45,6 +45,35 @@ pub struct RunSettings {
     pub stop: StopTokens,
 }
 
+impl RunSettings {
+    /// A run that only reads (deliveries): the manifests, the selection
+    /// and the connection; no report, no prune, no destination check.
+    pub fn reading(
+        command: &'static str,
+        files: Vec<PathBuf>,
+        read: ReadOptions,
+        connect: ConnectSettings,
+        shard: Option<Shard>,
+    ) -> Self {
+        RunSettings {
+            command,
+            files,
+            read,
+            connect,
+            shard,
+            from_report: None,
+            allow_changed_manifests: false,
+            refresh: false,
+            prune: PruneRule::default(),
+            dry_run: false,
+            check_destinations: false,
+            report: ReportTo::Default,
+            offline_reason: String::new(),
+            stop: StopTokens::default(),
+        }
+    }
+}
+
 /// Where the report CSV goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportTo {

@@ -145,6 +145,8 @@ pub struct Response {
     /// For a 3xx: where the server said to go (the `Location` header's
     /// host, or the header itself when it names no host). Never followed.
     pub redirect_to: Option<String>,
+    /// `Content-Length` as announced: an object's size for HEAD Object.
+    pub content_length: Option<u64>,
     pub body: Vec<u8>,
 }
 
@@ -428,7 +430,11 @@ impl CosClient {
             Some((host, base)) if *host == request.host => base.clone(),
             _ => self.endpoint.parsed_base(&request.host)?,
         };
-        url.set_query(Some(&request.query()));
+        if request.path != "/" {
+            url.set_path(&request.path);
+        }
+        let query = request.query();
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
         let mut headers = HeaderMap::with_capacity(request.headers.len() + 3);
         for (name, value) in &request.headers {
             headers.insert(
@@ -456,9 +462,14 @@ impl CosClient {
             .send()
             .await
             .map_err(|err| TransportError::from_reqwest(&err, self.url_host(request)))?;
-        // GET Bucket policy's answer is JSON; every other 2xx body is XML.
-        let json = request.operation == Operation::GetPolicy;
-        read_response(answer, self.url_host(request), json).await
+        // GET Bucket policy's answer is JSON and an object's body is
+        // whatever it holds (its reader checks it); every other 2xx body
+        // is XML.
+        let any_body = matches!(
+            request.operation,
+            Operation::GetPolicy | Operation::GetObject | Operation::HeadObject
+        );
+        read_response(answer, self.url_host(request), any_body).await
     }
 
     /// The host the URL names, for messages: the endpoint's, else the
@@ -508,6 +519,8 @@ async fn read_response(
         });
         parse_retry_after(&value, now, MAX_RETRY_AFTER)
     });
+    // HEAD Object's answer: the object's size, announced with no body.
+    let content_length = header("content-length").and_then(|value| value.parse().ok());
     let redirect_to = (300..400)
         .contains(&status)
         .then(|| header("location").map(|location| redirect_target(&location)))
@@ -539,6 +552,7 @@ async fn read_response(
         error,
         unparsed_error,
         redirect_to,
+        content_length,
         body,
     })
 }
@@ -621,6 +635,7 @@ impl Response {
             }),
             unparsed_error: None,
             redirect_to: None,
+            content_length: None,
             body: Vec::new(),
         }
     }
@@ -742,6 +757,7 @@ mod tests {
             error: None,
             unparsed_error: None,
             redirect_to: Some("evil.example:8080".into()),
+            content_length: None,
             body: Vec::new(),
         };
         assert_eq!(

@@ -101,15 +101,29 @@ pub async fn fetch<T: Transport>(
         CancellationToken::new(),
         Arc::new(Unwatched),
     );
+    let fetched = fetch_through(&sender, transport, request, bucket, settings.seed).await;
+    settings.clock_offset = sender.clock_offset();
+    fetched
+}
+
+/// Sends `request` through `sender` until it ends: for reads made by the
+/// thousand, which share one sender's permits, rate limits, pace and
+/// learned clock.
+pub async fn fetch_through<T: Transport>(
+    sender: &Sender,
+    transport: &T,
+    request: &InventoryRequest,
+    bucket: Option<&BucketName>,
+    seed: u64,
+) -> Fetched {
     let subject = Subject {
         bucket,
         id: request.operation.as_str(),
         slot: None,
     };
     let ended = sender
-        .send(transport, subject, request, &OnceLock::new(), settings.seed)
+        .send(transport, subject, request, &OnceLock::new(), seed)
         .await;
-    settings.clock_offset = sender.clock_offset();
     let last = match (ended.last, ended.end) {
         (Some(last), _) => last,
         // Never sent: the shared pace gave up on COS (an outage that

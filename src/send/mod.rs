@@ -25,7 +25,7 @@ use crate::cos::request::InventoryRequest;
 use crate::model::{BucketName, Region};
 use client::{CosClient, Response, TransportError};
 
-pub use fetch::{FetchSettings, Fetched, fetch};
+pub use fetch::{FetchSettings, Fetched, fetch, fetch_through};
 pub use sender::{End, Ended, Retry, SendSettings, Sender, Subject, Unwatched, Watcher};
 pub use stop::StopReason;
 

@@ -48,6 +48,7 @@ fn help_lists_every_subcommand() {
             "apply",
             "show",
             "run-now",
+            "deliveries",
             "emulate",
             "completions",
             "man"

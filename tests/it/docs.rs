@@ -14,13 +14,14 @@ use cosinv::report::{Action, Outcome};
 
 use crate::support::subcommand;
 
-const COMMANDS: [&str; 9] = [
+const COMMANDS: [&str; 10] = [
     "validate",
     "plan",
     "show",
     "buckets",
     "apply",
     "run-now",
+    "deliveries",
     "emulate",
     "completions",
     "man",
@@ -258,7 +259,14 @@ fn help_codes(help: &str) -> Vec<String> {
 fn the_exit_code_tables_are_the_help_s() {
     let operations = doc("docs/operations.md");
     let commands = [
-        "apply", "run-now", "plan", "show", "buckets", "validate", "emulate",
+        "apply",
+        "run-now",
+        "deliveries",
+        "plan",
+        "show",
+        "buckets",
+        "validate",
+        "emulate",
     ];
     for command in commands {
         let documented: Vec<String> = marked_table(&operations, &format!("exit-codes {command}"))

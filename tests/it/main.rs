@@ -6,6 +6,7 @@ mod architecture;
 mod bad_input;
 mod cli;
 mod credentials;
+mod deliveries;
 mod discover;
 mod docs;
 mod emulator;

@@ -281,6 +281,7 @@ async fn post(emulator: &Emulator, id: &str, body: &str, key: &str) -> (u16, Str
     let request = cosinv::cos::request::InventoryRequest {
         operation: cosinv::cos::request::Operation::Post,
         host: "photos-1250000000.cos.ap-guangzhou.myqcloud.com".into(),
+        path: "/".into(),
         params: vec![
             ("inventory".into(), String::new()),
             ("id".into(), id.into()),
