@@ -58,5 +58,9 @@ pub fn run(args: &DeliveriesArgs) -> u8 {
         log.error(&format!("cosinv deliveries: cannot write: {err}"));
         return exit::JOBS_FAILED;
     }
+    if let Some(reason) = &found.stopped {
+        log.error(&format!("cosinv deliveries: stopped early: {reason}"));
+        return exit::STOPPED;
+    }
     [exit::JOBS_FAILED, exit::SUCCESS][usize::from(found.all_delivered())]
 }

@@ -402,6 +402,11 @@ pub fn deliveries_after_help() -> String {
             &[exit::USAGE],
             "invalid manifest or usage, or COS could not be asked",
         ),
+        (
+            &[exit::STOPPED],
+            "stopped early: credentials rejected or unusable, a server certificate\n\
+             refused, or COS down past --give-up-after; the jobs not read are unreadable",
+        ),
     ]);
     format!("{DELIVERIES_EXAMPLES}\n\n{codes}")
 }

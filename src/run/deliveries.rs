@@ -30,7 +30,7 @@ use crate::executor::events::{Stats, Watch};
 use crate::model::BucketName;
 use crate::model::Destination;
 use crate::plan::Job;
-use crate::send::{Fetched, SendSettings, Sender, Transport, fetch_through};
+use crate::send::{Fetched, SendSettings, Sender, StopReason, Transport, fetch_through};
 
 mod judge;
 pub mod one_time;
@@ -64,6 +64,10 @@ pub struct JobDelivery {
 pub struct Deliveries {
     pub now: jiff::Timestamp,
     pub jobs: Vec<JobDelivery>,
+    /// Why the reads stopped before every job was read (the credentials
+    /// rejected, COS down past the deadline): the jobs left are
+    /// `unreadable` with "not sent".
+    pub stopped: Option<StopReason>,
 }
 
 impl Deliveries {
@@ -158,7 +162,11 @@ pub async fn check(
         .await;
     observer.phase_finished(Phase::Deliveries);
     let _ = connection.shut_down().await;
-    Ok(Deliveries { now, jobs: checked })
+    Ok(Deliveries {
+        now,
+        jobs: checked,
+        stopped: sender.stopped().cloned(),
+    })
 }
 
 /// One sender for every read: the operator's concurrency and rates, the

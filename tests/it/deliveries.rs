@@ -10,7 +10,9 @@ use cosinv::emulator::{Counters, Delivery, Emulator, EmulatorConfig, Faults};
 
 use crate::fixtures::write_manifest;
 use crate::support::schema::assert_matches_schema;
-use crate::support::{SECRET_ID, SECRET_KEY, emulator, run, stderr, stdout, subcommand};
+use crate::support::{
+    SECRET_ID, SECRET_KEY, bare_cosinv, emulator, run, stderr, stdout, subcommand,
+};
 
 /// The time the tests judge at: 2026-12-07 09:00 in Beijing.
 const NOW: &str = "2026-12-07T01:00:00Z";
@@ -562,4 +564,30 @@ async fn cosinv_emulate_deliver_on_delivers_its_state_file_s_configurations_at_s
         "{}",
         stdout(&output)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_stop_the_reads_at_once_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), 20, 1);
+    let emulator = emulator(Faults::default()).await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let before = emulator.counters().requests.values().sum::<u64>();
+    let mut command = bare_cosinv(dir.path(), SECRET_ID, "not-the-key");
+    let endpoint = emulator.endpoint();
+    let args = ["--endpoint", &endpoint, "--concurrency", "1"];
+    command
+        .args(["deliveries", manifest.to_str().unwrap()])
+        .args(args);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("stopped early"),
+        "{}",
+        stderr(&output)
+    );
+    // Not one refused request per job: the first refusal stops the rest.
+    let sent = emulator.counters().requests.values().sum::<u64>() - before;
+    assert_eq!(sent, 1, "requests after the credentials were refused");
 }

@@ -145,6 +145,7 @@ mod tests {
 
     fn deliveries() -> Deliveries {
         Deliveries {
+            stopped: None,
             now: "2026-12-07T01:00:00Z".parse().unwrap(),
             jobs: vec![
                 job("a-1250000000", Status::Delivered, ""),
