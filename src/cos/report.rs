@@ -20,21 +20,35 @@ pub const MANIFEST: &str = "manifest.json";
 /// Its checksum's name, beside it.
 pub const CHECKSUM: &str = "manifest.checksum";
 
-/// The folder holding a job's deliveries, one `YYYYMMDD/` folder each:
+/// The folders that may hold a job's deliveries, one `YYYYMMDD/` folder
+/// each, in the order they are looked in:
 /// `<prefix>/<appid>/<bucket without -appid>/<id>/`, with
-/// [`DEFAULT_REPORT_PREFIX`] when the destination names no prefix.
+/// [`DEFAULT_REPORT_PREFIX`] when the destination names no prefix; and,
+/// when it names one, `<prefix>/inventory_report/<appid>/…` too.
 ///
 /// The one place this layout is decided. The overview's samples show the
-/// reports right under the prefix; some API pages say they go to
-/// `Prefix/inventory_report`. That reads as COS adding a `/` after the
-/// prefix, not a folder of that name (a guess: no sample shows one), so
-/// the prefix is followed by the appid here. An actual delivery settles
-/// it: `deliveries` then shows every job as missing under a wrong layout.
-pub fn report_folder(prefix: Option<&str>, source: &BucketName, id: &str) -> String {
-    let prefix = prefix.unwrap_or(DEFAULT_REPORT_PREFIX);
+/// reports right under the prefix; some API pages say that with a prefix
+/// COS delivers to `Prefix/inventory_report`. Which one COS writes today
+/// is a guess either way (no page shows a whole key under a prefix), so
+/// both are looked in, the overview's first: a delivered job costs one
+/// listing, a missing one with a prefix two.
+pub fn report_folders(prefix: Option<&str>, source: &BucketName, id: &str) -> Vec<String> {
     let name = source.as_str();
     let short = name.rsplit_once('-').map_or(name, |(short, _)| short);
-    format!("{prefix}/{}/{short}/{id}/", source.appid())
+    let below = format!("{}/{short}/{id}/", source.appid());
+    match prefix {
+        None => vec![format!("{DEFAULT_REPORT_PREFIX}/{below}")],
+        Some(prefix) => vec![
+            format!("{prefix}/{below}"),
+            format!("{prefix}/inventory_report/{below}"),
+        ],
+    }
+}
+
+/// Where the emulator writes a job's deliveries, and where cosinv looks
+/// first: the first of [`report_folders`].
+pub fn report_folder(prefix: Option<&str>, source: &BucketName, id: &str) -> String {
+    report_folders(prefix, source, id).swap_remove(0)
 }
 
 /// The delivery date of a folder listed under `folder` (a common prefix

@@ -21,7 +21,7 @@ use super::stages::{choose, connect_to, load};
 use crate::cos::listing::listing_from_xml;
 use crate::cos::report::{
     CHECKSUM, MANIFEST, ReportManifest, checksum_matches, delivery_date, delivery_key,
-    report_folder,
+    report_folders,
 };
 use crate::cos::request::{InventoryRequest, MAX_OBJECT_PAGE, ObjectPage};
 use crate::cos::text::printable;
@@ -270,7 +270,8 @@ async fn check_job<T: Transport>(
     let config = job.config();
     let destination = &config.destination;
     let id = one_time.unwrap_or(job.id().as_str());
-    let folder = report_folder(destination.prefix.as_deref(), job.bucket(), id);
+    let folders = report_folders(destination.prefix.as_deref(), job.bucket(), id);
+    let folder = &folders[0];
     let mut checked = JobDelivery {
         bucket: job.bucket().to_string(),
         id: id.to_string(),
@@ -287,17 +288,22 @@ async fn check_job<T: Transport>(
         checked.reason = "the job is disabled: COS delivers nothing".into();
         return checked;
     }
-    let found = newest(reads, destination, &folder).await;
-    let date = match found {
-        Ok(Some(date)) => date,
+    let (folder, date) = match newest_of(reads, destination, &folders).await {
+        Ok(Some(found)) => found,
         Ok(None) => {
-            checked.reason = format!("no delivery under {}", checked.location);
+            let bucket = &destination.bucket;
+            let looked: Vec<String> = folders
+                .iter()
+                .map(|f| format!("cos://{bucket}/{f}"))
+                .collect();
+            checked.reason = format!("no delivery under {}", looked.join(" or "));
             return checked;
         }
         Err(problem) => return with_problem(checked, problem),
     };
+    checked.location = format!("cos://{}/{folder}", destination.bucket);
     checked.latest = Some(date.strftime("%Y%m%d").to_string());
-    if let Err(problem) = verify(reads, destination, &folder, date).await {
+    if let Err(problem) = verify(reads, destination, folder, date).await {
         return with_problem(checked, problem);
     }
     (checked.status, checked.reason) = match one_time {
@@ -313,6 +319,20 @@ fn with_problem(mut checked: JobDelivery, problem: Problem) -> JobDelivery {
         Problem::Corrupt(why) => (Status::Corrupt, why),
     };
     checked
+}
+
+/// The first of `folders` holding a delivery, and its newest date.
+async fn newest_of<'f, T: Transport>(
+    reads: &Reads<'_, T>,
+    destination: &Destination,
+    folders: &'f [String],
+) -> Result<Option<(&'f str, jiff::civil::Date)>, Problem> {
+    for folder in folders {
+        if let Some(date) = newest(reads, destination, folder).await? {
+            return Ok(Some((folder, date)));
+        }
+    }
+    Ok(None)
 }
 
 /// The newest delivery date under `folder`, every page read.

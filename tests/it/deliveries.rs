@@ -208,9 +208,10 @@ async fn planted_reports_give_every_status_through_paged_listings() {
     let gets = requests(&after, "GET") - requests(&before, "GET");
     let heads = requests(&after, "HEAD") - requests(&before, "HEAD");
     // Pages: s0 3 folders → 2, s1 2 → 1 (+1 for an empty last page at
-    // most), s2 0 → 1, s3..s5 2 → 1 or 2 each, s6 → 1: at most 11; the
+    // most), s2 0 → 1 and 1 more for the prefix's other folder
+    // (inventory_report), s3..s5 2 → 1 or 2 each, s6 → 1: at most 12; the
     // manifest and checksum of the five with a report: 10.
-    assert!(gets <= 11 + 10, "{gets} GETs");
+    assert!(gets <= 12 + 10, "{gets} GETs");
     assert_eq!(heads, 4, "a HEAD per data file of s0, s1, s4, s5");
 
     let text = cosinv(
@@ -590,4 +591,72 @@ async fn rejected_credentials_stop_the_reads_at_once_with_exit_3() {
     // Not one refused request per job: the first refusal stops the rest.
     let sent = emulator.counters().requests.values().sum::<u64>() - before;
     assert_eq!(sent, 1, "requests after the credentials were refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_under_the_prefix_s_inventory_report_folder_is_found_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_jobs(dir.path());
+    let emulator = fixed_emulator().await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    emulator.deliver(&delivery(TODAY, &[], &[]));
+    let under = "1250000000/s0/daily/20261207/";
+    let (overview, api) = (
+        format!("inventory/s0-1250000000/{under}"),
+        format!("inventory/s0-1250000000/inventory_report/{under}"),
+    );
+    // s0's report moved where some API pages say a prefix sends it, as
+    // COS would write it there (its manifest listing the files there).
+    let moved = |name: &str| {
+        let body = emulator
+            .object(DESTINATION, &format!("{overview}{name}"))
+            .unwrap();
+        assert!(emulator.remove_object(DESTINATION, &format!("{overview}{name}")));
+        body
+    };
+    let data = moved("data/daily-0.csv.gz");
+    emulator.put_object(DESTINATION, &format!("{api}data/daily-0.csv.gz"), data);
+    let json = String::from_utf8(moved("manifest.json"))
+        .unwrap()
+        .replace(&overview, &api);
+    moved("manifest.checksum");
+    let checksum = cosinv::cos::report::md5_hex(json.as_bytes());
+    emulator.put_object(
+        DESTINATION,
+        &format!("{api}manifest.checksum"),
+        checksum.into_bytes(),
+    );
+    emulator.put_object(
+        DESTINATION,
+        &format!("{api}manifest.json"),
+        json.into_bytes(),
+    );
+    let args = ["--now", NOW, "--output", "json"];
+    let output = cosinv(dir.path(), "deliveries", &manifest, &emulator, &args).await;
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let s0 = &document["jobs"][0];
+    assert_eq!(
+        (s0["bucket"].as_str(), s0["status"].as_str()),
+        (Some("s0-1250000000"), Some("delivered")),
+        "{document:#}"
+    );
+    assert_eq!(
+        s0["location"],
+        format!(
+            "cos://{DESTINATION}/inventory/s0-1250000000/inventory_report/1250000000/s0/daily/"
+        )
+    );
+    // With no delivery in either place, the reason names both.
+    for name in ["manifest.json", "manifest.checksum", "data/daily-0.csv.gz"] {
+        assert!(emulator.remove_object(DESTINATION, &format!("{api}{name}")));
+    }
+    let output = cosinv(dir.path(), "deliveries", &manifest, &emulator, &args).await;
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let reason = document["jobs"][0]["reason"].as_str().unwrap();
+    assert_eq!(document["jobs"][0]["status"], "missing", "{document:#}");
+    assert!(
+        reason.contains(" or ") && reason.contains("/inventory_report/"),
+        "{reason}"
+    );
 }
