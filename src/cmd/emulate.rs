@@ -120,6 +120,7 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
         faults: faults(&args.faults),
         state_file: args.state.clone(),
         tls: args.tls,
+        organisation: None,
     })
 }
 

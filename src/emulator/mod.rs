@@ -25,6 +25,7 @@ mod faults;
 pub mod files;
 mod metadata;
 mod one_time;
+mod org;
 mod service;
 mod store;
 mod sts;
@@ -52,6 +53,7 @@ use crate::model::InventoryConfiguration;
 pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};
 pub use metadata::METADATA_PATH;
 pub use one_time::OneTimeJob;
+pub use org::{MemberAccount, MemberRole, Organisation};
 pub use sts::{RoleConfig, STS_PATH};
 pub use tls::{TlsIdentity, TlsSetupError};
 
@@ -125,6 +127,9 @@ pub struct EmulatorConfig {
     /// Serve HTTPS with a certificate from a CA made at start (see
     /// [`tls`]); [`Emulator::ca_pem`] is the CA to trust.
     pub tls: bool,
+    /// Member accounts owning buckets, with roles to assume (see
+    /// [`org`]); `None`: one account, every bucket the caller's.
+    pub organisation: Option<Organisation>,
 }
 
 impl EmulatorConfig {
@@ -137,6 +142,7 @@ impl EmulatorConfig {
             faults: Faults::default(),
             state_file: None,
             tls: false,
+            organisation: None,
         }
     }
 }
@@ -156,6 +162,8 @@ pub struct Counters {
     pub open_connections: u64,
     /// The most client connections open at one moment.
     pub max_open_connections: u64,
+    /// STS `AssumeRole` calls answered with credentials, by role ARN.
+    pub assume_role: org::AssumeRoleCounts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -193,6 +201,7 @@ pub(crate) struct Inner {
     /// emulator to report (the library does not print).
     save_error: Mutex<Option<std::io::Error>>,
     roles: sts::Roles,
+    org: Option<Organisation>,
     /// The most buckets one GET Service page holds, whatever `max-keys`.
     max_buckets_per_page: AtomicUsize,
     /// One-time inventory jobs submitted (kept in memory only).
@@ -232,6 +241,15 @@ impl Inner {
             inner: self.clone(),
             bucket: bucket.map(str::to_string),
         }
+    }
+
+    fn count_assume_role(&self, role_arn: &str) {
+        *self
+            .counters
+            .lock()
+            .assume_role
+            .entry(role_arn.to_string())
+            .or_default() += 1;
     }
 
     fn record(&self, method: &str, outcome: &str) {
@@ -324,6 +342,7 @@ impl Emulator {
             shutdown: CancellationToken::new(),
             save_error: Mutex::new(None),
             roles: sts::Roles::default(),
+            org: config.organisation,
             max_buckets_per_page: AtomicUsize::new(crate::cos::request::MAX_SERVICE_PAGE as usize),
             one_time: one_time::OneTimeJobs::default(),
         });

@@ -187,7 +187,7 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
         query: &query,
         headers: &headers,
     };
-    let answer = match super::sts::verify(&inner, &received) {
+    let answer = match super::sts::verify(&inner, &received, target.bucket.as_deref()) {
         Err(refusal) => {
             let status = super::sts::refusal_status(&refusal);
             error(&inner, status, refusal.code, &refusal.message, &path)
