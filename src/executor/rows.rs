@@ -17,6 +17,7 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Connection => "ConnectionError",
         TransportErrorKind::TlsVerification => "TlsCertificateRefused",
         TransportErrorKind::Credentials => "NoCredentials",
+        TransportErrorKind::AccountUnavailable => "AccountUnavailable",
         TransportErrorKind::TooLarge => "ResponseTooLarge",
     }
 }

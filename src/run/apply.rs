@@ -90,9 +90,12 @@ pub(super) async fn prepare(
     if let (Some(previous), false) = (&settings.from_report, settings.allow_changed_manifests) {
         inputs.check_previous(previous)?;
     }
+    let accounts = loaded.1.accounts.clone();
     let connection = reach(settings, observer, caller).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
     check(&chosen.plan)?;
+    let connection =
+        super::accounts::connect(connection, &accounts, &chosen.plan, observer).await?;
     let run_id = new_run_id(started);
     let (report, report_path) = open_report(&settings.report, &run_id)?;
     let record = new_record(settings, started, run_id, &report_path, &inputs);

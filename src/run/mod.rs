@@ -13,6 +13,7 @@
 //! sidecar, [`summary`] and [`plan_text`] the words a run ends with,
 //! [`progress`] what its progress says, [`text`] plurals and durations.
 
+pub mod accounts;
 pub mod apply;
 pub mod buckets;
 pub mod connect;

@@ -54,8 +54,11 @@ pub async fn online(
     observer: &dyn RunObserver,
     loaded: (Plan, LoadSummary),
 ) -> Result<Planned, RunError> {
-    let connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let accounts = loaded.1.accounts.clone();
+    let mut connection = connect_to(settings, observer, &mut NoQuestions).await?;
     let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
+    let client = connection.client.clone();
+    connection.client = super::accounts::route(client, &accounts, &chosen.plan, observer).await?;
     let plan = Arc::new(chosen.plan);
     let config = settings.connect.executor_config();
     let control = Control::new(&settings.stop);

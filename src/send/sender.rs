@@ -355,6 +355,13 @@ fn decide(
     if class == Class::Success {
         return Some(End::Succeeded);
     }
+    // Not sent, and nothing for this bucket's account can be: skipped,
+    // like the rest of the bucket.
+    if class == Class::AccountUnavailable {
+        let reason = format!("not sent: {}", super::describe(outcome));
+        let _ = bucket_skip.set(reason.clone());
+        return Some(End::Skipped(reason));
+    }
     if !class.is_retryable() {
         remember_fatal(shared, subject, bucket_skip, class, outcome);
         return Some(End::Failed { why: None });
@@ -475,7 +482,7 @@ fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::ti
             }
         }
         // Nothing was sent: no credentials to sign with.
-        Class::CredentialsUnavailable => pace.pacer.on_unsent(sent_at),
+        Class::CredentialsUnavailable | Class::AccountUnavailable => pace.pacer.on_unsent(sent_at),
         // Every other end is an answer too (a 404, a 500, a reset): not a
         // throttle, so it never cuts the pace, but the pacer must hear of
         // it, or it waits for an answer that never comes.
@@ -529,6 +536,7 @@ fn outage_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
             // Nothing was sent, or an answer came (too big to read).
             TransportErrorKind::TlsVerification
             | TransportErrorKind::Credentials
+            | TransportErrorKind::AccountUnavailable
             | TransportErrorKind::TooLarge => OutcomeKind::ClientError,
         },
         (Class::Transient, Ok(_)) => OutcomeKind::Timeout,

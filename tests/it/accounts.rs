@@ -228,3 +228,135 @@ async fn sts_checks_the_tc3_signature_and_its_time() {
     assert_eq!(code(&early), "AuthFailure.SignatureExpire");
     assert!(raw_assume(&emulator, at + 299, CALLER_KEY).await["Response"]["Error"].is_null());
 }
+
+/// Through the binary: `accounts:` in the manifest, STS and COS on the
+/// emulator.
+mod runs {
+    use super::*;
+    use crate::support::{self, Ran, SECRET_ID, SECRET_KEY};
+    use cosinv::emulator::RoleConfig;
+
+    const MEMBERS: u32 = 3;
+
+    /// `buckets` buckets in each of the members' APPIDs, one job each,
+    /// and an `accounts:` entry per member.
+    fn manifest(dir: &std::path::Path, buckets: usize) -> std::path::PathBuf {
+        let mut names = String::new();
+        let mut accounts = String::from("accounts:\n");
+        for n in 1..=MEMBERS {
+            for i in 0..buckets {
+                names.push_str(&format!("m{n}b{i:04}-125000000{n}\n"));
+            }
+            accounts.push_str(&format!(
+                "  \"125000000{n}\":\n    role_arn: {}\n",
+                Organisation::role_arn(&format!("10000000000{n}"), ROLE)
+            ));
+        }
+        std::fs::write(dir.join("buckets.txt"), names).unwrap();
+        let yaml = format!(
+            "version: 1\ndefaults:\n  region: ap-guangzhou\n  require_accounts: true\n{accounts}\
+             policies:\n  base:\n    schedule: Daily\n    destination:\n      \
+             bucket: inventory-1250000000\n\
+             jobs:\n  - id: daily\n    policy: base\n    buckets_file: buckets.txt\n"
+        );
+        let path = dir.join("org.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    /// Members 1..=3, the caller being the tests' usual credentials.
+    async fn organisation(members: Vec<MemberAccount>) -> Emulator {
+        crate::local_emulator(EmulatorConfig {
+            organisation: Some(Organisation {
+                caller_uin: CALLER_UIN.into(),
+                members,
+            }),
+            ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+        })
+        .await
+    }
+
+    async fn apply(
+        emulator: &Emulator,
+        buckets: usize,
+        extra: &[&str],
+    ) -> (Ran, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = manifest(dir.path(), buckets);
+        let report = dir.path().join("report.csv");
+        let mut command = support::apply_to(dir.path(), &manifest, emulator, &report, extra);
+        command.env(STS_ENDPOINT_VAR, emulator.sts_endpoint());
+        let output = support::run(command).await;
+        (Ran { output, report }, dir)
+    }
+
+    fn arn(n: u32) -> String {
+        Organisation::role_arn(&format!("10000000000{n}"), ROLE)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn three_accounts_each_signed_by_its_own_role() {
+        let emulator = organisation((1..=MEMBERS).map(|n| member(n, None)).collect()).await;
+        let (ran, _dir) = apply(&emulator, 100, &[]).await;
+        assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+        let rows = ran.rows();
+        assert_eq!(rows.len(), 300);
+        assert!(
+            rows.iter().all(|row| row["outcome"] == "applied"),
+            "{rows:?}"
+        );
+        // The emulator refuses a member's bucket to any other signature, so
+        // every applied row was signed by its account's role: one
+        // AssumeRole per account for the whole run.
+        let counts = emulator.counters().assume_role;
+        for n in 1..=MEMBERS {
+            let calls = counts.get(&arn(n)).copied().unwrap_or(0);
+            assert!((1..=2).contains(&calls), "{}: {calls} calls", arn(n));
+        }
+        assert!(!ran.stderr().contains(CALLER_KEY));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_role_that_cannot_be_assumed_skips_only_its_account() {
+        let mut untrusting = member(2, None);
+        untrusting.roles[0].trusted_uins = vec!["100000000999".into()];
+        let emulator = organisation(vec![member(1, None), untrusting, member(3, None)]).await;
+        let (ran, _dir) = apply(&emulator, 10, &[]).await;
+        assert_eq!(ran.code(), Some(1), "{}", ran.stderr());
+        for row in ran.rows() {
+            let expected = match row["bucket"].ends_with("-1250000002") {
+                true => "skipped",
+                false => "applied",
+            };
+            assert_eq!(row["outcome"], expected, "{row:?}");
+        }
+        let stderr = ran.stderr();
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains("account 1250000002"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains("UnauthorizedOperation"), "{stderr}");
+        assert!(!stderr.contains("account 1250000001"), "{stderr}");
+        // One refused AssumeRole, not one per job.
+        assert_eq!(emulator.counters().assume_role.get(&arn(2)), None);
+    }
+
+    /// The members' credentials last 2 s of real time; paced at 20
+    /// requests a second the run lasts a few seconds, so each account's
+    /// credentials are refreshed while jobs go on, and none fails.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn short_lived_role_credentials_are_refreshed_mid_run() {
+        let emulator = organisation((1..=MEMBERS).map(|n| member(n, None)).collect()).await;
+        emulator.set_roles(RoleConfig {
+            lifetime: std::time::Duration::from_secs(2),
+            ..RoleConfig::default()
+        });
+        let (ran, _dir) = apply(&emulator, 20, &["--rate", "20"]).await;
+        assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+        assert!(ran.rows().iter().all(|row| row["outcome"] == "applied"));
+        let counts = emulator.counters().assume_role;
+        let refreshed = (1..=MEMBERS).filter(|n| counts.get(&arn(*n)).copied().unwrap_or(0) >= 2);
+        assert!(refreshed.count() >= 1, "{counts:?}");
+    }
+}
