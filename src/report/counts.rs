@@ -92,6 +92,7 @@ mod tests {
             elapsed_ms: 0,
             finished_at: String::new(),
             source: "m.yaml:1".into(),
+            account: String::new(),
         }
     }
 

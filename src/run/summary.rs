@@ -241,6 +241,7 @@ mod tests {
             elapsed_ms: 0,
             finished_at: String::new(),
             source: String::new(),
+            account: String::new(),
         }
     }
 

@@ -301,6 +301,19 @@ mod runs {
         assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
         let rows = ran.rows();
         assert_eq!(rows.len(), 300);
+        for row in &rows {
+            let appid = row["bucket"].rsplit_once('-').unwrap().1;
+            assert_eq!(row["account"], appid, "{row:?}");
+        }
+        let by_account = |appid: &str| rows.iter().filter(|r| r["account"] == appid).count();
+        assert_eq!(
+            (
+                by_account("1250000001"),
+                by_account("1250000002"),
+                by_account("1250000003")
+            ),
+            (100, 100, 100)
+        );
         assert!(
             rows.iter().all(|row| row["outcome"] == "applied"),
             "{rows:?}"
