@@ -156,5 +156,6 @@ fn faults(args: &FaultArgs) -> Faults {
             },
         }),
         seed: args.seed,
+        ..Faults::default()
     }
 }

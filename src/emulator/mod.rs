@@ -86,6 +86,9 @@ pub struct Faults {
     /// `500 InternalError` to every k-th request.
     pub internal_error_every: Option<u32>,
     pub bucket_rate_limit: Option<f64>,
+    /// Requests per second to each listed account's buckets (by APPID),
+    /// above which that account's requests get 503 `SlowDown`.
+    pub account_rate_limit: BTreeMap<String, f64>,
     /// Seconds sent as `Retry-After` on throttling answers.
     pub retry_after: Option<u64>,
     /// The global ceiling over time: from each offset (since the faults

@@ -373,3 +373,83 @@ mod runs {
         assert!(refreshed.count() >= 1, "{counts:?}");
     }
 }
+
+/// COS throttles each account on its own, and so does cosinv's pace.
+mod pacing {
+    use crate::support::{self, Ran, SECRET_ID, SECRET_KEY};
+    use cosinv::credentials::Credentials;
+    use cosinv::emulator::{EmulatorConfig, Faults};
+
+    const BUCKETS: usize = 30;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn one_throttled_account_does_not_slow_the_others() {
+        let faults = Faults {
+            account_rate_limit: [("1250000001".to_string(), 20.0)].into(),
+            ..Faults::default()
+        };
+        let emulator = crate::local_emulator(EmulatorConfig {
+            faults,
+            ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = String::new();
+        for account in ["1250000001", "1250000002"] {
+            for i in 0..BUCKETS {
+                names.push_str(&format!("b{i:03}-{account}\n"));
+            }
+        }
+        std::fs::write(dir.path().join("buckets.txt"), names).unwrap();
+        let manifest = dir.path().join("m.yaml");
+        std::fs::write(
+            &manifest,
+            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
+             set: {schedule: Daily, destination: {bucket: inventory-1250000002}}\n    \
+             buckets_file: buckets.txt\n",
+        )
+        .unwrap();
+        let report = dir.path().join("report.csv");
+        let command = support::apply_to(
+            dir.path(),
+            &manifest,
+            &emulator,
+            &report,
+            &["--concurrency", "64"],
+        );
+        let ran = Ran {
+            output: support::run(command).await,
+            report,
+        };
+        assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+        // Rows are written in the order jobs end. The throttled account
+        // needs seconds for its requests; the other, paced on its own,
+        // ends all of its jobs while the throttled one has ended at most
+        // half of its own. A shared pace would hold both at the throttled
+        // account's rate, and their rows would interleave.
+        let rows = ran.rows();
+        assert_eq!(rows.len(), 2 * BUCKETS);
+        let last_free = rows
+            .iter()
+            .rposition(|row| row["account"] == "1250000002")
+            .unwrap();
+        let throttled_before = rows[..last_free]
+            .iter()
+            .filter(|row| row["account"] == "1250000001")
+            .count();
+        assert!(
+            throttled_before <= BUCKETS / 2,
+            "{throttled_before} of the throttled account's jobs ended before the other's last"
+        );
+        assert!(rows.iter().all(|row| row["outcome"] == "applied"));
+        // The throttled account was throttled: the test would prove
+        // nothing otherwise.
+        let requests = emulator.counters().requests;
+        let slowed: u64 = requests
+            .iter()
+            .filter(|((_, outcome), _)| outcome == "503")
+            .map(|(_, count)| count)
+            .sum();
+        assert!(slowed > 0, "{requests:?}");
+    }
+}
