@@ -46,6 +46,9 @@ pub struct RoleConfig {
     pub lifetime: Duration,
     /// When set, `AssumeRoleWithWebIdentity` accepts only this token.
     pub web_identity_token: Option<String>,
+    /// Starts every issued SecretKey and token, so that tests can search
+    /// every output for them.
+    pub secret_prefix: String,
 }
 
 impl Default for RoleConfig {
@@ -54,6 +57,7 @@ impl Default for RoleConfig {
             cvm_role: Some("cosinv-emulator-role".into()),
             lifetime: Duration::from_secs(900),
             web_identity_token: None,
+            secret_prefix: String::new(),
         }
     }
 }
@@ -104,17 +108,19 @@ impl Roles {
         requested: Option<u64>,
         owner: Option<String>,
     ) -> (Credentials, u64) {
-        let lifetime = self.config().lifetime.as_secs().max(1);
+        let config = self.config();
+        let lifetime = config.lifetime.as_secs().max(1);
         let expired_time = now + requested.map_or(lifetime, |r| r.clamp(1, lifetime));
         let random = |n| {
             std::iter::repeat_with(fastrand::alphanumeric)
                 .take(n)
                 .collect::<String>()
         };
+        let prefix = &config.secret_prefix;
         let credentials = Credentials::new(
             format!("AKIDtmp{}", random(24)),
-            random(32),
-            Some(random(64)),
+            format!("{prefix}{}", random(32)),
+            Some(format!("{prefix}{}", random(64))),
         );
         let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
         issued.retain(|_, old| old.expired_time + REMEMBER_EXPIRED > now);

@@ -294,10 +294,33 @@ mod runs {
         Organisation::role_arn(&format!("10000000000{n}"), ROLE)
     }
 
+    /// Starts every member's temporary SecretKey and token.
+    const MEMBER_CANARY: &str = "CanaryMember-5e0b";
+
+    /// No output, report or file of the run holds a member's secret.
+    fn assert_no_member_secret(ran: &Ran, dir: &std::path::Path) {
+        let mut texts = vec![ran.stderr(), ran.stdout()];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned());
+            }
+        }
+        for text in texts {
+            assert!(!text.contains(MEMBER_CANARY), "{text}");
+            assert!(!text.contains(SECRET_KEY), "{text}");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn three_accounts_each_signed_by_its_own_role() {
         let emulator = organisation((1..=MEMBERS).map(|n| member(n, None)).collect()).await;
-        let (ran, _dir) = apply(&emulator, 100, &[]).await;
+        emulator.set_roles(RoleConfig {
+            secret_prefix: MEMBER_CANARY.into(),
+            ..RoleConfig::default()
+        });
+        let (ran, dir) = apply(&emulator, 100, &["-v"]).await;
+        assert_no_member_secret(&ran, dir.path());
         assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
         let rows = ran.rows();
         assert_eq!(rows.len(), 300);
