@@ -82,6 +82,9 @@ pub fn lines(
     if let Some(line) = failed_codes(result) {
         lines.push(line);
     }
+    if let Some(line) = accounts_line(result) {
+        lines.push(line);
+    }
     if let Some(line) = unmanaged_line(record) {
         lines.push(line);
     }
@@ -93,6 +96,25 @@ pub fn lines(
         lines.push(clock_note(result.clock_offset));
     }
     lines
+}
+
+/// Jobs by account, when the run covered more than one.
+fn accounts_line(result: &RunResult) -> Option<String> {
+    let accounts = &result.counts.by_account;
+    if accounts.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = accounts
+        .iter()
+        .map(|(appid, outcomes)| {
+            let outcomes: Vec<String> = outcomes
+                .iter()
+                .map(|(outcome, jobs)| format!("{outcome} {jobs}"))
+                .collect();
+            format!("{appid} {}", outcomes.join(", "))
+        })
+        .collect();
+    Some(format!("cosinv: by account: {}", parts.join("; ")))
 }
 
 /// How many slowed or paused stretches the summary lists.

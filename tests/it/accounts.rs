@@ -359,6 +359,16 @@ mod runs {
         let emulator = organisation(vec![member(1, None), untrusting, member(3, None)]).await;
         let (ran, _dir) = apply(&emulator, 10, &[]).await;
         assert_eq!(ran.code(), Some(1), "{}", ran.stderr());
+        let sidecar = ran.sidecar();
+        let by_account = &sidecar["counts"]["by_account"];
+        assert_eq!(by_account["1250000002"]["skipped"], 10, "{sidecar}");
+        assert_eq!(by_account["1250000001"]["applied"], 10, "{sidecar}");
+        assert!(
+            ran.stderr()
+                .contains("by account: 1250000001 applied 10; 1250000002 skipped 10"),
+            "{}",
+            ran.stderr()
+        );
         for row in ran.rows() {
             let expected = match row["bucket"].ends_with("-1250000002") {
                 true => "skipped",
