@@ -166,6 +166,9 @@ pub struct PlanArgs {
     /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = parse_appid)]
+    pub account: Vec<String>,
     /// Show every change, however many (text output collapses past 200)
     #[arg(long)]
     pub detail: bool,
@@ -229,6 +232,9 @@ pub struct RunArgs {
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = parse_appid)]
+    pub account: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -481,6 +487,17 @@ fn parse_span(text: &str) -> Result<Duration, String> {
 /// A region in COS's form; whether COS has it is the operator's word.
 fn parse_region(text: &str) -> Result<Region, String> {
     Region::parse(text.trim()).map_err(|err| err.message)
+}
+
+/// An APPID: digits only.
+fn parse_appid(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "{text:?} is not an APPID (the digits a bucket name ends in)"
+        )),
+    }
 }
 
 /// Any text; kept in a type whose `Debug` never shows it.

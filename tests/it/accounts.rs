@@ -388,6 +388,23 @@ mod runs {
         assert_eq!(emulator.counters().assume_role.get(&arn(2)), None);
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn account_selects_the_buckets_of_some_accounts() {
+        let emulator = organisation((1..=MEMBERS).map(|n| member(n, None)).collect()).await;
+        let selected = ["--account", "1250000002", "--account", "1250000003"];
+        let (ran, _dir) = apply(&emulator, 5, &selected).await;
+        assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+        let rows = ran.rows();
+        assert_eq!(rows.len(), 10);
+        assert!(rows.iter().all(|row| row["account"] != "1250000001"));
+        // The account left out is not even assumed.
+        let counts = emulator.counters().assume_role;
+        assert_eq!(counts.get(&arn(1)), None, "{counts:?}");
+        assert_eq!(counts.get(&arn(2)), Some(&1), "{counts:?}");
+        let (bad, _dir) = apply(&emulator, 5, &["--account", "12x"]).await;
+        assert_eq!(bad.code(), Some(2), "{}", bad.stderr());
+    }
+
     /// The members' credentials last 2 s of real time; paced at 20
     /// requests a second the run lasts a few seconds, so each account's
     /// credentials are refreshed while jobs go on, and none fails.
