@@ -155,7 +155,7 @@ pub(crate) fn verify(
     inner: &Inner,
     request: &Received<'_>,
     bucket: Option<&str>,
-) -> Result<(), Refusal> {
+) -> Result<Option<String>, Refusal> {
     let now = inner.now();
     let parsed = auth::authorization(request)?;
     let owner = match inner.roles.lookup(&parsed.secret_id) {
@@ -183,7 +183,8 @@ pub(crate) fn verify(
             }
         }
     };
-    super::org::check_owner(inner.org.as_ref(), bucket, owner.as_deref())
+    super::org::check_owner(inner.org.as_ref(), bucket, owner.as_deref())?;
+    Ok(owner)
 }
 
 /// The HTTP status COS answers a refusal with.

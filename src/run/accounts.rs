@@ -2,11 +2,13 @@
 //! credentials (a role assumed with the caller's credentials, or a named
 //! profile), and the client signs that APPID's buckets with them.
 //!
-//! Each role is assumed once, before the first request (all at once, one
-//! STS call per account); the credentials are then refreshed before they
-//! expire while the run goes on. An account whose role cannot be assumed
-//! gets one warning line; its requests are not sent (its jobs end
-//! `skipped` with the reason) and the other accounts go on.
+//! The credentials are attached before `discover:` is resolved (each
+//! account's buckets are listed with its own), and fetched when first
+//! needed: the accounts with jobs all at once before the first request
+//! (one STS call per account), then refreshed before they expire while the
+//! run goes on. An account whose role cannot be assumed gets one warning
+//! line; its requests are not sent (its jobs end `skipped` with the
+//! reason) and the other accounts go on.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,30 +22,22 @@ use crate::manifest::{AccountAccess, AccountSpec};
 use crate::plan::Plan;
 use crate::send::client::CosClient;
 
-/// `client`, signing each listed account's buckets with its credentials;
-/// accounts without a job in `plan` are left out.
-pub async fn route(
+/// STS answers from any region; the run names one all the same.
+const STS_REGION: &str = "ap-guangzhou";
+
+/// `client`, signing each listed account's buckets with its credentials
+/// (not fetched yet); only the `selected` accounts when any are.
+pub async fn attach(
     client: CosClient,
     accounts: &[AccountSpec],
-    plan: &Plan,
-    observer: &dyn RunObserver,
+    selected: &[String],
 ) -> Result<CosClient, ConnectError> {
-    if accounts.is_empty() {
-        return Ok(client);
-    }
-    let mut jobs: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
-    for job in plan.jobs() {
-        let entry = jobs
-            .entry(job.bucket().appid())
-            .or_insert((0, job.region().as_str()));
-        entry.0 += 1;
-    }
     let lookup = |name: &str| std::env::var(name).ok();
     let mut map = HashMap::new();
     for account in accounts {
-        let Some((_, region)) = jobs.get(account.appid.as_str()) else {
+        if !selected.is_empty() && !selected.contains(&account.appid) {
             continue;
-        };
+        }
         let credentials = match &account.access {
             AccountAccess::Role {
                 role_arn,
@@ -61,7 +55,8 @@ pub async fn route(
                 };
                 let caller = client.credentials().clone();
                 let http = client.http_options();
-                assumed_role(caller, spec, region, http, &lookup).map_err(CredentialsError::from)?
+                assumed_role(caller, spec, STS_REGION, http, &lookup)
+                    .map_err(CredentialsError::from)?
             }
             AccountAccess::Profile { name } => {
                 let options = ChainOptions {
@@ -74,37 +69,41 @@ pub async fn route(
         };
         map.insert(account.appid.clone(), credentials);
     }
-    first_fetch(&map, &jobs, observer).await;
-    Ok(client.with_accounts(map))
+    match map.is_empty() {
+        true => Ok(client),
+        false => Ok(client.with_accounts(map)),
+    }
 }
 
-/// [`route`] for a run's connection, if it has one.
+/// [`attach`] for a run's connection, if it has one.
 pub async fn connect(
     connection: Option<Connection>,
     accounts: &[AccountSpec],
-    plan: &Plan,
-    observer: &dyn RunObserver,
+    selected: &[String],
 ) -> Result<Option<Connection>, ConnectError> {
     let Some(mut connection) = connection else {
         return Ok(None);
     };
-    connection.client = route(connection.client, accounts, plan, observer).await?;
+    connection.client = attach(connection.client, accounts, selected).await?;
     Ok(Some(connection))
 }
 
-/// Fetches every account's credentials at once; one line per account that
-/// cannot be reached.
-async fn first_fetch(
-    map: &HashMap<String, SharedCredentials>,
-    jobs: &BTreeMap<&str, (usize, &str)>,
-    observer: &dyn RunObserver,
-) {
-    let mut appids: Vec<&String> = map.keys().collect();
-    appids.sort();
-    let fetched = join_all(appids.iter().map(|appid| map[*appid].current())).await;
-    for (appid, result) in appids.into_iter().zip(fetched) {
+/// Fetches the credentials of every account with jobs in `plan`, all at
+/// once; one line per account that cannot be reached.
+pub async fn first_fetch(client: &CosClient, plan: &Plan, observer: &dyn RunObserver) {
+    let mut jobs: BTreeMap<&str, usize> = BTreeMap::new();
+    for job in plan.jobs() {
+        *jobs.entry(job.bucket().appid()).or_default() += 1;
+    }
+    let map = client.accounts();
+    let used: Vec<(&str, &SharedCredentials)> = jobs
+        .keys()
+        .filter_map(|appid| Some((*appid, map.get(*appid)?)))
+        .collect();
+    let fetched = join_all(used.iter().map(|(_, credentials)| credentials.current())).await;
+    for ((appid, _), result) in used.iter().zip(fetched) {
         if let Err(err) = result {
-            let count = jobs.get(appid.as_str()).map_or(0, |(count, _)| *count);
+            let count = jobs.get(appid).copied().unwrap_or_default();
             let jobs_word = if count == 1 { "job" } else { "jobs" };
             observer.log(
                 Level::Warn,

@@ -92,10 +92,12 @@ pub(super) async fn prepare(
     }
     let accounts = loaded.1.accounts.clone();
     let connection = reach(settings, observer, caller).await?;
+    let connection = super::accounts::connect(connection, &accounts, &settings.accounts).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
     check(&chosen.plan)?;
-    let connection =
-        super::accounts::connect(connection, &accounts, &chosen.plan, observer).await?;
+    if let Some(connection) = &connection {
+        super::accounts::first_fetch(&connection.client, &chosen.plan, observer).await;
+    }
     let run_id = new_run_id(started);
     let (report, report_path) = open_report(&settings.report, &run_id)?;
     let record = new_record(settings, started, run_id, &report_path, &inputs);

@@ -56,9 +56,10 @@ pub async fn online(
 ) -> Result<Planned, RunError> {
     let accounts = loaded.1.accounts.clone();
     let mut connection = connect_to(settings, observer, &mut NoQuestions).await?;
-    let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
     let client = connection.client.clone();
-    connection.client = super::accounts::route(client, &accounts, &chosen.plan, observer).await?;
+    connection.client = super::accounts::attach(client, &accounts, &settings.accounts).await?;
+    let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
+    super::accounts::first_fetch(&connection.client, &chosen.plan, observer).await;
     let plan = Arc::new(chosen.plan);
     let config = settings.connect.executor_config();
     let control = Control::new(&settings.stop);

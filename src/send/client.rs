@@ -436,6 +436,30 @@ impl CosClient {
         }
     }
 
+    /// Each member account's APPID and credentials.
+    pub fn accounts(&self) -> &HashMap<String, SharedCredentials> {
+        &self.accounts
+    }
+
+    /// A client signing everything with each member account's
+    /// credentials (for account-wide reads such as GET Service), by APPID.
+    pub fn account_clients(&self) -> Vec<(String, CosClient)> {
+        let mut clients: Vec<(String, CosClient)> = self
+            .accounts
+            .iter()
+            .map(|(appid, credentials)| {
+                let client = CosClient {
+                    credentials: credentials.clone(),
+                    accounts: Arc::default(),
+                    ..self.clone()
+                };
+                (appid.clone(), client)
+            })
+            .collect();
+        clients.sort_by(|a, b| a.0.cmp(&b.0));
+        clients
+    }
+
     /// The credentials for the bucket `host` names (its first label ends
     /// in the APPID), and whether they are a member account's.
     fn signer_for(&self, host: &str) -> (&SharedCredentials, bool) {

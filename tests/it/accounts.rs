@@ -503,3 +503,71 @@ mod pacing {
         assert!(slowed > 0, "{requests:?}");
     }
 }
+
+/// `discover:` lists each account's buckets with its own credentials.
+mod discovery {
+    use super::*;
+    use crate::support::{self, Ran, SECRET_ID, SECRET_KEY};
+    use cosinv::cos::xml::BucketEntry;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn discover_finds_every_account_s_buckets() {
+        let names = [
+            "home-1250000000",
+            "logs-1250000001",
+            "media-1250000001",
+            "logs-1250000002",
+        ];
+        let buckets = names
+            .iter()
+            .map(|name| BucketEntry {
+                name: name.to_string(),
+                location: "ap-guangzhou".into(),
+                creation_date: "2026-01-01T00:00:00Z".into(),
+            })
+            .collect();
+        let emulator = crate::local_emulator(EmulatorConfig {
+            buckets: Some(buckets),
+            organisation: Some(Organisation {
+                caller_uin: CALLER_UIN.into(),
+                members: vec![member(1, None), member(2, None)],
+            }),
+            ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let accounts: String = (1..=2)
+            .map(|n| {
+                format!(
+                    "  \"125000000{n}\": {{role_arn: \"{}\"}}\n",
+                    Organisation::role_arn(&format!("10000000000{n}"), ROLE)
+                )
+            })
+            .collect();
+        let manifest = dir.path().join("org.yaml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "version: 1\ndefaults:\n  region: ap-guangzhou\naccounts:\n{accounts}jobs:\n  \
+                 - id: daily\n    discover: {{regions: [ap-guangzhou]}}\n    \
+                 set: {{schedule: Daily, destination: {{bucket: home-1250000000}}}}\n"
+            ),
+        )
+        .unwrap();
+        let report = dir.path().join("report.csv");
+        let mut command = support::apply_to(dir.path(), &manifest, &emulator, &report, &[]);
+        command.env(STS_ENDPOINT_VAR, emulator.sts_endpoint());
+        let ran = Ran {
+            output: support::run(command).await,
+            report,
+        };
+        assert_eq!(ran.code(), Some(0), "{}", ran.stderr());
+        let mut found: Vec<String> = ran.rows().iter().map(|r| r["bucket"].clone()).collect();
+        found.sort();
+        let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        expected.sort();
+        // The caller's GET Service lists only its own bucket: the members'
+        // came from their own listings.
+        assert_eq!(found, expected, "{}", ran.stderr());
+    }
+}
