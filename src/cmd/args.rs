@@ -123,6 +123,12 @@ pub struct BucketsArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = ListFormat::Text, value_name = "FORMAT")]
     pub output: ListFormat,
+    /// List this member account's buckets (an APPID under accounts: in --manifest), or all: the caller's and every member's
+    #[arg(long, value_name = "APPID", requires = "manifest")]
+    pub account: Option<String>,
+    /// A manifest whose accounts: say how to reach each account (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Vec<PathBuf>,
     #[command(flatten)]
     pub connect: ConnectArgs,
     #[command(flatten)]

@@ -510,15 +510,16 @@ mod discovery {
     use crate::support::{self, Ran, SECRET_ID, SECRET_KEY};
     use cosinv::cos::xml::BucketEntry;
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn discover_finds_every_account_s_buckets() {
-        let names = [
-            "home-1250000000",
-            "logs-1250000001",
-            "media-1250000001",
-            "logs-1250000002",
-        ];
-        let buckets = names
+    const NAMES: [&str; 4] = [
+        "home-1250000000",
+        "logs-1250000001",
+        "media-1250000001",
+        "logs-1250000002",
+    ];
+
+    /// The caller's bucket and members 1 and 2's.
+    async fn organisation_with_buckets() -> Emulator {
+        let buckets = NAMES
             .iter()
             .map(|name| BucketEntry {
                 name: name.to_string(),
@@ -526,7 +527,7 @@ mod discovery {
                 creation_date: "2026-01-01T00:00:00Z".into(),
             })
             .collect();
-        let emulator = crate::local_emulator(EmulatorConfig {
+        crate::local_emulator(EmulatorConfig {
             buckets: Some(buckets),
             organisation: Some(Organisation {
                 caller_uin: CALLER_UIN.into(),
@@ -534,7 +535,13 @@ mod discovery {
             }),
             ..EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None))
         })
-        .await;
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn discover_finds_every_account_s_buckets() {
+        let names = NAMES;
+        let emulator = organisation_with_buckets().await;
         let dir = tempfile::tempdir().unwrap();
         let accounts: String = (1..=2)
             .map(|n| {
@@ -569,5 +576,55 @@ mod discovery {
         // The caller's GET Service lists only its own bucket: the members'
         // came from their own listings.
         assert_eq!(found, expected, "{}", ran.stderr());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn buckets_lists_one_account_or_all_with_their_own_credentials() {
+        let emulator = organisation_with_buckets().await;
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("accounts.yaml");
+        let role = Organisation::role_arn("100000000001", ROLE);
+        std::fs::write(
+            &manifest,
+            format!("version: 1\naccounts:\n  \"1250000001\": {{role_arn: \"{role}\"}}\n"),
+        )
+        .unwrap();
+        let list = |account: &str| {
+            let mut command = support::subcommand(
+                dir.path(),
+                "buckets",
+                &[
+                    "--endpoint",
+                    &emulator.endpoint(),
+                    "--output",
+                    "csv",
+                    "--account",
+                    account,
+                    "--manifest",
+                    manifest.to_str().unwrap(),
+                ],
+            );
+            command.env(STS_ENDPOINT_VAR, emulator.sts_endpoint());
+            support::run(command)
+        };
+        let names = |output: &std::process::Output| -> Vec<String> {
+            support::stdout(output)
+                .lines()
+                .skip(1)
+                .map(|line| line.split(',').next().unwrap().to_string())
+                .collect()
+        };
+        let one = list("1250000001").await;
+        assert_eq!(one.status.code(), Some(0), "{}", support::stderr(&one));
+        assert_eq!(names(&one), ["logs-1250000001", "media-1250000001"]);
+        let all = list("all").await;
+        assert_eq!(all.status.code(), Some(0), "{}", support::stderr(&all));
+        assert_eq!(
+            names(&all),
+            ["home-1250000000", "logs-1250000001", "media-1250000001"]
+        );
+        let unknown = list("1250000009").await;
+        assert_eq!(unknown.status.code(), Some(2));
+        assert!(support::stderr(&unknown).contains("1250000009"));
     }
 }
