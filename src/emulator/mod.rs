@@ -167,6 +167,9 @@ pub struct Counters {
     pub max_open_connections: u64,
     /// STS `AssumeRole` calls answered with credentials, by role ARN.
     pub assume_role: org::AssumeRoleCounts,
+    /// Every `AssumeRole` call naming an existing role, answered with
+    /// credentials or not, by role ARN.
+    pub assume_role_calls: org::AssumeRoleCounts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -244,6 +247,15 @@ impl Inner {
             inner: self.clone(),
             bucket: bucket.map(str::to_string),
         }
+    }
+
+    fn count_assume_role_call(&self, role_arn: &str) {
+        *self
+            .counters
+            .lock()
+            .assume_role_calls
+            .entry(role_arn.to_string())
+            .or_default() += 1;
     }
 
     fn count_assume_role(&self, role_arn: &str) {

@@ -258,6 +258,7 @@ pub(crate) fn assume_role(
         return Err(("InvalidParameter.RoleNotExist", "role not exist".into()));
     };
     let (member, role) = find_role(org, &role_arn)?;
+    inner.count_assume_role_call(&role_arn);
     let caller_uin = org.uin_of(signer_owner).unwrap_or_default();
     if !role.trusted_uins.iter().any(|uin| uin == caller_uin) {
         return Err((

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 
 use super::connect::{ConnectError, Connection};
 use super::observe::{Level, RunObserver};
@@ -24,6 +24,10 @@ use crate::send::client::CosClient;
 
 /// STS answers from any region; the run names one all the same.
 const STS_REGION: &str = "ap-guangzhou";
+/// STS calls in flight at once when the run starts: STS takes about 600
+/// requests a second per caller, and an organisation may have hundreds of
+/// accounts.
+const STS_IN_FLIGHT: usize = 16;
 
 /// `client`, signing each listed account's buckets with its credentials
 /// (not fetched yet); only the `selected` accounts when any are.
@@ -100,7 +104,11 @@ pub async fn first_fetch(client: &CosClient, plan: &Plan, observer: &dyn RunObse
         .keys()
         .filter_map(|appid| Some((*appid, map.get(*appid)?)))
         .collect();
-    let fetched = join_all(used.iter().map(|(_, credentials)| credentials.current())).await;
+    let fetched: Vec<_> = futures_util::stream::iter(used.iter())
+        .map(|(_, credentials)| credentials.current())
+        .buffered(STS_IN_FLIGHT)
+        .collect()
+        .await;
     for ((appid, _), result) in used.iter().zip(fetched) {
         if let Err(err) = result {
             let count = jobs.get(appid).copied().unwrap_or_default();

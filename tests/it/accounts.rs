@@ -386,6 +386,8 @@ mod runs {
         assert!(!stderr.contains("account 1250000001"), "{stderr}");
         // One refused AssumeRole, not one per job.
         assert_eq!(emulator.counters().assume_role.get(&arn(2)), None);
+        let calls = emulator.counters().assume_role_calls;
+        assert_eq!(calls.get(&arn(2)), Some(&1), "{calls:?}");
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -403,6 +405,32 @@ mod runs {
         assert_eq!(counts.get(&arn(2)), Some(&1), "{counts:?}");
         let (bad, _dir) = apply(&emulator, 5, &["--account", "12x"]).await;
         assert_eq!(bad.code(), Some(2), "{}", bad.stderr());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_throttled_sts_is_tried_a_few_times_then_the_account_skipped() {
+        let mut throttled = member(3, None);
+        throttled.sts_throttled = true;
+        let emulator = organisation(vec![member(1, None), member(2, None), throttled]).await;
+        let (ran, _dir) = apply(&emulator, 3, &[]).await;
+        assert_eq!(ran.code(), Some(1), "{}", ran.stderr());
+        let stderr = ran.stderr();
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains("account 1250000003"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains("RequestLimitExceeded"), "{stderr}");
+        let skipped = ran
+            .rows()
+            .iter()
+            .filter(|r| r["outcome"] == "skipped")
+            .count();
+        assert_eq!(skipped, 3);
+        // A few tries, not one per job.
+        let calls = emulator.counters().assume_role_calls;
+        assert_eq!(calls.get(&arn(3)), Some(&3), "{calls:?}");
+        assert_eq!(calls.get(&arn(1)), Some(&1), "{calls:?}");
     }
 
     /// The members' credentials last 2 s of real time; paced at 20
