@@ -173,7 +173,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// Only the buckets of this account (the APPID their names end in); repeatable
-    #[arg(long, value_name = "APPID", value_parser = parse_appid)]
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
     pub account: Vec<String>,
     /// Show every change, however many (text output collapses past 200)
     #[arg(long)]
@@ -239,7 +239,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     /// Only the buckets of this account (the APPID their names end in); repeatable
-    #[arg(long, value_name = "APPID", value_parser = parse_appid)]
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
     pub account: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
@@ -373,6 +373,9 @@ pub struct EmulateArgs {
     /// Keep the configurations in this JSON file across restarts
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Member accounts (APPID, UIN, keys, roles and their trust) from this JSON file; docs/operations.md
+    #[arg(long, value_name = "FILE")]
+    pub organisation: Option<PathBuf>,
     /// Serve HTTPS with a certificate from a throwaway CA made at start
     #[arg(long)]
     pub tls: bool,
@@ -493,17 +496,6 @@ fn parse_span(text: &str) -> Result<Duration, String> {
 /// A region in COS's form; whether COS has it is the operator's word.
 fn parse_region(text: &str) -> Result<Region, String> {
     Region::parse(text.trim()).map_err(|err| err.message)
-}
-
-/// An APPID: digits only.
-fn parse_appid(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        true => Ok(text.to_string()),
-        false => Err(format!(
-            "{text:?} is not an APPID (the digits a bucket name ends in)"
-        )),
-    }
 }
 
 /// Any text; kept in a type whose `Debug` never shows it.

@@ -24,25 +24,8 @@ pub fn run(args: &BucketsArgs) -> u8 {
         matches: args.matches.clone(),
         exclude: args.exclude.clone(),
     };
-    let which = match args.account.as_deref() {
-        None => buckets::Accounts::Caller,
-        Some("all") => buckets::Accounts::All,
-        Some(appid) => buckets::Accounts::One(appid.to_string()),
-    };
-    let accounts = match buckets::manifest_accounts(&args.manifest) {
-        Ok(accounts) => accounts,
-        Err(err) => {
-            log.error(&format!("cosinv buckets: {err}"));
-            return exit::USAGE;
-        }
-    };
-    let listing = buckets::list(
-        &settings,
-        &filter,
-        (&which, &accounts),
-        "buckets",
-        &terminal,
-    );
+    let accounts = (args.account.as_deref(), args.manifest.as_slice());
+    let listing = buckets::list(&settings, &filter, accounts, "buckets", &terminal);
     let listed = match runtime::block_on(listing) {
         Ok(Ok(listed)) => listed,
         Ok(Err(err)) => {

@@ -120,7 +120,9 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
         faults: faults(&args.faults),
         state_file: args.state.clone(),
         tls: args.tls,
-        organisation: None,
+        organisation: (args.organisation.as_deref().map(files::read_organisation))
+            .transpose()
+            .map_err(|err| format!("--organisation {err}"))?,
     })
 }
 

@@ -29,6 +29,17 @@ const STS_REGION: &str = "ap-guangzhou";
 /// accounts.
 const STS_IN_FLIGHT: usize = 16;
 
+/// An APPID as given on the command line: digits only.
+pub fn parse_appid(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(text.to_string()),
+        false => Err(format!(
+            "{text:?} is not an APPID (the digits a bucket name ends in)"
+        )),
+    }
+}
+
 /// `client`, signing each listed account's buckets with its credentials
 /// (not fetched yet); only the `selected` accounts when any are.
 pub async fn attach(

@@ -69,10 +69,16 @@ pub enum ListFormat {
 pub async fn list(
     settings: &ConnectSettings,
     filter: &BucketFilter,
-    (which, accounts): (&Accounts, &[crate::manifest::AccountSpec]),
+    (account, manifests): (Option<&str>, &[std::path::PathBuf]),
     command: &str,
     observer: &dyn RunObserver,
 ) -> Result<Vec<BucketEntry>, ListingError> {
+    let which = &match account {
+        None => Accounts::Caller,
+        Some("all") => Accounts::All,
+        Some(appid) => Accounts::One(appid.to_string()),
+    };
+    let accounts = &manifest_accounts(manifests)?;
     let target = connect::target(settings, command, observer).await?;
     let mut connection = connect::connect(target).await?;
     let selected = match which {
