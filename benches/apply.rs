@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 
 use cosinv::credentials::Credentials;
 use cosinv::credentials::{CredentialSource, SharedCredentials};
-use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
+use cosinv::emulator::{Emulator, EmulatorConfig};
 use cosinv::executor::{self, ExecutorConfig, RunControl};
 use cosinv::pace::limits::Rate;
 use cosinv::plan::Plan;
@@ -45,13 +45,7 @@ impl Bench {
         let credentials = Credentials::new(SECRET_ID, SECRET_KEY, None);
         let emulator = runtime
             .block_on(Emulator::start(
-                EmulatorConfig {
-                    credentials: credentials.clone(),
-                    buckets: None,
-                    faults: Faults::default(),
-                    state_file: None,
-                    tls: false,
-                },
+                EmulatorConfig::new(credentials.clone()),
                 ([127, 0, 0, 1], 0).into(),
             ))
             .unwrap();

@@ -4,7 +4,7 @@
 //! has it, so a crash, a `kill -9` or a full disk keeps every row written
 //! before it. The header
 //! is a contract with whoever reads the file:
-//! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source`.
+//! `bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source,account`.
 //!
 //! The writer also counts what it wrote ([`ReportCounts`]), so the summary,
 //! `--output json` and the sidecar agree with the file. [`run`] holds the
@@ -27,7 +27,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The report's columns, in order.
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 14] = [
     "bucket",
     "region",
     "id",
@@ -41,6 +41,8 @@ pub const HEADER: [&str; 13] = [
     "elapsed_ms",
     "finished_at",
     "source",
+    // Last, so readers of the earlier 13 columns go on working.
+    "account",
 ];
 
 /// How a job ended.
@@ -192,6 +194,8 @@ pub struct ReportRow {
     /// Where the job was defined: `file:line`.
     #[serde(serialize_with = "as_cell")]
     pub source: String,
+    /// The APPID the bucket's name ends in: the account it belongs to.
+    pub account: String,
 }
 
 /// Where the report goes.
@@ -653,6 +657,7 @@ mod tests {
             elapsed_ms: 12,
             finished_at: "2026-11-24T03:30:00.000Z".into(),
             source: "org.yaml:12".into(),
+            account: "1250000000".into(),
         }
     }
 
@@ -665,7 +670,7 @@ mod tests {
         // Readable before finish: each row is flushed as written.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(
-            "bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source\n"
+            "bucket,region,id,action,outcome,http_status,error_code,message,request_id,attempts,elapsed_ms,finished_at,source,account\n"
         ));
         let mut reader = csv::Reader::from_path(&path).unwrap();
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -673,6 +678,7 @@ mod tests {
         assert_eq!(&records[0][4], "failed");
         assert_eq!(&records[0][7], "bad, \"quoted\"\nvalue");
         assert_eq!(&records[0][12], "org.yaml:12");
+        assert_eq!(&records[0][13], "1250000000");
         writer.write(&row("b", Outcome::DryRun)).unwrap();
         assert_eq!(writer.rows(), 2);
         assert_eq!(writer.counts().jobs, 2);

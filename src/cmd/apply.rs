@@ -137,6 +137,7 @@ fn settings(args: &RunArgs, command: &'static str, apply: Option<&ApplyArgs>) ->
         read: args.read.options(),
         connect: connect::settings(&args.connect),
         shard: args.shard,
+        accounts: args.account.clone(),
         from_report: args.from_report.clone(),
         allow_changed_manifests: args.allow_changed_manifests,
         refresh: apply.is_some_and(|apply| apply.reconcile.refreshes()),

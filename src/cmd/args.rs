@@ -130,6 +130,12 @@ pub struct BucketsArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = ListFormat::Text, value_name = "FORMAT")]
     pub output: ListFormat,
+    /// List this member account's buckets (an APPID under accounts: in --manifest), or all: the caller's and every member's
+    #[arg(long, value_name = "APPID", requires = "manifest")]
+    pub account: Option<String>,
+    /// A manifest whose accounts: say how to reach each account (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Vec<PathBuf>,
     #[command(flatten)]
     pub connect: ConnectArgs,
     #[command(flatten)]
@@ -173,6 +179,9 @@ pub struct PlanArgs {
     /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
+    pub account: Vec<String>,
     /// Show every change, however many (text output collapses past 200)
     #[arg(long)]
     pub detail: bool,
@@ -250,6 +259,9 @@ pub struct DeliveriesArgs {
     /// Check the one-time jobs this run-now report submitted, under their one-time ids
     #[arg(long, value_name = "REPORT")]
     pub from_report: Option<PathBuf>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
+    pub account: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -290,6 +302,9 @@ pub struct RunArgs {
     /// Only the buckets of shard K of N (K from 0)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
+    pub account: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -422,6 +437,9 @@ pub struct EmulateArgs {
     /// Keep the configurations in this JSON file across restarts
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Member accounts (APPID, UIN, keys, roles and their trust) from this JSON file; docs/operations.md
+    #[arg(long, value_name = "FILE")]
+    pub organisation: Option<PathBuf>,
     /// Serve HTTPS with a certificate from a throwaway CA made at start
     #[arg(long)]
     pub tls: bool,

@@ -24,13 +24,15 @@ pub fn run(args: &BucketsArgs) -> u8 {
         matches: args.matches.clone(),
         exclude: args.exclude.clone(),
     };
-    let listing = buckets::list(&settings, &filter, "buckets", &terminal);
+    let accounts = (args.account.as_deref(), args.manifest.as_slice());
+    let listing = buckets::list(&settings, &filter, accounts, "buckets", &terminal);
     let listed = match runtime::block_on(listing) {
         Ok(Ok(listed)) => listed,
         Ok(Err(err)) => {
             let (message, code) = match &err {
                 ListingError::Connect(err) => (connect::message(err), exit::USAGE),
                 ListingError::List(err) => (err.to_string(), exit::JOBS_FAILED),
+                other => (other.to_string(), exit::USAGE),
             };
             log.error(&format!("cosinv buckets: {message}"));
             return code;

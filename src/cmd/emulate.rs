@@ -127,6 +127,9 @@ fn config(args: &EmulateArgs) -> Result<EmulatorConfig, String> {
         faults: faults(&args.faults),
         state_file: args.state.clone(),
         tls: args.tls,
+        organisation: (args.organisation.as_deref().map(files::read_organisation))
+            .transpose()
+            .map_err(|err| format!("--organisation {err}"))?,
     })
 }
 
@@ -162,5 +165,6 @@ fn faults(args: &FaultArgs) -> Faults {
             },
         }),
         seed: args.seed,
+        ..Faults::default()
     }
 }

@@ -127,13 +127,15 @@ Report columns (one row per job, written as each job ends):
 /// The rest of the report's description.
 const REPORT_TAIL: &str = "  http_status         the last HTTP status received
   error_code          COS's error code, or Timeout, ConnectError, ConnectionError,
-                      TlsCertificateRefused, NoCredentials, ResponseTooLarge
+                      TlsCertificateRefused, NoCredentials, AccountUnavailable,
+                      ResponseTooLarge
   message             what went wrong, in words
   request_id          x-cos-request-id, for Tencent support
   attempts            requests sent for the job, retries included
   elapsed_ms          from the first wait to the end of the job
   finished_at         RFC 3339, UTC
   source              where the job was defined: file:line
+  account             the APPID the bucket's name ends in (its account)
 Beside it, <report>.json records the run: cosinv's version, each manifest's SHA-256, the
 target, shard and options, start and end, the counts and how COS paced the run.";
 

@@ -68,6 +68,7 @@ fn settings(args: &PlanArgs) -> RunSettings {
         read: args.read.options(),
         connect: connect::settings(&args.connect),
         shard: args.shard,
+        accounts: args.account.clone(),
         from_report: None,
         allow_changed_manifests: false,
         refresh: args.reconcile.refreshes(),

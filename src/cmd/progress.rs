@@ -259,6 +259,7 @@ mod tests {
             elapsed_ms: 0,
             finished_at: String::new(),
             source: String::new(),
+            account: String::new(),
         };
         for (outcome, level) in [
             (Outcome::Failed, Level::Warn),

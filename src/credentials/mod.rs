@@ -11,12 +11,14 @@
 //! profile file, CVM instance role, TKE OIDC role) and hands out a
 //! [`SharedCredentials`] that keeps temporary ones fresh.
 
+pub mod assume_role;
 mod chain;
 mod cvm;
 mod profile;
 mod remote;
 mod shared;
 mod source;
+pub mod tc3;
 mod tke;
 
 pub use chain::{ChainOptions, CredentialChain};

@@ -101,6 +101,9 @@ struct State {
     /// (its attempt number), so that tasks queued behind it share its
     /// answer.
     failure: Option<(u64, SourceError)>,
+    /// False until a lazy source's first fetch succeeds: a first fetch
+    /// that fails is the answer for good (no fetch per request).
+    fetched: bool,
 }
 
 struct Inner {
@@ -130,6 +133,7 @@ impl SharedCredentials {
                 credentials: Arc::new(credentials),
                 schedule: None,
                 failure: None,
+                fetched: true,
             },
             None,
         )
@@ -145,6 +149,26 @@ impl SharedCredentials {
             credentials: Arc::new(first.credentials),
             schedule: Some(Schedule::starting(Instant::now(), first.expires_in)),
             failure: None,
+            fetched: true,
+        };
+        Self::with_state(source, state, Some(refresher))
+    }
+
+    /// Temporary credentials fetched when first asked for (one fetch for
+    /// all the tasks asking at once), then refreshed like any others. If
+    /// the first fetch fails, every later ask gets that failure without
+    /// fetching again.
+    pub(crate) fn lazy(source: CredentialSource, refresher: Box<dyn Refresh>) -> Self {
+        let now = Instant::now();
+        let state = State {
+            credentials: Arc::new(Credentials::new("", "", None)),
+            schedule: Some(Schedule {
+                refresh_at: now,
+                usable_until: now,
+                retry_at: None,
+            }),
+            failure: None,
+            fetched: false,
         };
         Self::with_state(source, state, Some(refresher))
     }
@@ -210,9 +234,10 @@ impl SharedCredentials {
             return Ok(state.credentials.clone());
         }
         // A refresh that began while this task waited has just failed:
-        // its answer is this task's too (no queue of doomed fetches).
+        // its answer is this task's too (no queue of doomed fetches); a
+        // lazy source's failed first fetch is everyone's answer.
         if let Some((attempt, failure)) = &state.failure
-            && *attempt > asked
+            && (*attempt > asked || !state.fetched)
         {
             return Err(failure.clone().into());
         }
@@ -239,6 +264,7 @@ impl SharedCredentials {
                     credentials: credentials.clone(),
                     schedule: Some(Schedule::starting(now, issued.expires_in)),
                     failure: None,
+                    fetched: true,
                 }));
                 Ok(credentials)
             }
@@ -264,17 +290,23 @@ impl SharedCredentials {
                     ..schedule
                 }),
                 failure: None,
+                fetched: old.fetched,
             }));
             return Ok(old.credentials.clone());
         }
-        let expired = SourceError::Expired {
-            from: self.inner.source.clone(),
-            cause: Box::new(cause),
+        let expired = if old.fetched {
+            SourceError::Expired {
+                from: self.inner.source.clone(),
+                cause: Box::new(cause),
+            }
+        } else {
+            cause
         };
         self.inner.state.store(Arc::new(State {
             credentials: old.credentials.clone(),
             schedule: old.schedule,
             failure: Some((attempt, expired.clone())),
+            fetched: old.fetched,
         }));
         Err(expired)
     }

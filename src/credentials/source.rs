@@ -24,6 +24,9 @@ pub enum CredentialSource {
     CvmRole { role: String },
     /// TKE's OIDC role, from STS `AssumeRoleWithWebIdentity`.
     TkeOidc { role_arn: String },
+    /// A member account's role, from STS `AssumeRole` signed with the
+    /// caller's credentials.
+    AssumedRole { role_arn: String },
 }
 
 impl fmt::Display for CredentialSource {
@@ -36,6 +39,7 @@ impl fmt::Display for CredentialSource {
             }
             CredentialSource::CvmRole { role } => write!(f, "CVM instance role {role}"),
             CredentialSource::TkeOidc { role_arn } => write!(f, "TKE OIDC role {role_arn}"),
+            CredentialSource::AssumedRole { role_arn } => write!(f, "assumed role {role_arn}"),
         }
     }
 }
@@ -119,6 +123,13 @@ pub enum SourceError {
         role_arn: String,
         endpoint: String,
         failure: RemoteFailure,
+    },
+    #[error("cannot assume role {role_arn}: AssumeRole at {endpoint}: {failure}")]
+    AssumeRole {
+        role_arn: String,
+        endpoint: String,
+        /// Boxed: the error type stays small enough to pass around.
+        failure: Box<RemoteFailure>,
     },
     #[error("the credentials from {from} have expired and could not be refreshed: {cause}")]
     Expired {

@@ -136,6 +136,8 @@ struct State {
     rng: fastrand::Rng,
     global: Option<TokenBucket>,
     per_bucket: HashMap<String, TokenBucket>,
+    /// By APPID.
+    per_account: HashMap<String, TokenBucket>,
     /// Requests drawn for so far.
     requests: u64,
 }
@@ -311,6 +313,7 @@ impl State {
             faults,
             global: None,
             per_bucket: HashMap::new(),
+            per_account: HashMap::new(),
             requests: 0,
         }
     }
@@ -332,6 +335,21 @@ impl State {
             let limiter = self
                 .per_bucket
                 .entry(bucket.to_string())
+                .or_insert_with(|| TokenBucket::full(rate, burst, now));
+            if !limiter.try_take(rate, now) {
+                return SLOW_DOWN;
+            }
+        }
+        // COS throttles each account on its own: the bucket's APPID.
+        let account = bucket
+            .and_then(|b| b.rsplit_once('-'))
+            .map(|(_, appid)| appid);
+        if let Some((appid, &rate)) =
+            account.and_then(|appid| Some((appid, faults.account_rate_limit.get(appid)?)))
+        {
+            let limiter = self
+                .per_account
+                .entry(appid.to_string())
                 .or_insert_with(|| TokenBucket::full(rate, burst, now));
             if !limiter.try_take(rate, now) {
                 return SLOW_DOWN;

@@ -23,6 +23,69 @@ pub fn bucket_list(text: &str) -> Vec<BucketEntry> {
         .collect()
 }
 
+/// An organisation file (JSON): the caller's account UIN and the member
+/// accounts, their keys and roles:
+/// `{"caller_uin": "100000000000", "members": [{"appid": "1250000001",
+/// "uin": "100000000001", "secret_id": "…", "secret_key": "…", "roles":
+/// [{"name": "cosinv-inventory", "trusted_uins": ["100000000000"],
+/// "external_id": "…"}]}]}`.
+pub fn organisation(text: &str) -> Result<super::Organisation, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        caller_uin: String,
+        members: Vec<Member>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Member {
+        appid: String,
+        uin: String,
+        secret_id: String,
+        secret_key: String,
+        #[serde(default)]
+        roles: Vec<Role>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Role {
+        name: String,
+        trusted_uins: Vec<String>,
+        external_id: Option<String>,
+    }
+    // serde's message names the field and position, never a value.
+    let file: File = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    let members = file.members.into_iter().map(|member| super::MemberAccount {
+        appid: member.appid,
+        uin: member.uin,
+        credentials: crate::credentials::Credentials::new(
+            member.secret_id,
+            member.secret_key,
+            None,
+        ),
+        roles: member
+            .roles
+            .into_iter()
+            .map(|role| super::MemberRole {
+                name: role.name,
+                trusted_uins: role.trusted_uins,
+                external_id: role.external_id,
+            })
+            .collect(),
+        sts_throttled: false,
+    });
+    Ok(super::Organisation {
+        caller_uin: file.caller_uin,
+        members: members.collect(),
+    })
+}
+
+/// [`organisation`] from the file at `path`.
+pub fn read_organisation(path: &Path) -> Result<super::Organisation, String> {
+    let text = std::fs::read_to_string(path).map_err(|err| err.to_string())?;
+    organisation(&text).map_err(|err| format!("{}: {err}", path.display()))
+}
+
 /// Where the CA certificate was written, and the private folder that
 /// holds it when none was named (removed when this is dropped).
 #[derive(Debug)]
@@ -77,5 +140,22 @@ mod tests {
                 ("b-1250000000", "ap-shanghai")
             ]
         );
+    }
+
+    #[test]
+    fn an_organisation_file_is_read_and_mistakes_named() {
+        let org = organisation(
+            r#"{"caller_uin": "100000000000", "members": [{"appid": "1250000001",
+                "uin": "100000000001", "secret_id": "AKIDm1", "secret_key": "k1",
+                "roles": [{"name": "inv", "trusted_uins": ["100000000000"],
+                           "external_id": "x"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(org.caller_uin, "100000000000");
+        assert_eq!(org.members[0].appid, "1250000001");
+        assert_eq!(org.members[0].credentials.secret_id(), "AKIDm1");
+        assert_eq!(org.members[0].roles[0].external_id.as_deref(), Some("x"));
+        let err = organisation(r#"{"caller_uin": "1", "members": [], "extra": 1}"#).unwrap_err();
+        assert!(err.contains("extra"), "{err}");
     }
 }

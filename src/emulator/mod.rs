@@ -30,6 +30,7 @@ pub mod files;
 mod metadata;
 mod objects;
 mod one_time;
+mod org;
 mod service;
 mod store;
 mod sts;
@@ -58,6 +59,7 @@ pub use deliver::{Delivered, Delivery, DeliveryError, parse_date as parse_delive
 pub use faults::{Fraction, InvalidFraction, InvalidSchedule, parse_outage, parse_rate_schedule};
 pub use metadata::METADATA_PATH;
 pub use one_time::OneTimeJob;
+pub use org::{MemberAccount, MemberRole, Organisation};
 pub use sts::{RoleConfig, STS_PATH};
 pub use tls::{TlsIdentity, TlsSetupError};
 
@@ -94,6 +96,9 @@ pub struct Faults {
     /// `500 InternalError` to every k-th request.
     pub internal_error_every: Option<u32>,
     pub bucket_rate_limit: Option<f64>,
+    /// Requests per second to each listed account's buckets (by APPID),
+    /// above which that account's requests get 503 `SlowDown`.
+    pub account_rate_limit: BTreeMap<String, f64>,
     /// Seconds sent as `Retry-After` on throttling answers.
     pub retry_after: Option<u64>,
     /// The global ceiling over time: from each offset (since the faults
@@ -135,6 +140,9 @@ pub struct EmulatorConfig {
     /// Serve HTTPS with a certificate from a CA made at start (see
     /// [`tls`]); [`Emulator::ca_pem`] is the CA to trust.
     pub tls: bool,
+    /// Member accounts owning buckets, with roles to assume (see
+    /// [`org`]); `None`: one account, every bucket the caller's.
+    pub organisation: Option<Organisation>,
 }
 
 impl EmulatorConfig {
@@ -147,6 +155,7 @@ impl EmulatorConfig {
             faults: Faults::default(),
             state_file: None,
             tls: false,
+            organisation: None,
         }
     }
 }
@@ -166,6 +175,11 @@ pub struct Counters {
     pub open_connections: u64,
     /// The most client connections open at one moment.
     pub max_open_connections: u64,
+    /// STS `AssumeRole` calls answered with credentials, by role ARN.
+    pub assume_role: org::AssumeRoleCounts,
+    /// Every `AssumeRole` call naming an existing role, answered with
+    /// credentials or not, by role ARN.
+    pub assume_role_calls: org::AssumeRoleCounts,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -203,6 +217,7 @@ pub(crate) struct Inner {
     /// emulator to report (the library does not print).
     save_error: Mutex<Option<std::io::Error>>,
     roles: sts::Roles,
+    org: Option<Organisation>,
     /// The most buckets one GET Service page holds, whatever `max-keys`.
     max_buckets_per_page: AtomicUsize,
     /// One-time inventory jobs submitted (kept in memory only).
@@ -250,6 +265,24 @@ impl Inner {
             inner: self.clone(),
             bucket: bucket.map(str::to_string),
         }
+    }
+
+    fn count_assume_role_call(&self, role_arn: &str) {
+        *self
+            .counters
+            .lock()
+            .assume_role_calls
+            .entry(role_arn.to_string())
+            .or_default() += 1;
+    }
+
+    fn count_assume_role(&self, role_arn: &str) {
+        *self
+            .counters
+            .lock()
+            .assume_role
+            .entry(role_arn.to_string())
+            .or_default() += 1;
     }
 
     fn record(&self, method: &str, outcome: &str) {
@@ -342,6 +375,7 @@ impl Emulator {
             shutdown: CancellationToken::new(),
             save_error: Mutex::new(None),
             roles: sts::Roles::default(),
+            org: config.organisation,
             max_buckets_per_page: AtomicUsize::new(crate::cos::request::MAX_SERVICE_PAGE as usize),
             one_time: one_time::OneTimeJobs::default(),
             max_objects_per_page: AtomicUsize::new(crate::cos::request::MAX_OBJECT_PAGE as usize),

@@ -196,12 +196,12 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
         query: &query,
         headers: &headers,
     };
-    let answer = match super::sts::verify(&inner, &received) {
+    let answer = match super::sts::verify(&inner, &received, target.bucket.as_deref()) {
         Err(refusal) => {
             let status = super::sts::refusal_status(&refusal);
             error(&inner, status, refusal.code, &refusal.message, &path)
         }
-        Ok(()) => dispatch(&inner, &received, &target, &body),
+        Ok(owner) => dispatch(&inner, &received, &target, &body, owner.as_deref()),
     };
     Ok(finish(&inner, &method, answer))
 }
@@ -238,16 +238,18 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
+/// `owner`: the signer's member account (APPID), `None` for the caller's.
 fn dispatch(
     inner: &Inner,
     request: &Received<'_>,
     target: &Target,
     body: &[u8],
+    owner: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let path = request.path;
     let Some(bucket) = &target.bucket else {
         return match request.method {
-            "GET" => list_buckets(inner, request, target),
+            "GET" => list_buckets(inner, request, target, owner),
             _ => method_not_allowed(inner, request.method, path),
         };
     };
@@ -617,7 +619,12 @@ fn list(
 /// (COS: 1 to 2000, default 2000) and at most the emulator's page size; on
 /// `cos.<region>.…` (or with the Python SDK's `region` parameter) only
 /// that region's.
-fn list_buckets(inner: &Inner, request: &Received<'_>, target: &Target) -> Response<Full<Bytes>> {
+fn list_buckets(
+    inner: &Inner,
+    request: &Received<'_>,
+    target: &Target,
+    owner: Option<&str>,
+) -> Response<Full<Bytes>> {
     let max_keys = match param(request.query, "max-keys") {
         None => MAX_SERVICE_PAGE as usize,
         Some(text) => match text.parse::<u32>() {
@@ -636,7 +643,9 @@ fn list_buckets(inner: &Inner, request: &Received<'_>, target: &Target) -> Respo
         .region
         .as_deref()
         .or_else(|| param(request.query, "region").filter(|r| !r.is_empty()));
-    let (buckets, is_truncated) = inner.store.bucket_page(marker, region, limit);
+    let org = inner.org.as_ref();
+    let owned = |name: &str| super::org::check_owner(org, Some(name), owner).is_ok();
+    let (buckets, is_truncated) = inner.store.bucket_page(marker, region, limit, &owned);
     let next_marker = is_truncated
         .then(|| buckets.last().map(|entry| entry.name.clone()))
         .flatten();

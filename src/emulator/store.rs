@@ -401,19 +401,21 @@ impl Store {
     }
 
     /// One page of GET Service: up to `limit` buckets named after `after`
-    /// (in byte order, as COS's markers work), in `region` when given, and
-    /// whether more follow.
+    /// (in byte order, as COS's markers work), in `region` when given, that
+    /// `owned` keeps (the signer's account's), and whether more follow.
     pub(crate) fn bucket_page(
         &self,
         after: Option<&str>,
         region: Option<&str>,
         limit: usize,
+        owned: &dyn Fn(&str) -> bool,
     ) -> (Vec<BucketEntry>, bool) {
         let mut page: Vec<BucketEntry> = self
             .buckets()
             .into_iter()
             .filter(|entry| after.is_none_or(|after| entry.name.as_str() > after))
             .filter(|entry| region.is_none_or(|region| entry.location == region))
+            .filter(|entry| owned(&entry.name))
             .take(limit + 1)
             .collect();
         let truncated = page.len() > limit;

@@ -46,6 +46,9 @@ pub struct RoleConfig {
     pub lifetime: Duration,
     /// When set, `AssumeRoleWithWebIdentity` accepts only this token.
     pub web_identity_token: Option<String>,
+    /// Starts every issued SecretKey and token, so that tests can search
+    /// every output for them.
+    pub secret_prefix: String,
 }
 
 impl Default for RoleConfig {
@@ -54,6 +57,7 @@ impl Default for RoleConfig {
             cvm_role: Some("cosinv-emulator-role".into()),
             lifetime: Duration::from_secs(900),
             web_identity_token: None,
+            secret_prefix: String::new(),
         }
     }
 }
@@ -62,6 +66,9 @@ impl Default for RoleConfig {
 struct Issued {
     credentials: Credentials,
     expired_time: u64,
+    /// The member account (APPID) of an assumed role; `None`: the
+    /// caller's account.
+    owner: Option<String>,
 }
 
 /// The role settings and what was issued.
@@ -91,17 +98,29 @@ impl Roles {
     /// New credentials at `now`, lasting the configured lifetime or
     /// `requested` seconds if shorter; returns them and their `ExpiredTime`.
     pub fn issue(&self, now: u64, requested: Option<u64>) -> (Credentials, u64) {
-        let lifetime = self.config().lifetime.as_secs().max(1);
+        self.issue_for(now, requested, None)
+    }
+
+    /// Like [`Roles::issue`], for a member account's role (`owner`).
+    pub fn issue_for(
+        &self,
+        now: u64,
+        requested: Option<u64>,
+        owner: Option<String>,
+    ) -> (Credentials, u64) {
+        let config = self.config();
+        let lifetime = config.lifetime.as_secs().max(1);
         let expired_time = now + requested.map_or(lifetime, |r| r.clamp(1, lifetime));
         let random = |n| {
             std::iter::repeat_with(fastrand::alphanumeric)
                 .take(n)
                 .collect::<String>()
         };
+        let prefix = &config.secret_prefix;
         let credentials = Credentials::new(
             format!("AKIDtmp{}", random(24)),
-            random(32),
-            Some(random(64)),
+            format!("{prefix}{}", random(32)),
+            Some(format!("{prefix}{}", random(64))),
         );
         let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
         issued.retain(|_, old| old.expired_time + REMEMBER_EXPIRED > now);
@@ -110,32 +129,62 @@ impl Roles {
             Issued {
                 credentials: credentials.clone(),
                 expired_time,
+                owner,
             },
         );
         (credentials, expired_time)
     }
 
-    fn lookup(&self, secret_id: &str) -> Option<(Credentials, u64)> {
+    pub(crate) fn lookup(&self, secret_id: &str) -> Option<(Credentials, u64, Option<String>)> {
         let issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-        issued
-            .get(secret_id)
-            .map(|found| (found.credentials.clone(), found.expired_time))
+        issued.get(secret_id).map(|found| {
+            (
+                found.credentials.clone(),
+                found.expired_time,
+                found.owner.clone(),
+            )
+        })
     }
 }
 
-/// Checks a COS request's signature against the static credentials or,
-/// when it names issued ones, against those while they last.
-pub(crate) fn verify(inner: &Inner, request: &Received<'_>) -> Result<(), Refusal> {
+/// Checks a COS request's signature against the static credentials (the
+/// emulator's, or a member account's) or, when it names issued ones,
+/// against those while they last; then that the signer's account owns
+/// `bucket` (`super::org`).
+pub(crate) fn verify(
+    inner: &Inner,
+    request: &Received<'_>,
+    bucket: Option<&str>,
+) -> Result<Option<String>, Refusal> {
     let now = inner.now();
     let parsed = auth::authorization(request)?;
-    match inner.roles.lookup(&parsed.secret_id) {
-        Some((_, expired_time)) if now >= expired_time => Err(Refusal {
-            code: "ExpiredToken",
-            message: "The provided token has expired.".into(),
-        }),
-        Some((issued, _)) => auth::verify_parsed(request, &parsed, &issued, now),
-        None => auth::verify_parsed(request, &parsed, &inner.credentials, now),
-    }
+    let owner = match inner.roles.lookup(&parsed.secret_id) {
+        Some((_, expired_time, _)) if now >= expired_time => {
+            return Err(Refusal {
+                code: "ExpiredToken",
+                message: "The provided token has expired.".into(),
+            });
+        }
+        Some((issued, _, owner)) => {
+            auth::verify_parsed(request, &parsed, &issued, now)?;
+            owner
+        }
+        None => {
+            let org = inner.org.as_ref();
+            match org.and_then(|org| org.member_by_secret_id(&parsed.secret_id)) {
+                Some(member) => {
+                    auth::verify_parsed(request, &parsed, &member.credentials, now)?;
+                    Some(member.appid.clone())
+                }
+                None => {
+                    auth::verify_parsed(request, &parsed, &inner.credentials, now)?;
+                    None
+                }
+            }
+        }
+    };
+    super::org::check_owner(inner.org.as_ref(), bucket, owner.as_deref())?;
+    Ok(owner)
 }
 
 /// The HTTP status COS answers a refusal with.
@@ -162,15 +211,21 @@ struct AssumeRequest {
     duration_seconds: Option<u64>,
 }
 
-/// An STS error: code and message.
-type StsError = (&'static str, String);
+use super::org::{StsError, StsHead};
 
 /// Answers one STS request.
 pub(crate) async fn serve(inner: &Inner, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = format!("emulator-sts-{:x}", fastrand::u64(..));
+    let head = sts_head(&request);
     let answer = match check_headers(&request) {
         Err(error) => Err(error),
-        Ok(()) => match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(action) => match Limited::new(request.into_body(), MAX_BODY).collect().await {
+            Ok(body) if action == ASSUME_ROLE => {
+                let body = body.to_bytes();
+                super::org::verify_tc3(inner, &head, &body)
+                    .and_then(|owner| super::org::assume_role(inner, owner.as_deref(), &body))
+                    .map(|(credentials, expired_time)| answer(&credentials, expired_time))
+            }
             Ok(body) => assume_role(inner, &body.to_bytes()),
             Err(_) => Err(("InvalidParameter", "the body is too large".into())),
         },
@@ -190,7 +245,28 @@ pub(crate) async fn serve(inner: &Inner, request: Request<Incoming>) -> Response
     json_response(StatusCode::OK, body.to_string())
 }
 
-fn check_headers(request: &Request<Incoming>) -> Result<(), StsError> {
+const ASSUME_ROLE: &str = "AssumeRole";
+const WEB_IDENTITY: &str = "AssumeRoleWithWebIdentity";
+
+fn sts_head(request: &Request<Incoming>) -> StsHead {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    StsHead {
+        host: header("host").unwrap_or_default(),
+        content_type: header("content-type").unwrap_or_default(),
+        authorization: header("authorization").unwrap_or_default(),
+        timestamp: header("x-tc-timestamp").unwrap_or_default(),
+        token: header("x-tc-token"),
+    }
+}
+
+/// The common headers; returns the action.
+fn check_headers(request: &Request<Incoming>) -> Result<&'static str, StsError> {
     let header = |name: &str| {
         request
             .headers()
@@ -201,8 +277,9 @@ fn check_headers(request: &Request<Incoming>) -> Result<(), StsError> {
     if request.method() != hyper::Method::POST {
         return Err(("UnsupportedProtocol", "use POST".into()));
     }
-    match header("x-tc-action") {
-        "AssumeRoleWithWebIdentity" => {}
+    let action = match header("x-tc-action") {
+        WEB_IDENTITY => WEB_IDENTITY,
+        ASSUME_ROLE => ASSUME_ROLE,
         "" => {
             return Err((
                 "MissingParameter",
@@ -215,7 +292,7 @@ fn check_headers(request: &Request<Incoming>) -> Result<(), StsError> {
                 format!("the emulator's STS has no {other}"),
             ));
         }
-    }
+    };
     if header("x-tc-version") != "2018-08-13" {
         return Err((
             "InvalidParameterValue",
@@ -228,7 +305,7 @@ fn check_headers(request: &Request<Incoming>) -> Result<(), StsError> {
             "X-TC-Region and X-TC-Timestamp are required".into(),
         ));
     }
-    if header("authorization") != "SKIP" {
+    if action == WEB_IDENTITY && header("authorization") != "SKIP" {
         return Err((
             "AuthFailure.SignatureFailure",
             "AssumeRoleWithWebIdentity is sent unsigned (Authorization: SKIP)".into(),
@@ -240,7 +317,7 @@ fn check_headers(request: &Request<Incoming>) -> Result<(), StsError> {
             "the body must be application/json".into(),
         ));
     }
-    Ok(())
+    Ok(action)
 }
 
 fn assume_role(inner: &Inner, body: &[u8]) -> Result<serde_json::Value, StsError> {
@@ -279,6 +356,19 @@ fn assume_role(inner: &Inner, body: &[u8]) -> Result<serde_json::Value, StsError
         "Expiration": expiration(expired_time),
         "RoleArn": role_arn,
     }))
+}
+
+/// STS's answer carrying issued credentials.
+fn answer(credentials: &Credentials, expired_time: u64) -> serde_json::Value {
+    serde_json::json!({
+        "Credentials": {
+            "Token": credentials.security_token(),
+            "TmpSecretId": credentials.secret_id(),
+            "TmpSecretKey": credentials.secret_key(),
+        },
+        "ExpiredTime": expired_time,
+        "Expiration": expiration(expired_time),
+    })
 }
 
 /// `ExpiredTime` as RFC 3339, as the `Expiration` field.

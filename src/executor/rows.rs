@@ -17,6 +17,7 @@ fn transport_code(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Connection => "ConnectionError",
         TransportErrorKind::TlsVerification => "TlsCertificateRefused",
         TransportErrorKind::Credentials => "NoCredentials",
+        TransportErrorKind::AccountUnavailable => "AccountUnavailable",
         TransportErrorKind::TooLarge => "ResponseTooLarge",
     }
 }
@@ -89,6 +90,7 @@ fn base_row(target: &Target<'_>, outcome: Outcome, attempts: u32, elapsed: Durat
         elapsed_ms: elapsed.as_millis() as u64,
         finished_at: finished_at(),
         source: target.job.map(Job::source_text).unwrap_or_default(),
+        account: target.bucket.appid().to_string(),
     }
 }
 

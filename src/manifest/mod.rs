@@ -254,6 +254,33 @@ impl Settings {
 pub struct Defaults {
     pub region: Option<Setting<String>>,
     pub settings: Settings,
+    /// `require_accounts: true`: every bucket's APPID must be listed
+    /// under `accounts:`.
+    pub require_accounts: Option<Setting<bool>>,
+}
+
+/// One entry of `accounts:`: whose credentials sign the requests to the
+/// buckets of one APPID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSpec {
+    pub appid: String,
+    pub at: Loc,
+    pub access: AccountAccess,
+}
+
+/// How an account's credentials are had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountAccess {
+    /// STS `AssumeRole` with the caller's credentials.
+    Role {
+        role_arn: String,
+        external_id: Option<String>,
+        session_name: Option<String>,
+        /// `DurationSeconds`.
+        duration: Option<u64>,
+    },
+    /// A named section of the profile file.
+    Profile { name: String },
 }
 
 /// A named template.
@@ -323,6 +350,7 @@ pub struct YamlManifest {
     /// The bytes parsed; `None` when the file could not be read.
     pub digest: Option<FileDigest>,
     pub defaults: Option<Defaults>,
+    pub accounts: Vec<AccountSpec>,
     pub policies: Vec<Policy>,
     pub jobs: Vec<JobSpec>,
 }

@@ -22,6 +22,8 @@ use super::{
 };
 use crate::model::BucketPattern;
 
+mod accounts;
+
 /// A YAML node and the line it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -292,7 +294,7 @@ impl BracketScan {
     }
 }
 
-const TOP_KEYS: &[&str] = &["version", "defaults", "policies", "jobs"];
+const TOP_KEYS: &[&str] = &["version", "defaults", "accounts", "policies", "jobs"];
 /// Mappings whose repeated keys the planner reports (a policy defined
 /// twice, across files too) or the model does (a tag key twice): the
 /// reader keeps both entries and leaves the message to them.
@@ -306,7 +308,7 @@ const POLICY_KEYS: &[&str] = &[
     "optional_fields",
     "destination",
 ];
-const DEFAULTS_EXTRA_KEYS: &[&str] = &["region", "account_id"];
+const DEFAULTS_EXTRA_KEYS: &[&str] = &["region", "account_id", "require_accounts"];
 const JOB_KEYS: &[&str] = &[
     "id",
     "policy",
@@ -426,6 +428,7 @@ impl Reader<'_> {
                     }
                 }
                 "defaults" => manifest.defaults = Some(self.defaults(value, problems)),
+                "accounts" => manifest.accounts = self.accounts(value, problems),
                 "policies" => manifest.policies = self.policies(value, problems),
                 "jobs" => manifest.jobs = self.jobs(value, problems),
                 other => problems.add(&self.at(key), other, unknown("key", other, TOP_KEYS)),
@@ -537,6 +540,10 @@ impl Reader<'_> {
                 "account_id" => {
                     defaults.settings.destination_account_id =
                         self.string(value, "defaults.account_id", problems)
+                }
+                "require_accounts" => {
+                    defaults.require_accounts =
+                        self.boolean(value, "defaults.require_accounts", problems)
                 }
                 _ => {
                     if !self.policy_key(&name, value, &mut defaults.settings, problems) {
@@ -1095,7 +1102,7 @@ fn describe(node: &Node) -> String {
 mod tests {
     use super::*;
 
-    fn read_text(text: &str) -> (YamlManifest, Vec<String>) {
+    pub(super) fn read_text(text: &str) -> (YamlManifest, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.yaml");
         std::fs::write(&path, text).unwrap();
@@ -1164,7 +1171,7 @@ mod tests {
                 "4: scedule: unknown key \"scedule\"; did you mean \"schedule\"?",
                 "5: destination.prefx: unknown key \"prefx\"; did you mean \"prefix\"?",
                 "9: polcy: unknown key \"polcy\"; did you mean \"policy\"?",
-                "10: extra: unknown key \"extra\"; expected one of version, defaults, policies, jobs",
+                "10: extra: unknown key \"extra\"; expected one of version, defaults, accounts, policies, jobs",
             ]
         );
     }

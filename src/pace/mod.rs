@@ -70,8 +70,17 @@ use outage::{Outage, OutageConfig};
 /// A run's pacing, created by the first phase that uses it and shared by
 /// every clone: hand the same one to `refresh` and `execute` (through
 /// [`crate::executor::RunControl`]) to carry what was learned across.
+///
+/// COS throttles each account on its own, so each account (the APPID a
+/// bucket's name ends in) has its own ceiling and outage guard: one
+/// account's `SlowDown`s do not slow the others. The first account seen
+/// is the one the summary describes; the operator's `--rate` is a limit
+/// of its own, over all accounts.
 #[derive(Debug, Clone, Default)]
-pub struct Pacing(Arc<OnceLock<Parts>>);
+pub struct Pacing {
+    first: Arc<OnceLock<(String, Arc<Parts>)>>,
+    others: Arc<parking_lot::RwLock<std::collections::HashMap<String, Arc<Parts>>>>,
+}
 
 #[derive(Debug)]
 pub struct Parts {
@@ -155,7 +164,7 @@ impl Pacing {
     /// lines: a pause while COS fails, or the pace and its reason; `None`
     /// while nothing does. Cheap: nothing is copied.
     pub fn holding(&self) -> Option<String> {
-        let parts = self.0.get()?;
+        let parts = &self.first.get()?.1;
         if parts.gate.is_paused() {
             return Some("paused: COS failed every request lately, probing".into());
         }
@@ -165,27 +174,49 @@ impl Pacing {
         }
     }
 
-    /// The parts, created on first use with `give_up_after` and an outage
-    /// guard tuned to `concurrency`.
-    pub(super) fn parts(&self, concurrency: usize, give_up_after: Duration) -> &Parts {
-        self.0.get_or_init(|| Parts {
-            pacer: Pacer::new(CeilingConfig::default()),
-            gate: OutageGate::new(OutageConfig {
-                give_up_after,
-                ..OutageConfig::for_concurrency(concurrency)
-            }),
-        })
+    /// The parts of `account` (an APPID; `""` for requests to no bucket),
+    /// created on first use with `give_up_after` and an outage guard tuned
+    /// to `concurrency`.
+    pub fn parts(&self, account: &str, concurrency: usize, give_up_after: Duration) -> Arc<Parts> {
+        let make = || {
+            Arc::new(Parts {
+                pacer: Pacer::new(CeilingConfig::default()),
+                gate: OutageGate::new(OutageConfig {
+                    give_up_after,
+                    ..OutageConfig::for_concurrency(concurrency)
+                }),
+            })
+        };
+        let (first_account, first) = self.first.get_or_init(|| (account.to_string(), make()));
+        if first_account == account {
+            return first.clone();
+        }
+        if let Some(parts) = self.others.read().get(account) {
+            return parts.clone();
+        }
+        self.others
+            .write()
+            .entry(account.to_string())
+            .or_insert_with(make)
+            .clone()
     }
 
     /// What pacing did so far; all zero if no phase has run.
     pub fn report(&self) -> PacingReport {
-        let Some(parts) = self.0.get() else {
+        let Some((_, parts)) = self.first.get() else {
             return PacingReport::default();
         };
         let controller = parts.pacer.snapshot();
         let guard = parts.gate.snapshot();
+        // Every account's cuts count; the rest describes the first.
+        let other_cuts: u64 = self
+            .others
+            .read()
+            .values()
+            .map(|parts| parts.pacer.snapshot().cuts())
+            .sum();
         PacingReport {
-            rate_cuts: controller.cuts(),
+            rate_cuts: controller.cuts() + other_cuts,
             paced_at: controller.current_rate(),
             estimated_ceiling: controller.estimated_ceiling(),
             noise_share: controller.noise_share(),

@@ -10,7 +10,8 @@
 //! reached, so a million-job plan never exists as one value.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::reconcile::{BucketChanges, BucketWork, JobAction, UnreadableEnd};
 use super::rollup::Rollup;
 use super::{Job, Plan, Shard};
+use crate::manifest::{AccountAccess, AccountSpec, Loc};
 use crate::model::live::OTHER_ELEMENTS;
 
 /// The version of this document's schema (3: `schema_version`, sets as
@@ -38,6 +40,76 @@ pub struct SavedHeader {
     pub target: SavedTarget,
     pub manifests: Vec<InputDigest>,
     pub buckets_files: Vec<InputDigest>,
+    /// The manifests' `accounts:`, so that the plan is applied with each
+    /// member account's own credentials without reading them again.
+    #[serde(default)]
+    pub accounts: Vec<SavedAccount>,
+}
+
+/// One entry of the manifests' `accounts:` as a saved plan keeps it: how
+/// the requests to its buckets are signed (a role to assume or a profile's
+/// name; never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAccount {
+    pub appid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+impl SavedAccount {
+    pub fn of(spec: &AccountSpec) -> Self {
+        let mut saved = SavedAccount {
+            appid: spec.appid.clone(),
+            role_arn: None,
+            external_id: None,
+            session_name: None,
+            duration: None,
+            profile: None,
+        };
+        match &spec.access {
+            AccountAccess::Role {
+                role_arn,
+                external_id,
+                session_name,
+                duration,
+            } => {
+                saved.role_arn = Some(role_arn.clone());
+                saved.external_id = external_id.clone();
+                saved.session_name = session_name.clone();
+                saved.duration = *duration;
+            }
+            AccountAccess::Profile { name } => saved.profile = Some(name.clone()),
+        }
+        saved
+    }
+
+    /// The account as the manifests said it, located in the plan file;
+    /// `None` for an entry with neither a role nor a profile.
+    pub fn spec(&self, plan_file: &Path) -> Option<AccountSpec> {
+        let access = match (&self.role_arn, &self.profile) {
+            (Some(role_arn), None) => AccountAccess::Role {
+                role_arn: role_arn.clone(),
+                external_id: self.external_id.clone(),
+                session_name: self.session_name.clone(),
+                duration: self.duration,
+            },
+            (None, Some(name)) => AccountAccess::Profile { name: name.clone() },
+            _ => return None,
+        };
+        Some(AccountSpec {
+            appid: self.appid.clone(),
+            at: Loc::new(&Arc::from(plan_file), 1),
+            access,
+        })
+    }
 }
 
 impl SavedHeader {

@@ -21,6 +21,7 @@
 //!
 //! Nothing here prints: problems are collected and returned.
 
+mod accounts;
 mod check;
 pub mod discover;
 mod expand;
@@ -247,6 +248,8 @@ pub struct LoadSummary {
     /// Every buckets file the manifests named and were read, sorted, as
     /// it was read.
     pub buckets_files: Vec<manifest::FileDigest>,
+    /// The `accounts:` of every manifest, each APPID once.
+    pub accounts: Vec<manifest::AccountSpec>,
 }
 
 /// Reads, expands and validates `files` (YAML and CSV, merged).
@@ -321,6 +324,7 @@ pub fn load_with_options(
     sort_jobs(&mut jobs);
     check_duplicates(&jobs, &mut problems);
     check_limits(&jobs, &mut problems);
+    let accounts = accounts::collect(&yaml, &jobs, &mut problems);
     // A manifest of discover: jobs may select no bucket (yet): not a mistake.
     if jobs.is_empty() && problems.is_empty() && discovery.is_empty() {
         let at = files
@@ -347,6 +351,7 @@ pub fn load_with_options(
         discovery,
         manifests,
         buckets_files,
+        accounts,
     };
     Ok((Plan { jobs }, summary))
 }

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-pub use super::json::{InputDigest, SavedHeader, SavedTarget};
+pub use super::json::{InputDigest, SavedAccount, SavedHeader, SavedTarget};
 use super::json::{PlanDocument, SCHEMA_VERSION};
 use super::reconcile::{
     BucketChanges, BucketWork, JobAction, LimitExceeded, Unreadable, UnreadableEnd,
@@ -578,6 +578,7 @@ mod tests {
                 sha256: "0".repeat(64),
             }],
             buckets_files: Vec::new(),
+            accounts: Vec::new(),
         }
     }
 

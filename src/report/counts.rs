@@ -22,6 +22,8 @@ pub struct ReportCounts {
     /// (`NoSuchBucket`), or the kind of failure without one (`Timeout`,
     /// `ConnectError`), or `HTTP <status>` for an answer without a code.
     pub by_error_code: BTreeMap<String, u64>,
+    /// Jobs by account (the bucket's APPID), then by outcome.
+    pub by_account: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl ReportCounts {
@@ -40,6 +42,12 @@ impl ReportCounts {
         if row.outcome == Outcome::Failed {
             *self.by_error_code.entry(error_key(row)).or_default() += 1;
         }
+        // One map per account, made once; outcomes are a handful of keys.
+        let account = match self.by_account.get_mut(&row.account) {
+            Some(account) => account,
+            None => self.by_account.entry(row.account.clone()).or_default(),
+        };
+        *account.entry(row.outcome.as_str().to_string()).or_default() += 1;
     }
 
     /// Jobs that ended with `outcome`.
@@ -92,6 +100,7 @@ mod tests {
             elapsed_ms: 0,
             finished_at: String::new(),
             source: "m.yaml:1".into(),
+            account: String::new(),
         }
     }
 

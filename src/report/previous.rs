@@ -135,6 +135,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reports_with_the_account_column_read_like_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let header = crate::report::HEADER.join(",");
+        std::fs::write(
+            &path,
+            format!(
+                "{header}\n\
+                 a-1250000001,ap-guangzhou,x,put,applied,200,,,r,1,3,t,m.yaml:3,1250000001\n\
+                 b-1250000002,ap-guangzhou,x,put,skipped,,AccountUnavailable,m,,0,0,t,m.yaml:3,1250000002\n"
+            ),
+        )
+        .unwrap();
+        let previous = PreviousReport::read(&path).unwrap();
+        assert!(!previous.reruns("a-1250000001", "x"));
+        assert!(previous.reruns("b-1250000002", "x"));
+    }
+
+    #[test]
     fn jobs_that_did_not_apply_are_to_rerun() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");

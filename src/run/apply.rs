@@ -98,9 +98,14 @@ pub(super) async fn prepare(
     if let (Some(previous), false) = (&settings.from_report, settings.allow_changed_manifests) {
         inputs.check_previous(previous)?;
     }
+    let accounts = loaded.1.accounts.clone();
     let connection = reach(settings, observer, caller).await?;
+    let connection = super::accounts::connect(connection, &accounts, &settings.accounts).await?;
     let chosen = choose(settings, observer, loaded, connection.as_ref()).await?;
     check(&chosen.plan)?;
+    if let Some(connection) = &connection {
+        super::accounts::first_fetch(&connection.client, &chosen.plan, observer).await;
+    }
     prepared(settings, chosen.plan, connection, started, &inputs)
 }
 

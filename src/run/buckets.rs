@@ -21,6 +21,40 @@ pub enum ListingError {
     Connect(#[from] ConnectError),
     #[error(transparent)]
     List(#[from] ListError),
+    /// The manifests naming the accounts have problems (each line one).
+    #[error("{}", .0.join("\n"))]
+    Manifest(Vec<String>),
+    #[error("no manifest lists account {0} under accounts:")]
+    UnknownAccount(String),
+}
+
+/// Whose buckets are listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// The caller's account.
+    Caller,
+    /// One member account (an APPID under `accounts:`), with its own
+    /// credentials.
+    One(String),
+    /// The caller's and every member account's.
+    All,
+}
+
+/// The `accounts:` of `files` (YAML manifests; jobs are not needed).
+pub fn manifest_accounts(
+    files: &[std::path::PathBuf],
+) -> Result<Vec<crate::manifest::AccountSpec>, ListingError> {
+    let mut problems = crate::manifest::Problems::default();
+    let options = crate::manifest::ReadOptions::default();
+    let mut accounts = Vec::new();
+    for file in files {
+        let manifest = crate::manifest::yaml::read(file, &options, &mut problems);
+        accounts.extend(manifest.accounts);
+    }
+    match problems.is_empty() {
+        true => Ok(accounts),
+        false => Err(ListingError::Manifest(problems.into_report().lines)),
+    }
 }
 
 /// How the list is written.
@@ -40,17 +74,51 @@ pub enum ListFormat {
 pub async fn list(
     settings: &ConnectSettings,
     filter: &BucketFilter,
+    (account, manifests): (Option<&str>, &[std::path::PathBuf]),
     command: &str,
     observer: &dyn RunObserver,
 ) -> Result<Vec<BucketEntry>, ListingError> {
+    let which = &match account {
+        None => Accounts::Caller,
+        Some("all") => Accounts::All,
+        Some(appid) => Accounts::One(appid.to_string()),
+    };
+    let accounts = &manifest_accounts(manifests)?;
     let target = connect::target(settings, command, observer).await?;
-    let connection = connect::connect(target).await?;
+    let mut connection = connect::connect(target).await?;
+    let selected = match which {
+        Accounts::One(appid) if !accounts.iter().any(|a| &a.appid == appid) => {
+            return Err(ListingError::UnknownAccount(appid.clone()));
+        }
+        Accounts::One(appid) => vec![appid.clone()],
+        Accounts::Caller | Accounts::All => Vec::new(),
+    };
+    if *which != Accounts::Caller {
+        let client = connection.client.clone();
+        connection.client = super::accounts::attach(client, accounts, &selected).await?;
+    }
+    let mut clients = connection.client.account_clients();
+    if *which != Accounts::All {
+        clients.retain(|(appid, _)| selected.contains(appid));
+    }
+    if matches!(which, Accounts::Caller | Accounts::All) {
+        clients.insert(0, (String::new(), connection.client.clone()));
+    }
     let mut fetch = settings.fetch_settings();
     let region = filter.single_region();
-    let listed =
-        account::list_buckets(&connection.client, region, MAX_SERVICE_PAGE, &mut fetch).await;
+    let mut listed = Vec::new();
+    for (_, client) in &clients {
+        match account::list_buckets(client, region, MAX_SERVICE_PAGE, &mut fetch).await {
+            Ok(found) => listed.extend(found),
+            Err(err) => {
+                let _ = connection.shut_down().await;
+                return Err(err.into());
+            }
+        }
+    }
     let _ = connection.shut_down().await;
-    let listed = listed?;
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    listed.dedup_by(|a, b| a.name == b.name);
     let kept = listed.iter().filter(|entry| filter.keeps(entry)).count();
     let line = format!("cosinv {command}: {kept} of the {} listed", listed.len());
     observer.log(Level::Info, &line);

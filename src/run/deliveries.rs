@@ -112,7 +112,11 @@ pub async fn check(
 ) -> Result<Deliveries, RunError> {
     let loaded = load(settings)?;
     let one_time_ids = one_time.map(one_time::read).transpose()?;
-    let connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let accounts = loaded.1.accounts.clone();
+    let mut connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    // A member's destination buckets are read with its own credentials.
+    let client = connection.client.clone();
+    connection.client = super::accounts::attach(client, &accounts, &settings.accounts).await?;
     let chosen = choose(settings, observer, loaded, Some(&connection)).await;
     let chosen = match chosen {
         Ok(chosen) => chosen,

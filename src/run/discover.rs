@@ -40,8 +40,22 @@ pub async fn resolve(
         return Ok(loaded);
     }
     let region = single_region(&loaded.1.discovery);
-    let entries =
+    let mut entries =
         account::list_buckets(client, region.as_ref(), MAX_SERVICE_PAGE, settings).await?;
+    // GET Service lists the signer's account's buckets: each member
+    // account's are listed with its own credentials. One that cannot be
+    // listed is named, and the others go on.
+    for (appid, member) in client.account_clients() {
+        match account::list_buckets(&member, region.as_ref(), MAX_SERVICE_PAGE, settings).await {
+            Ok(listed) => entries.extend(listed),
+            Err(err) => observer.log(
+                Level::Warn,
+                &format!("cosinv: discover: account {appid}: {err}; its buckets are left out"),
+            ),
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.dedup_by(|a, b| a.name == b.name);
     let (discovered, skipped) = account::discovered(&entries);
     for why in skipped {
         let line = format!("cosinv: GET Service listed a bucket cosinv cannot use: {why}");

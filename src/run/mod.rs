@@ -16,6 +16,7 @@
 //! [`progress`] what its progress says, [`text`] plurals and durations;
 //! [`saved`] writes a plan for review and applies it as it was saved.
 
+pub mod accounts;
 pub mod apply;
 pub mod buckets;
 pub mod connect;

@@ -62,8 +62,12 @@ pub async fn online(
         Some(out) => Some(inputs_for_save(&loaded.1, out)?),
         None => None,
     };
-    let connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let accounts = loaded.1.accounts.clone();
+    let mut connection = connect_to(settings, observer, &mut NoQuestions).await?;
+    let client = connection.client.clone();
+    connection.client = super::accounts::attach(client, &accounts, &settings.accounts).await?;
     let chosen = choose(settings, observer, loaded, Some(&connection)).await?;
+    super::accounts::first_fetch(&connection.client, &chosen.plan, observer).await;
     let plan = Arc::new(chosen.plan);
     let config = settings.connect.executor_config();
     let control = Control::new(&settings.stop);
@@ -86,7 +90,7 @@ pub async fn online(
         save(
             out,
             settings,
-            inputs,
+            (inputs, &accounts),
             (&planned.plan, &planned.work),
             warnings,
         )?;

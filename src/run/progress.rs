@@ -467,6 +467,7 @@ mod tests {
             elapsed_ms: 3,
             finished_at: String::new(),
             source: "m.yaml:3".into(),
+            account: String::new(),
         }
     }
 

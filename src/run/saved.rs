@@ -17,10 +17,11 @@ use super::inputs::Inputs;
 use super::observe::{Caller, RunObserver};
 use super::settings::{ReportTo, RunSettings};
 use super::stages::reach;
+use crate::manifest::AccountSpec;
 use crate::plan::json::PlanDocument;
 use crate::plan::reconcile::BucketWork;
 use crate::plan::rollup::Rollup;
-use crate::plan::saved::{self, InputDigest, SavedHeader, SavedPlan, SavedTarget};
+use crate::plan::saved::{self, InputDigest, SavedAccount, SavedHeader, SavedPlan, SavedTarget};
 use crate::plan::{LoadSummary, Plan};
 
 /// The target a run with `settings` reaches, as a saved plan records it.
@@ -53,7 +54,7 @@ pub fn inputs_for_save(summary: &LoadSummary, out: &Path) -> Result<Inputs, RunE
 pub fn save(
     out: &Path,
     settings: &RunSettings,
-    inputs: &Inputs,
+    (inputs, accounts): (&Inputs, &[AccountSpec]),
     (plan, work): (&Plan, &[BucketWork]),
     warnings: Option<&[Option<String>]>,
 ) -> Result<(), RunError> {
@@ -72,6 +73,7 @@ pub fn save(
         target: target_of(settings),
         manifests: digests(&inputs.manifests),
         buckets_files: digests(&inputs.buckets_files),
+        accounts: accounts.iter().map(SavedAccount::of).collect(),
     };
     let rollup = Rollup::of(plan, work);
     let mut document = PlanDocument::new(plan, work, true, settings.shard, &rollup);
@@ -115,7 +117,15 @@ pub async fn apply_saved(
     if let ReportTo::File(report) = &settings.report {
         inputs.refuse_as_report(report)?;
     }
+    // Each member account's buckets signed as when the plan was made.
+    let accounts: Vec<AccountSpec> = (header.accounts.iter())
+        .filter_map(|account| account.spec(path))
+        .collect();
     let connection = reach(settings, observer, caller).await?;
+    let connection = super::accounts::connect(connection, &accounts, &settings.accounts).await?;
+    if let Some(connection) = &connection {
+        super::accounts::first_fetch(&connection.client, &plan, observer).await;
+    }
     let prepared = prepared(settings, plan, connection, started, &inputs)?;
     execute(settings, observer, caller, prepared, Work::Saved(work)).await
 }

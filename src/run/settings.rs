@@ -23,6 +23,8 @@ pub struct RunSettings {
     pub connect: ConnectSettings,
     /// Only the buckets of this shard.
     pub shard: Option<Shard>,
+    /// Only the buckets of these accounts (APPIDs); empty: every account.
+    pub accounts: Vec<String>,
     /// Only the jobs that did not apply in this earlier report.
     pub from_report: Option<PathBuf>,
     /// Rerun `from_report` even when the manifests are not those of the
@@ -61,6 +63,7 @@ impl RunSettings {
             read,
             connect,
             shard,
+            accounts: Vec::new(),
             from_report: None,
             allow_changed_manifests: false,
             refresh: false,

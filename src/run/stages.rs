@@ -15,7 +15,7 @@ use super::text::count;
 use crate::account::check_destinations;
 use crate::executor::events::Stats;
 use crate::executor::{self, ExecutorConfig, Refreshed};
-use crate::plan::{LoadSummary, Plan};
+use crate::plan::{Job, LoadSummary, Plan};
 use crate::report::previous::PreviousReport;
 use crate::send::client::CosClient;
 
@@ -91,6 +91,10 @@ pub async fn choose(
     }
     if let Some(shard) = settings.shard {
         plan = plan.shard(shard);
+    }
+    if !settings.accounts.is_empty() {
+        let only = |job: &&Job| settings.accounts.iter().any(|a| a == job.bucket().appid());
+        plan = Plan::from_jobs(plan.jobs().iter().filter(only).cloned().collect());
     }
     let mut warnings = None;
     if let (Some(connection), true) = (connection, settings.check_destinations) {

@@ -79,6 +79,9 @@ pub fn lines(result: &RunResult, plan: &Plan, record: &RunRecord) -> Vec<String>
     if let Some(line) = failed_codes(result) {
         lines.push(line);
     }
+    if let Some(line) = accounts_line(result) {
+        lines.push(line);
+    }
     if let Some(line) = unmanaged_line(record) {
         lines.push(line);
     }
@@ -126,6 +129,25 @@ pub fn fields(result: &RunResult, record: &RunRecord) -> Map<String, Value> {
         fields.insert("stopped".into(), stopped.kind.clone().into());
     }
     fields
+}
+
+/// Jobs by account, when the run covered more than one.
+fn accounts_line(result: &RunResult) -> Option<String> {
+    let accounts = &result.counts.by_account;
+    if accounts.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = accounts
+        .iter()
+        .map(|(appid, outcomes)| {
+            let outcomes: Vec<String> = outcomes
+                .iter()
+                .map(|(outcome, jobs)| format!("{outcome} {jobs}"))
+                .collect();
+            format!("{appid} {}", outcomes.join(", "))
+        })
+        .collect();
+    Some(format!("cosinv: by account: {}", parts.join("; ")))
 }
 
 /// How many slowed or paused stretches the summary lists.
@@ -275,6 +297,7 @@ mod tests {
             elapsed_ms: 0,
             finished_at: String::new(),
             source: String::new(),
+            account: String::new(),
         }
     }
 

@@ -28,6 +28,7 @@
 //! base (no parse of the whole URL, no IDNA per request) and headers go
 //! from the request to the wire without intermediate copies.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -204,6 +205,10 @@ pub enum TransportErrorKind {
     /// be refreshed, or they hold a value no HTTP header can carry. The
     /// request was not sent.
     Credentials,
+    /// The bucket's account (its APPID under `accounts:`) has no
+    /// credentials: its role could not be assumed. The request was not
+    /// sent; the other accounts go on.
+    AccountUnavailable,
     /// The answer's body is larger than [`MAX_RESPONSE_BODY`]; it was not
     /// read. Asking again would get the same answer.
     TooLarge,
@@ -297,6 +302,12 @@ pub struct CosClient {
     http: reqwest::Client,
     endpoint: Endpoint,
     credentials: SharedCredentials,
+    /// Member accounts' credentials by APPID; buckets of other APPIDs are
+    /// signed with `credentials`.
+    accounts: Arc<HashMap<String, SharedCredentials>>,
+    /// The proxies and CAs the client was made with, for STS calls made
+    /// on its behalf.
+    http_options: Arc<HttpOptions>,
     /// For a client of one bucket: its host and base URL, parsed once.
     bucket: Option<Arc<(String, reqwest::Url)>>,
     /// With COS's host names: how a client of one bucket is made.
@@ -358,6 +369,7 @@ impl std::fmt::Debug for CosClient {
 
 impl CosClient {
     pub fn new(config: ClientConfig) -> Result<Self, ClientBuildError> {
+        let http_options = Arc::new(config.http.clone());
         let http = tuned(
             config.http.builder()?,
             config.request_timeout,
@@ -385,12 +397,18 @@ impl CosClient {
             http,
             endpoint: config.endpoint,
             credentials: config.credentials,
+            accounts: Arc::default(),
+            http_options,
             bucket: None,
             per_bucket,
         })
     }
 
     /// The credentials' source, for `-v`.
+    pub fn http_options(&self) -> &HttpOptions {
+        &self.http_options
+    }
+
     pub fn credentials(&self) -> &SharedCredentials {
         &self.credentials
     }
@@ -411,21 +429,68 @@ impl CosClient {
         })
     }
 
+    /// This client, signing the requests to the buckets of each APPID in
+    /// `accounts` with that account's credentials.
+    pub fn with_accounts(self, accounts: HashMap<String, SharedCredentials>) -> CosClient {
+        CosClient {
+            accounts: Arc::new(accounts),
+            ..self
+        }
+    }
+
+    /// Each member account's APPID and credentials.
+    pub fn accounts(&self) -> &HashMap<String, SharedCredentials> {
+        &self.accounts
+    }
+
+    /// A client signing everything with each member account's
+    /// credentials (for account-wide reads such as GET Service), by APPID.
+    pub fn account_clients(&self) -> Vec<(String, CosClient)> {
+        let mut clients: Vec<(String, CosClient)> = self
+            .accounts
+            .iter()
+            .map(|(appid, credentials)| {
+                let client = CosClient {
+                    credentials: credentials.clone(),
+                    accounts: Arc::default(),
+                    ..self.clone()
+                };
+                (appid.clone(), client)
+            })
+            .collect();
+        clients.sort_by(|a, b| a.0.cmp(&b.0));
+        clients
+    }
+
+    /// The credentials for the bucket `host` names (its first label ends
+    /// in the APPID), and whether they are a member account's.
+    fn signer_for(&self, host: &str) -> (&SharedCredentials, bool) {
+        let appid = host
+            .split('.')
+            .next()
+            .and_then(|bucket| bucket.rsplit_once('-'))
+            .map(|(_, appid)| appid);
+        match appid.and_then(|appid| self.accounts.get(appid)) {
+            Some(member) => (member, true),
+            None => (&self.credentials, false),
+        }
+    }
+
     /// Signs `request` for `now` (Unix seconds) with the current
-    /// credentials and sends it once.
+    /// credentials of its bucket's account and sends it once.
     pub async fn send(
         &self,
         request: &InventoryRequest,
         now: u64,
     ) -> Result<Response, TransportError> {
-        let credentials = self
-            .credentials
-            .current()
-            .await
-            .map_err(|err| TransportError {
-                kind: TransportErrorKind::Credentials,
-                message: err.to_string(),
-            })?;
+        let (signer, member) = self.signer_for(&request.host);
+        let credentials = signer.current().await.map_err(|err| TransportError {
+            kind: match member {
+                true => TransportErrorKind::AccountUnavailable,
+                false => TransportErrorKind::Credentials,
+            },
+            message: err.to_string(),
+        })?;
         let mut url = match self.bucket.as_deref() {
             Some((host, base)) if *host == request.host => base.clone(),
             _ => self.endpoint.parsed_base(&request.host)?,

@@ -45,6 +45,10 @@ pub enum Class {
     /// value no header can carry): the request was not sent, and the run
     /// stops sending.
     CredentialsUnavailable,
+    /// The bucket's account has no credentials (its role could not be
+    /// assumed): not sent, and no request to that account's buckets is;
+    /// the other accounts go on.
+    AccountUnavailable,
     /// The server's certificate was refused: no retry can fix that, so the
     /// run stops sending.
     TlsRefused,
@@ -88,6 +92,7 @@ impl Class {
             Class::ClockSkew => "clock-skew",
             Class::CredentialsRejected => "credentials-rejected",
             Class::CredentialsUnavailable => "credentials-unavailable",
+            Class::AccountUnavailable => "account-unavailable",
             Class::TlsRefused => "tls-refused",
             Class::BucketRefused => "bucket-refused",
             Class::ClientError => "client-error",
@@ -107,6 +112,7 @@ pub fn classify(outcome: &Result<Response, TransportError>) -> Class {
             | TransportErrorKind::Connection => Class::Transient,
             TransportErrorKind::TlsVerification => Class::TlsRefused,
             TransportErrorKind::Credentials => Class::CredentialsUnavailable,
+            TransportErrorKind::AccountUnavailable => Class::AccountUnavailable,
             TransportErrorKind::TooLarge => Class::TooLarge,
         },
         Ok(response) if signature_expired(response) => Class::ClockSkew,

@@ -152,10 +152,15 @@ impl Sender {
         self.pacing.report()
     }
 
-    /// The run's pacer and outage gate.
-    fn pace(&self) -> &Parts {
-        self.pacing
-            .parts(self.settings.concurrency.get(), self.settings.give_up_after)
+    /// The pacer and outage gate of `bucket`'s account (COS throttles
+    /// each account on its own).
+    fn pace(&self, bucket: Option<&BucketName>) -> Arc<Parts> {
+        let account = bucket.map_or("", BucketName::appid);
+        self.pacing.parts(
+            account,
+            self.settings.concurrency.get(),
+            self.settings.give_up_after,
+        )
     }
 
     /// Tries `request` until it succeeds, fails for good, is skipped or is
@@ -286,7 +291,7 @@ async fn run<T: Transport>(
         if shared.abort.get().is_some() || bucket_skip.get().is_some() {
             // The pacer counted it as sent: an answer it waits for would
             // never come.
-            shared.pace().pacer.on_unsent(sent_at);
+            shared.pace(subject.bucket).pacer.on_unsent(sent_at);
             continue;
         }
         tries.attempts += 1;
@@ -299,7 +304,13 @@ async fn run<T: Transport>(
         }
         drop(permit);
         let class = retry::classify(&outcome);
-        learn_from(shared, class, &outcome, sent_at);
+        learn_from(
+            &shared.pace(subject.bucket),
+            shared,
+            class,
+            &outcome,
+            sent_at,
+        );
         tries.throttled += u32::from(class == Class::Throttled);
         let verdict = decide(shared, &subject, bucket_skip, tries, class, &outcome);
         last = Some(outcome);
@@ -355,6 +366,13 @@ fn decide(
     if class == Class::Success {
         return Some(End::Succeeded);
     }
+    // Not sent, and nothing for this bucket's account can be: skipped,
+    // like the rest of the bucket.
+    if class == Class::AccountUnavailable {
+        let reason = format!("not sent: {}", super::describe(outcome));
+        let _ = bucket_skip.set(reason.clone());
+        return Some(End::Skipped(reason));
+    }
     if !class.is_retryable() {
         remember_fatal(shared, subject, bucket_skip, class, outcome);
         return Some(End::Failed { why: None });
@@ -399,7 +417,7 @@ fn retry_delay(
 /// frees up during it (only the wave already on the wire may go out).
 async fn wait_for_turn<'a>(shared: &'a Sender, bucket: Option<&BucketName>) -> Turn<'a> {
     let cancel = &shared.cancel;
-    let pace = shared.pace();
+    let pace = shared.pace(bucket);
     tokio::select! {
         biased;
         _ = cancel.cancelled() => return Turn::Cancelled,
@@ -454,8 +472,13 @@ async fn send_once<T: Transport>(
 }
 
 /// Feeds the pacer, the outage gate and the clock correction.
-fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::time::Instant) {
-    let pace = shared.pace();
+fn learn_from(
+    pace: &Parts,
+    shared: &Sender,
+    class: Class,
+    outcome: &Attempt,
+    sent_at: std::time::Instant,
+) {
     if let Some(change) = pace.gate.on_outcome(outage_kind(class, outcome)) {
         shared.watcher.outage(change);
     }
@@ -475,7 +498,7 @@ fn learn_from(shared: &Sender, class: Class, outcome: &Attempt, sent_at: std::ti
             }
         }
         // Nothing was sent: no credentials to sign with.
-        Class::CredentialsUnavailable => pace.pacer.on_unsent(sent_at),
+        Class::CredentialsUnavailable | Class::AccountUnavailable => pace.pacer.on_unsent(sent_at),
         // Every other end is an answer too (a 404, a 500, a reset): not a
         // throttle, so it never cuts the pace, but the pacer must hear of
         // it, or it waits for an answer that never comes.
@@ -529,6 +552,7 @@ fn outage_kind(class: Class, outcome: &Attempt) -> OutcomeKind {
             // Nothing was sent, or an answer came (too big to read).
             TransportErrorKind::TlsVerification
             | TransportErrorKind::Credentials
+            | TransportErrorKind::AccountUnavailable
             | TransportErrorKind::TooLarge => OutcomeKind::ClientError,
         },
         (Class::Transient, Ok(_)) => OutcomeKind::Timeout,

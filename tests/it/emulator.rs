@@ -709,7 +709,7 @@ async fn the_state_file_keeps_configurations_across_restarts() {
         buckets: None,
         faults: Faults::default(),
         state_file: Some(state.clone()),
-        tls: false,
+        ..EmulatorConfig::new(credentials())
     };
     let first = Emulator::start(config(), ([127, 0, 0, 1], 0).into())
         .await

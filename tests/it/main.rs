@@ -1,6 +1,7 @@
 //! cosinv's integration tests, compiled into one binary so the suite builds
 //! once. Every test that needs a server starts the emulator on 127.0.0.1:0.
 
+mod accounts;
 mod apply;
 mod architecture;
 mod bad_input;

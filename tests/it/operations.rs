@@ -812,6 +812,7 @@ async fn role_emulator(lifetime: Duration) -> Emulator {
         cvm_role: Some("cosinv-writer".into()),
         lifetime,
         web_identity_token: None,
+        ..RoleConfig::default()
     });
     emulator
 }

@@ -353,6 +353,7 @@ fn every_field_of_progress_and_job_lines_is_in_the_log_line_schema() {
         elapsed_ms: 3,
         finished_at: String::new(),
         source: "m.yaml:3".into(),
+        account: "1250000000".into(),
     };
     let retry = Event::Retry {
         bucket: "b-1250000000".into(),

@@ -129,6 +129,7 @@ fn settings(manifest: &Path, emulator: &Emulator, report: &Path) -> RunSettings 
             seed: 7,
         },
         shard: None,
+        accounts: Vec::new(),
         from_report: None,
         allow_changed_manifests: false,
         refresh: true,

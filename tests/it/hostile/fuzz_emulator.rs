@@ -31,13 +31,7 @@ fn emulator() -> SocketAddr {
             .unwrap();
         let emulator = runtime
             .block_on(Emulator::start(
-                EmulatorConfig {
-                    credentials: Credentials::new(SECRET_ID, SECRET_KEY, None),
-                    buckets: None,
-                    faults: Default::default(),
-                    state_file: None,
-                    tls: false,
-                },
+                EmulatorConfig::new(Credentials::new(SECRET_ID, SECRET_KEY, None)),
                 ([127, 0, 0, 1], 0).into(),
             ))
             .unwrap();
