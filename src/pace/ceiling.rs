@@ -998,6 +998,15 @@ const PEAK_SPAN: u32 = 30;
 /// half the recent peak of answers grows in slow start again.
 const RECOVER_AFTER: Duration = Duration::from_secs(2);
 
+/// Answers the cubic curve waits for before regaining the ceiling, at
+/// paces so slow that [`CeilingConfig::regain`] holds fewer. Two, not a
+/// round's worth (20): a process cut to 1/s while others shared its
+/// ceiling (`--shard k/N` runs whose start waves met at COS's burst) took
+/// 20 s to regain 1/s and over a minute to reach 13/s with nothing
+/// throttled, and finished minutes after the others; a ceiling that low
+/// still throttles the next round, which cuts again.
+const REGAIN_EVIDENCE: f64 = 2.0;
+
 /// Whether `after` throttled a larger share than `before`, by more than
 /// three standard deviations (a two-proportion test).
 fn significantly_higher(after: &Round, before: &Round) -> bool {
@@ -1026,11 +1035,10 @@ fn cubic(config: &CeilingConfig, ceiling: f64, since_cut: Duration) -> f64 {
 }
 
 /// How long the curve takes back to the ceiling: [`CeilingConfig::regain`],
-/// or longer at paces so slow that a round's worth of answers takes more
-/// (20 answers at 2/s take 10 s): the curve must not outrun the evidence
-/// that it has gone too far.
+/// or longer at paces so slow that [`REGAIN_EVIDENCE`] answers take more:
+/// the curve must not outrun all evidence that it has gone too far.
 fn regain(config: &CeilingConfig, ceiling: f64) -> Duration {
-    let evidence = f64::from(config.round_answers) / ceiling.max(config.min_rate);
+    let evidence = REGAIN_EVIDENCE / ceiling.max(config.min_rate);
     config
         .regain
         .max(Duration::from_secs_f64(evidence.min(3600.0)))

@@ -210,6 +210,8 @@ struct Client {
     idle: usize,
     /// When the controller next allows a send, if a worker waits for it.
     slot: Option<Duration>,
+    /// Answers not throttled so far.
+    done: u64,
 }
 
 /// A request on the wire: (answer time, sequence, client, sent at, the
@@ -239,6 +241,7 @@ impl Run {
                 control: CeilingController::new(scenario.config, t0),
                 idle: scenario.concurrency,
                 slot: Some(Duration::ZERO),
+                done: 0,
             })
             .collect();
         let mut run = Run {
@@ -300,6 +303,7 @@ impl Run {
             }
             let client = &mut self.clients[client];
             client.idle += 1;
+            client.done += u64::from(answer != Answer::Throttled);
             match answer {
                 Answer::Accepted => client.control.on_success(now, sent),
                 Answer::Error => client.control.on_error(now, sent),
@@ -356,6 +360,15 @@ impl Run {
     /// The whole run.
     pub fn total(&self) -> Window {
         self.window(Duration::ZERO, self.end)
+    }
+
+    /// The answers not throttled of the client that had fewest, over its
+    /// even part of all clients' (1: a fair split). Shards of one run each
+    /// have their own jobs, so the run ends when the slowest is done.
+    pub fn fairness(&self) -> f64 {
+        let total: u64 = self.clients.iter().map(|c| c.done).sum();
+        let least = self.clients.iter().map(|c| c.done).min().unwrap_or(0);
+        least as f64 * self.clients.len() as f64 / total.max(1) as f64
     }
 
     /// The first client's controller.
