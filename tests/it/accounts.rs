@@ -590,6 +590,68 @@ mod pacing {
             .sum();
         assert!(slowed > 0, "{requests:?}");
     }
+
+    /// The unthrottled account's jobs, on the test's clock: when its last
+    /// one ended, with the other account at `limit` requests a second (or
+    /// free), each account 200 buckets with a job each, 20 ms latency.
+    async fn free_account_done_after(limit: Option<f64>) -> std::time::Duration {
+        let dir = tempfile::tempdir().unwrap();
+        let mut names = String::new();
+        for account in ["1250000001", "1250000002"] {
+            for i in 0..200 {
+                names.push_str(&format!("b{i:03}-{account}\n"));
+            }
+        }
+        std::fs::write(dir.path().join("buckets.txt"), names).unwrap();
+        let manifest = dir.path().join("m.yaml");
+        std::fs::write(
+            &manifest,
+            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
+             set: {schedule: Daily, destination: {bucket: inventory-1250000002}}\n    \
+             buckets_file: buckets.txt\n",
+        )
+        .unwrap();
+        let faults = Faults {
+            latency: std::time::Duration::from_millis(20),
+            account_rate_limit: limit
+                .map(|limit| ("1250000001".to_string(), limit))
+                .into_iter()
+                .collect(),
+            ..Faults::default()
+        };
+        let emulator = support::emulator(faults).await;
+        let config = cosinv::executor::ExecutorConfig::default();
+        let run = support::library::apply(dir.path(), &manifest, &emulator, config).await;
+        assert_eq!(run.rows.len(), 400);
+        assert!(run.rows.iter().all(|row| row["outcome"] == "applied"));
+        (run.ended.iter())
+            .filter(|(account, _)| account == "1250000002")
+            .map(|(_, at)| *at)
+            .max()
+            .unwrap()
+    }
+
+    /// On the paused clock (the emulator's ceilings and latency, and the
+    /// pace, read it): one account throttled at 20/s leaves the other at
+    /// 90% or more of the throughput it has alone.
+    ///
+    /// Not met yet (issue 22 stays open): each account has its own pace,
+    /// but a request waiting for its account's pace already holds one of
+    /// the run's permits, and its lane; with more buckets than lanes the
+    /// throttled account's waiting requests end up holding them all, and
+    /// the other account gets 2% of its throughput here. Run it with
+    /// `cargo test -- --ignored` once the lanes are fair between accounts.
+    #[ignore = "known gap: a throttled account's waiting requests hold the run's lanes and permits"]
+    #[tokio::test(start_paused = true)]
+    async fn the_other_account_keeps_90_percent_of_its_throughput_beside_a_throttled_one() {
+        let alone = free_account_done_after(None).await;
+        let beside = free_account_done_after(Some(20.0)).await;
+        let share = alone.as_secs_f64() / beside.as_secs_f64();
+        assert!(
+            share >= 0.9,
+            "{alone:?} alone, {beside:?} beside a throttled account: {share:.2}"
+        );
+    }
 }
 
 /// `discover:` lists each account's buckets with its own credentials.

@@ -42,6 +42,9 @@ pub struct LibraryRun {
     pub result: RunResult,
     /// Pauses and resumes, in order, over both phases.
     pub announced: Vec<Announced>,
+    /// When each row's job ended, by account, on the test's clock, from
+    /// the start of the refresh.
+    pub ended: Vec<(String, std::time::Duration)>,
 }
 
 /// A client of `emulator` with `cosinv apply`'s defaults.
@@ -65,11 +68,14 @@ pub async fn apply(
     let plan = Arc::new(cosinv::plan::load(&[manifest.to_path_buf()]).unwrap());
     let client = client(emulator);
     let announced = Arc::new(Mutex::new(Vec::new()));
+    let ended = Arc::new(Mutex::new(Vec::new()));
+    let started = tokio::time::Instant::now();
     let observer: executor::Observer = {
-        let announced = announced.clone();
+        let (announced, ended) = (announced.clone(), ended.clone());
         Arc::new(move |event: &Event| match event {
             Event::Paused { .. } => announced.lock().push(Announced::Paused),
             Event::Resumed { .. } => announced.lock().push(Announced::Resumed),
+            Event::Finished(row) => ended.lock().push((row.account.clone(), started.elapsed())),
             _ => {}
         })
     };
@@ -108,9 +114,11 @@ pub async fn apply(
     .await
     .unwrap();
     let announced = announced.lock().clone();
+    let ended = ended.lock().clone();
     LibraryRun {
         rows: read_report(&path),
         result,
         announced,
+        ended,
     }
 }
