@@ -14,7 +14,6 @@
 //! per bucket) closes them then, and open connections stay bounded by the
 //! concurrency however many buckets a run has.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
@@ -44,14 +43,14 @@ pub(super) async fn run_lane<T: Transport>(shared: Arc<Shared<T>>) {
         if shared.sender.is_cancelled() {
             return;
         }
-        let next = shared.next_bucket.fetch_add(1, Ordering::Relaxed) as usize;
-        let Some(&bucket) = shared.order.get(next) else {
+        let Some(taken) = shared.queue.take() else {
             return;
         };
         match &shared.mode {
-            Mode::Refresh { .. } => refresh_bucket(&shared, bucket).await,
-            Mode::Apply { .. } => apply_bucket(&shared, bucket).await,
+            Mode::Refresh { .. } => refresh_bucket(&shared, taken.bucket).await,
+            Mode::Apply { .. } => apply_bucket(&shared, taken.bucket).await,
         }
+        shared.queue.done(taken);
     }
 }
 

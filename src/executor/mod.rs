@@ -29,13 +29,14 @@
 
 pub mod events;
 mod lane;
+mod queue;
 mod rows;
 #[cfg(test)]
 mod scripted;
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -213,9 +214,8 @@ struct Shared<T> {
     rows: Option<mpsc::Sender<RowMessage>>,
     /// Buckets as ranges of `plan.jobs()`, in plan order.
     buckets: Vec<Range<usize>>,
-    /// Indices into `buckets`, biggest first.
-    order: Vec<usize>,
-    next_bucket: AtomicU64,
+    /// Which bucket a lane takes next: biggest first, by account.
+    queue: queue::BucketQueue,
     /// Per row of an apply (jobs, then pruned ids): attempts so far, and
     /// [`crate::send::sender::ON_WIRE`] while one is on the wire. Empty in a refresh.
     slots: Vec<AtomicU32>,
@@ -236,6 +236,10 @@ impl<T: Transport> Shared<T> {
         let buckets = bucket_ranges(plan.jobs());
         let mut order: Vec<usize> = (0..buckets.len()).collect();
         order.sort_by_key(|&index| std::cmp::Reverse(buckets[index].len()));
+        let lanes = lanes_for(&config, transport.is_some(), buckets.len());
+        let jobs = plan.jobs();
+        let account_of = |bucket: usize| jobs[buckets[bucket].start].bucket().appid();
+        let queue = queue::BucketQueue::new(&order, account_of, lanes);
         let (slots, delete_base) = row_places(plan.jobs().len(), &mode);
         Shared {
             sender: Sender::new(
@@ -252,8 +256,7 @@ impl<T: Transport> Shared<T> {
             locator: control.locator.clone(),
             rows,
             buckets,
-            order,
-            next_bucket: AtomicU64::new(0),
+            queue,
             slots,
             delete_base,
             mode,
@@ -387,12 +390,11 @@ pub async fn execute<T: Transport>(
 /// drain timeout (or a forced stop) has passed.
 async fn run_lanes<T: Transport>(shared: &Arc<Shared<T>>, control: &RunControl) {
     let mut tasks = tokio::task::JoinSet::new();
-    // A dry run waits on nothing but the writer: one lane keeps it busy,
-    // more would only take turns waking each other.
-    let lanes = match shared.transport {
-        Some(_) => lane_count(&shared.config, shared.buckets.len()),
-        None => 1,
-    };
+    let lanes = lanes_for(
+        &shared.config,
+        shared.transport.is_some(),
+        shared.buckets.len(),
+    );
     for _ in 0..lanes {
         tasks.spawn(lane::run_lane(shared.clone()));
     }
@@ -589,6 +591,15 @@ fn row_targets<T: Transport>(
 
 /// More lanes than permits, so lanes blocked on one bucket's rate limit
 /// leave permits for others.
+/// The lanes of a run: a dry run waits on nothing but the writer, so one
+/// lane keeps it busy (more would only take turns waking each other).
+fn lanes_for(config: &ExecutorConfig, sends: bool, buckets: usize) -> usize {
+    match sends {
+        true => lane_count(config, buckets),
+        false => 1,
+    }
+}
+
 fn lane_count(config: &ExecutorConfig, buckets: usize) -> usize {
     let concurrency = config.concurrency.get();
     let per_lane = config.bucket_concurrency.get().min(concurrency);
@@ -701,7 +712,7 @@ mod tests {
             None,
             Mode::Apply { work: Vec::new() },
         );
-        assert_eq!(shared.order, [1, 2, 0]);
+        assert_eq!(shared.queue.order(), [1, 2, 0]);
     }
 
     #[test]

@@ -427,14 +427,19 @@ async fn wait_for_turn<'a>(shared: &'a Sender, bucket: Option<&BucketName>) -> T
             }
         } => {}
     }
-    let permit = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return Turn::Cancelled,
-        permit = shared.permits.acquire() => match permit {
-            Ok(permit) => permit,
-            Err(_) => return Turn::Cancelled,
-        },
-    };
+    // Held at its account's ceiling, a request waits for its pace without
+    // a permit: the run's permits are for requests on their way, and
+    // another account's requests must not queue behind this account's
+    // pace (COS throttles each account on its own). Not paced, the permit
+    // comes first, as the pace's waves count requests that can go at once.
+    let paced = pace.pacer.current_rate().is_some();
+    let mut permit = None;
+    if !paced {
+        permit = match acquire_permit(shared).await {
+            Some(permit) => Some(permit),
+            None => return Turn::Cancelled,
+        };
+    }
     let admitted = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Turn::Cancelled,
@@ -454,7 +459,27 @@ async fn wait_for_turn<'a>(shared: &'a Sender, bucket: Option<&BucketName>) -> T
             pace.pacer.acquire().await
         } => sent_at,
     };
+    let permit = match permit {
+        Some(permit) => permit,
+        None => match acquire_permit(shared).await {
+            Some(permit) => permit,
+            None => {
+                // The pacer counted it as sent: give the turn back.
+                pace.pacer.on_unsent(sent_at);
+                return Turn::Cancelled;
+            }
+        },
+    };
     Turn::Go { permit, sent_at }
+}
+
+/// One of the run's permits; `None` when the run is cancelled first.
+async fn acquire_permit(shared: &Sender) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    tokio::select! {
+        biased;
+        _ = shared.cancel.cancelled() => None,
+        permit = shared.permits.acquire() => permit.ok(),
+    }
 }
 
 /// Sends one attempt, signed now. Not cancellable: a request on the wire
