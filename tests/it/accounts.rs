@@ -520,6 +520,27 @@ mod pacing {
 
     const BUCKETS: usize = 30;
 
+    /// `buckets` buckets in each of two accounts, one daily job each, no
+    /// `accounts:` (the tests' credentials sign for both).
+    fn two_accounts(dir: &std::path::Path, buckets: usize) -> std::path::PathBuf {
+        let mut names = String::new();
+        for account in ["1250000001", "1250000002"] {
+            for i in 0..buckets {
+                names.push_str(&format!("b{i:03}-{account}\n"));
+            }
+        }
+        std::fs::write(dir.join("buckets.txt"), names).unwrap();
+        let manifest = dir.join("m.yaml");
+        std::fs::write(
+            &manifest,
+            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
+             set: {schedule: Daily, destination: {bucket: inventory-1250000002}}\n    \
+             buckets_file: buckets.txt\n",
+        )
+        .unwrap();
+        manifest
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn one_throttled_account_does_not_slow_the_others() {
         let faults = Faults {
@@ -532,21 +553,7 @@ mod pacing {
         })
         .await;
         let dir = tempfile::tempdir().unwrap();
-        let mut names = String::new();
-        for account in ["1250000001", "1250000002"] {
-            for i in 0..BUCKETS {
-                names.push_str(&format!("b{i:03}-{account}\n"));
-            }
-        }
-        std::fs::write(dir.path().join("buckets.txt"), names).unwrap();
-        let manifest = dir.path().join("m.yaml");
-        std::fs::write(
-            &manifest,
-            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
-             set: {schedule: Daily, destination: {bucket: inventory-1250000002}}\n    \
-             buckets_file: buckets.txt\n",
-        )
-        .unwrap();
+        let manifest = two_accounts(dir.path(), BUCKETS);
         let report = dir.path().join("report.csv");
         let command = support::apply_to(
             dir.path(),
@@ -596,21 +603,7 @@ mod pacing {
     /// (or free), each account 200 buckets with a job each, 20 ms latency.
     async fn free_account_done_after(limit: Option<f64>) -> std::time::Duration {
         let dir = tempfile::tempdir().unwrap();
-        let mut names = String::new();
-        for account in ["1250000001", "1250000002"] {
-            for i in 0..200 {
-                names.push_str(&format!("b{i:03}-{account}\n"));
-            }
-        }
-        std::fs::write(dir.path().join("buckets.txt"), names).unwrap();
-        let manifest = dir.path().join("m.yaml");
-        std::fs::write(
-            &manifest,
-            "version: 1\ndefaults:\n  region: ap-guangzhou\njobs:\n  - id: daily\n    \
-             set: {schedule: Daily, destination: {bucket: inventory-1250000002}}\n    \
-             buckets_file: buckets.txt\n",
-        )
-        .unwrap();
+        let manifest = two_accounts(dir.path(), 200);
         let faults = Faults {
             latency: std::time::Duration::from_millis(20),
             account_rate_limit: limit
