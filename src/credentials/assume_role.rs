@@ -194,7 +194,7 @@ fn headers(region: &str, timestamp: u64) -> [(&'static str, String); 5] {
 
 /// A role's credentials for one account, fetched when first needed and
 /// refreshed before they expire; signed by `caller`. `http` is the STS
-/// client and `url` its address ([`super::remote`]).
+/// client and `url` its address (`credentials::remote`).
 pub fn assumed_role(
     caller: SharedCredentials,
     spec: RoleSpec,

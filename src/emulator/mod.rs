@@ -141,7 +141,7 @@ pub struct EmulatorConfig {
     /// [`tls`]); [`Emulator::ca_pem`] is the CA to trust.
     pub tls: bool,
     /// Member accounts owning buckets, with roles to assume (see
-    /// [`org`]); `None`: one account, every bucket the caller's.
+    /// `org.rs`); `None`: one account, every bucket the caller's.
     pub organisation: Option<Organisation>,
 }
 
