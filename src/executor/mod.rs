@@ -84,7 +84,7 @@ pub struct ExecutorConfig {
 
 impl ExecutorConfig {
     /// How the run's requests are sent.
-    fn send_settings(&self) -> SendSettings {
+    pub fn send_settings(&self) -> SendSettings {
         SendSettings {
             concurrency: self.concurrency,
             rate: self.rate,

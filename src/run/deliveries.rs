@@ -30,7 +30,7 @@ use crate::executor::events::{Stats, Watch};
 use crate::model::BucketName;
 use crate::model::Destination;
 use crate::plan::Job;
-use crate::send::{Fetched, SendSettings, Sender, StopReason, Transport, fetch_through};
+use crate::send::{Fetched, Sender, StopReason, Transport, fetch_through};
 
 mod judge;
 pub mod one_time;
@@ -177,16 +177,7 @@ pub async fn check(
 /// retries, one pace across them all; its attempts, throttles and
 /// retries counted for the progress.
 fn sender(settings: &RunSettings, run: &RunControl) -> Sender {
-    let config = settings.connect.executor_config();
-    let send = SendSettings {
-        concurrency: config.concurrency,
-        rate: config.rate,
-        bucket_rate: config.bucket_rate,
-        retry: config.retry,
-        give_up_after: config.give_up_after,
-        seed: config.seed,
-        clock_offset: config.clock_offset,
-    };
+    let send = settings.connect.executor_config().send_settings();
     let watch = Arc::new(Watch::new(run));
     Sender::new(send, run.pacing.clone(), run.cancel.clone(), watch)
 }

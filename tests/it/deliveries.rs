@@ -52,6 +52,17 @@ async fn cosinv(
     run(subcommand(dir, name, &args)).await
 }
 
+/// A fleet of `jobs` buckets with one job each, applied to a fresh
+/// emulator: its folder, manifest and emulator.
+async fn applied(jobs: usize) -> (tempfile::TempDir, std::path::PathBuf, Emulator) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), jobs, 1);
+    let emulator = emulator(Faults::default()).await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    (dir, manifest, emulator)
+}
+
 /// Requests of `method` the emulator answered, whatever the status.
 fn requests(counters: &Counters, method: &str) -> u64 {
     counters
@@ -269,11 +280,7 @@ async fn deliver_call(emulator: &Emulator, query: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_s_own_deliveries_read_back_as_delivered_in_three_requests_and_a_head() {
     const JOBS: usize = 40;
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), JOBS, 1);
-    let emulator = emulator(Faults::default()).await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied(JOBS).await;
 
     let (status, body) = deliver_call(&emulator, "date=2026-12-07").await;
     assert_eq!(status, 400, "{body}");
@@ -378,11 +385,7 @@ async fn a_bad_time_or_manifest_is_exit_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_file_larger_than_any_answer_cosinv_reads_is_sized_by_head_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 1, 1);
-    let emulator = emulator(Faults::default()).await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied(1).await;
     emulator.deliver(&delivery(TODAY, &[], &[]));
     let folder = format!("inventory/b00000-1250000000/1250000000/b00000/job-0/{TODAY}/");
     let manifest_key = format!("{folder}manifest.json");
@@ -475,11 +478,7 @@ async fn a_run_now_report_has_its_one_time_jobs_checked_under_their_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_server_errors_are_retried_as_for_every_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 10, 1);
-    let emulator = emulator(Faults::default()).await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied(10).await;
     emulator.deliver(&delivery(TODAY, &[], &[]));
     emulator.set_faults(Faults {
         slow_down: 0.2,
@@ -569,11 +568,7 @@ async fn cosinv_emulate_deliver_on_delivers_its_state_file_s_configurations_at_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_credentials_stop_the_reads_at_once_with_exit_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_manifest(dir.path(), 20, 1);
-    let emulator = emulator(Faults::default()).await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied(20).await;
     let before = emulator.counters().requests.values().sum::<u64>();
     let mut command = bare_cosinv(dir.path(), SECRET_ID, "not-the-key");
     let endpoint = emulator.endpoint();
