@@ -21,6 +21,8 @@ use crate::send::retry::RetryPolicy;
 struct Script {
     answers: Mutex<HashMap<(String, String), VecDeque<Attempt>>>,
     sent: Mutex<Vec<(String, String, Instant)>>,
+    /// How long each answer takes (on tokio's clock); none by default.
+    latency: Mutex<Duration>,
 }
 
 impl Script {
@@ -64,6 +66,10 @@ impl Transport for Arc<Script> {
         self.sent
             .lock()
             .push((bucket.clone(), id.clone(), Instant::now()));
+        let latency = *self.latency.lock();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let next = self
             .answers
             .lock()
@@ -269,6 +275,65 @@ async fn backoff_waits_grow_within_their_doubling_caps() {
         "{total:?}"
     );
     assert!(times[0] - started < Duration::from_millis(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_failing_while_cos_answers_the_rest_backs_off_at_most_a_second() {
+    // Ten buckets of 150 jobs answered in 50 ms each keep COS's answers
+    // live for 7.5 s, while one job fails nine times in a row: its
+    // backoff cap doubles to the isolated cap, not to 20 s.
+    let script = Arc::new(Script::default());
+    *script.latency.lock() = Duration::from_millis(50);
+    script.answer(A, "x", (0..9).map(|_| status(500, Some("InternalError"))));
+    let mut jobs = vec![job(A, "x")];
+    for bucket in 0..10 {
+        let name = format!("busy{bucket}-1250000000");
+        jobs.extend((0..150).map(|id| job(&name, &format!("j{id}"))));
+    }
+    let config = ExecutorConfig {
+        retry: RetryPolicy {
+            max_attempts: std::num::NonZeroU32::new(12).unwrap(),
+            ..RetryPolicy::default()
+        },
+        ..ExecutorConfig::default()
+    };
+    let (_, rows) = run(&script, jobs, config).await;
+    assert_eq!(outcome(&rows, A, "x"), "applied after 10");
+    let policy = RetryPolicy::default();
+    let latency = Duration::from_millis(50);
+    let times = script.times(A, "x");
+    for (attempt, pair) in times.windows(2).enumerate() {
+        let waited = pair[1] - pair[0] - latency;
+        let cap = (policy.base_delay * (1 << attempt)).min(policy.isolated_max_delay);
+        assert!(waited <= cap, "wait {attempt}: {waited:?} over {cap:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_failing_alone_backs_off_past_the_isolated_cap() {
+    // Nothing else answers: the failures are not isolated, and the cap
+    // keeps doubling (the waits add up to well over nine isolated caps).
+    let script = Arc::new(Script::default());
+    script.answer(A, "x", (0..9).map(|_| status(500, Some("InternalError"))));
+    let config = ExecutorConfig {
+        retry: RetryPolicy {
+            max_attempts: std::num::NonZeroU32::new(12).unwrap(),
+            ..RetryPolicy::default()
+        },
+        ..ExecutorConfig::default()
+    };
+    let (_, rows) = run(&script, vec![job(A, "x")], config).await;
+    assert_eq!(outcome(&rows, A, "x"), "applied after 10");
+    let times = script.times(A, "x");
+    let longest = times
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .max()
+        .unwrap();
+    assert!(
+        longest > RetryPolicy::default().isolated_max_delay,
+        "{longest:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -412,6 +412,16 @@ impl OutageGuard {
         }
     }
 
+    /// Whether the failures of late are single requests failing among many
+    /// live answers, not COS failing: running, with at least
+    /// [`ISOLATED_EVIDENCE`] live answers over the window and at least
+    /// twice as many live answers as failures. A retry of one such
+    /// request has no outage to wait out.
+    pub fn failures_are_isolated(&self, now: Instant) -> bool {
+        let (live, failed) = self.window.totals(now);
+        matches!(self.state, State::Running) && live >= ISOLATED_EVIDENCE && live >= 2 * failed
+    }
+
     /// When the run paused, while it is paused.
     pub fn paused_since(&self) -> Option<Instant> {
         match &self.state {
@@ -564,6 +574,10 @@ impl OutageGuard {
         self.open = None;
     }
 }
+
+/// Live answers over the window below which failures are never taken to
+/// be isolated: a handful of answers says nothing about COS's health.
+const ISOLATED_EVIDENCE: u64 = 10;
 
 /// Live answers and failures over a sliding window, in eight buckets.
 #[derive(Debug, Clone)]

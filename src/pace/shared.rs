@@ -138,6 +138,12 @@ impl OutageGate {
         self.core.lock().paused_since().is_some()
     }
 
+    /// Whether recent failures are single requests failing while COS
+    /// answers most others (see [`OutageGuard::failures_are_isolated`]).
+    pub fn failures_are_isolated(&self) -> bool {
+        self.core.lock().failures_are_isolated(now())
+    }
+
     pub fn new(config: OutageConfig) -> Self {
         OutageGate {
             core: parking_lot::Mutex::new(OutageGuard::new(config, now())),

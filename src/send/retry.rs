@@ -167,6 +167,14 @@ pub struct RetryPolicy {
     pub throttled_base_delay: Duration,
     /// The largest backoff cap.
     pub max_delay: Duration,
+    /// The largest backoff cap while COS answers most other requests (the
+    /// outage guard's window shows failures isolated): a request failing
+    /// among many live answers has no outage to wait out, and a cap that
+    /// kept doubling would leave one unlucky job (or a bucket's chain of
+    /// them) seconds behind the rest of the run. Failures that line up
+    /// slow and pause the whole run through the outage guard, and the cap
+    /// doubles up to `max_delay` again.
+    pub isolated_max_delay: Duration,
     /// The longest `Retry-After` honoured; a server asking for more gets
     /// this.
     pub max_retry_after: Duration,
@@ -181,6 +189,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             throttled_base_delay: Duration::from_millis(25),
             max_delay: Duration::from_secs(20),
+            isolated_max_delay: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(60),
             max_elapsed: Duration::from_secs(600),
         }

@@ -316,7 +316,7 @@ async fn run<T: Transport>(
         last = Some(outcome);
         let Some(end) = verdict else {
             let outcome = last.as_ref().expect("just set");
-            let delay = retry_delay(shared, tries, class, outcome, &mut rng);
+            let delay = retry_delay(shared, subject.bucket, tries, class, outcome, &mut rng);
             notify_retry(shared, &subject, tries.attempts, class, delay, outcome);
             if backoff(shared, delay).await {
                 continue;
@@ -383,6 +383,7 @@ fn decide(
 /// How long to wait before the next attempt.
 fn retry_delay(
     shared: &Sender,
+    bucket: Option<&BucketName>,
     tries: Tries,
     class: Class,
     outcome: &Attempt,
@@ -396,17 +397,20 @@ fn retry_delay(
         .as_ref()
         .ok()
         .and_then(|response| response.retry_after);
-    let policy = &shared.settings.retry;
+    let mut policy = shared.settings.retry;
+    if shared.pace(bucket).gate.failures_are_isolated() {
+        policy.max_delay = policy.max_delay.min(policy.isolated_max_delay);
+    }
     let (policy, count) = if class == Class::Throttled {
         // The pacer slows the whole run for COS; this job only needs its
         // retry spread out, not held back for a server error's backoff.
         let throttled = RetryPolicy {
             base_delay: policy.throttled_base_delay,
-            ..*policy
+            ..policy
         };
         (throttled, tries.throttled)
     } else {
-        (*policy, tries.failures())
+        (policy, tries.failures())
     };
     retry::backoff_delay(&policy, count, rng.f64(), retry_after)
 }

@@ -34,6 +34,35 @@ fn scattered_failures_change_nothing() {
 }
 
 #[test]
+fn failures_are_isolated_only_among_enough_live_answers() {
+    let t0 = Instant::now();
+    let mut guard = OutageGuard::new(OutageConfig::default(), t0);
+    // Too few answers to say anything.
+    for i in 0..5 {
+        guard.on_outcome(t0 + ms(i), OutcomeKind::Success);
+    }
+    guard.on_outcome(t0 + ms(5), OutcomeKind::ServerError);
+    assert!(!guard.failures_are_isolated(t0 + ms(6)));
+    // A failure in five among many live answers is isolated ...
+    for i in 6..100 {
+        let kind = if i % 5 == 0 {
+            OutcomeKind::ServerError
+        } else {
+            OutcomeKind::Success
+        };
+        guard.on_outcome(t0 + ms(i), kind);
+    }
+    assert!(guard.failures_are_isolated(t0 + ms(100)));
+    // ... failures as many as half the live answers are not ...
+    for i in 100..150 {
+        guard.on_outcome(t0 + ms(i), OutcomeKind::ServerError);
+    }
+    assert!(!guard.failures_are_isolated(t0 + ms(150)));
+    // ... and once the window has passed with no answers, nothing is.
+    assert!(!guard.failures_are_isolated(t0 + secs(10)));
+}
+
+#[test]
 fn throttling_is_a_live_answer() {
     let t0 = Instant::now();
     let mut guard = OutageGuard::new(OutageConfig::default(), t0);
