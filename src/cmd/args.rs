@@ -212,7 +212,8 @@ pub struct ApplyArgs {
     /// Read each destination bucket's policy first and warn about jobs whose reports COS may not write (a hint: a delivery is the proof, see deliveries)
     #[arg(long)]
     pub check_destinations: bool,
-    /// Apply a saved plan (plan --out) instead of manifests: its changes, on buckets unchanged since
+    /// Apply a saved plan (plan --out) instead of manifests: its changes, on buckets unchanged since the plan.
+    /// Exits 1 if a bucket changed since (its jobs skipped); exits 2, sending nothing, if the plan is for another target or schema version, corrupt, edited or over 256 MiB
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["files", "from_report", "shard", "prune", "no_refresh", "check_destinations"])]
     pub plan: Option<PathBuf>,
     #[command(flatten)]

@@ -12,7 +12,9 @@
 //! - `store`: the configurations, and the state file.
 //! - `objects`: objects on the buckets (GET Bucket, GET and HEAD Object),
 //!   in memory only; `deliver`: COS's overnight delivery of the reports
-//!   played on demand ([`Emulator::deliver`], or `POST` [`DELIVER_PATH`]).
+//!   played on demand ([`Emulator::deliver`], or `POST` [`DELIVER_PATH`]);
+//!   reads of a bucket's objects refused on demand
+//!   ([`Emulator::refuse_reads`], or `POST` [`REFUSE_READS_PATH`]).
 //! - `faults`: injected latency, errors and rate ceilings.
 //! - `metadata`, `sts`: the CVM metadata service and STS, handing out
 //!   short-lived temporary credentials that the signature check accepts
@@ -73,6 +75,11 @@ pub const COUNTERS_PATH: &str = "/-/cosinv/counters";
 /// `?date=YYYYMMDD[&skip=B1,B2][&corrupt=B3]` delivers every enabled
 /// configuration's report (no signature needed, as the counters).
 pub const DELIVER_PATH: &str = "/-/cosinv/deliver";
+/// The reserved path that makes buckets refuse reads of their objects:
+/// `POST` with `?buckets=B1,B2` (none: every bucket readable again), so a
+/// rehearsal can show what `deliveries` says of a destination cosinv may
+/// not read (no signature needed, as the counters).
+pub const REFUSE_READS_PATH: &str = "/-/cosinv/refuse-reads";
 
 /// Faults to inject; all off by default. Rates are fractions of requests
 /// (0.0 to 1.0), drawn from a generator seeded with `seed`.
@@ -489,6 +496,14 @@ impl Emulator {
     pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         let object = self.inner.objects.get(bucket, key)?;
         Some(object.body.to_vec())
+    }
+    /// Answers 403 `AccessDenied` to every GET Bucket, GET and HEAD
+    /// Object on exactly `buckets` from now on (empty: none), as COS does
+    /// when a bucket's policy denies cosinv's reads; deliveries still
+    /// write there. Also `POST` [`REFUSE_READS_PATH`].
+    pub fn refuse_reads(&self, buckets: &[&str]) {
+        let buckets = buckets.iter().map(|bucket| bucket.to_string());
+        self.inner.objects.refuse_reads(buckets);
     }
     /// How many objects the buckets hold.
     pub fn object_count(&self) -> usize {

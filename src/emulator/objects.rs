@@ -1,8 +1,13 @@
 //! Objects on the emulator's buckets: what its deliveries wrote (and
 //! tests planted), served by GET Bucket, GET and HEAD Object. Kept in
 //! memory only: reports are re-delivered, never carried across restarts.
+//!
+//! For rehearsals and tests, reads of chosen buckets' objects can be
+//! refused with 403 `AccessDenied` ([`Objects::refuse_reads`]): a
+//! destination whose policy lets COS write the reports but not cosinv
+//! read them, which `cosinv deliveries` must call `unreadable`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -32,6 +37,8 @@ pub(crate) struct ListAsk<'a> {
 #[derive(Default)]
 pub(crate) struct Objects {
     buckets: Mutex<HashMap<String, BTreeMap<String, Object>>>,
+    /// Buckets whose objects are not to be read (listed, got or headed).
+    refused: Mutex<BTreeSet<String>>,
 }
 
 impl Objects {
@@ -60,6 +67,17 @@ impl Objects {
     }
 
     /// How many objects are kept, on every bucket.
+    /// Refuses reads of exactly these buckets' objects from now on (none:
+    /// every bucket readable again). Writes, the deliveries', still land.
+    pub(crate) fn refuse_reads(&self, buckets: impl IntoIterator<Item = String>) {
+        *self.refused.lock() = buckets.into_iter().collect();
+    }
+
+    /// Whether reads of `bucket`'s objects are refused.
+    pub(crate) fn reads_refused(&self, bucket: &str) -> bool {
+        self.refused.lock().contains(bucket)
+    }
+
     pub(crate) fn count(&self) -> usize {
         self.buckets.lock().values().map(BTreeMap::len).sum()
     }

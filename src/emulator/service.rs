@@ -15,7 +15,7 @@ use super::auth::Received;
 use super::faults::Injected;
 use super::objects::ListAsk;
 use super::store::{OneTimeRecord, StoreError};
-use super::{COUNTERS_PATH, DELIVER_PATH, Inner};
+use super::{COUNTERS_PATH, DELIVER_PATH, Inner, REFUSE_READS_PATH};
 use crate::cos::error as code;
 use crate::cos::listing::listing_to_xml;
 use crate::cos::request::{MAX_OBJECT_PAGE, MAX_SERVICE_PAGE};
@@ -158,6 +158,9 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Incoming>) -> Ans
     if path == DELIVER_PATH && method == "POST" {
         return Ok(deliver(&inner, uri.query().unwrap_or("")));
     }
+    if path == REFUSE_READS_PATH && method == "POST" {
+        return Ok(refuse_reads(&inner, uri.query().unwrap_or("")));
+    }
     if super::metadata::owns(&path) {
         return Ok(super::metadata::serve(&inner, &method, &path));
     }
@@ -224,6 +227,20 @@ fn deliver(inner: &Inner, query: &str) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     answer
+}
+
+/// The refuse-reads call: `buckets=B1,B2` (or none) is the whole set of
+/// buckets whose objects are not to be read; 204.
+fn refuse_reads(inner: &Inner, query: &str) -> Response<Full<Bytes>> {
+    let query = parse_query(query);
+    let buckets = param(&query, "buckets").unwrap_or("");
+    let buckets = buckets
+        .split(',')
+        .map(str::trim)
+        .filter(|bucket| !bucket.is_empty())
+        .map(str::to_string);
+    inner.objects.refuse_reads(buckets);
+    respond(inner, StatusCode::NO_CONTENT, Bytes::new())
 }
 
 fn finish(inner: &Inner, method: &str, answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
@@ -298,6 +315,10 @@ fn objects(
     bucket: &str,
 ) -> Response<Full<Bytes>> {
     let path = request.path;
+    if inner.objects.reads_refused(bucket) {
+        let message = "Access Denied: the bucket's policy does not allow this read";
+        return error(inner, 403, crate::cos::error::ACCESS_DENIED, message, path);
+    }
     // Virtual-hosted, the path is the key; path-style, it follows the
     // bucket's name.
     let key = match target.virtual_hosted {

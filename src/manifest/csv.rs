@@ -169,8 +169,8 @@ pub fn read(
     let top = Loc::new(&file, 1);
     let opened = match super::open_capped(path, MAX_CSV_BYTES) {
         Ok(opened) => opened,
-        Err(message) => {
-            problems.add(&top, "file", message);
+        Err(err) => {
+            problems.add(&top, "file", err.to_string());
             return None;
         }
     };

@@ -383,8 +383,8 @@ pub fn read_buckets_file(
 ) -> Option<BucketsFile> {
     let bytes = match read_capped(path, MAX_BUCKETS_FILE_BYTES) {
         Ok(bytes) => bytes,
-        Err(message) => {
-            problems.add(referenced_at, "buckets_file", message);
+        Err(err) => {
+            problems.add(referenced_at, "buckets_file", err.to_string());
             return None;
         }
     };
@@ -478,36 +478,64 @@ fn bucket_line(raw: &[u8]) -> Line {
     Line::Bucket(name.to_string(), region.map(str::to_string))
 }
 
+/// Why a file could not be read whole within its size limit.
+#[derive(Debug, thiserror::Error)]
+pub enum CappedReadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is a folder, not a file", path.display())]
+    Folder { path: PathBuf },
+    /// Too large before reading, or grew past `limit` while read.
+    #[error("{} is larger than {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+}
+
 /// Opens a file of at most `limit` bytes for reading, or says why not
 /// (missing, a folder, too large). Reading stops at the limit even if the
 /// file grows meanwhile.
-pub fn open_capped(path: &Path, limit: u64) -> Result<std::io::Take<std::fs::File>, String> {
+pub fn open_capped(
+    path: &Path,
+    limit: u64,
+) -> Result<std::io::Take<std::fs::File>, CappedReadError> {
     use std::io::Read;
-    let describe = |err: std::io::Error| format!("cannot read {}: {err}", path.display());
+    let describe = |source| CappedReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let metadata = std::fs::metadata(path).map_err(describe)?;
     if metadata.is_dir() {
-        return Err(format!("{} is a folder, not a file", path.display()));
+        return Err(CappedReadError::Folder {
+            path: path.to_path_buf(),
+        });
     }
     if metadata.len() > limit {
-        return Err(format!(
-            "{} is {} bytes; the limit is {limit}",
-            path.display(),
-            metadata.len()
-        ));
+        return Err(CappedReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
     let file = std::fs::File::open(path).map_err(describe)?;
     Ok(file.take(limit + 1))
 }
 
 /// Reads a whole file of at most `limit` bytes, or says why not.
-pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, CappedReadError> {
     use std::io::Read;
     let mut bytes = Vec::new();
     open_capped(path, limit)?
         .read_to_end(&mut bytes)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        .map_err(|source| CappedReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if bytes.len() as u64 > limit {
-        return Err(format!("{} is larger than {limit} bytes", path.display()));
+        return Err(CappedReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
     Ok(bytes)
 }

@@ -343,8 +343,8 @@ pub fn read(path: &Path, options: &ReadOptions, problems: &mut Problems) -> Yaml
     let top = Loc::new(&file, 1);
     let bytes = match read_capped(path, MAX_YAML_BYTES) {
         Ok(bytes) => bytes,
-        Err(message) => {
-            problems.add(&top, "file", message);
+        Err(err) => {
+            problems.add(&top, "file", err.to_string());
             return YamlManifest::default();
         }
     };

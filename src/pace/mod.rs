@@ -61,6 +61,7 @@ mod tests;
 
 pub use shared::{OutageGate, Pacer};
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -74,8 +75,9 @@ use outage::{Outage, OutageConfig};
 /// COS throttles each account on its own, so each account (the APPID a
 /// bucket's name ends in) has its own ceiling and outage guard: one
 /// account's `SlowDown`s do not slow the others. The first account seen
-/// is the one the summary describes; the operator's `--rate` is a limit
-/// of its own, over all accounts.
+/// is the one the report's overall fields describe, and each account's
+/// pace is in its `by_account`; the operator's `--rate` is a limit of its
+/// own, over all accounts.
 #[derive(Debug, Clone, Default)]
 pub struct Pacing {
     first: Arc<OnceLock<(String, Arc<Parts>)>>,
@@ -107,6 +109,37 @@ pub struct PacingReport {
     pub brief_pauses: u32,
     /// Why the run goes at the pace it does at the end.
     pub reason: PaceReason,
+    /// Each account's pace (by APPID), so that a run over several says
+    /// why each went as it did: the fields above describe the first only.
+    pub by_account: BTreeMap<String, AccountPacing>,
+}
+
+/// One account's pace at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountPacing {
+    /// Times its rate was cut because COS throttled it.
+    pub rate_cuts: u64,
+    /// Its pace at the end, if COS's throttling still held it.
+    pub paced_at: Option<f64>,
+    /// The ceiling last measured on it, if it met one.
+    pub estimated_ceiling: Option<f64>,
+    pub reason: PaceReason,
+}
+
+impl AccountPacing {
+    fn of(controller: &ceiling::CeilingController) -> Self {
+        AccountPacing {
+            rate_cuts: controller.cuts(),
+            paced_at: controller.current_rate(),
+            estimated_ceiling: controller.estimated_ceiling(),
+            reason: PaceReason::of(controller),
+        }
+    }
+
+    /// Whether COS's throttling shaped this account's pace at all.
+    pub fn was_throttled(&self) -> bool {
+        self.rate_cuts > 0 || self.reason != PaceReason::NotPaced
+    }
 }
 
 /// Why a run sends at the pace it does, in words for the summary and the
@@ -203,26 +236,29 @@ impl Pacing {
 
     /// What pacing did so far; all zero if no phase has run.
     pub fn report(&self) -> PacingReport {
-        let Some((_, parts)) = self.first.get() else {
+        let Some((first_account, parts)) = self.first.get() else {
             return PacingReport::default();
         };
         let controller = parts.pacer.snapshot();
         let guard = parts.gate.snapshot();
-        // Every account's cuts count; the rest describes the first.
-        let other_cuts: u64 = self
-            .others
-            .read()
-            .values()
-            .map(|parts| parts.pacer.snapshot().cuts())
-            .sum();
+        let mut by_account = BTreeMap::new();
+        by_account.insert(first_account.clone(), AccountPacing::of(&controller));
+        for (account, parts) in self.others.read().iter() {
+            by_account.insert(account.clone(), AccountPacing::of(&parts.pacer.snapshot()));
+        }
+        // Every account's cuts count, those of requests to no bucket (GET
+        // Service) too; but those are no account's pace.
+        let rate_cuts = by_account.values().map(|account| account.rate_cuts).sum();
+        by_account.remove("");
         PacingReport {
-            rate_cuts: controller.cuts() + other_cuts,
+            rate_cuts,
             paced_at: controller.current_rate(),
             estimated_ceiling: controller.estimated_ceiling(),
             noise_share: controller.noise_share(),
             outages: guard.outages().to_vec(),
             brief_pauses: guard.brief_pauses(),
             reason: PaceReason::of(&controller),
+            by_account,
         }
     }
 }

@@ -22,6 +22,7 @@ use super::reconcile::{
     BucketChanges, BucketWork, JobAction, LimitExceeded, Unreadable, UnreadableEnd,
 };
 use super::{Job, Plan, Shard, Source};
+use crate::manifest::{CappedReadError, read_capped};
 use crate::model::live::{COMPARED_FIELDS, FieldChange, OTHER_ELEMENTS};
 use crate::model::{
     AccountId, BucketName, Destination, Filter, Format, Frequency, IncludedObjectVersions,
@@ -31,6 +32,13 @@ use crate::model::{
 
 /// What separates the document from its digest, the last key.
 const DIGEST_KEY: &[u8] = br#","digest":""#;
+
+/// Largest saved plan read. A plan is read whole into memory before its
+/// digest can be checked, so the wrong file (a disk image, a log) must be
+/// refused before it is read, not after it has filled memory. Like the
+/// manifests' limits (the same as a buckets file's), a guard against the
+/// wrong file, not a size any real plan nears.
+pub const MAX_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Why a saved plan cannot be written or used.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +53,11 @@ pub enum SavedPlanError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{} is larger than {limit} bytes, more than a saved plan may be; is it the plan?",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("{} is not a saved plan: {why}", path.display())]
     NotSaved { path: PathBuf, why: String },
     #[error(
@@ -141,6 +154,22 @@ impl<W: Write> Write for HoldLast<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// The saved plan error for a file that could not be read whole.
+fn refused(path: &Path, err: CappedReadError) -> SavedPlanError {
+    let path = path.to_path_buf();
+    match err {
+        CappedReadError::TooLarge { limit, .. } => SavedPlanError::TooLarge { path, limit },
+        CappedReadError::Io { source, .. } => SavedPlanError::Read { path, source },
+        CappedReadError::Folder { .. } => SavedPlanError::Read {
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a folder, not a file",
+            ),
+        },
     }
 }
 
@@ -260,10 +289,12 @@ struct SavedDestination {
 /// Reads the saved plan at `path`: its digest checked first, then its
 /// version and every job's configuration, as the manifests' would be.
 pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
-    let bytes = std::fs::read(path).map_err(|source| SavedPlanError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    read_within(path, MAX_PLAN_BYTES)
+}
+
+/// [`read`], refusing a file larger than `limit` bytes.
+fn read_within(path: &Path, limit: u64) -> Result<SavedPlan, SavedPlanError> {
+    let bytes = read_capped(path, limit).map_err(|err| refused(path, err))?;
     let not_saved = |why: &str| SavedPlanError::NotSaved {
         path: path.to_path_buf(),
         why: why.to_string(),
@@ -629,6 +660,22 @@ mod tests {
         assert!(matches!(read(&path), Err(SavedPlanError::Tampered { .. })));
         std::fs::write(&path, &text[..text.len() - 3]).unwrap();
         assert!(matches!(read(&path), Err(SavedPlanError::NotSaved { .. })));
+    }
+
+    #[test]
+    fn a_plan_larger_than_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("change.plan");
+        saved_to(&path);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(read_within(&path, size).is_ok());
+        let refused = read_within(&path, size - 1).unwrap_err();
+        assert!(
+            matches!(&refused, SavedPlanError::TooLarge { limit, .. } if *limit == size - 1),
+            "{refused:?}"
+        );
+        let folder = read_within(dir.path(), size).unwrap_err();
+        assert!(matches!(folder, SavedPlanError::Read { .. }), "{folder:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! within a version; a field removed or changed in meaning is a new
 //! version.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -153,6 +154,23 @@ pub struct PacingRecord {
     pub outages: Vec<OutageRecord>,
     /// Pauses too short to list (failures lining up for a moment).
     pub brief_pauses: u32,
+    /// Each account's pace by APPID; the fields above describe the first
+    /// account seen (their `rate_cuts` and the outages excepted).
+    pub by_account: BTreeMap<String, AccountPacingRecord>,
+}
+
+/// How COS's throttling shaped one account's pace.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AccountPacingRecord {
+    /// Times its pace was cut because COS throttled it.
+    pub rate_cuts: u64,
+    /// Requests per second COS was measured to accept from it, if it
+    /// throttled.
+    pub estimated_ceiling: Option<f64>,
+    /// Its pace at the end, if throttling still held it.
+    pub paced_at: Option<f64>,
+    /// Why, in words, as the run's `reason`.
+    pub reason: String,
 }
 
 /// A slowed or paused stretch of a run.

@@ -8,10 +8,12 @@ use super::connect::{ConnectSettings, Destination};
 use super::inputs::Inputs;
 use super::settings::RunSettings;
 use crate::executor::RunResult;
+use crate::pace::AccountPacing;
 use crate::pace::outage::{Outage, OutageKind};
 use crate::report;
 use crate::report::run::{
-    OutageRecord, PacingRecord, RunOptions, RunRecord, SCHEMA_VERSION, Stopped, Target,
+    AccountPacingRecord, OutageRecord, PacingRecord, RunOptions, RunRecord, SCHEMA_VERSION,
+    Stopped, Target,
 };
 
 /// A stop request from outside the run.
@@ -122,6 +124,18 @@ fn pacing_record(result: &RunResult) -> PacingRecord {
         reason: pacing.reason.to_string(),
         outages: pacing.outages.iter().map(outage_record).collect(),
         brief_pauses: pacing.brief_pauses,
+        by_account: (pacing.by_account.iter())
+            .map(|(account, pace)| (account.clone(), account_pacing_record(pace)))
+            .collect(),
+    }
+}
+
+fn account_pacing_record(pace: &AccountPacing) -> AccountPacingRecord {
+    AccountPacingRecord {
+        rate_cuts: pace.rate_cuts,
+        estimated_ceiling: pace.estimated_ceiling,
+        paced_at: pace.paced_at,
+        reason: pace.reason.to_string(),
     }
 }
 

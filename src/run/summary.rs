@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::text::{count, human_duration};
 use crate::emulator::Emulator;
 use crate::executor::RunResult;
+use crate::pace::PaceReason;
 use crate::plan::Plan;
 use crate::report::Outcome;
 use crate::report::run::{OutageRecord, PacingRecord, RunRecord};
@@ -174,16 +175,25 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
         return Vec::new();
     };
     let mut lines = Vec::new();
+    // With several accounts, each is paced on its own: the overall reason
+    // is the first account's only, so each throttled account gets a line.
+    let several = pacing.by_account.len() > 1;
     if pacing.throttled > 0 {
         let share = 100.0 * pacing.throttled as f64 / pacing.requests.max(1) as f64;
         // Why the pace was what it was: a ceiling only when one held it
         // (throttling at random, or missing buckets, is no ceiling).
-        let why = &pacing.reason;
+        let why = match several {
+            true => String::new(),
+            false => format!("; at the end: {}", pacing.reason),
+        };
         lines.push(format!(
-            "cosinv: COS asked to slow down {} of {} ({share:.1}%); at the end: {why}",
+            "cosinv: COS asked to slow down {} of {} ({share:.1}%){why}",
             pacing.throttled,
             count(pacing.requests, "request", "requests"),
         ));
+    }
+    if several {
+        lines.extend(account_pacing_lines(pacing));
     }
     for outage in pacing.outages.iter().take(EPISODES_SHOWN) {
         lines.push(outage_line(outage));
@@ -199,6 +209,23 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// `cosinv: account 1250000001: paced at 20/s (COS's ceiling) at the end;
+/// 3 rate cuts`, for each account COS throttled.
+fn account_pacing_lines(pacing: &PacingRecord) -> impl Iterator<Item = String> + '_ {
+    let not_paced = PaceReason::NotPaced.to_string();
+    pacing
+        .by_account
+        .iter()
+        .filter(move |(_, pace)| pace.rate_cuts > 0 || pace.reason != not_paced)
+        .map(|(account, pace)| {
+            format!(
+                "cosinv: account {account}: {} at the end; {}",
+                pace.reason,
+                count(pace.rate_cuts, "rate cut", "rate cuts")
+            )
+        })
 }
 
 /// `cosinv: paused from 5.0s to 18.1s into the run: COS failed every
@@ -277,7 +304,7 @@ mod tests {
     use super::*;
     use crate::executor::StatsSnapshot;
     use crate::executor::StopReason;
-    use crate::report::run::{RunOptions, SCHEMA_VERSION, Target};
+    use crate::report::run::{AccountPacingRecord, RunOptions, SCHEMA_VERSION, Target};
     use crate::report::{ReportCounts, ReportRow};
     use crate::run::record::{Interruption, finish_record};
     use std::time::Duration;
@@ -412,6 +439,44 @@ mod tests {
             one,
             ["cosinv: dry run: 1 job on 0 buckets would be put; nothing was sent; report: r.csv"]
         );
+    }
+
+    #[test]
+    fn each_throttled_account_of_several_has_its_pacing_line() {
+        let account = |cuts, paced_at: Option<f64>| AccountPacingRecord {
+            rate_cuts: cuts,
+            estimated_ceiling: paced_at,
+            paced_at,
+            reason: match paced_at {
+                Some(rate) => PaceReason::Ceiling { rate }.to_string(),
+                None => PaceReason::NotPaced.to_string(),
+            },
+        };
+        let mut pacing = PacingRecord {
+            requests: 100,
+            throttled: 10,
+            reason: PaceReason::NotPaced.to_string(),
+            ..PacingRecord::default()
+        };
+        pacing
+            .by_account
+            .insert("1250000001".into(), account(3, Some(20.0)));
+        pacing
+            .by_account
+            .insert("1250000002".into(), account(0, None));
+        assert_eq!(
+            pacing_lines(Some(&pacing)),
+            [
+                "cosinv: COS asked to slow down 10 of 100 requests (10.0%)",
+                "cosinv: account 1250000001: paced at 20/s (COS's ceiling) at the end; \
+                 3 rate cuts",
+            ]
+        );
+        // One account: its reason is the run's, on the one line.
+        pacing.by_account.remove("1250000002");
+        let lines = pacing_lines(Some(&pacing));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].ends_with("; at the end: not paced"), "{lines:?}");
     }
 
     #[test]

@@ -596,6 +596,25 @@ mod pacing {
             .map(|(_, count)| count)
             .sum();
         assert!(slowed > 0, "{requests:?}");
+
+        // The sidecar and the summary say each account's pace: the
+        // throttled one by its pace, the other as not paced.
+        let sidecar = support::read_sidecar(&ran.report);
+        crate::support::schema::assert_matches_schema("run", &sidecar);
+        let by_account = &sidecar["pacing"]["by_account"];
+        let throttled = &by_account["1250000001"];
+        assert!(throttled["rate_cuts"].as_u64() > Some(0), "{by_account}");
+        let pace = throttled["paced_at"].as_f64().expect("paced");
+        let reason = throttled["reason"].as_str().unwrap();
+        assert!(reason.starts_with("paced at "), "{by_account}");
+        let free = &by_account["1250000002"];
+        assert_eq!(free["rate_cuts"], 0, "{by_account}");
+        assert_eq!(free["paced_at"], serde_json::Value::Null, "{by_account}");
+        assert_eq!(free["reason"], "not paced", "{by_account}");
+        let stderr = ran.stderr();
+        let line = format!("cosinv: account 1250000001: paced at {pace:.0}/s");
+        assert!(stderr.contains(&line), "{stderr}");
+        assert!(!stderr.contains("account 1250000002:"), "{stderr}");
     }
 
     /// The unthrottled account's jobs, on the test's clock: how long its

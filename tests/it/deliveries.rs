@@ -261,13 +261,17 @@ async fn planted_reports_give_every_status_through_paged_listings() {
 
 /// POST /-/cosinv/deliver over a plain socket: (status, body).
 async fn deliver_call(emulator: &Emulator, query: &str) -> (u16, String) {
+    post_call(emulator, cosinv::emulator::DELIVER_PATH, query).await
+}
+
+/// POST `path`?`query` to the emulator over a plain socket: (status, body).
+async fn post_call(emulator: &Emulator, path: &str, query: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(emulator.addr())
         .await
         .unwrap();
     let request = format!(
-        "POST {}?{query} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        cosinv::emulator::DELIVER_PATH
+        "POST {path}?{query} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
@@ -654,4 +658,50 @@ async fn a_delivery_under_the_prefix_s_inventory_report_folder_is_found_too() {
         reason.contains(" or ") && reason.contains("/inventory_report/"),
         "{reason}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_refusing_the_reads_with_403_makes_its_jobs_unreadable_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_jobs(dir.path());
+    let emulator = fixed_emulator().await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    emulator.deliver(&delivery(TODAY, &[], &[]));
+    // As a rehearsal would: the reports are there, cosinv may not read them.
+    let path = cosinv::emulator::REFUSE_READS_PATH;
+    let (status, body) = post_call(&emulator, path, &format!("buckets={DESTINATION}")).await;
+    assert_eq!(status, 204, "{body}");
+
+    let args = ["--now", NOW, "--output", "json"];
+    let output = cosinv(dir.path(), "deliveries", &manifest, &emulator, &args).await;
+    // 1, as for any unreadable job: not 3, the credentials are fine.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_matches_schema("deliveries", &document);
+    let refused: Vec<&serde_json::Value> = document["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["bucket"] != "s6-1250000000" && job["bucket"] != "s7-1250000000")
+        .collect();
+    assert_eq!(refused.len(), 6, "{document:#}");
+    for job in refused {
+        assert_eq!(job["status"], "unreadable", "{job}");
+        let reason = job["reason"].as_str().unwrap();
+        assert!(reason.contains("AccessDenied"), "{job}");
+    }
+    assert_eq!(document["counts"]["unreadable"], 7, "{document:#}");
+    let denied = emulator
+        .counters()
+        .requests
+        .get(&("GET".into(), "403".into()))
+        .copied();
+    assert_eq!(denied, Some(6), "one refused listing per job");
+
+    // Readable again, the same reports are delivered.
+    emulator.refuse_reads(&[]);
+    let output = cosinv(dir.path(), "deliveries", &manifest, &emulator, &args).await;
+    let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(document["counts"]["delivered"], 6, "{document:#}");
 }

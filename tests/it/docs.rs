@@ -290,6 +290,43 @@ fn the_exit_code_tables_are_the_help_s() {
     }
 }
 
+/// The help of the option `name` in a long help text: its line and the
+/// indented lines under it, up to the blank line after them.
+fn option_help(help: &str, name: &str) -> String {
+    let mut lines = help.lines().skip_while(|line| {
+        let line = line.trim_start();
+        !(line.starts_with(name) && line[name.len()..].starts_with([' ', ',']))
+    });
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in\n{help}"));
+    let rest = lines.take_while(|line| !line.trim().is_empty());
+    std::iter::once(first)
+        .chain(rest)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Codes that mean something particular with `apply --plan` are said in
+/// its help, where they are looked for, not only in docs/operations.md.
+#[test]
+fn apply_s_plan_help_says_what_its_exit_codes_mean() {
+    let operations = doc("docs/operations.md");
+    let codes: Vec<String> = marked_table(&operations, "exit-codes apply")
+        .into_iter()
+        .filter(|row| row[1].contains("with `--plan`"))
+        .map(|row| row[0].clone())
+        .collect();
+    assert!(!codes.is_empty(), "docs/operations.md: no code of --plan");
+    let help = option_help(&long_help("apply"), "--plan").to_lowercase();
+    for code in codes {
+        assert!(
+            help.contains(&format!("exits {code}")),
+            "apply --help's --plan does not say what exit {code} means: {help}"
+        );
+    }
+}
+
 #[test]
 fn the_readme_is_a_short_front_door() {
     let readme = doc("README.md");

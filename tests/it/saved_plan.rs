@@ -227,6 +227,16 @@ async fn a_plan_for_another_target_or_not_as_written_is_refused_before_anything_
         let (code, err) = refused(dir, "show", &plan, &[]).await;
         assert_eq!((code, err.contains(why)), (Some(2), true), "{why}: {err}");
     }
+    // The wrong file, too large to be a plan, is refused before it is
+    // read (a sparse file: its size costs no disk).
+    let huge = std::fs::File::create(&plan).unwrap();
+    huge.set_len(cosinv::plan::saved::MAX_PLAN_BYTES + 1)
+        .unwrap();
+    let limit = format!("larger than {} bytes", cosinv::plan::saved::MAX_PLAN_BYTES);
+    for (command, args) in [("apply", &args[..]), ("show", &[])] {
+        let (code, err) = refused(dir, command, &plan, args).await;
+        assert_eq!((code, err.contains(&limit)), (Some(2), true), "{err}");
+    }
     assert_eq!(sent(emulator, "PUT"), puts, "a refused plan sent something");
     assert!(!Path::new(report).exists());
 
