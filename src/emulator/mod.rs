@@ -497,6 +497,7 @@ impl Emulator {
         let object = self.inner.objects.get(bucket, key)?;
         Some(object.body.to_vec())
     }
+
     /// Answers 403 `AccessDenied` to every GET Bucket, GET and HEAD
     /// Object on exactly `buckets` from now on (empty: none), as COS does
     /// when a bucket's policy denies cosinv's reads; deliveries still
@@ -505,6 +506,7 @@ impl Emulator {
         let buckets = buckets.iter().map(|bucket| bucket.to_string());
         self.inner.objects.refuse_reads(buckets);
     }
+
     /// How many objects the buckets hold.
     pub fn object_count(&self) -> usize {
         self.inner.objects.count()

@@ -66,7 +66,6 @@ impl Objects {
             .is_some_and(|keys| keys.remove(key).is_some())
     }
 
-    /// How many objects are kept, on every bucket.
     /// Refuses reads of exactly these buckets' objects from now on (none:
     /// every bucket readable again). Writes, the deliveries', still land.
     pub(crate) fn refuse_reads(&self, buckets: impl IntoIterator<Item = String>) {
@@ -78,6 +77,7 @@ impl Objects {
         self.refused.lock().contains(bucket)
     }
 
+    /// How many objects are kept, on every bucket.
     pub(crate) fn count(&self) -> usize {
         self.buckets.lock().values().map(BTreeMap::len).sum()
     }

@@ -135,11 +135,6 @@ impl AccountPacing {
             reason: PaceReason::of(controller),
         }
     }
-
-    /// Whether COS's throttling shaped this account's pace at all.
-    pub fn was_throttled(&self) -> bool {
-        self.rate_cuts > 0 || self.reason != PaceReason::NotPaced
-    }
 }
 
 /// Why a run sends at the pace it does, in words for the summary and the
@@ -158,6 +153,9 @@ pub enum PaceReason {
     /// Climbing back toward the ceiling last measured (`ceiling`), now at
     /// `rate`.
     Recovering { rate: f64, ceiling: f64 },
+    /// Climbed past the ceiling last measured (`ceiling`) with nothing
+    /// throttled: growing until COS throttles again, now at `rate`.
+    Probing { rate: f64, ceiling: f64 },
 }
 
 impl PaceReason {
@@ -167,6 +165,9 @@ impl PaceReason {
                 share: controller.noise_share(),
             },
             (None, _) => PaceReason::NotPaced,
+            (Some(rate), Some(ceiling)) if controller.is_recovering() && rate > ceiling => {
+                PaceReason::Probing { rate, ceiling }
+            }
             (Some(rate), Some(ceiling)) if controller.is_recovering() => {
                 PaceReason::Recovering { rate, ceiling }
             }
@@ -188,6 +189,10 @@ impl std::fmt::Display for PaceReason {
             PaceReason::Recovering { rate, ceiling } => {
                 write!(f, "paced at {rate:.0}/s, recovering toward {ceiling:.0}/s")
             }
+            PaceReason::Probing { rate, ceiling } => write!(
+                f,
+                "paced at {rate:.0}/s, probing past the {ceiling:.0}/s COS last held it to"
+            ),
         }
     }
 }

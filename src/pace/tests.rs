@@ -447,6 +447,13 @@ fn the_reason_for_the_pace_reads_as_a_sentence() {
             },
             "paced at 40/s, recovering toward 95/s",
         ),
+        (
+            PaceReason::Probing {
+                rate: 400.0,
+                ceiling: 95.0,
+            },
+            "paced at 400/s, probing past the 95/s COS last held it to",
+        ),
     ];
     for (reason, text) in cases {
         assert_eq!(reason.to_string(), text);

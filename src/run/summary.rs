@@ -182,9 +182,10 @@ fn pacing_lines(pacing: Option<&PacingRecord>) -> Vec<String> {
         let share = 100.0 * pacing.throttled as f64 / pacing.requests.max(1) as f64;
         // Why the pace was what it was: a ceiling only when one held it
         // (throttling at random, or missing buckets, is no ceiling).
-        let why = match several {
-            true => String::new(),
-            false => format!("; at the end: {}", pacing.reason),
+        let why = if several {
+            String::new()
+        } else {
+            format!("; at the end: {}", pacing.reason)
         };
         lines.push(format!(
             "cosinv: COS asked to slow down {} of {} ({share:.1}%){why}",
