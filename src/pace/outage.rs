@@ -414,7 +414,7 @@ impl OutageGuard {
 
     /// Whether the failures of late are single requests failing among many
     /// live answers, not COS failing: running, with at least
-    /// [`ISOLATED_EVIDENCE`] live answers over the window and at least
+    /// `ISOLATED_EVIDENCE` live answers over the window and at least
     /// twice as many live answers as failures. A retry of one such
     /// request has no outage to wait out.
     pub fn failures_are_isolated(&self, now: Instant) -> bool {
