@@ -54,8 +54,10 @@ pub mod limits;
 pub mod outage;
 pub mod shared;
 
-#[cfg(test)]
-mod sim;
+// Public only for `benches/ceiling.rs`, a crate of its own that cannot
+// see test code; hidden, as it is no part of the library's interface.
+#[doc(hidden)]
+pub mod sim;
 #[cfg(test)]
 mod tests;
 

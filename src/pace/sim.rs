@@ -14,6 +14,12 @@
 //! Time is discrete-event: it jumps to the next answer or pacing slot, so
 //! a simulated minute takes milliseconds and every outcome is the same on
 //! any machine.
+//!
+//! The one simulator of the pace: the properties in `pace/tests.rs`, the
+//! controller's tests against a ceiling in `pace/ceiling/tests.rs` and the
+//! sweep in `benches/ceiling.rs` all run on it. It is public (hidden from
+//! the docs) only so that the bench, a crate of its own, can reach it;
+//! nothing in the binary calls it, so none of it is linked there.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -50,7 +56,34 @@ pub struct Scenario {
     /// answers (as the emulator does).
     pub decides_on_answer: bool,
     pub seed: u64,
+    /// How `seed` picks the random streams.
+    pub salts: Salts,
     pub config: CeilingConfig,
+}
+
+/// What is xored into a scenario's seed for the server's random stream
+/// (which requests are throttled or fail at random) and for the clients'
+/// (latency jitter, unused turns). Other salts are other samples of the
+/// same scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Salts {
+    pub server: u64,
+    pub clients: u64,
+}
+
+impl Salts {
+    /// The streams of the pace's properties (`pace/tests.rs`).
+    pub const PROPERTIES: Salts = Salts {
+        server: 0x5e_27e2,
+        clients: 0xc11e47,
+    };
+    /// The streams the controller's tests against a ceiling and the
+    /// ceiling sweep were written on, when each had a simulator of its
+    /// own: kept, so that their figures are the ones recorded before.
+    pub const CONTROLLER: Salts = Salts {
+        server: 0,
+        clients: 0x5eed,
+    };
 }
 
 impl Default for Scenario {
@@ -69,6 +102,7 @@ impl Default for Scenario {
             unsent_share: 0.0,
             decides_on_answer: false,
             seed: 1,
+            salts: Salts::PROPERTIES,
             config: CeilingConfig::default(),
         }
     }
@@ -164,7 +198,7 @@ impl Server {
             slowdown_every: scenario.slowdown_every,
             error_share: scenario.error_share,
             error_every: scenario.error_every,
-            rng: fastrand::Rng::with_seed(scenario.seed ^ 0x5e_27e2),
+            rng: fastrand::Rng::with_seed(scenario.seed ^ scenario.salts.server),
         }
     }
 
@@ -198,9 +232,13 @@ impl Server {
 /// Counts of one 100 ms slice of simulated time, over all clients.
 #[derive(Debug, Clone, Copy, Default)]
 struct Slice {
+    sent: u64,
     accepted: u64,
     errors: u64,
     throttled: u64,
+    /// The lowest pace of any client after the slice's last event (`None`:
+    /// none was pacing).
+    rate: Option<f64>,
 }
 
 const SLICE: Duration = Duration::from_millis(100);
@@ -229,6 +267,9 @@ pub struct Run {
     on_wire: BinaryHeap<OnWire>,
     sequence: u64,
     slices: Vec<Slice>,
+    /// Each request's answer, in the order sent (`None`: still on the wire
+    /// at the end).
+    answers: Vec<Option<Answer>>,
     rng: fastrand::Rng,
 }
 
@@ -246,7 +287,7 @@ impl Run {
             .collect();
         let mut run = Run {
             server: Server::new(&scenario),
-            rng: fastrand::Rng::with_seed(scenario.seed ^ 0xc11e47),
+            rng: fastrand::Rng::with_seed(scenario.seed ^ scenario.salts.clients),
             scenario,
             end,
             t0,
@@ -255,6 +296,7 @@ impl Run {
             on_wire: BinaryHeap::new(),
             sequence: 0,
             slices: Vec::new(),
+            answers: Vec::new(),
         };
         run.run();
         run
@@ -268,6 +310,8 @@ impl Run {
                     self.send_what_is_allowed(client);
                 }
             }
+            let now = self.now;
+            self.slice(now).rate = self.lowest_rate();
             let next_answer = self.on_wire.peek().map(|Reverse((at, ..))| *at);
             let next_slot = self.clients.iter().filter_map(|c| c.slot).min();
             let next = match (next_answer, next_slot) {
@@ -279,6 +323,11 @@ impl Run {
         }
     }
 
+    fn lowest_rate(&self) -> Option<f64> {
+        let rates = self.clients.iter().filter_map(|c| c.control.current_rate());
+        rates.reduce(f64::min)
+    }
+
     fn slice(&mut self, at: Duration) -> &mut Slice {
         let index = (at.as_nanos() / SLICE.as_nanos()) as usize;
         if self.slices.len() <= index {
@@ -288,12 +337,15 @@ impl Run {
     }
 
     fn deliver_answers(&mut self) {
-        while let Some(Reverse((at, _, client, sent_at, decided))) = self.on_wire.peek().copied() {
+        while let Some(Reverse((at, sequence, client, sent_at, decided))) =
+            self.on_wire.peek().copied()
+        {
             if at > self.now {
                 break;
             }
             self.on_wire.pop();
             let answer = decided.unwrap_or_else(|| self.server.decide(at));
+            self.answers[sequence as usize - 1] = Some(answer);
             let (now, sent) = (self.t0 + at, self.t0 + sent_at);
             let slice = self.slice(at);
             match answer {
@@ -339,6 +391,8 @@ impl Run {
             let decided =
                 (!self.scenario.decides_on_answer).then(|| self.server.decide(now + latency / 2));
             self.sequence += 1;
+            self.answers.push(None);
+            self.slice(now).sent += 1;
             self.on_wire
                 .push(Reverse((now + latency, self.sequence, index, now, decided)));
         }
@@ -351,10 +405,48 @@ impl Run {
         let slices = &self.slices[first.min(last)..last];
         Window {
             seconds: (to - from).as_secs_f64(),
+            sent: slices.iter().map(|s| s.sent).sum(),
             accepted: slices.iter().map(|s| s.accepted).sum(),
             errors: slices.iter().map(|s| s.errors).sum(),
             throttled: slices.iter().map(|s| s.throttled).sum(),
+            lowest_rate: slices
+                .iter()
+                .filter_map(|s| s.rate)
+                .fold(f64::INFINITY, f64::min),
         }
+    }
+
+    /// How many of the first `n` requests sent were throttled.
+    pub fn rejected_of_first(&self, n: usize) -> usize {
+        let first = self.answers.iter().take(n);
+        first.filter(|a| **a == Some(Answer::Throttled)).count()
+    }
+
+    /// The throttled share of the first `n` requests sent (of those
+    /// answered).
+    pub fn rejected_share_of_first(&self, n: usize) -> f64 {
+        let answered = self.answers.iter().take(n).flatten();
+        let (all, rejected) = answered.fold((0, 0), |(all, rejected), answer| {
+            (
+                all + 1,
+                rejected + usize::from(*answer == Answer::Throttled),
+            )
+        });
+        rejected as f64 / all.max(1) as f64
+    }
+
+    /// The first whole second from `from` on whose accepted rate reaches
+    /// `rate`.
+    pub fn first_second_reaching(&self, from: Duration, rate: f64) -> Option<Duration> {
+        let second = Duration::from_secs(1);
+        let mut at = from;
+        while at + second <= self.end {
+            if self.window(at, at + second).achieved() >= rate {
+                return Some(at);
+            }
+            at += second;
+        }
+        None
     }
 
     /// The whole run.
@@ -381,13 +473,22 @@ impl Run {
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub seconds: f64,
+    /// Requests sent (answered or not).
+    pub sent: u64,
     pub accepted: u64,
     /// Answers that were neither success nor throttling.
     pub errors: u64,
     pub throttled: u64,
+    /// The lowest pace of any client (infinite if none paced).
+    pub lowest_rate: f64,
 }
 
 impl Window {
+    /// Accepted answers per second.
+    pub fn achieved(&self) -> f64 {
+        self.accepted as f64 / self.seconds
+    }
+
     /// Answers that were not throttled (jobs that ended) per second.
     pub fn done_rate(&self) -> f64 {
         (self.accepted + self.errors) as f64 / self.seconds

@@ -1,8 +1,7 @@
 use super::*;
 use crate::pace::shared::Pacer;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use crate::pace::sim::{Run, Salts, Scenario, Window};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -375,7 +374,6 @@ fn the_send_meter_counts_the_last_second() {
 }
 
 // ---------------------------------------------------------------------------
-// ---------------------------------------------------------------------------
 // The shared wrapper, on tokio's paused clock.
 
 #[tokio::test(start_paused = true)]
@@ -393,307 +391,45 @@ async fn the_pacer_spaces_sends_once_throttled() {
 }
 
 // ---------------------------------------------------------------------------
-// A simulated server and client.
-//
-// The server enforces its ceiling like COS and the emulator: a token bucket
-// holding one second's worth, which hides a ceiling until it is spent. The
-// client has a fixed number of workers that each send as soon as the
-// controller allows, wait out the latency (±10%), and go again; a rejected
-// request's worker simply sends the next one. Time is discrete-event: it
-// jumps to the next answer or the next pacing slot, so a simulated minute
-// takes milliseconds and the outcome is the same on any machine.
+// Against a simulated server (`pace::sim`): one client of 64 workers at
+// 20 ms (the figures) unless a test says otherwise, and a ceiling
+// enforced like COS and the emulator, a token bucket holding one second's
+// worth, which hides the ceiling until it is spent. The server decides on
+// arrival (half-way), as COS is taken to, unless `decides_on_answer`: then
+// after the latency, as the emulator does, so the requests answered first
+// take the tokens and a wave's accepted answers come back ahead of its
+// rejections. The random streams are those these tests were written on
+// (`Salts::CONTROLLER`).
 
-/// What a simulated run is made of.
-struct Setup {
-    concurrency: usize,
-    latency: Duration,
-    /// The ceiling at each moment of the run; `None`: no ceiling.
-    ceiling: Box<dyn Fn(Duration) -> Option<f64>>,
-    /// A share of answers throttled whatever the rate.
-    noise: f64,
-    /// When the server decides. COS is taken to decide when a request
-    /// arrives (half-way); the emulator decides after its latency, so the
-    /// requests answered first take the tokens and a wave's accepted
-    /// answers come back ahead of its rejections.
-    admits: Admits,
-    seed: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Admits {
-    OnArrival,
-    OnAnswer,
-}
-
-impl Setup {
-    /// 64 workers, 20 ms latency (the figures) and a fixed ceiling.
-    fn ceiling(rate: f64) -> Self {
-        Setup {
-            ceiling: Box::new(move |_| Some(rate)),
-            ..Setup::unlimited()
-        }
-    }
-
-    fn unlimited() -> Self {
-        Setup {
-            concurrency: 64,
-            latency: ms(20),
-            ceiling: Box::new(|_| None),
-            noise: 0.0,
-            admits: Admits::OnArrival,
-            seed: 1,
-        }
-    }
-
-    /// The emulator of the end-to-end tests: 64 workers, 20 ms, deciding
-    /// after its latency.
-    fn emulator(ceiling: f64) -> Self {
-        Setup {
-            admits: Admits::OnAnswer,
-            ..Setup::ceiling(ceiling)
-        }
-    }
-
-    fn stepped(from: f64, at: Duration, to: f64) -> Self {
-        Setup {
-            ceiling: Box::new(move |t| Some(if t < at { from } else { to })),
-            ..Setup::unlimited()
-        }
+/// No ceiling.
+fn unlimited() -> Scenario {
+    Scenario {
+        salts: Salts::CONTROLLER,
+        ..Scenario::default()
     }
 }
 
-struct Server {
-    ceiling: Box<dyn Fn(Duration) -> Option<f64>>,
-    noise: f64,
-    tokens: f64,
-    refilled: Duration,
-    rng: fastrand::Rng,
-}
-
-impl Server {
-    fn admits(&mut self, at: Duration) -> bool {
-        if self.noise > 0.0 && self.rng.f64() < self.noise {
-            return false;
-        }
-        let Some(rate) = (self.ceiling)(at) else {
-            return true;
-        };
-        let elapsed = at.saturating_sub(self.refilled).as_secs_f64();
-        self.refilled = self.refilled.max(at);
-        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+/// A fixed ceiling of `rate` behind a second's worth of burst.
+fn ceiling(rate: f64) -> Scenario {
+    Scenario {
+        ceiling: vec![(Duration::ZERO, Some(rate))],
+        ..unlimited()
     }
 }
 
-/// Counts of one 100 ms slice of simulated time.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slice {
-    sent: u64,
-    accepted: u64,
-    throttled: u64,
-    /// The pace at the end of the slice (`None`: not pacing).
-    rate: Option<f64>,
-}
-
-const SLICE: Duration = Duration::from_millis(100);
-
-/// A request on the wire: (answer time, sequence, sent at, accepted if
-/// decided on arrival).
-type OnWire = Reverse<(Duration, u64, Duration, Option<bool>)>;
-
-struct Sim {
-    t0: Instant,
-    now: Duration,
-    control: CeilingController,
-    server: Server,
-    admits: Admits,
-    latency: Duration,
-    idle: usize,
-    on_wire: BinaryHeap<OnWire>,
-    sequence: u64,
-    slices: Vec<Slice>,
-    /// Whether each request, in the order sent, was accepted.
-    accepted: Vec<Option<bool>>,
-    rng: fastrand::Rng,
-}
-
-impl Sim {
-    fn run(setup: Setup, end: Duration) -> Self {
-        Sim::run_with(CeilingConfig::default(), setup, end)
-    }
-
-    fn run_with(config: CeilingConfig, setup: Setup, end: Duration) -> Self {
-        let t0 = Instant::now();
-        let mut sim = Sim {
-            t0,
-            now: Duration::ZERO,
-            control: CeilingController::new(config, t0),
-            server: Server {
-                tokens: (setup.ceiling)(Duration::ZERO).map_or(0.0, |r| r.max(1.0)),
-                ceiling: setup.ceiling,
-                noise: setup.noise,
-                refilled: Duration::ZERO,
-                rng: fastrand::Rng::with_seed(setup.seed),
-            },
-            admits: setup.admits,
-            latency: setup.latency,
-            idle: setup.concurrency,
-            on_wire: BinaryHeap::new(),
-            sequence: 0,
-            slices: Vec::new(),
-            accepted: Vec::new(),
-            rng: fastrand::Rng::with_seed(setup.seed ^ 0x5eed),
-        };
-        sim.run_until(end);
-        sim
-    }
-
-    fn run_until(&mut self, end: Duration) {
-        while self.now < end {
-            self.deliver_answers();
-            let next_slot = self.send_what_is_allowed();
-            let rate = self.control.current_rate();
-            let now = self.now;
-            self.slice(now).rate = rate;
-            let next_answer = self.on_wire.peek().map(|Reverse((at, ..))| *at);
-            self.now = match (next_answer, next_slot) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) | (None, Some(a)) => a,
-                (None, None) => end,
-            }
-            .max(self.now);
-        }
-    }
-
-    fn slice(&mut self, at: Duration) -> &mut Slice {
-        let index = (at.as_nanos() / SLICE.as_nanos()) as usize;
-        if self.slices.len() <= index {
-            self.slices.resize(index + 1, Slice::default());
-        }
-        &mut self.slices[index]
-    }
-
-    fn deliver_answers(&mut self) {
-        while let Some(Reverse((at, sequence, sent_at, decided))) = self.on_wire.peek().copied() {
-            if at > self.now {
-                break;
-            }
-            self.on_wire.pop();
-            self.idle += 1;
-            let accepted = decided.unwrap_or_else(|| self.server.admits(at));
-            self.accepted[sequence as usize - 1] = Some(accepted);
-            let (now, sent) = (self.t0 + at, self.t0 + sent_at);
-            if accepted {
-                self.control.on_success(now, sent);
-                self.slice(at).accepted += 1;
-            } else {
-                self.control.on_throttle(now, sent);
-                self.slice(at).throttled += 1;
-            }
-        }
-    }
-
-    /// Sends while workers are idle and the controller agrees; returns when
-    /// the next pacing slot opens, if a worker is waiting for one.
-    fn send_what_is_allowed(&mut self) -> Option<Duration> {
-        while self.idle > 0 {
-            if let Err(at) = self.control.try_acquire(self.t0 + self.now) {
-                return Some(at.duration_since(self.t0));
-            }
-            self.idle -= 1;
-            let latency = self.latency.mul_f64(0.9 + 0.2 * self.rng.f64());
-            let decided = match self.admits {
-                // Half-way.
-                Admits::OnArrival => Some(self.server.admits(self.now + latency / 2)),
-                Admits::OnAnswer => None,
-            };
-            self.sequence += 1;
-            self.accepted.push(None);
-            let answer = (self.now + latency, self.sequence, self.now, decided);
-            self.on_wire.push(Reverse(answer));
-            let now = self.now;
-            self.slice(now).sent += 1;
-        }
-        None
-    }
-
-    /// Totals over `from..to` of simulated time.
-    fn window(&self, from: Duration, to: Duration) -> Window {
-        let first = (from.as_nanos() / SLICE.as_nanos()) as usize;
-        let last = ((to.as_nanos() / SLICE.as_nanos()) as usize).min(self.slices.len());
-        let slices = &self.slices[first.min(last)..last];
-        Window {
-            seconds: (to - from).as_secs_f64(),
-            sent: slices.iter().map(|s| s.sent).sum(),
-            accepted: slices.iter().map(|s| s.accepted).sum(),
-            throttled: slices.iter().map(|s| s.throttled).sum(),
-            lowest_rate: slices
-                .iter()
-                .filter_map(|s| s.rate)
-                .fold(f64::INFINITY, f64::min),
-        }
-    }
-
-    /// How many of the first `n` requests sent were throttled.
-    fn rejected_of_first(&self, n: usize) -> usize {
-        self.accepted
-            .iter()
-            .take(n)
-            .filter(|a| **a == Some(false))
-            .count()
-    }
-
-    /// The throttled share of the first `n` requests sent (those answered).
-    fn rejected_share_of_first(&self, n: usize) -> f64 {
-        let answered: Vec<bool> = self.accepted.iter().take(n).flatten().copied().collect();
-        let rejected = answered.iter().filter(|accepted| !**accepted).count();
-        rejected as f64 / answered.len().max(1) as f64
-    }
-
-    /// The first whole second from `from` on whose accepted rate reaches
-    /// `rate`.
-    fn first_second_reaching(&self, from: Duration, rate: f64, end: Duration) -> Option<Duration> {
-        let mut at = from;
-        while at + secs(1) <= end {
-            if self.window(at, at + secs(1)).achieved() >= rate {
-                return Some(at);
-            }
-            at += secs(1);
-        }
-        None
-    }
-}
-
-#[derive(Debug)]
-struct Window {
-    seconds: f64,
-    sent: u64,
-    accepted: u64,
-    throttled: u64,
-    /// The lowest pace seen (infinite if it never paced).
-    lowest_rate: f64,
-}
-
-impl Window {
-    fn achieved(&self) -> f64 {
-        self.accepted as f64 / self.seconds
-    }
-
-    fn rejected_share(&self) -> f64 {
-        self.throttled as f64 / (self.accepted + self.throttled).max(1) as f64
+/// A ceiling of `from` until `at`, then of `to`.
+fn stepped(from: f64, at: Duration, to: f64) -> Scenario {
+    Scenario {
+        ceiling: vec![(Duration::ZERO, Some(from)), (at, Some(to))],
+        ..ceiling(from)
     }
 }
 
 /// Runs a fixed ceiling for `end`; prints and returns the window after
 /// `settle`, and the first 30 s (a run of 1,200 jobs at 40/s) for the
 /// report.
-fn against_ceiling(ceiling: f64, setup: Setup, settle: Duration, end: Duration) -> Window {
-    let sim = Sim::run(setup, end);
+fn against_ceiling(ceiling: f64, scenario: Scenario, settle: Duration, end: Duration) -> Window {
+    let sim = Run::new(scenario, end);
     let settled = sim.window(settle, end);
     let start = sim.window(Duration::ZERO, secs(30));
     eprintln!(
@@ -705,40 +441,40 @@ fn against_ceiling(ceiling: f64, setup: Setup, settle: Duration, end: Duration) 
         100.0 * start.achieved() / ceiling,
         100.0 * start.rejected_share(),
         start.sent,
-        sim.control.cuts(),
+        sim.control().cuts(),
     );
     settled
 }
 
 #[test]
 fn settles_near_a_ceiling_of_5_per_second() {
-    let settled = against_ceiling(5.0, Setup::ceiling(5.0), secs(30), secs(150));
+    let settled = against_ceiling(5.0, ceiling(5.0), secs(30), secs(150));
     assert!(settled.achieved() >= 0.9 * 5.0, "{settled:?}");
     assert!(settled.rejected_share() <= 0.10, "{settled:?}");
 }
 
 #[test]
 fn settles_near_a_ceiling_of_40_per_second() {
-    let settled = against_ceiling(40.0, Setup::ceiling(40.0), secs(10), secs(60));
+    let settled = against_ceiling(40.0, ceiling(40.0), secs(10), secs(60));
     assert!(settled.achieved() >= 0.9 * 40.0, "{settled:?}");
     assert!(settled.rejected_share() <= 0.10, "{settled:?}");
 }
 
 #[test]
 fn settles_near_a_ceiling_of_500_per_second() {
-    let settled = against_ceiling(500.0, Setup::ceiling(500.0), secs(10), secs(60));
+    let settled = against_ceiling(500.0, ceiling(500.0), secs(10), secs(60));
     assert!(settled.achieved() >= 0.9 * 500.0, "{settled:?}");
     assert!(settled.rejected_share() <= 0.05, "{settled:?}");
 }
 
 #[test]
 fn settles_near_a_ceiling_of_5000_per_second() {
-    let setup = Setup {
+    let scenario = Scenario {
         // Enough workers to exceed the ceiling: 256 / 20 ms = 12,800/s.
         concurrency: 256,
-        ..Setup::ceiling(5_000.0)
+        ..ceiling(5_000.0)
     };
-    let settled = against_ceiling(5_000.0, setup, secs(10), secs(40));
+    let settled = against_ceiling(5_000.0, scenario, secs(10), secs(40));
     assert!(settled.achieved() >= 0.9 * 5_000.0, "{settled:?}");
     assert!(settled.rejected_share() <= 0.05, "{settled:?}");
 }
@@ -746,9 +482,9 @@ fn settles_near_a_ceiling_of_5000_per_second() {
 #[test]
 fn finds_a_raised_ceiling() {
     let (step, end) = (secs(20), secs(60));
-    let sim = Sim::run(Setup::stepped(500.0, step, 1_000.0), end);
+    let sim = Run::new(stepped(500.0, step, 1_000.0), end);
     let reached = sim
-        .first_second_reaching(step, 850.0, end)
+        .first_second_reaching(step, 850.0)
         .expect("never reached 85% of the raised ceiling");
     let settled = sim.window(reached + secs(10), end);
     eprintln!(
@@ -766,7 +502,7 @@ fn finds_a_raised_ceiling() {
 #[test]
 fn follows_a_lowered_ceiling() {
     let (step, end) = (secs(20), secs(60));
-    let sim = Sim::run(Setup::stepped(1_000.0, step, 200.0), end);
+    let sim = Run::new(stepped(1_000.0, step, 200.0), end);
     let transition = sim.window(step, step + secs(5));
     let settled = sim.window(step + secs(5), end);
     eprintln!(
@@ -785,11 +521,11 @@ fn follows_a_lowered_ceiling() {
 #[test]
 fn random_throttling_does_not_collapse_the_rate() {
     let end = secs(60);
-    let clean = Sim::run(Setup::unlimited(), end).window(Duration::ZERO, end);
-    let sim = Sim::run(
-        Setup {
-            noise: 0.1,
-            ..Setup::unlimited()
+    let clean = Run::new(unlimited(), end).window(Duration::ZERO, end);
+    let sim = Run::new(
+        Scenario {
+            slowdown_share: 0.1,
+            ..unlimited()
         },
         end,
     );
@@ -801,13 +537,13 @@ fn random_throttling_does_not_collapse_the_rate() {
         noisy.achieved(),
         clean.achieved(),
         noisy.lowest_rate,
-        sim.control.cuts(),
-        sim.control.noise_share()
+        sim.control().cuts(),
+        sim.control().noise_share()
     );
     assert!(noisy.achieved() >= 0.5 * clean.achieved(), "{noisy:?}");
     // Nowhere near the floor of 1/s at any moment.
     assert!(noisy.lowest_rate >= 0.25 * clean.achieved(), "{noisy:?}");
-    let noise = sim.control.noise_share();
+    let noise = sim.control().noise_share();
     assert!((0.05..0.15).contains(&noise), "{noise}");
 }
 
@@ -815,7 +551,7 @@ fn random_throttling_does_not_collapse_the_rate() {
 fn paces_down_to_one_request_per_second() {
     const CEILING: f64 = 1.2;
     let end = secs(120);
-    let settled = Sim::run(Setup::ceiling(CEILING), end).window(secs(30), end);
+    let settled = Run::new(ceiling(CEILING), end).window(secs(30), end);
     eprintln!(
         "ceiling {CEILING}/s: settled {:.2}/s, rejected {:.1}%, lowest pace {:.2}/s",
         settled.achieved(),
@@ -834,13 +570,13 @@ fn paces_down_to_one_request_per_second() {
 #[test]
 fn starting_against_a_hidden_ceiling_of_40_loses_few_requests() {
     let (mut worst_start, mut worst_share) = (0, 0f64);
-    for admits in [Admits::OnAnswer, Admits::OnArrival] {
+    for decides_on_answer in [true, false] {
         for seed in 1..=10 {
-            let sim = Sim::run(
-                Setup {
+            let sim = Run::new(
+                Scenario {
                     seed,
-                    admits,
-                    ..Setup::emulator(40.0)
+                    decides_on_answer,
+                    ..ceiling(40.0)
                 },
                 secs(40),
             );
@@ -885,15 +621,20 @@ fn a_server_that_accepts_fast_ends_the_lockstep_early() {
 /// the first cut is bounded by the first estimate, not by the rate sent.
 #[test]
 fn a_hidden_ceiling_above_the_lockstep_limit_loses_few_requests() {
-    for admits in [Admits::OnAnswer, Admits::OnArrival] {
-        let setup = Setup {
+    for decides_on_answer in [true, false] {
+        let scenario = Scenario {
             concurrency: 256,
-            admits,
-            ..Setup::ceiling(2_000.0)
+            decides_on_answer,
+            ..ceiling(2_000.0)
         };
-        let sim = Sim::run(setup, secs(20));
+        let sim = Run::new(scenario, secs(20));
         let start = sim.window(Duration::ZERO, secs(10));
-        eprintln!("ceiling 2000/s from the start ({admits:?}): {start:?}");
+        let decides = if decides_on_answer {
+            "on answer"
+        } else {
+            "on arrival"
+        };
+        eprintln!("ceiling 2000/s from the start (deciding {decides}): {start:?}");
         assert!(start.rejected_share() <= 0.05, "{start:?}");
         assert!(start.achieved() >= 0.85 * 2_000.0, "{start:?}");
     }
@@ -908,25 +649,25 @@ fn random_throttling_from_the_start_is_learned_without_pacing() {
     for (noise, latency) in [(0.1, 20), (0.1, 100), (0.35, 20)] {
         let mut worst = f64::INFINITY;
         for seed in 1..=10 {
-            let shape = |noise| Setup {
-                noise,
+            let shape = |noise| Scenario {
+                slowdown_share: noise,
                 seed,
                 latency: ms(latency),
-                admits: Admits::OnAnswer,
-                ..Setup::unlimited()
+                decides_on_answer: true,
+                ..unlimited()
             };
             let end = secs(5);
-            let clean = Sim::run(shape(0.0), end).window(Duration::ZERO, end);
-            let sim = Sim::run(shape(noise), end);
+            let clean = Run::new(shape(0.0), end).window(Duration::ZERO, end);
+            let sim = Run::new(shape(noise), end);
             let ratio = sim.window(Duration::ZERO, end).achieved() / clean.achieved();
             // All that is lost is the noise's share (and a little).
             assert!(ratio >= 0.9 * (1.0 - noise), "{ratio} at seed {seed}");
-            let learned = sim.control.noise_share();
+            let learned = sim.control().noise_share();
             assert!(
                 (learned - noise).abs() < 0.05,
                 "{learned} at seed {seed} rate {:?} cuts {}",
-                sim.control.current_rate(),
-                sim.control.cuts()
+                sim.control().current_rate(),
+                sim.control().cuts()
             );
             worst = worst.min(ratio);
         }
