@@ -119,6 +119,17 @@ async fn fixed_emulator() -> Emulator {
     .await
 }
 
+/// The jobs of [`write_jobs`] applied to the emulator on a fixed clock:
+/// its folder, manifest and emulator.
+async fn applied_jobs() -> (tempfile::TempDir, std::path::PathBuf, Emulator) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_jobs(dir.path());
+    let emulator = fixed_emulator().await;
+    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    (dir, manifest, emulator)
+}
+
 fn statuses(document: &serde_json::Value) -> Vec<(String, String)> {
     document["jobs"]
         .as_array()
@@ -133,11 +144,7 @@ fn statuses(document: &serde_json::Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_reports_give_every_status_through_paged_listings() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_jobs(dir.path());
-    let emulator = fixed_emulator().await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied_jobs().await;
 
     // s1's newest report is old (late); s2 never had one (missing); s3's
     // checksum is wrong; s4's data file has another size, s5's is gone.
@@ -594,11 +601,7 @@ async fn rejected_credentials_stop_the_reads_at_once_with_exit_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_under_the_prefix_s_inventory_report_folder_is_found_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_jobs(dir.path());
-    let emulator = fixed_emulator().await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied_jobs().await;
     emulator.deliver(&delivery(TODAY, &[], &[]));
     let under = "1250000000/s0/daily/20261207/";
     let (overview, api) = (
@@ -662,11 +665,7 @@ async fn a_delivery_under_the_prefix_s_inventory_report_folder_is_found_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_refusing_the_reads_with_403_makes_its_jobs_unreadable_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = write_jobs(dir.path());
-    let emulator = fixed_emulator().await;
-    let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
-    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let (dir, manifest, emulator) = applied_jobs().await;
     emulator.deliver(&delivery(TODAY, &[], &[]));
     // As a rehearsal would: the reports are there, cosinv may not read them.
     let path = cosinv::emulator::REFUSE_READS_PATH;
