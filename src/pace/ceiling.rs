@@ -24,7 +24,8 @@
 //!    the pace last changed), not per answer;
 //! 4. a cut is anchored on what the server accepted, bounded by 1.25× the
 //!    rate it answered lately, and never below 30% of what it answered over
-//!    the last two seconds;
+//!    the last two seconds (the pace, and the estimate the curve regrows
+//!    toward);
 //! 5. every cut is an experiment: throttling that does not fall below the
 //!    share seen over the whole stretch at the pace before is noise
 //!    (learned up to 40%), and the cuts are undone, however early in the
@@ -725,9 +726,11 @@ impl CeilingController {
         undo_rate: f64,
         second: bool,
     ) {
-        let ceiling = ceiling.max(self.config.min_rate);
         let config = self.config;
         let floor = self.floor(now);
+        // The curve regrows toward the estimate from the verdict on: an
+        // estimate under the floor would take the pace there anyway.
+        let ceiling = ceiling.max(floor / config.beta);
         if self.pacing.as_ref().is_some_and(|p| p.slow_start) {
             self.recovery_blocked_until = Some(now + Duration::from_secs(u64::from(PEAK_SPAN)));
         }

@@ -40,9 +40,10 @@
 //!   is a ceiling too, whatever the share did: noise takes its share of
 //!   whatever is sent, a ceiling what exceeds it.
 //! - **The floor follows what the server has been seen to accept.** No
-//!   cut takes the pace below a share of the answers the server gave per
-//!   second over the last seconds (or the least rate, 1/s), so cuts judged
-//!   wrong cannot compound down to 1/s while the server answers.
+//!   cut takes the pace, or the estimate its curve regrows toward, below a
+//!   share of the answers the server gave per second over the last
+//!   seconds (or the least rate, 1/s), so cuts judged wrong cannot
+//!   compound down to 1/s while the server answers.
 //! - **Recovery is bounded in time.** A pace from the start's guess (which
 //!   cannot know the server's burst) grows exponentially until a round is
 //!   congested, doubling per answer below a request per round trip, so even

@@ -459,3 +459,31 @@ fn the_reason_for_the_pace_reads_as_a_sentence() {
         assert_eq!(reason.to_string(), text);
     }
 }
+
+#[test]
+fn a_cut_never_sets_the_curve_below_the_floor() {
+    // 256 workers at 80 ms against 500/s holding a second: the start's
+    // last wave is mostly rejected, and a round measured as all but
+    // rejected put the estimate at 1/s. The cut's pace kept to the floor,
+    // but the curve regrew from the estimate once the cut was judged, so
+    // the run crawled from 1/s for half a minute (seed 29: 70% of the
+    // ceiling over the last 50 s of a minute).
+    let mut worst = Worst::new("500/s, 256 workers at 80 ms");
+    for seed in 1..=40 {
+        let scenario = Scenario {
+            concurrency: 256,
+            latency: ms(80),
+            salts: super::sim::Salts::CONTROLLER,
+            seed,
+            ..Scenario::with_ceiling(500.0, secs(1))
+        };
+        let run = Run::new(scenario, secs(60));
+        worst.add(
+            format!("seed {seed}"),
+            run.window(secs(10), secs(60)),
+            500.0,
+        );
+    }
+    worst.print();
+    assert!(worst.of_ideal.0 >= TARGET_CEILING_USED, "{worst:?}");
+}
