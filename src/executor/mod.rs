@@ -93,6 +93,7 @@ impl ExecutorConfig {
             give_up_after: self.give_up_after,
             seed: self.seed,
             clock_offset: self.clock_offset,
+            account: None,
         }
     }
 }

@@ -52,8 +52,13 @@ impl ServiceLocator {
         self.failure.lock().clone()
     }
 
-    async fn list(&self) -> Option<HashMap<String, String>> {
+    /// The account's list, paced with `account`'s requests (the APPID of
+    /// the bucket that asked first): COS throttles GET Service with the
+    /// account's other requests, and a pace of its own would start at 1/s
+    /// on one `SlowDown` and hold every row waiting for the list.
+    async fn list(&self, account: &str) -> Option<HashMap<String, String>> {
         let mut settings = self.settings.clone();
+        settings.account = Some(account.to_string());
         let listing = account::list_buckets(&self.client, None, MAX_SERVICE_PAGE, &mut settings);
         let failed = |why: String| {
             *self.failure.lock() = Some(why);
@@ -75,7 +80,8 @@ impl ServiceLocator {
 impl Locate for ServiceLocator {
     fn region_of<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
-            let listed = self.listed.get_or_init(|| self.list()).await;
+            let account = bucket.rsplit_once('-').map_or("", |(_, appid)| appid);
+            let listed = self.listed.get_or_init(|| self.list(account)).await;
             listed.as_ref()?.get(bucket).cloned()
         })
     }
@@ -128,6 +134,19 @@ mod tests {
         assert_eq!(locator.region_of("gone-1250000000").await, None);
         assert_eq!(requests(&emulator), 1);
         assert_eq!(locator.failure(), None);
+    }
+
+    #[tokio::test]
+    async fn the_list_waits_on_the_pace_of_the_account_of_the_bucket_that_asked() {
+        // Not on a pace of its own for requests to no bucket, which one
+        // SlowDown would set to 1/s while every row waits for the list.
+        let emulator = account().await;
+        let mut locator = locator(&emulator, "key");
+        let pacing = crate::pace::Pacing::default();
+        locator.settings.pacing = pacing.clone();
+        assert!(locator.region_of("logs-1250000000").await.is_some());
+        let paced: Vec<_> = pacing.report().by_account.into_keys().collect();
+        assert_eq!(paced, ["1250000000"]);
     }
 
     #[tokio::test]

@@ -29,6 +29,9 @@ pub struct FetchSettings {
     pub concurrency: usize,
     /// The pace learned so far, shared by every clone of these settings.
     pub pacing: Pacing,
+    /// The account (APPID) whose pace a request to no bucket waits on,
+    /// when known (see [`SendSettings::account`]).
+    pub account: Option<String>,
 }
 
 impl Default for FetchSettings {
@@ -39,6 +42,7 @@ impl Default for FetchSettings {
             seed: 0,
             concurrency: 8,
             pacing: Pacing::default(),
+            account: None,
         }
     }
 }
@@ -50,6 +54,7 @@ impl FetchSettings {
             retry: self.retry,
             seed: self.seed,
             clock_offset: self.clock_offset,
+            account: self.account.clone(),
             ..SendSettings::default()
         }
     }

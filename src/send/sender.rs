@@ -45,6 +45,10 @@ pub struct SendSettings {
     /// Seconds to add to this host's clock when signing, as learned from
     /// COS earlier.
     pub clock_offset: i64,
+    /// The account (APPID) whose pace a request to no bucket (GET
+    /// Service) waits on, when it is known; else such requests have a
+    /// pace of their own, which one throttled request alone sets to 1/s.
+    pub account: Option<String>,
 }
 
 impl Default for SendSettings {
@@ -57,6 +61,7 @@ impl Default for SendSettings {
             give_up_after: Duration::from_secs(300),
             seed: 0,
             clock_offset: 0,
+            account: None,
         }
     }
 }
@@ -155,7 +160,8 @@ impl Sender {
     /// The pacer and outage gate of `bucket`'s account (COS throttles
     /// each account on its own).
     fn pace(&self, bucket: Option<&BucketName>) -> Arc<Parts> {
-        let account = bucket.map_or("", BucketName::appid);
+        let bucketless = self.settings.account.as_deref().unwrap_or("");
+        let account = bucket.map_or(bucketless, BucketName::appid);
         self.pacing.parts(
             account,
             self.settings.concurrency.get(),
