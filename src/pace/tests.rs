@@ -1,6 +1,6 @@
 //! The pace's properties (see the module documentation of [`super`]),
 //! each tested over many seeded simulated servers ([`super::sim`]) on
-//! virtual time: 504 runs in all (and a fault-free run beside most, for
+//! virtual time: 544 runs in all (and a fault-free run beside most, for
 //! the ideal).
 //!
 //! Each family asserts its target where the controller reaches it. Where
