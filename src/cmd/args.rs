@@ -176,12 +176,8 @@ pub struct PlanArgs {
     /// Output format; json is stable and machine-readable
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
-    /// Only the buckets of this account (the APPID their names end in); repeatable
-    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
-    pub account: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Show every change, however many (text output collapses past 200)
     #[arg(long)]
     pub detail: bool,
@@ -254,15 +250,11 @@ pub struct DeliveriesArgs {
     /// Judge the reports' age as of this time, RFC 3339 (e.g. 2026-12-07T01:00:00Z) [default: now]
     #[arg(long, value_name = "TIME")]
     pub now: Option<jiff::Timestamp>,
-    /// Only the buckets of shard K of N (K from 0)
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Check the one-time jobs this run-now report submitted, under their one-time ids
     #[arg(long, value_name = "REPORT")]
     pub from_report: Option<PathBuf>,
-    /// Only the buckets of this account (the APPID their names end in); repeatable
-    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
-    pub account: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -280,6 +272,18 @@ pub enum DeliveriesFormat {
     Csv,
     /// One JSON document: {"schema_version":1,"now","jobs":[…],"counts":{…}}
     Json,
+}
+
+/// Which buckets of the manifests a command works on: plan, apply,
+/// run-now and deliveries alike.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Only the buckets of shard K of N (K from 0), e.g. --shard $JOB_COMPLETION_INDEX/8
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Only the buckets of this account (the APPID their names end in); repeatable
+    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
+    pub account: Vec<String>,
 }
 
 /// What apply and run-now share: manifests, selection, report, connection, output.
@@ -300,12 +304,8 @@ pub struct RunArgs {
     /// Plan without sending anything (no reads, no deletes); writes a report only with --report
     #[arg(long)]
     pub dry_run: bool,
-    /// Only the buckets of shard K of N (K from 0)
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
-    /// Only the buckets of this account (the APPID their names end in); repeatable
-    #[arg(long, value_name = "APPID", value_parser = crate::run::accounts::parse_appid)]
-    pub account: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]

@@ -22,8 +22,8 @@ pub fn run(args: &DeliveriesArgs) -> u8 {
     let terminal = Terminal::new(&log, &args.display, bar);
     let (files, read) = (args.files.clone(), args.read.options());
     let connect = connect::settings(&args.connect);
-    let mut settings = RunSettings::reading("deliveries", files, read, connect, args.shard);
-    settings.accounts = args.account.clone();
+    let mut settings = RunSettings::reading("deliveries", files, read, connect, args.select.shard);
+    settings.accounts = args.select.account.clone();
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
     let check = deliveries::check(&settings, now, args.from_report.as_deref(), &terminal);
     let found = match runtime::block_on(check) {

@@ -52,7 +52,7 @@ pub fn run(args: &PlanArgs) -> u8 {
     };
     let rollup = Rollup::of(&planned.plan, &planned.work);
     let refreshed = args.reconcile.refreshes();
-    let how = (args.output, args.detail, args.shard, refreshed);
+    let how = (args.output, args.detail, args.select.shard, refreshed);
     if let Err(err) = write_plan(how, &planned, &rollup, None) {
         eprintln!("cosinv plan: cannot write the plan: {err}");
         return error_code(args);
@@ -67,8 +67,8 @@ fn settings(args: &PlanArgs) -> RunSettings {
         files: args.files.clone(),
         read: args.read.options(),
         connect: connect::settings(&args.connect),
-        shard: args.shard,
-        accounts: args.account.clone(),
+        shard: args.select.shard,
+        accounts: args.select.account.clone(),
         from_report: None,
         allow_changed_manifests: false,
         refresh: args.reconcile.refreshes(),

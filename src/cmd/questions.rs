@@ -75,7 +75,7 @@ pub struct Questions<'a> {
 
 impl Caller for Questions<'_> {
     fn before_connecting(&mut self) -> Result<(), CallerError> {
-        self.lock = Some(lock::acquire(self.locked, self.args.shard)?);
+        self.lock = Some(lock::acquire(self.locked, self.args.select.shard)?);
         Ok(())
     }
 

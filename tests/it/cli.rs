@@ -184,7 +184,7 @@ fn good_values_arrive_typed() {
     assert_eq!(args.run.connect.rate.unwrap().get(), 2.5);
     assert_eq!(args.run.connect.request_timeout, Duration::from_millis(500));
     assert!(args.reconcile.refreshes());
-    assert_eq!(args.run.shard.unwrap().to_string(), "3/8");
+    assert_eq!(args.run.select.shard.unwrap().to_string(), "3/8");
 }
 
 /// The codes a command's help lists, read back from its text.
