@@ -6,12 +6,13 @@
 use std::path::Path;
 
 use cosinv::credentials::Credentials;
-use cosinv::emulator::{Counters, Delivery, Emulator, EmulatorConfig, Faults};
+use cosinv::emulator::{Delivery, Emulator, EmulatorConfig, Faults};
 
 use crate::fixtures::write_manifest;
 use crate::support::schema::assert_matches_schema;
 use crate::support::{
-    SECRET_ID, SECRET_KEY, bare_cosinv, emulator, run, stderr, stdout, subcommand,
+    SECRET_ID, SECRET_KEY, apply_to, bare_cosinv, emulator, on_emulator, requests, run, stderr,
+    stdout, subcommand,
 };
 
 /// The time the tests judge at: 2026-12-07 09:00 in Beijing.
@@ -41,15 +42,11 @@ async fn cosinv(
     emulator: &Emulator,
     extra: &[&str],
 ) -> std::process::Output {
-    let endpoint = emulator.endpoint();
-    let mut args = vec![manifest.to_str().unwrap(), "--endpoint", &endpoint];
-    args.extend_from_slice(extra);
     if name == "apply" {
         let report = dir.join("apply.csv");
-        args.extend(["--report", report.to_str().unwrap()]);
-        return run(subcommand(dir, name, &args)).await;
+        return run(apply_to(dir, manifest, emulator, &report, extra)).await;
     }
-    run(subcommand(dir, name, &args)).await
+    run(on_emulator(dir, name, manifest, emulator, extra)).await
 }
 
 /// A fleet of `jobs` buckets with one job each, applied to a fresh
@@ -61,16 +58,6 @@ async fn applied(jobs: usize) -> (tempfile::TempDir, std::path::PathBuf, Emulato
     let applied = cosinv(dir.path(), "apply", &manifest, &emulator, &[]).await;
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
     (dir, manifest, emulator)
-}
-
-/// Requests of `method` the emulator answered, whatever the status.
-fn requests(counters: &Counters, method: &str) -> u64 {
-    counters
-        .requests
-        .iter()
-        .filter(|((m, _), _)| m == method)
-        .map(|(_, count)| count)
-        .sum()
 }
 
 /// Eight one-bucket jobs (`s0`…`s7`), daily; `s6`'s destination does not

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use cosinv::emulator::{Counters, Emulator, Faults};
+use cosinv::emulator::{Emulator, Faults};
 
 use crate::fixtures::write_manifest;
-use crate::support::{emulator, read_report, run, stderr, subcommand};
+use crate::support::{emulator, on_emulator, read_report, requests, run, stderr, subcommand};
 
 const BUCKETS: usize = 1000;
 
@@ -19,27 +19,10 @@ async fn run_now(
     report: &str,
     extra: &[&str],
 ) -> std::process::Output {
-    let endpoint = emulator.endpoint();
     let report = dir.join(report);
-    let mut args = vec![
-        manifest.to_str().unwrap(),
-        "--endpoint",
-        &endpoint,
-        "--report",
-        report.to_str().unwrap(),
-    ];
+    let mut args = vec!["--report", report.to_str().unwrap()];
     args.extend_from_slice(extra);
-    run(subcommand(dir, "run-now", &args)).await
-}
-
-/// Requests of `method` the emulator answered, whatever the status.
-fn requests(counters: &Counters, method: &str) -> u64 {
-    counters
-        .requests
-        .iter()
-        .filter(|((m, _), _)| m == method)
-        .map(|(_, count)| count)
-        .sum()
+    run(on_emulator(dir, "run-now", manifest, emulator, &args)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

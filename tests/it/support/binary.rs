@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use cosinv::emulator::Emulator;
+use cosinv::emulator::{Counters, Emulator};
 
 use super::{SECRET_ID, SECRET_KEY};
 
@@ -71,6 +71,20 @@ pub(crate) fn bare_cosinv(dir: &Path, id: &str, key: &str) -> Command {
     command
 }
 
+/// `cosinv SUBCOMMAND MANIFEST --endpoint EMULATOR EXTRA...`.
+pub(crate) fn on_emulator(
+    dir: &Path,
+    name: &str,
+    manifest: &Path,
+    emulator: &Emulator,
+    extra: &[&str],
+) -> Command {
+    let endpoint = emulator.endpoint();
+    let mut args = vec![manifest.to_str().unwrap(), "--endpoint", &endpoint];
+    args.extend_from_slice(extra);
+    subcommand(dir, name, &args)
+}
+
 /// `cosinv apply MANIFEST --endpoint EMULATOR --report REPORT EXTRA...`.
 pub(crate) fn apply_to(
     dir: &Path,
@@ -79,16 +93,19 @@ pub(crate) fn apply_to(
     report: &Path,
     extra: &[&str],
 ) -> Command {
-    let mut args = vec![
-        manifest.to_str().unwrap().to_string(),
-        "--endpoint".into(),
-        emulator.endpoint(),
-        "--report".into(),
-        report.to_str().unwrap().to_string(),
-    ];
-    args.extend(extra.iter().map(|arg| arg.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cosinv(dir, &args)
+    let mut args = vec!["--report", report.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    on_emulator(dir, "apply", manifest, emulator, &args)
+}
+
+/// Requests of `method` the emulator answered, whatever the status.
+pub(crate) fn requests(counters: &Counters, method: &str) -> u64 {
+    counters
+        .requests
+        .iter()
+        .filter(|((m, _), _)| m == method)
+        .map(|(_, count)| count)
+        .sum()
 }
 
 /// Runs `command` to its end on a blocking thread, so the emulator in

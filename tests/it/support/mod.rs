@@ -17,7 +17,9 @@ use cosinv::emulator::{Emulator, EmulatorConfig, Faults};
 use cosinv::executor::ExecutorConfig;
 
 pub(crate) use crate::fixtures::write_manifest;
-pub(crate) use binary::{apply_to, bare_cosinv, cosinv, run, stderr, stdout, subcommand};
+pub(crate) use binary::{
+    apply_to, bare_cosinv, cosinv, on_emulator, requests, run, stderr, stdout, subcommand,
+};
 pub(crate) use library::LibraryRun;
 pub(crate) use report::{
     Row, all_applied, answered, assert_state_matches, fill_to_the_limit, jobs_once, outcomes,
