@@ -5,7 +5,7 @@
 //! region it is really in.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use cosinv::cos::xml::BucketEntry;
 use cosinv::credentials::Credentials;
@@ -27,6 +27,16 @@ fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Runs `command` from the folder `work`, with `reports` as
+/// `COSINV_REPORT_DIR`; it must succeed and leave `work` empty.
+async fn run_from(mut command: Command, work: &Path, reports: &Path) -> Output {
+    command.current_dir(work).env("COSINV_REPORT_DIR", reports);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(files_in(work).is_empty(), "{:?}", files_in(work));
+    output
 }
 
 /// stdout as one JSON document.
@@ -55,17 +65,7 @@ async fn a_dry_run_leaves_no_file_behind() {
     let reports = tempfile::tempdir().unwrap();
     let before = files_in(dir.path());
     let args = [manifest.to_str().unwrap(), "--dry-run", "--output", "json"];
-    let mut command = cosinv(dir.path(), &args);
-    command
-        .current_dir(work.path())
-        .env("COSINV_REPORT_DIR", reports.path());
-    let output = run(command).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        files_in(work.path()).is_empty(),
-        "{:?}",
-        files_in(work.path())
-    );
+    let output = run_from(cosinv(dir.path(), &args), work.path(), reports.path()).await;
     assert!(files_in(reports.path()).is_empty());
     assert_eq!(files_in(dir.path()), before);
     let json = document(&output);
@@ -97,17 +97,7 @@ async fn reports_cosinv_names_go_to_cosinv_report_dir_and_match_the_run_schema()
         "--output",
         "json",
     ];
-    let mut command = cosinv(scenario.path(), &args);
-    command
-        .current_dir(work.path())
-        .env("COSINV_REPORT_DIR", reports.path());
-    let output = run(command).await;
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        files_in(work.path()).is_empty(),
-        "{:?}",
-        files_in(work.path())
-    );
+    let output = run_from(cosinv(scenario.path(), &args), work.path(), reports.path()).await;
     let names = files_in(reports.path());
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names[0].starts_with("cosinv-report-") && names[0].ends_with(".csv"));
