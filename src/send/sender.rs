@@ -310,19 +310,14 @@ async fn run<T: Transport>(
         }
         drop(permit);
         let class = retry::classify(&outcome);
-        learn_from(
-            &shared.pace(subject.bucket),
-            shared,
-            class,
-            &outcome,
-            sent_at,
-        );
+        let pace = shared.pace(subject.bucket);
+        learn_from(&pace, shared, class, &outcome, sent_at);
         tries.throttled += u32::from(class == Class::Throttled);
         let verdict = decide(shared, &subject, bucket_skip, tries, class, &outcome);
         last = Some(outcome);
         let Some(end) = verdict else {
             let outcome = last.as_ref().expect("just set");
-            let delay = retry_delay(shared, subject.bucket, tries, class, outcome, &mut rng);
+            let delay = retry_delay(shared, &pace, tries, class, outcome, &mut rng);
             notify_retry(shared, &subject, tries.attempts, class, delay, outcome);
             if backoff(shared, delay).await {
                 continue;
@@ -389,7 +384,7 @@ fn decide(
 /// How long to wait before the next attempt.
 fn retry_delay(
     shared: &Sender,
-    bucket: Option<&BucketName>,
+    pace: &Parts,
     tries: Tries,
     class: Class,
     outcome: &Attempt,
@@ -404,7 +399,7 @@ fn retry_delay(
         .ok()
         .and_then(|response| response.retry_after);
     let mut policy = shared.settings.retry;
-    if shared.pace(bucket).gate.failures_are_isolated() {
+    if pace.gate.failures_are_isolated() {
         policy.max_delay = policy.max_delay.min(policy.isolated_max_delay);
     }
     let (policy, count) = if class == Class::Throttled {
