@@ -245,6 +245,12 @@ impl InventoryId {
     }
 }
 
+/// The APPID suffix of a bucket's name (after its last `-`), or `""`;
+/// for names not parsed into a [`BucketName`].
+pub fn appid_of(name: &str) -> &str {
+    name.rsplit_once('-').map_or("", |(_, appid)| appid)
+}
+
 impl BucketName {
     /// Parses a bucket name for the manifest field `field` (`bucket` or
     /// `destination.bucket`).
@@ -289,7 +295,7 @@ impl BucketName {
 
     /// The APPID suffix.
     pub fn appid(&self) -> &str {
-        self.0.rsplit_once('-').map_or("", |(_, appid)| appid)
+        appid_of(&self.0)
     }
 }
 

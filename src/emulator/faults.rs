@@ -341,9 +341,7 @@ impl State {
             }
         }
         // COS throttles each account on its own: the bucket's APPID.
-        let account = bucket
-            .and_then(|b| b.rsplit_once('-'))
-            .map(|(_, appid)| appid);
+        let account = bucket.and_then(super::org::bucket_appid);
         if let Some((appid, &rate)) =
             account.and_then(|appid| Some((appid, faults.account_rate_limit.get(appid)?)))
         {

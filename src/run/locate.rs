@@ -80,7 +80,7 @@ impl ServiceLocator {
 impl Locate for ServiceLocator {
     fn region_of<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
-            let account = bucket.rsplit_once('-').map_or("", |(_, appid)| appid);
+            let account = crate::model::appid_of(bucket);
             let listed = self.listed.get_or_init(|| self.list(account)).await;
             listed.as_ref()?.get(bucket).cloned()
         })

@@ -465,12 +465,8 @@ impl CosClient {
     /// The credentials for the bucket `host` names (its first label ends
     /// in the APPID), and whether they are a member account's.
     fn signer_for(&self, host: &str) -> (&SharedCredentials, bool) {
-        let appid = host
-            .split('.')
-            .next()
-            .and_then(|bucket| bucket.rsplit_once('-'))
-            .map(|(_, appid)| appid);
-        match appid.and_then(|appid| self.accounts.get(appid)) {
+        let bucket = host.split('.').next().unwrap_or_default();
+        match self.accounts.get(crate::model::appid_of(bucket)) {
             Some(member) => (member, true),
             None => (&self.credentials, false),
         }
