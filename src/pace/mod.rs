@@ -249,8 +249,9 @@ impl Pacing {
         };
         let controller = parts.pacer.snapshot();
         let guard = parts.gate.snapshot();
+        let first = AccountPacing::of(&controller);
         let mut by_account = BTreeMap::new();
-        by_account.insert(first_account.clone(), AccountPacing::of(&controller));
+        by_account.insert(first_account.clone(), first.clone());
         for (account, parts) in self.others.read().iter() {
             by_account.insert(account.clone(), AccountPacing::of(&parts.pacer.snapshot()));
         }
@@ -260,12 +261,12 @@ impl Pacing {
         by_account.remove("");
         PacingReport {
             rate_cuts,
-            paced_at: controller.current_rate(),
-            estimated_ceiling: controller.estimated_ceiling(),
+            paced_at: first.paced_at,
+            estimated_ceiling: first.estimated_ceiling,
             noise_share: controller.noise_share(),
             outages: guard.outages().to_vec(),
             brief_pauses: guard.brief_pauses(),
-            reason: PaceReason::of(&controller),
+            reason: first.reason,
             by_account,
         }
     }
